@@ -1,0 +1,123 @@
+"""Opening a database: engine set-up per backend, schema version checks, and the session context manager."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.errors import ConflictError, StorageError
+from db.migrations_api import check_schema, upgrade_to_head
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_url() -> str:
+    """`TASKGROUP_DB` if set, else a SQLite file in ~/.taskgroup (TASKGROUP_HOME overrides the folder)."""
+    if env := os.environ.get("TASKGROUP_DB"):
+        return normalise_url(env)
+    home = Path(os.environ.get("TASKGROUP_HOME", Path.home() / ".taskgroup"))
+    return f"sqlite:///{home / 'taskgroup.sqlite'}"
+
+
+def normalise_url(url_or_path: str) -> str:
+    """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite database there."""
+    if "://" in url_or_path:
+        return url_or_path
+    return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, enforced foreign keys, and BEGIN issued by us so immediate locks work."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's begin event emit BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get their folder created and WAL mode."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """A database at one URL: checked against this code's schema version, handing out sessions."""
+
+    def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
+        self.url = normalise_url(url)
+        try:
+            self.engine = create_db_engine(self.url)
+            if check:
+                check_schema(self.engine, create=create)
+        except exc.SQLAlchemyError as error:
+            raise StorageError(f"cannot open database {self.display_url}: {_driver_message(error)}") from error
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error, driver errors turned into ours.
+
+        `immediate=True` takes SQLite's write lock at BEGIN, so a read-then-write (claiming a job)
+        cannot be overtaken by another writer; on other backends use `for_update` finders.
+        """
+        session = self._sessions()
+        if immediate and self.engine.dialect.name == "sqlite":
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        try:
+            yield session
+            session.commit()
+        except exc.IntegrityError as error:
+            session.rollback()
+            raise ConflictError(f"conflicting write: {_driver_message(error)}") from error
+        except exc.SQLAlchemyError as error:
+            session.rollback()
+            raise StorageError(f"database error: {_driver_message(error)}") from error
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def upgrade(self) -> None:
+        """Bring the schema to this code's head revision (`taskgroup db upgrade`)."""
+        upgrade_to_head(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str | None = None, *, create: bool = True, check: bool = True) -> Store:
+    """The store at `url`, or at `default_url()`; a new empty database is created at the head revision."""
+    return Store(url or default_url(), create=create, check=check)
+
+
+def _driver_message(error: exc.SQLAlchemyError) -> str:
+    original = getattr(error, "orig", None)
+    text = str(original if original is not None else error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__

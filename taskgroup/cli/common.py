@@ -1,0 +1,59 @@
+"""Options, output helpers and error handling shared by every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from db.errors import StorageError
+from taskgroup.errors import TaskgroupError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="TASKGROUP_DB",
+        help="Database URL (any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db). "
+        "Default: sqlite under ~/.taskgroup/taskgroup.sqlite.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+
+def emit_json(payload: Any) -> None:
+    """Print `payload` as JSON on stdout, nothing else, so scripts can parse it."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class UserError(click.ClickException):
+    """A TaskgroupError or StorageError shown as one `error: ...` line with exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, soft_wrap=True)
+
+
+class ErrorHandlingGroup(typer.core.TyperGroup):
+    """Top-level group that turns our own exceptions, raised by any subcommand, into one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (TaskgroupError, StorageError) as exc:
+            raise UserError(str(exc)) from exc

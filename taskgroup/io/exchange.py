@@ -1,0 +1,133 @@
+"""The results exchange CSV of DESIGN.md: `tasks,size,cost,stage,split,task,loss`.
+
+Reading validates every line and names the first bad one, so a bad file is refused before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from taskgroup.errors import InvalidInputError
+
+COLUMNS = ("tasks", "size", "cost", "stage", "split", "task", "loss")
+STAGES = ("full", "early")
+SPLITS = ("val", "test")
+
+
+def canonical_tasks(tasks: Iterable[str]) -> str:
+    """A candidate's canonical name: its tasks sorted and joined by `+`."""
+    return "+".join(sorted(tasks))
+
+
+def read_exchange_csv(path: Path) -> pd.DataFrame:
+    """Parse and validate an exchange CSV; raise InvalidInputError naming the file, line and problem."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return _parse(csv.reader(handle), path)
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path}: is a directory, not a CSV file") from None
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:
+        raise InvalidInputError(f"{path}: malformed CSV: {error}") from None
+
+
+def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
+    header = next(reader, None)
+    if header is None:
+        raise InvalidInputError(f"{path}: empty file, expected a header {','.join(COLUMNS)}")
+    header = [name.strip() for name in header]
+    if sorted(header) != sorted(COLUMNS):
+        raise InvalidInputError(f"{path}, line 1: header must have the columns {','.join(COLUMNS)}, got {','.join(header)}")
+    order = [header.index(name) for name in COLUMNS]
+    rows: list[tuple[str, str, float, str, str, str, float]] = []
+    first_line: dict[tuple[str, str, str, str, str], tuple[int, float]] = {}
+    cost_of: dict[tuple[str, str], tuple[int, float]] = {}
+    for fields in reader:
+        line = reader.line_num
+        if not fields or all(not field.strip() for field in fields):
+            continue
+        if len(fields) != len(COLUMNS):
+            raise InvalidInputError(f"{path}, line {line}: expected {len(COLUMNS)} fields, got {len(fields)}")
+        raw = dict(zip(COLUMNS, (fields[i].strip() for i in order)))
+        row = _parse_row(raw, f"{path}, line {line}")
+        tasks, size, cost, stage, split, task, loss = row
+        previous_cost = cost_of.setdefault((tasks, size), (line, cost))
+        if previous_cost[1] != cost:
+            raise InvalidInputError(
+                f"{path}, line {line}: cost {cost} of {tasks} ({size}) contradicts cost {previous_cost[1]} on line {previous_cost[0]}"
+            )
+        key = (tasks, size, stage, split, task)
+        previous = first_line.setdefault(key, (line, loss))
+        if previous[0] != line:
+            if previous[1] != loss:
+                raise InvalidInputError(
+                    f"{path}, line {line}: {task} loss {loss} of {tasks} ({size}, {stage}, {split}) "
+                    f"contradicts {previous[1]} on line {previous[0]}"
+                )
+            continue
+        rows.append(row)
+    if not rows:
+        raise InvalidInputError(f"{path}: no result rows after the header")
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _parse_row(raw: dict[str, str], where: str) -> tuple[str, str, float, str, str, str, float]:
+    task_list = raw["tasks"].split("+")
+    if not raw["tasks"] or any(not name for name in task_list):
+        raise InvalidInputError(f"{where}: tasks {raw['tasks']!r} must be task names joined by '+'")
+    if len(set(task_list)) != len(task_list):
+        raise InvalidInputError(f"{where}: tasks {raw['tasks']!r} names a task twice")
+    if not raw["size"]:
+        raise InvalidInputError(f"{where}: size is empty")
+    cost = _number(raw["cost"], "cost", where)
+    if cost <= 0:
+        raise InvalidInputError(f"{where}: cost must be positive, got {raw['cost']}")
+    if raw["stage"] not in STAGES:
+        raise InvalidInputError(f"{where}: stage must be one of {', '.join(STAGES)}, got {raw['stage']!r}")
+    if raw["split"] not in SPLITS:
+        raise InvalidInputError(f"{where}: split must be one of {', '.join(SPLITS)}, got {raw['split']!r}")
+    if raw["task"] not in task_list:
+        raise InvalidInputError(f"{where}: task {raw['task']!r} is not one of the candidate's tasks {raw['tasks']!r}")
+    loss = _number(raw["loss"], "loss", where)
+    return canonical_tasks(task_list), raw["size"], cost, raw["stage"], raw["split"], raw["task"], loss
+
+
+def _number(text: str, column: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(f"{where}: {column} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{where}: {column} must be a finite number, got {text}")
+    return value
+
+
+def check_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterable[str]) -> None:
+    """Refuse results naming tasks or sizes the study does not have."""
+    known_tasks, known_sizes = set(tasks), set(sizes)
+    for row in frame.itertuples(index=False):
+        unknown = [name for name in row.tasks.split("+") if name not in known_tasks]
+        if unknown:
+            raise InvalidInputError(
+                f"unknown task {unknown[0]!r} in candidate {row.tasks} (study tasks: {', '.join(sorted(known_tasks))})"
+            )
+        if row.size not in known_sizes:
+            raise InvalidInputError(f"unknown size {row.size!r} (study sizes: {', '.join(sorted(known_sizes))})")
+
+
+def write_exchange_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` in the exchange format, floats in their shortest exact form so import round-trips."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in frame[list(COLUMNS)].itertuples(index=False):
+            writer.writerow([row.tasks, row.size, repr(float(row.cost)), row.stage, row.split, row.task, repr(float(row.loss))])
