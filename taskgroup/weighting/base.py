@@ -27,13 +27,17 @@ class StepContext:
     a metric mapped to [0, 1]); the trainer fills them when the method's ``needs_kpis`` is True.
     ``shared_representation`` is the shared encoder's output for this batch, still attached to the
     graph; the trainer passes it when ``needs_representation`` is True (MGDA-UB takes its gradients
-    there instead of on the shared parameters).
+    there instead of on the shared parameters). ``task_connections`` maps each task to the weight of
+    its first task-specific layer, the one reading the shared representation (shape
+    ``[out, C_shared, ...]``, e.g. the 1x1 conv opening each decoder); the trainer passes them when
+    ``needs_task_connections`` is True (connection-strength task priority measures them).
     """
 
     step: int
     epoch: int
     kpis: Mapping[str, float] | None = None
     shared_representation: Tensor | None = None
+    task_connections: Mapping[str, Tensor] | None = None
 
 
 class WeightingMethod(nn.Module):
@@ -46,6 +50,7 @@ class WeightingMethod(nn.Module):
 
     needs_kpis: ClassVar[bool] = False
     needs_representation: ClassVar[bool] = False
+    needs_task_connections: ClassVar[bool] = False
 
     def __init__(self, tasks: Sequence[str]) -> None:
         super().__init__()
