@@ -1,0 +1,22 @@
+"""Inference cost of candidate networks: measuring it on a device and expressing it in a budget unit."""
+
+from taskgroup.cost.measure import (
+    CostMeasurement,
+    count_macs,
+    count_params,
+    measure_candidates,
+    measure_cost,
+    resolve_device,
+)
+from taskgroup.cost.units import UNITS, candidate_costs
+
+__all__ = [
+    "UNITS",
+    "CostMeasurement",
+    "candidate_costs",
+    "count_macs",
+    "count_params",
+    "measure_candidates",
+    "measure_cost",
+    "resolve_device",
+]

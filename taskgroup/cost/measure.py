@@ -1,0 +1,185 @@
+"""Measuring a network's inference cost on a device: parameters, MACs, latency and peak memory.
+
+MACs come from torch's own flop counter (`torch.utils.flop_counter.FlopCounterMode`), which counts
+two FLOPs per multiply-accumulate of convolutions and matrix products; element-wise work
+(batch norm, ReLU, resizing) is not counted. MACs are per image (batch of one).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from taskgroup.errors import InvalidInputError
+from taskgroup.models import SizeSpec, build_model
+from taskgroup.tasks.base import Task
+
+
+@dataclass(frozen=True)
+class CostMeasurement:
+    """One network's measured cost.
+
+    `latency_ms` is the median wall time of one forward pass over a batch of `batch_size` images;
+    `latency_spread_ms` is the interquartile range (75th minus 25th percentile) of the timed runs.
+    `peak_memory_bytes` is the device allocator's peak during a forward pass (weights, input and
+    activations); None on CPU, which has no per-tensor allocator statistics.
+    """
+
+    params: int
+    macs: int
+    latency_ms: float
+    latency_spread_ms: float
+    peak_memory_bytes: int | None
+    device: str
+    batch_size: int = 1
+
+    def as_dict(self) -> dict[str, int | float | str | None]:
+        """Plain values, for JSON output and storage."""
+        return asdict(self)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`device` as a torch device, refusing malformed names and CUDA on a machine without it."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidInputError(f"device {device!r} is not a torch device (e.g. cpu, cuda, cuda:0)") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInputError(f"device {device!r}: CUDA is not available on this machine")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise InvalidInputError(
+                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are present"
+            )
+    return resolved
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Multiply-accumulates of one forward pass of one image of shape `(C, H, W)`, on the model's device."""
+    shape = _check_shape(input_shape)
+    device = _model_device(model)
+    with _eval_mode(model), torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *shape, device=device))
+    # FlopCounterMode counts a multiply-accumulate as two FLOPs.
+    return counter.get_total_flops() // 2
+
+
+def measure_cost(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    device: str | torch.device,
+    batch_size: int = 1,
+    warmup: int = 5,
+    repeats: int = 30,
+) -> CostMeasurement:
+    """Measure `model` on `device` (the model is moved there and left there).
+
+    Runs `warmup` untimed forward passes (allocator, cuDNN autotuning and caches settle), then
+    `repeats` timed ones under `torch.inference_mode()`, synchronising CUDA around each.
+    """
+    shape = _check_shape(input_shape)
+    if batch_size < 1 or warmup < 0 or repeats < 1:
+        raise InvalidInputError(
+            f"batch_size and repeats must be at least 1 and warmup at least 0 "
+            f"(got batch_size={batch_size}, warmup={warmup}, repeats={repeats})"
+        )
+    target = resolve_device(device)
+    model.to(target)
+    macs = count_macs(model, shape)
+    batch = torch.randn(batch_size, *shape, device=target)
+    with _eval_mode(model), torch.inference_mode():
+        for _ in range(warmup):
+            model(batch)
+        times = [_timed_forward(model, batch, target) for _ in range(repeats)]
+        peak = _peak_memory(model, batch, target)
+    if len(times) >= 2:
+        q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    else:
+        q1 = q3 = times[0]
+    return CostMeasurement(
+        params=count_params(model),
+        macs=macs,
+        latency_ms=statistics.median(times),
+        latency_spread_ms=q3 - q1,
+        peak_memory_bytes=peak,
+        device=str(target),
+        batch_size=batch_size,
+    )
+
+
+def measure_candidates(
+    candidates: Sequence[tuple[Sequence[Task], SizeSpec]],
+    input_shape: Sequence[int],
+    device: str | torch.device,
+    batch_size: int = 1,
+    warmup: int = 5,
+    repeats: int = 30,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[CostMeasurement]:
+    """Build and measure each `(tasks, size)` network in turn; `progress(done, total)` after each one."""
+    shape = _check_shape(input_shape)
+    measurements = []
+    for done, (tasks, size) in enumerate(candidates, start=1):
+        model = build_model(tasks, size, in_channels=shape[0])
+        measurements.append(measure_cost(model, shape, device, batch_size, warmup, repeats))
+        del model
+        if progress is not None:
+            progress(done, len(candidates))
+    return measurements
+
+
+def _timed_forward(model: nn.Module, batch: torch.Tensor, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    model(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _peak_memory(model: nn.Module, batch: torch.Tensor, device: torch.device) -> int | None:
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    model(batch)
+    torch.cuda.synchronize(device)
+    return int(torch.cuda.max_memory_allocated(device))
+
+
+def _check_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise InvalidInputError(f"input shape must be (channels, height, width) of positive sizes, got {tuple(input_shape)}")
+    return shape  # type: ignore[return-value]
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+class _eval_mode:
+    """Context manager: the model in eval mode inside, its previous train/eval mode restored after."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.was_training = model.training
+
+    def __enter__(self) -> None:
+        self.model.eval()
+
+    def __exit__(self, *exc: object) -> None:
+        self.model.train(self.was_training)

@@ -1,0 +1,65 @@
+"""Budget units: turning measured costs into the per-candidate costs the selection engine adds up.
+
+Units (the `--unit` of `select` and `sweep`), registered in `UNITS`:
+
+- ``ms``: median latency of one forward pass, in milliseconds;
+- ``macs``: multiply-accumulates per image;
+- ``params``: number of parameters;
+- ``relative`` (the paper's unit): latency divided by the latency of a full-size single-task
+  network, so budgets read as "how many single-task networks". The reference is the **mean**
+  over every single-task network at the reference size (``full`` by default): those networks
+  differ only in the last layer of their decoder, so they cost the same up to timing noise, and
+  the mean of several timings is steadier than any one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TypeVar
+
+from taskgroup.cost.measure import CostMeasurement
+from taskgroup.errors import InvalidInputError
+from taskgroup.registry import Registry
+
+Key = TypeVar("Key", bound=Hashable)
+
+UNITS: Registry[Callable[[CostMeasurement], float]] = Registry("cost unit")
+UNITS.register("ms")(lambda m: float(m.latency_ms))
+UNITS.register("macs")(lambda m: float(m.macs))
+UNITS.register("params")(lambda m: float(m.params))
+UNITS.register("relative")(lambda m: float(m.latency_ms))  # divided by the reference in candidate_costs
+
+
+def candidate_costs(
+    measurements: Mapping[tuple[Key, str], CostMeasurement],
+    unit: str,
+    reference_size: str = "full",
+) -> dict[tuple[Key, str], float]:
+    """Cost of every `(tasks, size)` candidate in `unit`, ready to pass as the selection's `costs`.
+
+    `tasks` is the canonical ``+``-joined name (``"depth+normal"``) or a sequence of task names;
+    keys are returned as given. ``relative`` needs at least one single-task network at
+    `reference_size` among the measurements.
+    """
+    value_of = UNITS.get(unit)
+    costs = {key: value_of(measurement) for key, measurement in measurements.items()}
+    if unit != "relative":
+        return costs
+    reference = [cost for (tasks, size), cost in costs.items() if size == reference_size and _task_count(tasks) == 1]
+    if not reference:
+        raise InvalidInputError(
+            f"the relative unit needs a measured single-task network at size {reference_size!r}; "
+            f"measure one or choose another unit (ms, macs, params)"
+        )
+    scale = sum(reference) / len(reference)
+    if scale <= 0:
+        raise InvalidInputError(f"the measured cost of the {reference_size!r} single-task networks is zero")
+    return {key: cost / scale for key, cost in costs.items()}
+
+
+def _task_count(tasks: object) -> int:
+    if isinstance(tasks, str):
+        return len(tasks.split("+"))
+    if isinstance(tasks, Sequence | frozenset | set):
+        return len(tasks)
+    raise InvalidInputError(f"candidate tasks {tasks!r} are neither a '+'-joined name nor a sequence of names")

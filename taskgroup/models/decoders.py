@@ -1,0 +1,37 @@
+"""The per-task decoder: a light upsampling head from the shared features back to the input resolution."""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from taskgroup.models.layers import ConvBNReLU, SeparableConv, scaled
+
+
+class UpsamplingDecoder(nn.Module):
+    """Project the features to 64·width channels, then per factor of two: upsample and a separable conv
+    halving the channels (at least 16·width), and a final 3x3 conv to the task's channels.
+
+    Each decoder costs a small fraction of the encoder, as in the paper, so adding a task to a network
+    is cheaper than a second network; the output is resized exactly to the input size, so odd sizes
+    and any output stride work.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, output_stride: int, width: float = 1.0) -> None:
+        super().__init__()
+        channels = scaled(64, width)
+        floor = scaled(16, width)
+        stages: list[nn.Module] = [ConvBNReLU(in_channels, channels, kernel_size=1)]
+        for _ in range(max(0, int(math.log2(output_stride)) - 1)):
+            nxt = max(floor, channels // 2)
+            stages += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), SeparableConv(channels, nxt)]
+            channels = nxt
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Conv2d(channels, out_channels, 3, padding=1)
+
+    def forward(self, features: Tensor, size: tuple[int, int]) -> Tensor:
+        x = self.stages(features)
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return self.head(x)

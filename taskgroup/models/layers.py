@@ -1,0 +1,59 @@
+"""Building blocks shared by the encoders and decoders."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def scaled(channels: int, width: float) -> int:
+    """`channels` times the width multiplier, rounded, and never below 4 so tiny widths still build."""
+    return max(4, int(round(channels * width)))
+
+
+class ConvBNReLU(nn.Sequential):
+    """A plain convolution followed by batch norm and ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class SeparableConv(nn.Sequential):
+    """Xception's depthwise-separable convolution: a 3x3 per-channel conv, then a 1x1 conv mixing channels.
+
+    It costs about ``9/out + 1/in`` of a full 3x3 convolution, which is why the Xception family is
+    cheap enough to train dozens of candidates on a CPU.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class XceptionBlock(nn.Module):
+    """Two separable convolutions, an optional stride-2 max-pool, and a residual shortcut (as in Xception)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            SeparableConv(in_channels, out_channels),
+            SeparableConv(out_channels, out_channels),
+            nn.MaxPool2d(3, stride=2, padding=1) if stride == 2 else nn.Identity(),
+        )
+        if in_channels == out_channels and stride == 1:
+            self.shortcut: nn.Module = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x) + self.shortcut(x)

@@ -1,0 +1,53 @@
+"""A candidate network: one shared encoder and one decoder per task, as in Standley et al. (2020)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from taskgroup.errors import InvalidInputError
+from taskgroup.models.decoders import UpsamplingDecoder
+from taskgroup.models.encoders import ENCODERS, Encoder
+from taskgroup.models.sizes import SizeSpec
+from taskgroup.tasks.base import Task
+
+
+class MultiTaskNet(nn.Module):
+    """Shared `encoder` plus `decoders[task.name]`; `forward` returns each task's output at the input size."""
+
+    def __init__(self, encoder: Encoder, decoders: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoders = nn.ModuleDict(decoders)
+
+    @property
+    def task_names(self) -> list[str]:
+        """Names of the tasks this network serves, in the order it was built with."""
+        return list(self.decoders.keys())
+
+    def forward(self, rgb: Tensor) -> dict[str, Tensor]:
+        features = self.encoder(rgb)
+        size = (rgb.shape[-2], rgb.shape[-1])
+        return {name: decoder(features, size) for name, decoder in self.decoders.items()}
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The encoder's parameters: those every task's gradient flows into (for PCGrad, GradNorm, MGDA)."""
+        return list(self.encoder.parameters())
+
+
+def build_model(tasks: Sequence[Task], size: SizeSpec, in_channels: int = 3) -> MultiTaskNet:
+    """The candidate network for `tasks` at `size`, randomly initialised (never downloads weights)."""
+    names = [task.name for task in tasks]
+    if not names:
+        raise InvalidInputError("a network needs at least one task")
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"tasks {'+'.join(names)!r} list a task more than once")
+    if in_channels < 1:
+        raise InvalidInputError(f"in_channels must be at least 1, got {in_channels}")
+    encoder = ENCODERS.get(size.encoder)(in_channels=in_channels, width=size.width)
+    decoders = {
+        task.name: UpsamplingDecoder(encoder.out_channels, task.channels, encoder.output_stride, size.width)
+        for task in tasks
+    }
+    return MultiTaskNet(encoder, decoders)

@@ -1,0 +1,106 @@
+"""Network sizes: what a size label of a study (`full`, `half`, ...) means as an encoder, width and cost.
+
+A study lists its sizes once, e.g. ``--sizes full=1.0,half=0.5``. Each item is
+
+    LABEL=[ENCODER:]COST[@WIDTH]
+
+- ``LABEL`` names the size in results and reports (letters, digits, ``_``, ``-``, ``.``);
+- ``ENCODER`` is a registered encoder (default ``xception``);
+- ``COST`` is the declared relative inference cost (the paper's unit: one full-size
+  single-task network is 1.0);
+- ``WIDTH`` is the encoder's width multiplier. It defaults to ``COST`` for encoders that scale
+  with a width (``half=0.5`` is the Xception encoder at width 0.5, as in the paper) and to 1.0
+  for fixed-width ones (``r18=resnet18:1.0``).
+
+Examples: ``full=1.0``, ``half=0.5``, ``r18=resnet18:1.0``, ``small=xception:0.25@0.3``
+(declared cost 0.25, built at width 0.3).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from taskgroup.errors import InvalidInputError, UnknownNameError
+from taskgroup.models.encoders import ENCODERS, Encoder
+
+_LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+@dataclass(frozen=True)
+class SizeSpec:
+    """One size of a study: its label, the encoder and width it is built with, and its declared cost."""
+
+    label: str
+    encoder: str = "xception"
+    width: float = 1.0
+    cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not _LABEL.match(self.label):
+            raise InvalidInputError(
+                f"size label {self.label!r} must be non-empty letters, digits, '_', '-' or '.'"
+            )
+        for field, value in (("cost", self.cost), ("width", self.width)):
+            if not (math.isfinite(value) and value > 0):
+                raise InvalidInputError(f"size {self.label!r}: {field} must be a positive number, got {value!r}")
+        if not _encoder(self.encoder, self.label).scales_with_width and self.width != 1.0:
+            raise InvalidInputError(
+                f"size {self.label!r}: encoder {self.encoder!r} has a fixed width; width must be 1.0, got {self.width}"
+            )
+
+    def __str__(self) -> str:
+        """The item in `--sizes` syntax that parses back to this size."""
+        return f"{self.label}={self.encoder}:{self.cost:g}@{self.width:g}"
+
+
+def parse_size(item: str) -> SizeSpec:
+    """Parse one `LABEL=[ENCODER:]COST[@WIDTH]` item (see the module docstring)."""
+    text = item.strip()
+    label, sep, rest = text.partition("=")
+    if not sep or not label.strip() or not rest.strip():
+        raise InvalidInputError(
+            f"size {item!r} is not LABEL=[ENCODER:]COST[@WIDTH] (e.g. full=1.0, r18=resnet18:1.0)"
+        )
+    label, rest = label.strip(), rest.strip()
+    encoder, colon, numbers = rest.rpartition(":")
+    encoder = encoder.strip() if colon else "xception"
+    cost_text, at, width_text = numbers.partition("@")
+    cost = _number(cost_text, "cost", item)
+    if at:
+        width = _number(width_text, "width", item)
+    else:
+        width = cost if _encoder(encoder, label).scales_with_width else 1.0
+    return SizeSpec(label=label, encoder=encoder, width=width, cost=cost)
+
+
+def parse_sizes(text: str) -> tuple[SizeSpec, ...]:
+    """Parse a comma-separated `--sizes` value, e.g. ``full=1.0,half=0.5``; labels must be unique."""
+    items = [part for part in text.split(",")]
+    if not text.strip() or any(not part.strip() for part in items):
+        raise InvalidInputError(f"sizes {text!r}: expected comma-separated LABEL=[ENCODER:]COST[@WIDTH] items")
+    sizes = tuple(parse_size(part) for part in items)
+    labels = [size.label for size in sizes]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise InvalidInputError(f"sizes {text!r}: label {duplicates[0]!r} is given more than once")
+    return sizes
+
+
+def _encoder(name: str, label: str) -> type[Encoder]:
+    """The registered encoder `name`; an unknown name is bad input naming the size and the known encoders."""
+    try:
+        return ENCODERS.get(name)
+    except UnknownNameError as exc:
+        raise InvalidInputError(f"size {label!r}: {exc}") from None
+
+
+def _number(text: str, field: str, item: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise InvalidInputError(f"size {item!r}: {field} {text.strip()!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(f"size {item!r}: {field} must be a positive number, got {text.strip()!r}")
+    return value
