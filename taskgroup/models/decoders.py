@@ -1,4 +1,5 @@
-"""The per-task decoder: a light upsampling head from the shared features back to the input resolution."""
+"""Per-task decoders: a light upsampling decoder back to the input resolution for dense tasks, and a
+pooled linear head for image-level tasks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from taskgroup.models.layers import ConvBNReLU, SeparableConv, scaled
+from taskgroup.tasks.base import Task
 
 
 class UpsamplingDecoder(nn.Module):
@@ -35,3 +37,26 @@ class UpsamplingDecoder(nn.Module):
         x = self.stages(features)
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         return self.head(x)
+
+
+class PooledHead(nn.Module):
+    """Head of an image-level task (e.g. a face attribute): global average pool, then a linear layer.
+
+    Outputs ``[B, out_channels]`` (one logit per channel per image), not a map.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.linear = nn.Linear(in_channels, out_channels)
+
+    def forward(self, features: Tensor, size: tuple[int, int]) -> Tensor:
+        return self.linear(self.pool(features).flatten(1))
+
+
+def decoder_for(task: Task, in_channels: int, output_stride: int, width: float) -> nn.Module:
+    """The decoder a task needs: a dense upsampling decoder, or a pooled head for image-level tasks."""
+    # Tasks are dense (per-pixel) unless they say otherwise with `dense = False`.
+    if getattr(task, "dense", True):
+        return UpsamplingDecoder(in_channels, task.channels, output_stride, width)
+    return PooledHead(in_channels, task.channels)

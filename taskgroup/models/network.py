@@ -7,14 +7,18 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from taskgroup.errors import InvalidInputError
-from taskgroup.models.decoders import UpsamplingDecoder
+from taskgroup.models.decoders import decoder_for
 from taskgroup.models.encoders import ENCODERS, Encoder
 from taskgroup.models.sizes import SizeSpec
 from taskgroup.tasks.base import Task
 
 
 class MultiTaskNet(nn.Module):
-    """Shared `encoder` plus `decoders[task.name]`; `forward` returns each task's output at the input size."""
+    """Shared `encoder` plus `decoders[task.name]`.
+
+    `forward` returns each task's output: ``[B, task.channels, H, W]`` at the input size for dense
+    tasks, ``[B, task.channels]`` for image-level tasks (``task.dense`` False).
+    """
 
     def __init__(self, encoder: Encoder, decoders: dict[str, nn.Module]) -> None:
         super().__init__()
@@ -47,7 +51,6 @@ def build_model(tasks: Sequence[Task], size: SizeSpec, in_channels: int = 3) -> 
         raise InvalidInputError(f"in_channels must be at least 1, got {in_channels}")
     encoder = ENCODERS.get(size.encoder)(in_channels=in_channels, width=size.width)
     decoders = {
-        task.name: UpsamplingDecoder(encoder.out_channels, task.channels, encoder.output_stride, size.width)
-        for task in tasks
+        task.name: decoder_for(task, encoder.out_channels, encoder.output_stride, size.width) for task in tasks
     }
     return MultiTaskNet(encoder, decoders)

@@ -38,13 +38,15 @@ class SizeSpec:
     cost: float = 1.0
 
     def __post_init__(self) -> None:
-        if not _LABEL.match(self.label):
+        if not isinstance(self.label, str) or not _LABEL.match(self.label):
             raise InvalidInputError(
                 f"size label {self.label!r} must be non-empty letters, digits, '_', '-' or '.'"
             )
-        for field, value in (("cost", self.cost), ("width", self.width)):
-            if not (math.isfinite(value) and value > 0):
+        for field in ("cost", "width"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
                 raise InvalidInputError(f"size {self.label!r}: {field} must be a positive number, got {value!r}")
+            object.__setattr__(self, field, float(value))
         if not _encoder(self.encoder, self.label).scales_with_width and self.width != 1.0:
             raise InvalidInputError(
                 f"size {self.label!r}: encoder {self.encoder!r} has a fixed width; width must be 1.0, got {self.width}"
@@ -52,7 +54,7 @@ class SizeSpec:
 
     def __str__(self) -> str:
         """The item in `--sizes` syntax that parses back to this size."""
-        return f"{self.label}={self.encoder}:{self.cost:g}@{self.width:g}"
+        return f"{self.label}={self.encoder}:{self.cost!r}@{self.width!r}"
 
 
 def parse_size(item: str) -> SizeSpec:
