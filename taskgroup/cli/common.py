@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -40,20 +39,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-class UserError(click.ClickException):
-    """A TaskgroupError or StorageError shown as one `error: ...` line with exit code 1."""
-
-    exit_code = 1
-
-    def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, soft_wrap=True)
-
-
 class ErrorHandlingGroup(typer.core.TyperGroup):
     """Top-level group that turns our own exceptions, raised by any subcommand, into one clear line."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (TaskgroupError, StorageError) as exc:
-            raise UserError(str(exc)) from exc
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc

@@ -19,9 +19,9 @@ app = typer.Typer(
 
 # Each module defines `register(app)`; adding a command group is one line here.
 COMMAND_MODULES: tuple[str, ...] = (
+    "taskgroup.cli.database",
     "taskgroup.cli.study",
     "taskgroup.cli.results",
-    "taskgroup.cli.select",
 )
 
 for _module in COMMAND_MODULES:

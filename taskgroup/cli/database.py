@@ -1,0 +1,35 @@
+"""`taskgroup db upgrade|current`: the schema version of a database."""
+
+from __future__ import annotations
+
+import typer
+
+from db import open_store
+from db.migrations_api import current_revision, head_revision
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+
+db_app = typer.Typer(help="Database schema: show its version, migrate it.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def upgrade(db: DbOption = None) -> None:
+    """Migrate the database to this taskgroup's schema version (creates it when new)."""
+    store = open_store(db, check=False)
+    before = current_revision(store.engine)
+    store.upgrade()
+    console.print(f"{store.display_url}: schema {before or 'empty'} -> {head_revision()}")
+
+
+@db_app.command("current")
+def current(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Show the database's schema revision and the one this taskgroup needs."""
+    store = open_store(db, check=False)
+    info = {"url": store.display_url, "revision": current_revision(store.engine), "head": head_revision()}
+    if json_output:
+        emit_json(info)
+    else:
+        console.print(f"{info['url']}: revision {info['revision'] or 'none (empty)'}, this taskgroup needs {info['head']}")

@@ -1,0 +1,200 @@
+"""`taskgroup study create|list|show|delete`: the named questions a database holds."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from db import open_store
+from db.models import Candidate, Job, Result, Study
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.errors import InvalidInputError
+from taskgroup.models import parse_sizes
+
+study_app = typer.Typer(help="Create, list, show and delete studies.", no_args_is_help=True)
+_TASK_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(study_app, name="study")
+
+
+def parse_task_list(text: str) -> list[str]:
+    """`a,b,c` into task names; names are unique and may not contain `+` (the candidate separator)."""
+    tasks = [part.strip() for part in text.split(",") if part.strip()]
+    if not tasks:
+        raise InvalidInputError("--tasks needs at least one task name, e.g. --tasks depth,normal")
+    for name in tasks:
+        if not _TASK_NAME.match(name):
+            raise InvalidInputError(f"task name {name!r} may only use letters, digits, '_', '-' and '.'")
+    duplicates = sorted({name for name in tasks if tasks.count(name) > 1})
+    if duplicates:
+        raise InvalidInputError(f"task {duplicates[0]!r} is listed twice in --tasks")
+    return tasks
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """`key=value` pairs into a dict, numbers as numbers."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"option {item!r} is not KEY=VALUE")
+        options[key.strip()] = _number_or_text(value.strip())
+    return options
+
+
+def _number_or_text(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def study_summary(session: Any, study: Study) -> dict[str, Any]:
+    """What `study show --json` prints: the definition and how far training has come."""
+    candidates = Candidate.all_of_study(session, study.id)
+    jobs = Job.all_of_study(session, study.id)
+    results = sum(len(c.results) for c in candidates)
+    states = {state: sum(job.state == state for job in jobs) for state in ("queued", "running", "done", "failed")}
+    return {
+        "name": study.name,
+        "tasks": study.tasks,
+        "sizes": study.sizes,
+        "dataset": study.dataset or None,
+        "training": study.training,
+        "candidates": len(candidates),
+        "results": results,
+        "jobs": states,
+        "created_at": study.created_at.isoformat() if study.created_at else None,
+    }
+
+
+@study_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Study name, unique in the database.")],
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated task names, e.g. depth,normal,segment.")],
+    sizes: Annotated[
+        str,
+        typer.Option("--sizes", help="Network sizes as LABEL=[ENCODER:]COST[@WIDTH], comma-separated."),
+    ] = "full=1.0,half=0.5",
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", help="Dataset to train on (e.g. synthetic). Omit for a study of imported results only."),
+    ] = None,
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="Folder of an on-disk dataset.")] = None,
+    data_option: Annotated[
+        list[str], typer.Option("--data-option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
+    ] = [],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a study: its tasks, its network sizes and (for training) its dataset."""
+    task_list = parse_task_list(tasks)
+    size_specs = parse_sizes(sizes)
+    dataset_spec: dict[str, Any] = {}
+    if dataset is not None:
+        from taskgroup.data import DatasetSpec, available_tasks
+
+        spec = DatasetSpec(name=dataset, root=data_root, options=parse_options(data_option))
+        known = set(available_tasks(spec))
+        unknown = [task for task in task_list if task not in known]
+        if unknown:
+            raise InvalidInputError(
+                f"unknown task {unknown[0]!r} for dataset {dataset!r} (available: {', '.join(sorted(known))})"
+            )
+        dataset_spec = {"name": dataset, "root": str(data_root) if data_root else None, "options": spec.options}
+    store = open_store(db)
+    with store.session() as session:
+        if Study.find_by_name(session, name) is not None:
+            raise InvalidInputError(f"a study named {name!r} exists already (see `taskgroup study show {name}`)")
+        study = Study(
+            name=name,
+            tasks=task_list,
+            sizes=[dataclasses.asdict(size) for size in size_specs],
+            dataset=dataset_spec,
+            training={},
+        )
+        session.add(study)
+        session.flush()
+        summary = study_summary(session, study)
+    if json_output:
+        emit_json(summary)
+    else:
+        console.print(f"Created study [bold]{name}[/] with tasks {', '.join(task_list)} "
+                      f"and sizes {', '.join(str(size) for size in size_specs)} in {store.display_url}")
+
+
+@study_app.command("list")
+def list_studies(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """List the studies in the database."""
+    with open_store(db).session() as session:
+        summaries = [study_summary(session, study) for study in Study.all(session)]
+    if json_output:
+        emit_json(summaries)
+        return
+    if not summaries:
+        console.print("No studies yet. Create one with `taskgroup study create NAME --tasks a,b,c`.")
+        return
+    table = Table("study", "tasks", "sizes", "dataset", "candidates", "results", "jobs done/total")
+    for summary in summaries:
+        jobs = summary["jobs"]
+        table.add_row(
+            summary["name"],
+            ",".join(summary["tasks"]),
+            ",".join(size["label"] for size in summary["sizes"]),
+            (summary["dataset"] or {}).get("name", "-"),
+            str(summary["candidates"]),
+            str(summary["results"]),
+            f"{jobs['done']}/{sum(jobs.values())}",
+        )
+    console.print(table)
+
+
+@study_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a study's definition, candidates and progress."""
+    with open_store(db).session() as session:
+        summary = study_summary(session, Study.find_or_raise_by_name(session, name))
+    if json_output:
+        emit_json(summary)
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("name", "tasks", "sizes", "dataset", "candidates", "results", "jobs"):
+        value = summary[key]
+        if key == "tasks":
+            value = ", ".join(value)
+        elif key == "sizes":
+            value = ", ".join(f"{s['label']} ({s['encoder']} x{s['width']:g}, cost {s['cost']:g})" for s in value)
+        elif key == "jobs":
+            value = ", ".join(f"{count} {state}" for state, count in value.items())
+        table.add_row(f"[bold]{key}[/]", str(value if value is not None else "-"))
+    console.print(table)
+
+
+@study_app.command("delete")
+def delete(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete a study with its candidates, jobs and results."""
+    store = open_store(db)
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        count = session.query(Result).join(Candidate).filter(Candidate.study_id == study.id).count()
+        if not yes and not typer.confirm(f"Delete study {name!r} and its {count} results?"):
+            raise typer.Abort()
+        session.delete(study)
+    console.print(f"Deleted study [bold]{name}[/].")

@@ -1,0 +1,53 @@
+"""Alembic revisions: the models match the migrations, and every revision upgrades to head with data kept."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from db import SchemaVersionError, open_store
+from db.migrations_api import alembic_config, current_revision, head_revision, upgrade_to_head
+from db.models import Base
+from db.store import create_db_engine
+
+REVISIONS = [script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+
+
+def test_models_match_the_migrations(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == [], f"models and migrations differ; add an Alembic revision: {diff}"
+
+
+def test_downgrade_to_base_and_upgrade_again(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine)
+    command.downgrade(alembic_config(engine), "base")
+    assert current_revision(engine) is None
+    upgrade_to_head(engine)
+    assert current_revision(engine) == head_revision()
+
+
+@pytest.mark.parametrize("revision", [r for r in REVISIONS if r != head_revision()] or [None])
+def test_sample_database_of_an_older_revision_upgrades_with_its_data(db_url, revision):
+    if revision is None:
+        pytest.skip("only one revision so far: no older schema to upgrade from")
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine, revision)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO study (name, tasks, sizes, dataset, training, created_at) "
+            "VALUES ('old', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)"
+        ))
+    with pytest.raises(SchemaVersionError, match="taskgroup db upgrade"):
+        open_store(db_url)
+    open_store(db_url, check=False).upgrade()
+    store = open_store(db_url)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT name FROM study")).scalars().all() == ["old"]

@@ -1,0 +1,141 @@
+"""Backend-neutral storage tests: every test runs against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from db import ConflictError, NotFoundError, SchemaVersionError, StorageError, open_store
+from db.migrations_api import current_revision, head_revision
+from db.models import Candidate, Job, Result, Study
+from db.results import results_frame, store_results
+
+ROWS = [
+    {"tasks": "a", "size": "full", "cost": 1.0, "stage": "full", "split": "val", "task": "a", "loss": 0.5},
+    {"tasks": "a+b", "size": "full", "cost": 1.0, "stage": "full", "split": "val", "task": "a", "loss": 0.4},
+    {"tasks": "a+b", "size": "full", "cost": 1.0, "stage": "full", "split": "val", "task": "b", "loss": 0.3},
+]
+
+
+def _make_study(store, name="s", rows=ROWS):
+    with store.session() as session:
+        study = Study(name=name, tasks=["a", "b"], sizes=[{"label": "full", "cost": 1.0}], dataset={}, training={})
+        session.add(study)
+        session.flush()
+        store_results(session, study, rows, replace=False)
+
+
+def _frame(store, name="s"):
+    with store.session() as session:
+        return results_frame(session, Study.find_or_raise_by_name(session, name))
+
+
+class TestStorage:
+    def test_new_database_is_created_at_head_revision(self, db_url):
+        store = open_store(db_url)
+        assert current_revision(store.engine) == head_revision()
+
+    def test_results_round_trip(self, db_url):
+        store = open_store(db_url)
+        _make_study(store)
+        frame = _frame(store)
+        assert sorted(map(tuple, frame[["tasks", "task", "loss"]].values.tolist())) == [
+            ("a", "a", 0.5), ("a+b", "a", 0.4), ("a+b", "b", 0.3)
+        ]
+
+    def test_reimport_of_identical_rows_changes_nothing(self, db_url):
+        store = open_store(db_url)
+        _make_study(store)
+        with store.session() as session:
+            summary = store_results(session, Study.find_or_raise_by_name(session, "s"), ROWS, replace=False)
+        assert (summary.results_added, summary.results_unchanged) == (0, 3)
+        assert len(_frame(store)) == 3
+
+    def test_conflicting_result_is_refused_and_nothing_is_written(self, db_url):
+        store = open_store(db_url)
+        _make_study(store)
+        new_row = {**ROWS[0], "tasks": "b", "task": "b", "loss": 0.7}
+        conflicting = {**ROWS[1], "loss": 0.9}
+        with pytest.raises(ConflictError, match="--replace"):
+            with store.session() as session:
+                store_results(session, Study.find_or_raise_by_name(session, "s"), [new_row, conflicting], replace=False)
+        frame = _frame(store)
+        assert len(frame) == 3 and 0.9 not in frame["loss"].tolist()
+
+    def test_replace_overwrites(self, db_url):
+        store = open_store(db_url)
+        _make_study(store)
+        with store.session() as session:
+            summary = store_results(session, Study.find_or_raise_by_name(session, "s"), [{**ROWS[1], "loss": 0.9}], replace=True)
+        assert summary.results_replaced == 1
+        assert 0.9 in _frame(store)["loss"].tolist()
+
+    def test_duplicate_study_name_is_a_conflict(self, db_url):
+        store = open_store(db_url)
+        _make_study(store)
+        with pytest.raises(ConflictError):
+            _make_study(store)
+
+    def test_unknown_study_names_the_known_ones(self, db_url):
+        store = open_store(db_url)
+        _make_study(store, "alpha")
+        with store.session() as session, pytest.raises(NotFoundError, match="alpha"):
+            Study.find_or_raise_by_name(session, "beta")
+
+    def test_deleting_a_study_deletes_its_candidates_jobs_and_results(self, db_url):
+        store = open_store(db_url)
+        _make_study(store, "one")
+        _make_study(store, "two")
+        with store.session() as session:
+            study = Study.find_or_raise_by_name(session, "one")
+            candidate = Candidate.all_of_study(session, study.id)[0]
+            session.add(Job(study_id=study.id, candidate_id=candidate.id, stage="full"))
+        with store.session() as session:
+            session.delete(Study.find_or_raise_by_name(session, "one"))
+        with store.session() as session:
+            assert session.query(Candidate).count() == 2
+            assert session.query(Result).count() == 3
+            assert session.query(Job).count() == 0
+
+    def test_error_inside_a_session_rolls_back(self, db_url):
+        store = open_store(db_url)
+        with pytest.raises(RuntimeError):
+            with store.session() as session:
+                session.add(Study(name="x", tasks=["a"], sizes=[], dataset={}, training={}))
+                session.flush()
+                raise RuntimeError("boom")
+        with store.session() as session:
+            assert Study.all(session) == []
+
+    def test_unknown_schema_revision_is_refused_with_advice(self, db_url):
+        store = open_store(db_url)
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'ffffffff'"))
+        with pytest.raises(SchemaVersionError, match="newer taskgroup"):
+            open_store(db_url)
+
+    def test_foreign_database_is_refused(self, db_url):
+        store = open_store(db_url, check=False)
+        with store.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)"))
+        with pytest.raises(SchemaVersionError, match="not a taskgroup database"):
+            open_store(db_url)
+
+
+def test_unreachable_database_is_one_storage_error(tmp_path):
+    with pytest.raises(StorageError, match="cannot open database"):
+        open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_plain_path_means_sqlite_file(tmp_path):
+    path = tmp_path / "sub" / "db.sqlite"
+    store = open_store(str(path))
+    assert path.exists() and store.engine.dialect.name == "sqlite"

@@ -1,0 +1,114 @@
+"""`taskgroup import` / `export`: the exchange CSV and the paper's TSV files, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+HEADER = "tasks,size,cost,stage,split,task,loss\n"
+GOOD = HEADER + (
+    "a,full,1.0,full,val,a,0.5\n"
+    "a,full,1.0,full,test,a,0.55\n"
+    "b,full,1.0,full,val,b,0.25\n"
+    "a+b,full,1.0,full,val,a,0.4\n"
+    "a+b,full,1.0,full,val,b,0.3\n"
+    "a+b,full,1.0,early,val,b,0.35\n"
+    "a,half,0.5,full,val,a,0.6\n"
+)
+
+
+@pytest.fixture
+def study():
+    run_ok("study", "create", "s", "--tasks", "a,b,c")
+    return "s"
+
+
+def _write(tmp_path, text, name="r.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_import_then_export_round_trips(tmp_path, study):
+    summary = run_json("import", study, _write(tmp_path, GOOD))
+    assert summary["results_added"] == 7 and summary["candidates_added"] == 4
+    out = tmp_path / "out.csv"
+    run_ok("export", study, str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0] == HEADER.strip()
+    assert sorted(lines[1:]) == sorted(GOOD.strip().splitlines()[1:])
+    run_ok("study", "create", "copy", "--tasks", "a,b,c")
+    run_ok("import", "copy", str(out))
+    out2 = tmp_path / "out2.csv"
+    run_ok("export", "copy", str(out2))
+    assert out2.read_text() == out.read_text()
+
+
+def test_reimporting_the_same_file_is_harmless(tmp_path, study):
+    path = _write(tmp_path, GOOD)
+    run_ok("import", study, path)
+    again = run_json("import", study, path)
+    assert again["results_added"] == 0 and again["results_unchanged"] == 7
+
+
+def _export(tmp_path, study):
+    out = tmp_path / "state.csv"
+    run_ok("export", study, str(out))
+    return out.read_text()
+
+
+BAD_FILES = {
+    "wrong header": ("tasks,size,cost\n", "header"),
+    "missing field": (HEADER + "a,full,1.0,full,val,a\n", "line 2"),
+    "non-numeric loss": (HEADER + "a,full,1.0,full,val,a,low\n", "line 2: loss 'low' is not a number"),
+    "nan loss": (HEADER + "a,full,1.0,full,val,a,nan\n", "line 2: loss must be a finite"),
+    "zero cost": (HEADER + "a,full,0,full,val,a,0.1\n", "line 2: cost must be positive"),
+    "negative cost": (HEADER + "a,full,1.0,full,val,a,0.1\na,full,-1,full,val,a,0.1\n", "line 3: cost must be positive"),
+    "bad stage": (HEADER + "a,full,1.0,final,val,a,0.1\n", "stage must be one of"),
+    "bad split": (HEADER + "a,full,1.0,full,train,a,0.1\n", "split must be one of"),
+    "task not in candidate": (HEADER + "a,full,1.0,full,val,b,0.1\n", "is not one of the candidate's tasks"),
+    "conflicting duplicates": (HEADER + "a,full,1.0,full,val,a,0.1\na,full,1.0,full,val,a,0.2\n", "line 3"),
+    "unknown task": (HEADER + "a+zz,full,1.0,full,val,zz,0.1\n", "unknown task 'zz'"),
+    "unknown size": (HEADER + "a,tiny,1.0,full,val,a,0.1\n", "unknown size 'tiny'"),
+    "empty": ("", "empty file"),
+    "header only": (HEADER, "no result rows"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_files_are_refused_and_nothing_is_written(tmp_path, study, case):
+    run_ok("import", study, _write(tmp_path, GOOD, "good.csv"))
+    before = _export(tmp_path, study)
+    text, expected = BAD_FILES[case]
+    message = run_error("import", study, _write(tmp_path, text))
+    assert expected in message
+    assert _export(tmp_path, study) == before
+
+
+def test_binary_file_is_refused(tmp_path, study):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    assert "not a UTF-8 text file" in run_error("import", study, str(path))
+
+
+def test_missing_file_names_the_path(tmp_path, study):
+    assert "no such file" in run_error("import", study, str(tmp_path / "nope.csv"))
+
+
+def test_conflict_with_stored_results_needs_replace(tmp_path, study):
+    run_ok("import", study, _write(tmp_path, GOOD))
+    changed = _write(tmp_path, HEADER + "a,full,1.0,full,val,a,0.45\nc,full,1.0,full,val,c,0.1\n", "changed.csv")
+    before = _export(tmp_path, study)
+    assert "--replace" in run_error("import", study, changed)
+    assert _export(tmp_path, study) == before
+    assert run_json("import", study, changed, "--replace")["results_replaced"] == 1
+    assert "a,full,1.0,full,val,a,0.45" in _export(tmp_path, study)
+
+
+def test_import_into_unknown_study(tmp_path):
+    assert "no study named 'nope'" in run_error("import", "nope", _write(tmp_path, GOOD))
+
+
+def test_export_of_a_study_without_results(tmp_path, study):
+    assert "no results" in run_error("export", study, str(tmp_path / "x.csv"))

@@ -1,0 +1,43 @@
+"""`taskgroup study ...` as a user runs it."""
+
+from __future__ import annotations
+
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+
+def test_create_list_show_delete(tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    created = run_json("study", "create", "s1", "--tasks", "depth,normal,segment", "--sizes", "full=1.0,half=0.5", "--db", db)
+    assert created["tasks"] == ["depth", "normal", "segment"]
+    assert [s["label"] for s in created["sizes"]] == ["full", "half"]
+    assert created["sizes"][1]["width"] == 0.5
+    run_ok("study", "create", "s2", "--tasks", "a,b", "--db", db)
+    assert [s["name"] for s in run_json("study", "list", "--db", db)] == ["s1", "s2"]
+    assert "depth, normal, segment" in run_ok("study", "show", "s1", "--db", db).stdout
+    run_ok("study", "delete", "s1", "--yes", "--db", db)
+    assert [s["name"] for s in run_json("study", "list", "--db", db)] == ["s2"]
+
+
+def test_database_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKGROUP_DB", str(tmp_path / "env.sqlite"))
+    run_ok("study", "create", "s", "--tasks", "a,b")
+    assert (tmp_path / "env.sqlite").exists()
+
+
+def test_default_database_lives_in_taskgroup_home(taskgroup_home):
+    run_ok("study", "create", "s", "--tasks", "a,b")
+    assert (taskgroup_home / "taskgroup.sqlite").exists()
+
+
+def test_bad_study_definitions_are_one_line_errors():
+    assert "listed twice" in run_error("study", "create", "s", "--tasks", "a,a")
+    assert "may only use" in run_error("study", "create", "s", "--tasks", "a+b,c")
+    assert "size" in run_error("study", "create", "s", "--tasks", "a", "--sizes", "full=-1")
+    run_ok("study", "create", "s", "--tasks", "a")
+    assert "exists already" in run_error("study", "create", "s", "--tasks", "a")
+
+
+def test_unknown_study_is_an_error_naming_the_known_ones():
+    run_ok("study", "create", "known", "--tasks", "a")
+    message = run_error("study", "show", "missing")
+    assert "missing" in message and "known" in message
