@@ -2,6 +2,18 @@
 
 from taskgroup.tasks.base import TASKS, Task
 
+# Each module registers its task(s) with @TASKS.register when imported.
+from taskgroup.tasks import (  # noqa: F401  (imported for registration)
+    attribute,
+    depth,
+    edge,
+    keypoint,
+    normal,
+    occlusion,
+    reshade,
+    segment,
+)
+
 __all__ = ["TASKS", "Task", "get_task"]
 
 

@@ -1,0 +1,71 @@
+"""The dataset extension point: a class that lists a dataset's tasks and reads its splits."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from torch.utils.data import Dataset
+
+from taskgroup.data.spec import DatasetSpec
+from taskgroup.errors import InvalidInputError, UnknownNameError
+from taskgroup.registry import Registry
+
+Progress = Callable[[int, int], None]
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+class DatasetSource(ABC):
+    """Reads one dataset's on-disk layout into `train`/`val`/`test` datasets of dict items.
+
+    Every item is a dict of tensors: `rgb` float32 [3,H,W] in [0,1], and for each requested task
+    `item[task.label]` in the task's canonical encoding plus `item[task.mask_key]` where the
+    dataset has invalid pixels.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def tasks(self, spec: DatasetSpec) -> list[str]:
+        """Names of the tasks this dataset has labels for (sorted)."""
+
+    @abstractmethod
+    def splits(
+        self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None
+    ) -> dict[str, Dataset]:
+        """The `train`, `val` and `test` datasets for `tasks` (already checked against `tasks(spec)`)."""
+
+    def check_tasks(self, spec: DatasetSpec, tasks: Sequence[str]) -> None:
+        """Refuse an empty task list or any task this dataset has no labels for."""
+        available = self.tasks(spec)
+        if not tasks:
+            raise InvalidInputError(f"no tasks given for dataset {self.name!r} (available: {', '.join(available)})")
+        for task in tasks:
+            if task not in available:
+                raise UnknownNameError(
+                    f"dataset {self.name!r} has no task {task!r} (available: {', '.join(available)})"
+                )
+
+
+def require_root(spec: DatasetSpec) -> Path:
+    """The dataset directory, which must exist."""
+    if spec.root is None:
+        raise InvalidInputError(f"dataset {spec.name!r} needs a root directory")
+    root = Path(spec.root).expanduser()
+    if not root.is_dir():
+        raise InvalidInputError(f"dataset {spec.name!r}: directory not found: {root}")
+    return root
+
+
+def reject_unknown_options(spec: DatasetSpec, known: Sequence[str]) -> None:
+    """One clear error for a misspelt option instead of silently ignoring it."""
+    unknown = sorted(set(spec.options) - set(known))
+    if unknown:
+        raise InvalidInputError(
+            f"dataset {spec.name!r}: unknown option(s) {', '.join(unknown)} (known: {', '.join(known) or 'none'})"
+        )
+
+
+DATASETS: Registry[type[DatasetSource]] = Registry("dataset")

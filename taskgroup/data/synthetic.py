@@ -1,0 +1,250 @@
+"""The built-in synthetic dataset: rendered scenes with seven dense labels, generated once and cached.
+
+A generated dataset is a directory of memory-mapped `.npy` arrays (one per label, first axis the
+image) and a `meta.json` with the parameters and the split boundaries. Image `i` depends only on
+`(seed, i, resolution)`, so the same parameters give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from taskgroup.data.arrays import load_npy
+from taskgroup.data.render import MAX_KEYPOINTS, SEGMENT_CLASSES, Rendering, render
+from taskgroup.data.scenes import sample_scene
+from taskgroup.data.source import DATASETS, SPLITS, DatasetSource, Progress, reject_unknown_options
+from taskgroup.data.spec import DatasetSpec
+from taskgroup.errors import InvalidInputError
+
+FORMAT = "taskgroup-synthetic"
+VERSION = 1  # bump when the renderer changes, so stale caches are not reused
+DEFAULTS: dict[str, int] = {"images": 400, "resolution": 64, "seed": 0}
+OPTIONS: tuple[str, ...] = ("images", "resolution", "seed", "cache_dir")
+META_FILE = "meta.json"
+
+# Stored arrays: file stem -> (dtype, channels or None for [N,H,W]).
+ARRAYS: dict[str, tuple[type, int | None]] = {
+    "rgb": (np.uint8, 3),
+    "depth": (np.float32, 1),
+    "valid": (np.bool_, 1),
+    "normal": (np.float16, 3),
+    "segment": (np.uint8, None),
+    "edge": (np.float16, 1),
+    "occlusion": (np.float16, 1),
+    "keypoint": (np.float16, 1),
+    "reshade": (np.float16, 1),
+}
+# Task name -> whether its label has invalid (sky) pixels, given by the `valid` array.
+TASK_MASKED: dict[str, bool] = {
+    "segment": False,
+    "depth": True,
+    "normal": True,
+    "edge": False,
+    "occlusion": False,
+    "keypoint": False,
+    "reshade": True,
+}
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    images: int
+    resolution: int
+    seed: int
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> SyntheticParams:
+        values = {**DEFAULTS, **{k: v for k, v in options.items() if k in DEFAULTS}}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInputError(f"synthetic option {key} must be an integer, got {value!r}")
+        params = cls(**values)
+        if params.images < 3:
+            raise InvalidInputError(f"synthetic option images must be at least 3 (one per split), got {params.images}")
+        if not 8 <= params.resolution <= 1024:
+            raise InvalidInputError(f"synthetic option resolution must be in [8, 1024], got {params.resolution}")
+        if params.seed < 0:
+            raise InvalidInputError(f"synthetic option seed must be >= 0, got {params.seed}")
+        return params
+
+    @property
+    def cache_key(self) -> str:
+        return f"synthetic-v{VERSION}-n{self.images}-r{self.resolution}-s{self.seed}"
+
+    def split_ranges(self) -> dict[str, tuple[int, int]]:
+        """Fixed splits by index: the last 10% (at least one image) is test, the 10% before it val."""
+        held = max(1, round(self.images / 10))
+        train = self.images - 2 * held
+        return {"train": (0, train), "val": (train, train + held), "test": (train + held, self.images)}
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "images": self.images,
+            "resolution": self.resolution,
+            "seed": self.seed,
+            "splits": {k: list(v) for k, v in self.split_ranges().items()},
+            "segment_classes": list(SEGMENT_CLASSES),
+        }
+
+
+def render_image(params: SyntheticParams, index: int) -> Rendering:
+    """Image `index` of a dataset; depends only on the seed, the index and the resolution."""
+    rng = np.random.default_rng([params.seed, index])
+    return render(sample_scene(rng), params.resolution, rng)
+
+
+def generate(out: Path, params: SyntheticParams, progress: Progress | None = None) -> Path:
+    """Render every image into `out` (written to a temporary sibling first, then renamed, so a
+    crash never leaves a half-written dataset behind)."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    n, r = params.images, params.resolution
+    files = {}
+    for stem, (dtype, channels) in ARRAYS.items():
+        shape = (n, r, r) if channels is None else (n, channels, r, r)
+        files[stem] = np.lib.format.open_memmap(tmp / f"{stem}.npy", mode="w+", dtype=dtype, shape=shape)
+    keypoints = np.lib.format.open_memmap(
+        tmp / "keypoints_xy.npy", mode="w+", dtype=np.float32, shape=(n, MAX_KEYPOINTS, 2)
+    )
+    for i in range(n):
+        rendering = render_image(params, i)
+        for stem, array in files.items():
+            array[i] = getattr(rendering, stem)
+        keypoints[i] = rendering.keypoints_xy
+        if progress is not None:
+            progress(i + 1, n)
+    for array in [*files.values(), keypoints]:
+        array.flush()
+    del files, keypoints
+    (tmp / META_FILE).write_text(json.dumps(params.meta(), indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def read_meta(root: Path) -> dict[str, Any]:
+    """The generated dataset's parameters; a clear error if `root` is not one."""
+    path = root / META_FILE
+    if not root.is_dir():
+        raise InvalidInputError(f"synthetic dataset directory not found: {root}")
+    if not path.is_file():
+        raise InvalidInputError(f"missing file: {path} (not a generated synthetic dataset)")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"corrupt file: {path} ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InvalidInputError(f"{path} does not describe a taskgroup synthetic dataset")
+    if meta.get("version") != VERSION:
+        raise InvalidInputError(
+            f"{path}: generated by renderer version {meta.get('version')}, this is version {VERSION}; regenerate it"
+        )
+    return meta
+
+
+class SyntheticArrays:
+    """The memory-mapped arrays of one generated directory, shape-checked against its meta.json."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.meta = read_meta(root)
+        n, r = self.meta["images"], self.meta["resolution"]
+        self.arrays: dict[str, np.ndarray] = {}
+        for stem, (dtype, channels) in ARRAYS.items():
+            path = root / f"{stem}.npy"
+            array = load_npy(path)
+            shape = (n, r, r) if channels is None else (n, channels, r, r)
+            if array.shape != shape or array.dtype != dtype:
+                raise InvalidInputError(
+                    f"corrupt file: {path} (expected {np.dtype(dtype).name} {shape}, found {array.dtype} {array.shape})"
+                )
+            self.arrays[stem] = array
+        self.keypoints_xy = load_npy(root / "keypoints_xy.npy")
+
+    def split_indices(self, split: str) -> range:
+        start, stop = self.meta["splits"][split]
+        return range(start, stop)
+
+
+class SyntheticDataset(Dataset):
+    """One split of a generated synthetic dataset; items are dicts of tensors (see DatasetSource)."""
+
+    def __init__(self, arrays: SyntheticArrays, indices: range, tasks: Sequence[str]) -> None:
+        self.arrays = arrays
+        self.indices = indices
+        self.tasks = tuple(tasks)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        if not 0 <= i < len(self.indices):
+            raise IndexError(i)
+        k = self.indices[i]
+        a = self.arrays.arrays
+        item = {"rgb": torch.from_numpy(a["rgb"][k].astype(np.float32) / 255.0)}
+        valid = None
+        for task in self.tasks:
+            if task == "segment":
+                item[task] = torch.from_numpy(a[task][k].astype(np.int64))
+            else:
+                item[task] = torch.from_numpy(a[task][k].astype(np.float32))
+            if TASK_MASKED[task]:
+                if valid is None:
+                    valid = torch.from_numpy(np.array(a["valid"][k]))
+                item[f"{task}_mask"] = valid
+        return item
+
+
+def cache_root(options: dict[str, Any]) -> Path:
+    """Where generated datasets are kept: option `cache_dir`, else $TASKGROUP_CACHE, else ~/.taskgroup/cache."""
+    if options.get("cache_dir"):
+        return Path(options["cache_dir"]).expanduser()
+    if os.environ.get("TASKGROUP_CACHE"):
+        return Path(os.environ["TASKGROUP_CACHE"]).expanduser()
+    return Path.home() / ".taskgroup" / "cache"
+
+
+def ensure_generated(spec: DatasetSpec, progress: Progress | None = None) -> Path:
+    """The directory holding the spec's data: `spec.root` as given, or the cache entry for its
+    options, generated on first use."""
+    reject_unknown_options(spec, OPTIONS)
+    if spec.root is not None:
+        root = Path(spec.root).expanduser()
+        read_meta(root)
+        return root
+    params = SyntheticParams.from_options(spec.options)
+    root = cache_root(spec.options) / params.cache_key
+    if not (root / META_FILE).is_file():
+        generate(root, params, progress)
+    return root
+
+
+@DATASETS.register("synthetic")
+class SyntheticSource(DatasetSource):
+    """Rendered scenes (sky, ground, spheres, boxes, cylinders) with seven dense labels."""
+
+    name = "synthetic"
+
+    def tasks(self, spec: DatasetSpec) -> list[str]:
+        return sorted(TASK_MASKED)
+
+    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
+        arrays = SyntheticArrays(ensure_generated(spec, progress))
+        return {split: SyntheticDataset(arrays, arrays.split_indices(split), tasks) for split in SPLITS}
