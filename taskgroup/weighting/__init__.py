@@ -4,7 +4,17 @@ Each method is one class in its own module, registered with ``@WEIGHTINGS.regist
 importing this package imports every built-in module so their names are registered.
 """
 
-from taskgroup.weighting import uniform  # noqa: F401  (registers the method)
+from taskgroup.weighting import (  # noqa: F401  (importing a module registers its method)
+    achievement,
+    connection_strength,
+    dtp,
+    dwa,
+    gradnorm,
+    mgda,
+    pcgrad,
+    uncertainty,
+    uniform,
+)
 from taskgroup.weighting.base import WEIGHTINGS, StepContext, WeightingMethod
 from taskgroup.weighting.build import build_weighting
 
