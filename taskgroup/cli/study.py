@@ -177,6 +177,9 @@ def show(
             value = ", ".join(value)
         elif key == "sizes":
             value = ", ".join(f"{s['label']} ({s['encoder']} x{s['width']:g}, cost {s['cost']:g})" for s in value)
+        elif key == "dataset" and value:
+            options = ", ".join(f"{k}={v}" for k, v in value["options"].items())
+            value = value["name"] + (f" at {value['root']}" if value["root"] else "") + (f" ({options})" if options else "")
         elif key == "jobs":
             value = ", ".join(f"{count} {state}" for state, count in value.items())
         table.add_row(f"[bold]{key}[/]", str(value if value is not None else "-"))
