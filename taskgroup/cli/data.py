@@ -1,0 +1,96 @@
+"""`taskgroup data generate|show|tasks`: build the synthetic dataset, look at it, list tasks per dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from taskgroup.cli.common import JsonOption, console, emit_json, err_console
+from taskgroup.data import DATASETS, DatasetSpec, available_tasks
+from taskgroup.data.synthetic import META_FILE, SyntheticParams, generate, read_meta
+from taskgroup.errors import InvalidInputError
+
+data_app = typer.Typer(help="Generate the synthetic dataset, preview it, and list the tasks each dataset has.",
+                       no_args_is_help=True)  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+
+
+@data_app.command("generate")
+def generate_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the dataset into.")],
+    images: Annotated[int, typer.Option(help="Number of images (split 80/10/10 into train/val/test).")] = 400,
+    resolution: Annotated[int, typer.Option(help="Image width and height in pixels.")] = 64,
+    seed: Annotated[int, typer.Option(help="Random seed; the same parameters give identical files.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing directory.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Render the synthetic multi-task scene dataset into OUT (memory-mapped .npy arrays + meta.json)."""
+    params = SyntheticParams.from_options({"images": images, "resolution": resolution, "seed": seed})
+    reused = False
+    if out.exists() and any(out.iterdir()):
+        same = (out / META_FILE).is_file() and _same_params(out, params)
+        if same and not force:
+            reused = True
+        elif not force:
+            raise InvalidInputError(f"{out} already exists and holds other data; pass --force to replace it")
+    if not reused:
+        with Progress(
+            TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err_console, transient=True, disable=json_output,
+        ) as bar:  # fmt: skip
+            job = bar.add_task("render", total=images)
+            generate(out, params, progress=lambda done, total: bar.update(job, completed=done))
+    meta = read_meta(out)
+    splits = {name: stop - start for name, (start, stop) in meta["splits"].items()}
+    if json_output:
+        emit_json({"path": str(out), "reused": reused, **{k: meta[k] for k in ("images", "resolution", "seed")},
+                   "splits": splits})  # fmt: skip
+        return
+    verb = "already generated" if reused else "wrote"
+    console.print(f"{verb} {images} images at {resolution}x{resolution} (seed {seed}) in {out}: "
+                  + ", ".join(f"{k} {v}" for k, v in splits.items()))  # fmt: skip
+
+
+def _same_params(out: Path, params: SyntheticParams) -> bool:
+    try:
+        meta = read_meta(out)
+    except InvalidInputError:
+        return False
+    return (meta["images"], meta["resolution"], meta["seed"]) == (params.images, params.resolution, params.seed)
+
+
+@data_app.command("show")
+def show_command(
+    directory: Annotated[Path, typer.Argument(help="A directory written by `taskgroup data generate`.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    index: Annotated[int, typer.Option("--index", help="Image index (0-based, over all splits).")] = 0,
+) -> None:
+    """Write a PNG of one image with all its labels side by side."""
+    from taskgroup.data.preview import save_preview  # matplotlib is slow to import; only here
+
+    path = save_preview(directory, index, out)
+    console.print(f"wrote {path}")
+
+
+@data_app.command("tasks")
+def tasks_command(
+    dataset: Annotated[str | None, typer.Argument(help="Only this dataset (default: all).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the tasks each dataset has labels for (the names a study can use)."""
+    names = [dataset] if dataset else DATASETS.names()
+    listing = {name: available_tasks(DatasetSpec(name=name)) for name in names}
+    if json_output:
+        emit_json(listing)
+        return
+    table = Table("dataset", "tasks")
+    for name, tasks in listing.items():
+        table.add_row(name, ", ".join(tasks))
+    console.print(table)
