@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.database",
     "taskgroup.cli.study",
     "taskgroup.cli.results",
+    "taskgroup.cli.cost",
+    "taskgroup.cli.data",
 )
 
 for _module in COMMAND_MODULES:
