@@ -30,6 +30,8 @@ class AchievementWeighting(WeightingMethod):
     ``gamma`` (default 1.0).
     """
 
+    loss_only = True
+
     needs_kpis = True
 
     def __init__(

@@ -51,6 +51,10 @@ class WeightingMethod(nn.Module):
     needs_kpis: ClassVar[bool] = False
     needs_representation: ClassVar[bool] = False
     needs_task_connections: ClassVar[bool] = False
+    loss_only: ClassVar[bool] = False
+    """True when `backward` only backpropagates a total computed from the task losses (and the
+    method's own parameters), never per-task gradients: lockstep training can then batch the
+    candidate with others (see taskgroup/training/groups.py)."""
 
     def __init__(self, tasks: Sequence[str]) -> None:
         super().__init__()

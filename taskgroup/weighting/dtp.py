@@ -29,6 +29,8 @@ class DynamicTaskPrioritization(WeightingMethod):
     moving average, default 0.1).
     """
 
+    loss_only = True
+
     needs_kpis = True
 
     def __init__(self, tasks: Sequence[str], *, gamma: float = 1.0, alpha: float = 0.1) -> None:

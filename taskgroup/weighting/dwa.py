@@ -23,6 +23,8 @@ class DynamicWeightAverage(WeightingMethod):
     Options: ``temperature`` (default 2.0, as in the paper; larger means softer weights).
     """
 
+    loss_only = True
+
     def __init__(self, tasks: Sequence[str], *, temperature: float = 2.0) -> None:
         super().__init__(tasks)
         if not float(temperature) > 0.0:

@@ -23,6 +23,8 @@ class UncertaintyWeighting(WeightingMethod):
     Options: ``initial_log_variance`` (default 0, i.e. weight 1).
     """
 
+    loss_only = True
+
     def __init__(self, tasks: Sequence[str], *, initial_log_variance: float = 0.0) -> None:
         super().__init__(tasks)
         self.log_variances = nn.Parameter(torch.full((len(self.tasks),), float(initial_log_variance)))

@@ -20,6 +20,8 @@ class Uniform(WeightingMethod):
     Options: ``weights`` maps task names to non-negative weights; tasks left out weigh 1.
     """
 
+    loss_only = True
+
     def __init__(self, tasks: Sequence[str], *, weights: Mapping[str, float] | None = None) -> None:
         super().__init__(tasks)
         given = dict(weights or {})
