@@ -1,0 +1,69 @@
+"""How a candidate is trained: optimizer, schedule, early stopping, weighting method, seed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from taskgroup.errors import InvalidInputError
+
+STAGES = ("full", "early")
+"""`full`: trained to convergence; `early`: the ESA run, the same schedule cut at `stage_fraction`."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings shared by every candidate of a study.
+
+    Defaults follow the spirit of Standley et al. (2020): Adam, the learning rate reduced when the
+    validation loss plateaus, training stopped when it no longer improves. `amp` turns on mixed
+    precision on CUDA only (bfloat16 autocast, see docs/training.md); CPU runs are always float32
+    and deterministic for a given `seed`.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    batch_size: int = 16
+    max_epochs: int = 30
+    patience: int = 6
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
+    weighting: str = "uniform"
+    weighting_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    stage_fraction: float = 0.2
+    num_workers: int = 0
+    amp: bool = True
+
+    def __post_init__(self) -> None:
+        positive_ints = {"batch_size": self.batch_size, "max_epochs": self.max_epochs, "patience": self.patience}
+        for name, value in positive_ints.items():
+            if not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"training option {name} must be a positive integer, got {value!r}")
+        for name, value in (("plateau_patience", self.plateau_patience), ("num_workers", self.num_workers)):
+            if not isinstance(value, int) or value < 0:
+                raise InvalidInputError(f"training option {name} must be a non-negative integer, got {value!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InvalidInputError(f"training option lr must be a positive number, got {self.lr!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise InvalidInputError(f"training option weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.momentum < 1:
+            raise InvalidInputError(f"training option momentum must lie in [0, 1), got {self.momentum!r}")
+        if not 0 < self.plateau_factor < 1:
+            raise InvalidInputError(f"training option plateau_factor must lie in (0, 1), got {self.plateau_factor!r}")
+        if not 0 < self.stage_fraction <= 1:
+            raise InvalidInputError(f"training option stage_fraction must lie in (0, 1], got {self.stage_fraction!r}")
+
+    def planned_steps(self, steps_per_epoch: int, stage: str) -> int:
+        """Optimizer steps of a run at `stage`: the full schedule, or its first `stage_fraction`."""
+        if stage not in STAGES:
+            raise InvalidInputError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
+        full = self.max_epochs * steps_per_epoch
+        return full if stage == "full" else max(1, math.ceil(self.stage_fraction * full))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for checkpoints and `--json`)."""
+        return asdict(self)
