@@ -213,12 +213,13 @@ class SyntheticDataset(Dataset):
 
 
 def cache_root(options: dict[str, Any]) -> Path:
-    """Where generated datasets are kept: option `cache_dir`, else $TASKGROUP_CACHE, else ~/.taskgroup/cache."""
+    """Where generated datasets are kept: option `cache_dir`, else $TASKGROUP_CACHE, else
+    `cache` under $TASKGROUP_HOME (default ~/.taskgroup)."""
     if options.get("cache_dir"):
         return Path(options["cache_dir"]).expanduser()
     if os.environ.get("TASKGROUP_CACHE"):
         return Path(os.environ["TASKGROUP_CACHE"]).expanduser()
-    return Path.home() / ".taskgroup" / "cache"
+    return Path(os.environ.get("TASKGROUP_HOME", Path.home() / ".taskgroup")).expanduser() / "cache"
 
 
 def ensure_generated(spec: DatasetSpec, progress: Progress | None = None) -> Path:

@@ -1,0 +1,216 @@
+"""The synthetic dataset: determinism, physical consistency of its labels, loading and caching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from taskgroup.data import DatasetSpec, available_tasks, load_splits
+from taskgroup.data.render import OCCLUSION_JUMP, SEGMENT_CLASSES
+from taskgroup.data.scenes import FOV_DEGREES
+from taskgroup.data.synthetic import ARRAYS, SyntheticArrays, SyntheticParams, generate
+from taskgroup.tasks import get_task
+
+ALL_TASKS = ["segment", "depth", "normal", "edge", "occlusion", "keypoint", "reshade"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 images at 32x32: the size the issue asks to be quick."""
+    return generate(tmp_path_factory.mktemp("syn") / "small", SyntheticParams(images=24, resolution=32, seed=7))
+
+
+@pytest.fixture(scope="module")
+def sharp(tmp_path_factory: pytest.TempPathFactory) -> SyntheticArrays:
+    """A few 64x64 images, enough pixels per surface to check geometry."""
+    return SyntheticArrays(generate(tmp_path_factory.mktemp("syn") / "sharp", SyntheticParams(8, 64, seed=1)))
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir())}
+
+
+def test_same_parameters_give_identical_bytes_and_another_seed_differs(small: Path, tmp_path: Path) -> None:
+    again = generate(tmp_path / "again", SyntheticParams(images=24, resolution=32, seed=7))
+    assert _files(again) == _files(small)
+    other = SyntheticArrays(generate(tmp_path / "other", SyntheticParams(images=24, resolution=32, seed=8)))
+    mine = SyntheticArrays(small)
+    for k in range(24):
+        assert not np.array_equal(other.arrays["rgb"][k], mine.arrays["rgb"][k])
+
+
+def test_an_image_does_not_depend_on_how_many_images_are_generated(small: Path, tmp_path: Path) -> None:
+    fewer = SyntheticArrays(generate(tmp_path / "fewer", SyntheticParams(images=5, resolution=32, seed=7)))
+    mine = SyntheticArrays(small)
+    for stem in ARRAYS:
+        np.testing.assert_array_equal(fewer.arrays[stem][:5], mine.arrays[stem][:5])
+
+
+def test_generation_reports_progress_for_every_image(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    generate(tmp_path / "p", SyntheticParams(images=4, resolution=16, seed=0), progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_splits_are_fixed_and_disjoint(small: Path) -> None:
+    splits = load_splits(DatasetSpec(root=small), ["depth"])
+    assert {k: len(v) for k, v in splits.items()} == {"train": 20, "val": 2, "test": 2}
+    indices = [list(splits[s].indices) for s in ("train", "val", "test")]
+    assert sorted(sum(indices, [])) == list(range(24))
+
+
+def test_items_have_the_documented_shapes_dtypes_ranges_and_masks(small: Path) -> None:
+    splits = load_splits(DatasetSpec(root=small), ALL_TASKS)
+    batch = next(iter(DataLoader(splits["train"], batch_size=20)))
+    b, r = 20, 32
+    assert batch["rgb"].dtype == torch.float32 and batch["rgb"].shape == (b, 3, r, r)
+    assert 0.0 <= batch["rgb"].min() and batch["rgb"].max() <= 1.0
+    seg = batch["segment"]
+    assert seg.dtype == torch.int64 and seg.shape == (b, r, r)
+    assert 0 <= seg.min() and seg.max() < len(SEGMENT_CLASSES) <= get_task("segment").channels
+    for name in ["depth", "normal", "edge", "occlusion", "keypoint", "reshade"]:
+        assert batch[name].dtype == torch.float32
+        assert batch[name].shape == (b, get_task(name).channels, r, r)
+    for name in ["edge", "occlusion", "keypoint", "reshade"]:
+        assert 0.0 <= batch[name].min() and batch[name].max() <= 1.0
+    assert set(batch["occlusion"].unique().tolist()) <= {0.0, 1.0}
+    valid = batch["depth_mask"]
+    assert valid.dtype == torch.bool and valid.shape == (b, 1, r, r)
+    assert torch.equal(batch["normal_mask"], valid) and torch.equal(batch["reshade_mask"], valid)
+    assert 0 < valid.float().mean() < 1  # the sky is invalid, the rest is not
+    sky = seg == SEGMENT_CLASSES.index("sky")
+    assert torch.equal(sky, ~valid[:, 0])
+    assert torch.all(batch["depth"][valid] > 0) and torch.all(batch["depth"][~valid] == 0)
+    norms = batch["normal"].norm(dim=1)
+    assert torch.allclose(norms[valid[:, 0]], torch.ones(()), atol=2e-3)
+    assert torch.all(batch["normal"].abs() <= 1.0)
+    assert torch.all(batch["reshade"][~valid] == 0)
+    assert "segment_mask" not in batch and "edge_mask" not in batch  # every pixel of these is valid
+
+
+def test_only_the_requested_labels_are_read(small: Path) -> None:
+    item = load_splits(DatasetSpec(root=small), ["edge"])["val"][0]
+    assert set(item) == {"rgb", "edge"}
+
+
+def _camera_points(depth: np.ndarray) -> np.ndarray:
+    """Back-project a z-buffer into camera coordinates (x right, y up, z towards the viewer)."""
+    r = depth.shape[0]
+    tan = np.tan(np.radians(FOV_DEGREES) / 2)
+    c = (np.arange(r) + 0.5) / r * 2 - 1
+    x, y = np.meshgrid(c, -c)
+    return np.stack([x * tan * depth, y * tan * depth, -depth], axis=-1)
+
+
+def test_normals_agree_with_the_depth_gradient_where_the_surface_is_smooth(sharp: SyntheticArrays) -> None:
+    errors = []
+    for k in range(sharp.meta["images"]):
+        depth = sharp.arrays["depth"][k, 0].astype(np.float64)
+        normal = sharp.arrays["normal"][k].astype(np.float64).transpose(1, 2, 0)
+        valid, seg = sharp.arrays["valid"][k, 0], sharp.arrays["segment"][k]
+        occ = sharp.arrays["occlusion"][k, 0] > 0
+        p = _camera_points(depth)
+        right = (p[1:-1, 2:] - p[1:-1, :-2]) / 2
+        up = (p[:-2, 1:-1] - p[2:, 1:-1]) / 2
+        derived = np.cross(right, up)
+        derived /= np.linalg.norm(derived, axis=-1, keepdims=True) + 1e-12
+        centre = normal[1:-1, 1:-1]
+        smooth = valid[1:-1, 1:-1] & ~occ[1:-1, 1:-1]
+        for dy, dx in [(-1, 0), (1, 0), (0, -1), (0, 1)]:
+            ys, xs = slice(1 + dy, seg.shape[0] - 1 + dy), slice(1 + dx, seg.shape[1] - 1 + dx)
+            smooth &= valid[ys, xs] & (seg[ys, xs] == seg[1:-1, 1:-1]) & ~occ[ys, xs]
+            smooth &= np.einsum("ijk,ijk->ij", normal[ys, xs], centre) > 0.97  # not across a box crease
+        cos = np.clip(np.einsum("ijk,ijk->ij", derived, centre)[smooth], -1, 1)
+        errors.append(np.degrees(np.arccos(cos)))
+    errors = np.concatenate(errors)
+    assert len(errors) > 5000
+    assert np.median(errors) < 2.0
+    assert np.percentile(errors, 95) < 10.0
+
+
+def test_occlusion_edges_sit_exactly_on_depth_discontinuities(sharp: SyntheticArrays) -> None:
+    for k in range(sharp.meta["images"]):
+        valid = sharp.arrays["valid"][k, 0]
+        z = np.where(valid, sharp.arrays["depth"][k, 0], np.inf)
+        seg = sharp.arrays["segment"][k]
+        occ = sharp.arrays["occlusion"][k, 0] > 0
+        assert occ.any()
+        near_jump = np.zeros_like(occ)
+        for a, b in [((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                     ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))]:  # fmt: skip
+            za, zb = z[a], z[b]
+            with np.errstate(invalid="ignore"):
+                jump = np.abs(za - zb) / np.minimum(za, zb)
+            disc = (valid[a] != valid[b]) | (np.isfinite(jump) & (jump > OCCLUSION_JUMP))
+            near_jump[a] |= disc
+            near_jump[b] |= disc
+            # Sky meets a surface, or two different surfaces with a large gap: always an edge.
+            must = (valid[a] != valid[b]) | ((seg[a] != seg[b]) & valid[a] & valid[b] & (jump > 4 * OCCLUSION_JUMP))
+            assert np.all(occ[a][must]) and np.all(occ[b][must])
+        assert np.all(near_jump[occ]), "an occlusion edge without a depth discontinuity next to it"
+
+
+def test_texture_edges_follow_image_gradients_and_segment_boundaries(sharp: SyntheticArrays) -> None:
+    on_boundary, inside, corr = [], [], []
+    for k in range(sharp.meta["images"]):
+        edge = sharp.arrays["edge"][k, 0].astype(np.float64)
+        grey = sharp.arrays["rgb"][k].astype(np.float64).mean(axis=0) / 255
+        gy, gx = np.gradient(grey)
+        corr.append(np.corrcoef(np.hypot(gx, gy).ravel(), edge.ravel())[0, 1])
+        seg = sharp.arrays["segment"][k]
+        boundary = np.zeros(seg.shape, dtype=bool)
+        boundary[:, 1:] |= seg[:, 1:] != seg[:, :-1]
+        boundary[1:, :] |= seg[1:, :] != seg[:-1, :]
+        on_boundary.append(edge[boundary])
+        inside.append(edge[~boundary])
+    assert min(corr) > 0.7  # a different gradient estimator, and edges saturate at 1
+    assert np.mean(np.concatenate(on_boundary)) > 1.5 * np.mean(np.concatenate(inside))
+
+
+def test_keypoints_are_visible_box_corners_inside_the_image_and_peak_the_heatmap(sharp: SyntheticArrays) -> None:
+    r = sharp.meta["resolution"]
+    total = 0
+    for k in range(sharp.meta["images"]):
+        xy = sharp.keypoints_xy[k]
+        xy = xy[~np.isnan(xy[:, 0])]
+        total += len(xy)
+        heat = sharp.arrays["keypoint"][k, 0].astype(np.float64)
+        seg = sharp.arrays["segment"][k]
+        assert np.all((xy >= 0) & (xy <= r - 1)), "keypoint outside the image"
+        for col, row in np.rint(xy).astype(int):
+            assert heat[row, col] >= 0.7
+            window = seg[max(row - 1, 0) : row + 2, max(col - 1, 0) : col + 2]
+            assert (window == SEGMENT_CLASSES.index("box")).any(), "keypoint not on a box"
+        rows, cols = np.nonzero(heat > 0.5)
+        if len(xy):
+            dist = np.hypot(cols[:, None] - xy[None, :, 0], rows[:, None] - xy[None, :, 1]).min(axis=1)
+            assert np.all(dist < 3.0)
+        else:
+            assert len(rows) == 0
+    assert total > 0
+
+
+def test_loading_without_a_root_generates_once_into_the_cache(tmp_path: Path) -> None:
+    spec = DatasetSpec(options={"images": 6, "resolution": 16, "seed": 3, "cache_dir": str(tmp_path / "c")})
+    calls: list[int] = []
+    splits = load_splits(spec, ["depth", "segment"], progress=lambda d, t: calls.append(d))
+    assert calls == [1, 2, 3, 4, 5, 6]
+    cached = list((tmp_path / "c").iterdir())
+    assert [p.name for p in cached] == ["synthetic-v1-n6-r16-s3"]
+    again = load_splits(spec, ["depth"], progress=lambda d, t: calls.append(d))
+    assert calls == [1, 2, 3, 4, 5, 6]  # nothing rendered the second time
+    assert torch.equal(again["test"][0]["depth"], splits["test"][0]["depth"])
+
+
+def test_cache_defaults_to_taskgroup_cache_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TASKGROUP_CACHE", str(tmp_path / "env-cache"))
+    load_splits(DatasetSpec(options={"images": 3, "resolution": 8}), ["edge"])
+    assert (tmp_path / "env-cache" / "synthetic-v1-n3-r8-s0" / "meta.json").is_file()
+
+
+def test_synthetic_lists_its_seven_tasks() -> None:
+    assert available_tasks(DatasetSpec()) == sorted(ALL_TASKS)
