@@ -1,0 +1,152 @@
+"""`taskgroup cost NAME`: measure every candidate network of a study on a device and store the figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
+
+from db import open_store
+from db.models import Candidate, Study
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cost import CostMeasurement, candidate_costs, measure_candidates, resolve_device
+from taskgroup.errors import InvalidInputError
+from taskgroup.models import SizeSpec
+from taskgroup.tasks import get_task
+
+DEFAULT_IMAGE_SIZE = 64
+REFERENCE_SIZE = "full"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cost")(cost)
+
+
+def cost(
+    name: Annotated[str, typer.Argument(help="Study whose candidates to measure.")],
+    device: Annotated[str, typer.Option("--device", help="Device to measure on: cpu, cuda, cuda:0, ...")] = "cpu",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per timed forward pass.", min=1)] = 1,
+    image_size: Annotated[
+        int | None,
+        typer.Option(
+            "--image-size",
+            help=f"Input height and width in pixels. Default: the study dataset's `resolution` option, else {DEFAULT_IMAGE_SIZE}.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed forward passes before timing.", min=0)] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed forward passes per candidate.", min=1)] = 30,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="CPU threads for torch (1 gives steadier timings on a busy machine). Default: torch's.", min=1),
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Measure parameters, MACs, latency (median and interquartile range) and peak memory of every
+    candidate of a study, and store them with the candidate. Re-running overwrites earlier figures."""
+    target = resolve_device(device)
+    store = open_store(db)
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        sizes = {spec["label"]: SizeSpec(**spec) for spec in study.sizes}
+        rows = [(c.id, c.tasks, c.size, c.cost) for c in Candidate.all_of_study(session, study.id)]
+        options = (study.dataset or {}).get("options") or {}
+    if not rows:
+        raise InvalidInputError(f"study {name!r} has no candidates yet: plan its training or import results first")
+    side = image_size or int(options.get("resolution", DEFAULT_IMAGE_SIZE))
+    shape = (3, side, side)
+    networks = [([get_task(task) for task in tasks.split("+")], _size_of(sizes, tasks, size)) for _, tasks, size, _ in rows]
+
+    with _torch_threads(threads), Progress(
+        TextColumn("measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as bar:
+        task_id = bar.add_task("cost", total=len(networks))
+        measured = measure_candidates(
+            networks, shape, target, batch_size=batch_size, warmup=warmup, repeats=repeats,
+            progress=lambda done, total: bar.update(task_id, completed=done),
+        )
+
+    with store.session() as session:
+        for (candidate_id, _, _, _), measurement in zip(rows, measured):
+            _store(Candidate.find_or_raise_by_id(session, candidate_id), measurement)
+
+    report = _report(rows, measured)
+    if json_output:
+        emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
+                   "candidates": report})
+        return
+    _print_table(report, name, str(target), shape, batch_size)
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with `threads` CPU threads (when given), restoring torch's setting afterwards."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _size_of(sizes: dict[str, SizeSpec], tasks: str, label: str) -> SizeSpec:
+    if label not in sizes:
+        known = ", ".join(sizes) or "none"
+        raise InvalidInputError(f"candidate {tasks} has size {label!r}, which the study does not define (sizes: {known})")
+    return sizes[label]
+
+
+def _store(candidate: Candidate, measurement: CostMeasurement) -> None:
+    candidate.params = measurement.params
+    candidate.macs = measurement.macs
+    candidate.latency_ms = measurement.latency_ms
+    candidate.latency_spread_ms = measurement.latency_spread_ms
+    candidate.peak_memory_bytes = measurement.peak_memory_bytes
+    candidate.cost_device = measurement.device
+
+
+def _report(rows: list[tuple[int, str, str, float]], measured: list[CostMeasurement]) -> list[dict[str, Any]]:
+    """One record per candidate; `relative` is latency over the full-size single-task networks' mean
+    (None when the study has no full-size single-task candidate)."""
+    by_key = {(tasks, size): m for (_, tasks, size, _), m in zip(rows, measured)}
+    has_reference = any(size == REFERENCE_SIZE and "+" not in tasks for tasks, size in by_key)
+    relative = candidate_costs(by_key, "relative", REFERENCE_SIZE) if has_reference else {}
+    return [
+        {"tasks": tasks, "size": size, "declared_cost": declared, **m.as_dict(), "relative": relative.get((tasks, size))}
+        for (_, tasks, size, declared), m in zip(rows, measured)
+    ]
+
+
+def _print_table(report: list[dict[str, Any]], name: str, device: str, shape: tuple[int, int, int], batch: int) -> None:
+    # CPUs report no peak memory; the column is shown only when the device does.
+    with_memory = any(row["peak_memory_bytes"] is not None for row in report)
+    table = Table(
+        Column("tasks", no_wrap=True), "size", "declared", "measured", "params", "MMACs", "ms", "IQR",
+        *(["peak MiB"] if with_memory else []),
+        title=f"{name}: {device}, input {shape[1]}x{shape[2]}, batch {batch}",
+    )
+    for row in report:
+        cells = [
+            row["tasks"],
+            row["size"],
+            f"{row['declared_cost']:g}",
+            "-" if row["relative"] is None else f"{row['relative']:.2f}",
+            f"{row['params'] / 1e3:.1f}k",
+            f"{row['macs'] / 1e6:.1f}",
+            f"{row['latency_ms']:.2f}",
+            f"{row['latency_spread_ms']:.2f}",
+        ]
+        if with_memory:
+            cells.append("-" if row["peak_memory_bytes"] is None else f"{row['peak_memory_bytes'] / 2**20:.1f}")
+        table.add_row(*cells)
+    console.print(table)
+    console.print("measured: latency over the mean of the full-size single-task networks. IQR: interquartile range, ms.")

@@ -1,0 +1,70 @@
+"""`taskgroup cost NAME` as a user runs it: measure a study's candidates and store the figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db import open_store
+from db.models import Candidate, Study
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+CANDIDATES = [("depth", "full"), ("normal", "full"), ("depth+normal", "full"), ("depth", "half")]
+
+
+def _study_with_candidates(tmp_path: Path) -> str:
+    """A study whose candidates come from imported results, as after `taskgroup import`."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "depth,normal", "--sizes", "full=1.0,half=0.5", "--db", db)
+    lines = ["tasks,size,cost,stage,split,task,loss"]
+    for tasks, size in CANDIDATES:
+        cost = 1.0 if size == "full" else 0.5
+        lines += [f"{tasks},{size},{cost},full,val,{task},0.5" for task in tasks.split("+")]
+    csv = tmp_path / "results.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    run_ok("import", "s", str(csv), "--db", db)
+    return db
+
+
+def test_cost_measures_and_stores_every_candidate(tmp_path: Path) -> None:
+    db = _study_with_candidates(tmp_path)
+    out = run_json("cost", "s", "--image-size", "16", "--repeats", "3", "--warmup", "1", "--threads", "1", "--db", db)
+    assert out["device"] == "cpu"
+    assert out["input_shape"] == [3, 16, 16]
+    rows = {(row["tasks"], row["size"]): row for row in out["candidates"]}
+    assert set(rows) == set(CANDIDATES)
+    # One network for two tasks costs more than either single-task network and less than both together.
+    pair, depth, normal = rows[("depth+normal", "full")], rows[("depth", "full")], rows[("normal", "full")]
+    assert max(depth["macs"], normal["macs"]) < pair["macs"] < depth["macs"] + normal["macs"]
+    assert rows[("depth", "half")]["macs"] < depth["macs"] / 2
+    assert rows[("depth", "half")]["declared_cost"] == 0.5
+    # The measured relative cost is in units of the mean full-size single-task network.
+    assert abs(depth["relative"] + normal["relative"] - 2.0) < 1e-9
+
+    store = open_store(db)
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, "s")
+        stored = {(c.tasks, c.size): c for c in Candidate.all_of_study(session, study.id)}
+    for key, row in rows.items():
+        candidate = stored[key]
+        assert candidate.params == row["params"] > 0
+        assert candidate.macs == row["macs"] > 0
+        assert candidate.latency_ms == row["latency_ms"] > 0
+        assert candidate.latency_spread_ms is not None and candidate.latency_spread_ms >= 0
+        assert candidate.peak_memory_bytes is None  # CPU
+        assert candidate.cost_device == "cpu"
+    store.dispose()
+
+
+def test_cost_prints_a_table(tmp_path: Path) -> None:
+    db = _study_with_candidates(tmp_path)
+    out = run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--warmup", "0", "--db", db).stdout
+    assert "depth+normal" in out and "MMACs" in out and "measured" in out
+
+
+def test_cost_errors_are_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert "no study named 'nope'" in run_error("cost", "nope", "--db", db)
+    run_ok("study", "create", "empty", "--tasks", "depth", "--db", db)
+    assert "has no candidates yet" in run_error("cost", "empty", "--db", db)
+    db = _study_with_candidates(tmp_path)
+    assert "not a torch device" in run_error("cost", "s", "--device", "tpu:9", "--db", db)
