@@ -1,0 +1,124 @@
+"""Turn estimates, costs and the user's options into a `Problem`, checking every option on the way."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from taskgroup.errors import InvalidInputError, UnknownNameError
+from taskgroup.selection.names import candidate_label, canonical_tasks, parse_candidate
+from taskgroup.selection.problem import Candidate, Problem, scale_digits, to_units
+
+CandidateSpec = str | tuple[str | Sequence[str], str | None]
+"""A candidate named by the user: ``"depth+normal@half"``, ``"depth+normal"`` or ``("depth+normal", "half")``."""
+
+
+def build_problem(
+    estimates: pd.DataFrame,
+    costs: Mapping[tuple[str, str], float],
+    tasks: Sequence[str],
+    budget: float,
+    *,
+    weights: Mapping[str, float] | None = None,
+    max_loss: Mapping[str, float] | None = None,
+    require: Iterable[CandidateSpec] = (),
+    forbid: Iterable[CandidateSpec] = (),
+    max_networks: int | None = None,
+) -> Problem:
+    """The instance the engines solve; candidates without a full estimate or a known cost are left out."""
+    tasks = tuple(tasks)
+    _check_budget(budget)
+    weights = _check_task_values(weights, tasks, "weight", nonnegative=True)
+    caps = _check_task_values(max_loss, tasks, "max loss", nonnegative=False)
+    if max_networks is not None and (isinstance(max_networks, bool) or int(max_networks) != max_networks or max_networks < 1):
+        raise InvalidInputError(f"max networks must be a positive integer, got {max_networks!r}")
+
+    predicted = _complete_estimates(estimates)
+    universe = sorted(key for key in predicted if key in costs)
+    required = {key for spec in require for key in _resolve(spec, universe, "require", single=True)}
+    forbidden = {key for spec in forbid for key in _resolve(spec, universe, "forbid", single=False)}
+    clash = required & forbidden
+    if clash:
+        raise InvalidInputError(f"candidate {candidate_label(*min(clash))} is both required and forbidden")
+
+    index = {task: i for i, task in enumerate(tasks)}
+    candidates, losses = [], []
+    for key in universe:
+        if key in forbidden:
+            continue
+        served = {
+            index[task]: loss * weights.get(task, 1.0)
+            for task, loss in predicted[key].items()
+            if task in index and loss <= caps.get(task, math.inf)
+        }
+        if served or key in required:
+            candidates.append(Candidate(tuple(key[0].split("+")), key[1], float(costs[key])))
+            losses.append(served)
+
+    loss_digits = scale_digits(sum(max((abs(v) for v in served.values()), default=0.0) for served in losses) + len(tasks))
+    cost_total = sum(c.cost for c in candidates) + (budget if math.isfinite(budget) else 0.0)
+    cost_digits = scale_digits(cost_total)
+    int_costs = tuple(to_units(c.cost, cost_digits) for c in candidates)
+    keys = [c.key for c in candidates]
+    return Problem(
+        tasks=tasks,
+        candidates=tuple(candidates),
+        costs=int_costs,
+        losses=tuple({t: to_units(v, loss_digits) for t, v in served.items()} for served in losses),
+        budget=to_units(budget, cost_digits) if math.isfinite(budget) else sum(int_costs),
+        required=frozenset(keys.index(key) for key in required),
+        max_networks=None if max_networks is None else int(max_networks),
+        cost_digits=cost_digits,
+        loss_digits=loss_digits,
+    )
+
+
+def _check_budget(budget: float) -> None:
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or math.isnan(budget) or budget <= 0:
+        raise InvalidInputError(f"budget must be a positive number, got {budget!r}")
+
+
+def _check_task_values(
+    values: Mapping[str, float] | None, tasks: Sequence[str], what: str, *, nonnegative: bool
+) -> dict[str, float]:
+    checked: dict[str, float] = {}
+    for task, value in (values or {}).items():
+        if task not in tasks:
+            raise UnknownNameError(f"{what} given for unknown task {task!r} (tasks: {', '.join(tasks)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidInputError(f"{what} of {task} must be a finite number, got {value!r}")
+        if nonnegative and value < 0:
+            raise InvalidInputError(f"{what} of {task} must not be negative, got {value!r}")
+        checked[task] = float(value)
+    return checked
+
+
+def _complete_estimates(estimates: pd.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
+    """(tasks, size) -> {task: loss} for candidates with an estimate for each of their tasks."""
+    grouped: dict[tuple[str, str], dict[str, float]] = {}
+    for tasks, size, task, loss in estimates[["tasks", "size", "task", "loss"]].itertuples(index=False):
+        grouped.setdefault((tasks, size), {})[task] = float(loss)
+    return {key: losses for key, losses in grouped.items() if set(losses) == set(key[0].split("+"))}
+
+
+def _resolve(
+    spec: CandidateSpec, universe: Sequence[tuple[str, str]], option: str, *, single: bool
+) -> list[tuple[str, str]]:
+    """The (tasks, size) keys a user's candidate spec names among the candidates that can be chosen.
+
+    Without a size, a spec names every size of that task set; `single` demands exactly one.
+    """
+    if isinstance(spec, str):
+        tasks, size = parse_candidate(spec)
+    else:
+        tasks, size = canonical_tasks(spec[0]), spec[1]
+    matches = [key for key in universe if key[0] == tasks and (size is None or key[1] == size)]
+    shown = tasks if size is None else candidate_label(tasks, size)
+    if not matches:
+        raise UnknownNameError(f"{option}: no candidate {shown} with results and a cost")
+    if single and len(matches) > 1:
+        sizes = ", ".join(candidate_label(*key) for key in matches)
+        raise InvalidInputError(f"{option}: {shown} exists at several sizes ({sizes}); write TASKS@SIZE")
+    return matches
