@@ -1,0 +1,168 @@
+"""Assemble a study's report from plain data: results, candidates, select objects, baselines, jobs.
+
+The caller (the CLI) gathers these from the store and the selection engine; nothing here touches
+the database, so the same report can be built from any source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from taskgroup.report import figures
+from taskgroup.report.affinity import gain_matrix, mutual_gains, pair_gains
+from taskgroup.report.compute import EXACT, JOB_COLUMNS, NeedsJob, compute_against_distance, compute_spent, distance_from_exact
+from taskgroup.report.document import Figure, Report, Section, Table
+from taskgroup.report.selections import (
+    SelectObject,
+    choices_table,
+    chosen_network_costs,
+    loss_curves,
+    serving_losses,
+)
+
+Progress = Callable[[int, int], None]
+BASELINE_COLUMNS = ["budget", "baseline", "cost", "test_loss", "test_loss_std"]
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything a report shows. `selections` are `select --json` objects, one per (estimator, budget).
+
+    `baselines` has BASELINE_COLUMNS; `jobs` has compute.JOB_COLUMNS; `needs` maps each estimator
+    to the predicate telling which training runs it required.
+    """
+
+    study: str
+    tasks: Sequence[str]
+    results: pd.DataFrame
+    candidates: pd.DataFrame
+    selections: Sequence[SelectObject]
+    baselines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BASELINE_COLUMNS))
+    jobs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=JOB_COLUMNS))
+    needs: Mapping[str, NeedsJob] = field(default_factory=dict)
+
+
+def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
+    """The report's six sections, figures drawn; `progress(done, total)` after each section."""
+    steps: list[Callable[[ReportInput], Section]] = [
+        _loss_section, _grouping_section, _affinity_section, _serving_section, _cost_section, _compute_section,
+    ]
+    sections = []
+    for done, step in enumerate(steps, start=1):
+        sections.append(step(data))
+        if progress is not None:
+            progress(done, len(steps))
+    estimators = list(dict.fromkeys(s["estimator"] for s in data.selections))
+    budgets = sorted({float(s["budget"]) for s in data.selections})
+    summary = (
+        f"Study {data.study}: {len(data.tasks)} tasks ({', '.join(data.tasks)}), "
+        f"{data.candidates.shape[0]} candidate networks, estimators {', '.join(estimators) or 'none'}, "
+        f"budgets {', '.join(f'{b:g}' for b in budgets) or 'none'}."
+    )
+    document = {
+        "study": data.study,
+        "tasks": list(data.tasks),
+        "budgets": budgets,
+        "estimators": estimators,
+        "selections": [dict(s) for s in data.selections],
+    }
+    return Report(data.study, f"taskgroup report: {data.study}", summary, tuple(sections), document)
+
+
+def _loss_section(data: ReportInput) -> Section:
+    curves = loss_curves(data.selections, data.baselines)
+    return Section(
+        "loss-vs-budget",
+        "Total loss against budget",
+        "Sum over tasks of the test losses of the networks serving them, for the set each estimator "
+        "chose at each budget, next to the baselines (the paper's Figure 4). Lower is better; the "
+        "random baseline's band is one standard deviation.",
+        figures=(Figure("loss_vs_budget", "Total test loss against budget", figures.loss_vs_budget(curves)),),
+        tables=(Table("choices", "Chosen sets (as printed by taskgroup select --json)", choices_table(data.selections)),
+                Table("loss_vs_budget", "Loss-against-budget series", curves)),
+    )
+
+
+def _grouping_section(data: ReportInput) -> Section:
+    estimators = list(dict.fromkeys(s["estimator"] for s in data.selections))
+    return Section(
+        "groupings",
+        "Chosen groupings",
+        "Which networks each estimator deploys at each budget. Each task (left) is joined to the "
+        "networks that include it (right); the solid edge goes to the network that serves it: the "
+        "chosen network with its lowest validation loss.",
+        figures=tuple(
+            Figure(f"groupings_{name}", f"Groupings chosen by {name}", figures.groupings(data.selections, data.tasks, name))
+            for name in estimators
+        ),
+    )
+
+
+def _affinity_section(data: ReportInput) -> Section:
+    gains = pair_gains(data.results)
+    tables = [Table("affinity", "Gain of each task with each partner (fraction of its loss alone)", gains),
+              Table("affinity_pairs", "Mutual gain of each pair (mean of its two tasks' gains)", mutual_gains(gains))]
+    for size in dict.fromkeys(gains["size"]):
+        matrix = gain_matrix(gains, size, data.tasks).reset_index(names="task")
+        tables.append(Table(f"affinity_matrix_{size}", f"Gain matrix, {size} size (row task trained with column task)", matrix))
+    text = (
+        "For task a trained with partner b: (loss of a alone - loss of a in the pair) / loss of a alone, "
+        "on fully trained test losses at the same size (the paper's Tables 1-2). Positive: the partner helps."
+    )
+    if gains.empty:
+        text += " No single-task and pair networks of the same size have test results, so there is nothing to show."
+    return Section(
+        "affinity", "Pairwise task affinity", text,
+        figures=(Figure("affinity_heatmap", "Pairwise gain heatmap", figures.affinity_heatmap(gains, data.tasks)),),
+        tables=tuple(tables),
+    )
+
+
+def _serving_section(data: ReportInput) -> Section:
+    return Section(
+        "serving-losses", "Per-task losses of the serving networks",
+        "For every chosen set, each task's serving network and that network's fully trained "
+        "validation and test loss for the task (blank where not measured).",
+        tables=(Table("serving_losses", "Per-task losses", serving_losses(data.selections, data.results)),),
+    )
+
+
+def _cost_section(data: ReportInput) -> Section:
+    costs = chosen_network_costs(data.selections, data.candidates)
+    measured = costs[["params", "macs", "latency_ms"]].notna().any(axis=None) if not costs.empty else False
+    text = "Every network chosen anywhere in the sweep: its cost in the study's unit and its measured cost."
+    if not measured:
+        text += " No measured costs are recorded for these networks (run `taskgroup cost NAME` to measure them)."
+    return Section("network-costs", "Cost of the chosen networks", text,
+                   tables=(Table("network_costs", "Chosen networks and their cost", costs),))
+
+
+def _compute_section(data: ReportInput) -> Section:
+    estimators = list(dict.fromkeys(s["estimator"] for s in data.selections))
+    distances = distance_from_exact(data.selections)
+    spent = compute_spent(data.jobs, {name: need for name, need in data.needs.items() if name in estimators})
+    summary = compute_against_distance(spent, distances, estimators)
+    text = (
+        "Training each estimator needed (candidate-epochs and device-hours of its finished jobs) against "
+        "how far its choices' test loss is above the exact optimum's at the same budget."
+    )
+    if EXACT not in estimators:
+        text += " The exact estimator is not in this report, so distances are not available."
+    if data.jobs.empty:
+        text += " No training jobs are recorded for this study (its results were imported), so compute is zero."
+    found: list[Figure] = []
+    if not distances.empty:
+        found.append(Figure("distance_from_exact", "Distance from the exact optimum", figures.distance_by_budget(distances)))
+    measure = "device_hours" if (summary["device_hours"] > 0).any() else "candidate_epochs"
+    if (summary[measure] > 0).any() and summary["mean_distance"].map(math.isfinite).any():
+        found.append(Figure("compute_vs_distance", "Compute against distance", figures.compute_against_distance(summary, measure)))
+    return Section(
+        "compute", "Compute spent against distance from the optimum", text,
+        figures=tuple(found),
+        tables=(Table("compute", "Compute and distance per estimator", summary),
+                Table("distance", "Distance from the exact optimum per budget", distances)),
+    )
