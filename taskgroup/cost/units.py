@@ -5,16 +5,18 @@ Units (the `--unit` of `select` and `sweep`), registered in `UNITS`:
 - ``ms``: median latency of one forward pass, in milliseconds;
 - ``macs``: multiply-accumulates per image;
 - ``params``: number of parameters;
-- ``relative`` (the paper's unit): latency divided by the latency of a full-size single-task
-  network, so budgets read as "how many single-task networks". The reference is the **mean**
-  over every single-task network at the reference size (``full`` by default): those networks
-  differ only in the last layer of their decoder, so they cost the same up to timing noise, and
-  the mean of several timings is steadier than any one of them.
+- ``relative`` (the paper's unit): a measured quantity (the `basis`: latency by default, or MACs
+  or parameters) divided by that of a full-size single-task network, so budgets read as "how
+  many single-task networks". The reference is the **mean** over every single-task network at
+  the reference size (``full`` by default): those networks differ only in the last layer of
+  their decoder, so they cost the same up to timing noise, and the mean of several timings is
+  steadier than any one of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from taskgroup.cost.measure import CostMeasurement
@@ -23,28 +25,44 @@ from taskgroup.registry import Registry
 
 Key = TypeVar("Key", bound=Hashable)
 
-UNITS: Registry[Callable[[CostMeasurement], float]] = Registry("cost unit")
-UNITS.register("ms")(lambda m: float(m.latency_ms))
-UNITS.register("macs")(lambda m: float(m.macs))
-UNITS.register("params")(lambda m: float(m.params))
-UNITS.register("relative")(lambda m: float(m.latency_ms))  # divided by the reference in candidate_costs
+@dataclass(frozen=True)
+class MeasuredQuantity:
+    """An absolute unit: one field of a CostMeasurement."""
+
+    field: str
+
+    def of(self, measurement: CostMeasurement) -> float:
+        return float(getattr(measurement, self.field))
+
+
+UNITS: Registry[MeasuredQuantity | None] = Registry("cost unit")
+"""Every `--unit`; `relative` has no quantity of its own (it is a ratio of its basis unit)."""
+UNITS.register("ms")(MeasuredQuantity("latency_ms"))
+UNITS.register("macs")(MeasuredQuantity("macs"))
+UNITS.register("params")(MeasuredQuantity("params"))
+UNITS.register("relative")(None)
 
 
 def candidate_costs(
     measurements: Mapping[tuple[Key, str], CostMeasurement],
     unit: str,
     reference_size: str = "full",
+    basis: str = "ms",
 ) -> dict[tuple[Key, str], float]:
     """Cost of every `(tasks, size)` candidate in `unit`, ready to pass as the selection's `costs`.
 
     `tasks` is the canonical ``+``-joined name (``"depth+normal"``) or a sequence of task names;
-    keys are returned as given. ``relative`` needs at least one single-task network at
-    `reference_size` among the measurements.
+    keys are returned as given. ``relative`` divides the `basis` unit (``ms``, ``macs`` or
+    ``params``; MACs are exact where latency is noisy) and needs at least one single-task network
+    at `reference_size` among the measurements.
     """
-    value_of = UNITS.get(unit)
-    costs = {key: value_of(measurement) for key, measurement in measurements.items()}
-    if unit != "relative":
-        return costs
+    quantity = UNITS.get(unit)
+    if quantity is not None:
+        return {key: quantity.of(measurement) for key, measurement in measurements.items()}
+    basis_quantity = UNITS.get(basis)
+    if basis_quantity is None:
+        raise InvalidInputError("the relative unit's basis must be an absolute unit: ms, macs or params")
+    costs = {key: basis_quantity.of(measurement) for key, measurement in measurements.items()}
     reference = [cost for (tasks, size), cost in costs.items() if size == reference_size and _task_count(tasks) == 1]
     if not reference:
         raise InvalidInputError(

@@ -54,3 +54,10 @@ def test_unknown_unit_lists_the_known_ones() -> None:
         candidate_costs(MEASURED, "seconds")
     assert all(unit in str(error.value) for unit in ("relative", "ms", "macs", "params"))
     assert UNITS.names() == ["macs", "ms", "params", "relative"]
+
+
+def test_relative_unit_can_be_based_on_macs_or_params() -> None:
+    assert candidate_costs(MEASURED, "relative", basis="macs")[("a+b", "full")] == pytest.approx(5000 / 4050)
+    assert candidate_costs(MEASURED, "relative", basis="params")[("a", "half")] == pytest.approx(110 / 405)
+    with pytest.raises(InvalidInputError, match="basis"):
+        candidate_costs(MEASURED, "relative", basis="relative")
