@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from taskgroup.cli.common import JsonOption, console, emit_json, err_console
-from taskgroup.data import DATASETS, DatasetSpec, available_tasks
+from taskgroup.data import DATASETS, DatasetSpec, available_tasks, load_splits
 from taskgroup.data.synthetic import META_FILE, SyntheticParams, generate, read_meta
 from taskgroup.errors import InvalidInputError
 
@@ -93,4 +93,35 @@ def tasks_command(
     table = Table("dataset", "tasks")
     for name, tasks in listing.items():
         table.add_row(name, ", ".join(tasks))
+    console.print(table)
+
+
+@data_app.command("check")
+def check_command(
+    dataset: Annotated[str, typer.Argument(help="Registered dataset name (see `taskgroup data tasks`).")],
+    root: Annotated[Path | None, typer.Option("--root", help="Dataset directory (synthetic: default cache).")] = None,
+    tasks: Annotated[str | None, typer.Option("--tasks", help="Comma-separated tasks (default: all).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", help="Dataset option KEY=VALUE (repeatable).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Load a dataset as a study would and read one item of each split: sizes, shapes and dtypes."""
+    from taskgroup.cli.study import parse_options
+
+    spec = DatasetSpec(name=dataset, root=root, options=parse_options(option or []))
+    names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else available_tasks(spec)
+    splits = load_splits(spec, names)
+    report = {}
+    for split, data in splits.items():
+        item = data[0] if len(data) else {}
+        report[split] = {
+            "images": len(data),
+            "fields": {k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)} for k, v in item.items()},
+        }
+    if json_output:
+        emit_json({"dataset": dataset, "tasks": names, "splits": report})
+        return
+    table = Table("split", "images", "first item")
+    for split, info in report.items():
+        fields = ", ".join(f"{k} {f['dtype']}{f['shape']}" for k, f in info["fields"].items())
+        table.add_row(split, str(info["images"]), fields)
     console.print(table)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from torch.utils.data import Dataset
 
 # Each module registers its source with @DATASETS.register when imported.
-from taskgroup.data import synthetic  # noqa: F401  (imported for registration)
+from taskgroup.data import celeba, nyuv2, synthetic, taskonomy  # noqa: F401  (imported for registration)
 from taskgroup.data.source import DATASETS, SPLITS, DatasetSource, Progress
 from taskgroup.data.spec import DatasetSpec
 
