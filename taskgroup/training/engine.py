@@ -30,6 +30,8 @@ from taskgroup.training.run import CandidateRun
 
 Candidate = tuple[Sequence[str], SizeSpec]
 ProgressCallback = Callable[[int, int], None]
+StepHook = Callable[[CandidateRun, Mapping[str, Tensor], int], None]
+"""Called as `hook(run, batch, step)` before each candidate's step on `batch` (e.g. lookahead affinity)."""
 CHECKPOINT_FORMAT = 1
 
 
@@ -69,8 +71,11 @@ def train_runs(
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     allow_stacking: bool = True,
+    step_hook: StepHook | None = None,
 ) -> list[TrainOutcome]:
-    """Train `candidates` together on one batch stream and return their outcomes in order."""
+    """Train `candidates` together on one batch stream and return their outcomes in order.
+    `step_hook`, if given, sees every candidate and batch before the candidate's step on it; it must
+    leave the model unchanged."""
     if stage not in STAGES:
         raise InvalidInputError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
     for split in ("train", "val", "test"):
@@ -90,7 +95,7 @@ def train_runs(
     for job in pending:
         key = (job.position.epoch, job.position.step_in_epoch, job.position.step)
         by_position.setdefault(key, []).append(job)
-    loop = _Loop(splits, device, config, stage, planned, progress, should_stop, allow_stacking)
+    loop = _Loop(splits, device, config, stage, planned, progress, should_stop, allow_stacking, step_hook)
     for together in by_position.values():
         loop.run(together)
     return [job.outcome for job in jobs]  # type: ignore[misc]
@@ -154,10 +159,12 @@ class _Loop:
         progress: ProgressCallback | None,
         should_stop: Callable[[], bool] | None,
         allow_stacking: bool,
+        step_hook: StepHook | None = None,
     ) -> None:
         self.splits, self.device, self.config, self.stage = splits, device, config, stage
         self.planned, self.progress, self.should_stop = planned, progress, should_stop
         self.allow_stacking = allow_stacking
+        self.step_hook = step_hook
         self.steps_per_epoch = steps_per_epoch(splits["train"], config.batch_size)
 
     def run(self, jobs: list[_Job]) -> None:
@@ -180,6 +187,9 @@ class _Loop:
                 with data_rng.active():
                     raw = next(batches)
                 batch = to_device(raw, self.device)
+                if self.step_hook is not None:
+                    for job in active:
+                        self.step_hook(job.run, batch, position.step)
                 for group in groups:
                     group.train_step(batch, position.epoch, position.step)
                 position.step += 1

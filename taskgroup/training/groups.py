@@ -124,13 +124,20 @@ class StackedGroup:
         return functional_call(self._base, (parameters, buffers), (rgb,))
 
     def _stacked(self, detach: bool) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        named = [dict(run.model.named_parameters()) for run in self.runs]
-        buffers = [dict(run.model.named_buffers()) for run in self.runs]
-        parameters = {
-            name: torch.stack([(member[name].detach() if detach else member[name]) for member in named])
-            for name in named[0]
+        """Each parameter and buffer stacked over the candidates, matched by position (decoders of
+        different tasks have different names) and named as in the first candidate's network."""
+        parameter_names = [name for name, _ in self._base.named_parameters()]
+        buffer_names = [name for name, _ in self._base.named_buffers()]
+        parameters = [list(run.model.parameters()) for run in self.runs]
+        buffers = [list(run.model.buffers()) for run in self.runs]
+        stacked_parameters = {
+            name: torch.stack([(member[index].detach() if detach else member[index]) for member in parameters])
+            for index, name in enumerate(parameter_names)
         }
-        return parameters, {name: torch.stack([member[name] for member in buffers]) for name in buffers[0]}
+        stacked_buffers = {
+            name: torch.stack([member[index] for member in buffers]) for index, name in enumerate(buffer_names)
+        }
+        return stacked_parameters, stacked_buffers
 
     def _unstack(self, outputs: Mapping[str, Tensor]) -> list[dict[str, Tensor]]:
         return [{name: output[index] for name, output in outputs.items()} for index in range(len(self.runs))]
@@ -144,8 +151,8 @@ class StackedGroup:
             per_run = self._unstack(self._forward(parameters, buffers, batch["rgb"]))
         with torch.no_grad():  # batch-norm running statistics were updated in the stacked copies
             for index, run in enumerate(self.runs):
-                for name, buffer in run.model.named_buffers():
-                    buffer.copy_(buffers[name][index])
+                for buffer, stacked in zip(run.model.buffers(), buffers.values()):
+                    buffer.copy_(stacked[index])
         all_losses: list[Tensor] = []
         all_factors: list[Tensor] = []
         for run, outputs in zip(self.runs, per_run):
