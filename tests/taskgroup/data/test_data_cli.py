@@ -1,0 +1,82 @@
+"""`taskgroup data ...` as a user runs it: generate, show, tasks, check, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from taskgroup.cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, ["data", *args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_generate_then_show_writes_a_readable_png(tmp_path: Path) -> None:
+    out = tmp_path / "syn"
+    result = run("generate", "--out", str(out), "--images", "6", "--resolution", "16", "--seed", "2", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["splits"] == {"train": 4, "val": 1, "test": 1} and summary["reused"] is False
+    again = json.loads(run("generate", "--out", str(out), "--images", "6", "--resolution", "16", "--seed", "2", "--json").stdout)
+    assert again["reused"] is True
+
+    png = tmp_path / "preview.png"
+    result = run("show", str(out), "--index", "5", "--out", str(png))
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(png).convert("RGB"))
+    height, width, _ = image.shape
+    assert width > 4 * height  # all labels side by side in one row
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50  # real content, not a blank canvas
+
+
+def test_generate_refuses_to_overwrite_other_data(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert_one_line_error(run("generate", "--out", str(tmp_path), "--images", "3", "--resolution", "8"),
+                          str(tmp_path), "--force")  # fmt: skip
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert_one_line_error(run("generate", "--out", str(tmp_path / "x"), "--images", "2"), "images must be at least 3")
+
+
+def test_tasks_lists_every_dataset(tmp_path: Path) -> None:
+    listing = json.loads(run("tasks", "--json").stdout)
+    assert set(listing) == {"synthetic", "taskonomy", "nyuv2", "celeba"}
+    assert "keypoint" in listing["synthetic"] and "attr_smiling" in listing["celeba"]
+    assert_one_line_error(run("tasks", "imagenet"), "unknown dataset 'imagenet'", "taskonomy")
+
+
+def test_check_reports_split_sizes_and_shapes(tmp_path: Path) -> None:
+    run("generate", "--out", str(tmp_path / "syn"), "--images", "10", "--resolution", "8")
+    report = json.loads(run("check", "synthetic", "--root", str(tmp_path / "syn"), "--tasks", "depth,segment", "--json").stdout)
+    assert report["splits"]["train"]["images"] == 8
+    assert report["splits"]["val"]["fields"]["depth"] == {"dtype": "float32", "shape": [1, 8, 8]}
+    assert report["splits"]["test"]["fields"]["segment"] == {"dtype": "int64", "shape": [8, 8]}
+
+
+def test_errors_are_one_line_naming_the_path_or_task(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    assert_one_line_error(run("show", str(missing), "--out", str(tmp_path / "a.png")), str(missing))
+    syn = tmp_path / "syn"
+    run("generate", "--out", str(syn), "--images", "3", "--resolution", "8")
+    assert_one_line_error(run("show", str(syn), "--index", "3", "--out", str(tmp_path / "a.png")), "--index 3", "0..2")
+    assert_one_line_error(run("check", "synthetic", "--root", str(syn), "--tasks", "depth,curvature"),
+                          "'curvature'", "available: depth")  # fmt: skip
+    (syn / "normal.npy").write_bytes(b"broken")
+    assert_one_line_error(run("check", "synthetic", "--root", str(syn)), str(syn / "normal.npy"))
+    (syn / "depth.npy").unlink()
+    assert_one_line_error(run("show", str(syn), "--out", str(tmp_path / "a.png")), "missing file", str(syn / "depth.npy"))
+    assert_one_line_error(run("check", "taskonomy", "--root", str(missing)), "directory not found", str(missing))
