@@ -61,7 +61,7 @@ class IntegerProgram(Engine):
             values = self._minimise(model, objective, chosen, values)
             if values is None:
                 return None
-            model.Add(objective == self._value)
+            model.Add(objective <= self._value)
         picked = self._first_by_name(model, chosen, values)
         return problem.evaluate(picked)
 

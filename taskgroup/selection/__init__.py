@@ -1,0 +1,23 @@
+"""Choose the best set of networks within an inference budget (exact engines, estimators, sweeps)."""
+
+from taskgroup.selection.build import CandidateSpec
+from taskgroup.selection.engine import SOLVERS, Engine
+from taskgroup.selection.feasibility import BudgetTooSmallError
+from taskgroup.selection.names import canonical_tasks, parse_candidate
+from taskgroup.selection.problem import Candidate, Problem, Solution
+from taskgroup.selection.select import Selection, Selector, select
+
+__all__ = [
+    "SOLVERS",
+    "BudgetTooSmallError",
+    "Candidate",
+    "CandidateSpec",
+    "Engine",
+    "Problem",
+    "Selection",
+    "Selector",
+    "Solution",
+    "canonical_tasks",
+    "parse_candidate",
+    "select",
+]
