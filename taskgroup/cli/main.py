@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.results",
     "taskgroup.cli.cost",
     "taskgroup.cli.data",
+    "taskgroup.cli.report",
 )
 
 for _module in COMMAND_MODULES:

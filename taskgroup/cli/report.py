@@ -1,0 +1,167 @@
+"""`taskgroup report NAME --out DIR`: the deliverable of a study, as HTML, Markdown, CSV and JSON.
+
+This module gathers the data from the store and the selection engine; `taskgroup.report` builds
+and writes the report from plain frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from db import open_store
+from db.models import Job, Study
+from db.results import candidates_frame, results_frame
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.errors import InfeasibleError, InvalidInputError
+from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
+from taskgroup.selection import Selector
+
+DEFAULT_FORMATS = "html,md,csv,json"
+DEFAULT_ESTIMATORS = "exact,esa,hoa"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    name: Annotated[str, typer.Argument(help="Study to report on.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the report into (created if missing).")],
+    formats: Annotated[str, typer.Option("--format", help="Comma-separated formats: html, md, csv, json.")] = DEFAULT_FORMATS,
+    budgets: Annotated[
+        str | None,
+        typer.Option("--budgets", help="Budgets as START:STOP:STEP (inclusive) or a comma list. Default: 1 to the number of tasks, step 0.5.",
+                     show_default=False),
+    ] = None,
+    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimators to compare.")] = DEFAULT_ESTIMATORS,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a study's report: loss against budget per estimator and baseline, the chosen groupings,
+    pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute."""
+    wanted = _names(formats, "--format")
+    for fmt in wanted:
+        REPORT_FORMATS.get(fmt)  # an unknown format fails before any work
+    written = make_report(db, name, out, wanted, budgets=budgets, estimators=_names(estimators, "--estimators"))
+    files = [str(path) for paths in written.values() for path in paths]
+    if json_output:
+        emit_json({"study": name, "out": str(out), "files": files})
+        return
+    main = out / "report.html" if "html" in written else Path(files[0])
+    console.print(f"Report of [bold]{name}[/] written to {out} ({len(files)} files); open {main}")
+
+
+def make_report(
+    db: str | None, name: str, out: Path, formats: Sequence[str], *, budgets: str | None, estimators: Sequence[str]
+) -> dict[str, list[Path]]:
+    """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`."""
+    with _progress_bar() as bar:
+        task = bar.add_task("selecting", total=None)
+        gathered = gather_report_input(
+            db, name, budgets, estimators,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+        task = bar.add_task("drawing", total=None)
+        built = build_report(gathered.data, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for note in gathered.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    return write_report(built, out, formats)
+
+
+@dataclass(frozen=True)
+class GatheredInput:
+    data: ReportInput
+    notes: tuple[str, ...]
+
+
+def gather_report_input(
+    db: str | None,
+    name: str,
+    budgets: str | None,
+    estimators: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> GatheredInput:
+    """Read the study from the store and select at every (estimator, budget), as `select --json` would."""
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        tasks = list(study.tasks)
+        results = results_frame(session, study)
+        candidates = candidates_frame(session, study)
+        jobs = _jobs_frame(session, study)
+    if results.empty:
+        raise InvalidInputError(f"study {name!r} has no results yet: run its training or import results first")
+    chosen_budgets = parse_budgets(budgets) if budgets else default_budgets(len(tasks))
+    selections, notes = [], []
+    total, done = len(estimators) * len(chosen_budgets), 0
+    for estimator in estimators:
+        selector = Selector(results, estimator, tasks=tasks)
+        if selector.estimates.empty:
+            notes.append(f"estimator {estimator} has nothing to estimate from in study {name!r}; left out")
+            done += len(chosen_budgets)
+            continue
+        infeasible = []
+        for budget in chosen_budgets:
+            try:
+                selections.append(selector.select(budget).to_json())
+            except InfeasibleError:
+                infeasible.append(f"{budget:g}")
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        if infeasible:
+            notes.append(f"{estimator}: no feasible choice at budget {', '.join(infeasible)}")
+    data = ReportInput(
+        study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
+        baselines=pd.DataFrame(columns=BASELINE_COLUMNS), jobs=jobs, needs={},
+    )
+    return GatheredInput(data, tuple(notes))
+
+
+def parse_budgets(text: str) -> list[float]:
+    """``1:5:0.5`` (inclusive) or ``1,2,4`` into a sorted list of positive budgets."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(round((stop - start) / step + 1e-9)) + 1
+            values = [round(start + i * step, 10) for i in range(count) if start + i * step <= stop + 1e-9]
+        else:
+            values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInputError(f"--budgets {text!r} is not START:STOP:STEP (STEP > 0, STOP >= START) or a comma list") from None
+    if not values or any(value <= 0 for value in values):
+        raise InvalidInputError(f"--budgets {text!r} must give positive budgets")
+    return sorted(set(values))
+
+
+def default_budgets(task_count: int) -> list[float]:
+    """The paper's sweep: 1 to one network per task, in steps of half a network."""
+    return [1.0 + 0.5 * i for i in range(2 * max(task_count, 1) - 1)]
+
+
+def _jobs_frame(session, study: Study) -> pd.DataFrame:
+    rows = [
+        (job.candidate.tasks, job.candidate.size, job.stage, job.state, job.epochs, job.device, job.started_at, job.finished_at)
+        for job in Job.all_of_study(session, study.id)
+    ]
+    return pd.DataFrame(rows, columns=JOB_COLUMNS)
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise InvalidInputError(f"{option} needs at least one name")
+    return names
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True)
