@@ -40,7 +40,7 @@ def test_measured_costs_change_the_optimal_choice() -> None:
     sizes = {size.label: size for size in parse_sizes("full=1.0,half=0.5")}
     keys = list(LOSSES)
     measured = measure_candidates(
-        [([get_task(t) for t in tasks.split("+")], sizes[size]) for tasks, size in keys], (3, 64, 64), "cpu",
+        [([get_task(t) for t in tasks.split("+")], sizes[size]) for tasks, size in keys], (3, 32, 32), "cpu",
         warmup=0, repeats=1,
     )
     # MACs, not latency, so the test does not depend on how busy the machine is.

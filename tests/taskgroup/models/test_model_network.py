@@ -44,8 +44,12 @@ def _tasks() -> list[Task]:
     return [_DenseTask("depth", 1), _DenseTask("normal", 3), _DenseTask("segment", 17)]
 
 
-@pytest.mark.parametrize("size", [FULL, HALF, parse_size("tiny=0.1"), parse_size("r18=resnet18:1")], ids=str)
-@pytest.mark.parametrize("hw", [(16, 16), (32, 32), (64, 64), (33, 47)])
+@pytest.mark.parametrize(
+    ("size", "hw"),
+    [(size, hw) for size in (FULL, HALF, parse_size("tiny=0.1")) for hw in ((16, 16), (32, 32), (64, 64), (33, 47))]
+    + [(parse_size("r18=resnet18:1"), (16, 16)), (parse_size("r18=resnet18:1"), (33, 47))],
+    ids=str,
+)
 def test_one_head_per_task_with_the_tasks_channels_at_the_input_resolution(size: SizeSpec, hw: tuple[int, int]) -> None:
     tasks = _tasks()
     model = build_model(tasks, size)
@@ -139,13 +143,13 @@ def test_bad_task_lists_are_refused(tasks: list[Task], fragment: str) -> None:
 
 
 def test_runs_on_cpu_and_trains() -> None:
-    model = build_model(_tasks()[:2], HALF)
+    model = build_model(_tasks()[:2], parse_size("tiny=0.25"))
     assert isinstance(model, MultiTaskNet)
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     batch = torch.randn(4, 3, 16, 16)
     target = torch.randn(4, 1, 16, 16)
     losses = []
-    for _ in range(15):
+    for _ in range(8):
         loss = (model(batch)["depth"] - target).pow(2).mean()
         optimiser.zero_grad()
         loss.backward()
