@@ -99,7 +99,7 @@ def label_path(rgb: Path, folder: str) -> Path:
     return rgb.parent.parent / folder / stem
 
 
-def _resize(raw: np.ndarray, resolution: int | None, nearest: bool, path: Path) -> np.ndarray:
+def _resize(raw: np.ndarray, resolution: int | None, nearest: bool) -> np.ndarray:
     if resolution is None or raw.shape[:2] == (resolution, resolution):
         return raw
     image = Image.fromarray(raw)
@@ -118,7 +118,7 @@ class TaskonomyDataset(Dataset):
         return len(self.files)
 
     def _read(self, path: Path, nearest: bool) -> np.ndarray:
-        return _resize(load_image(path), self.resolution, nearest, path)
+        return _resize(load_image(path), self.resolution, nearest)
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         rgb_path = self.files[i]
