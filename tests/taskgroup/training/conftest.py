@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ def synthetic_splits(cache: Path) -> dict[str, Dataset]:
     """40 synthetic 16x16 images (32 train, 4 val, 4 test) with every label the tests use."""
     spec = DatasetSpec(name="synthetic", options={"images": 40, "resolution": 16, "seed": 0, "cache_dir": str(cache)})
     return load_splits(spec, list(TASKS))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: these networks are too small to gain from more, and on a shared machine
+    extra threads only contend."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,8 @@ def test_killed_process_resumes_to_the_uninterrupted_weights(tmp_path, splits, s
             f"""
             import sys, time
             from pathlib import Path
+            import torch
+            torch.set_num_threads(1)
             sys.path.insert(0, {str(ROOT)!r})
             from taskgroup.models import SizeSpec
             from taskgroup.training import TrainConfig, train_candidate

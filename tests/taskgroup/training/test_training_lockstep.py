@@ -1,0 +1,62 @@
+"""Lockstep training equals training each candidate alone with the same seed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from taskgroup.models import SizeSpec
+from taskgroup.training import TrainConfig, train_candidate, train_lockstep
+from taskgroup.training.groups import SoloGroup, StackedGroup, make_groups
+from taskgroup.training.run import CandidateRun
+
+
+def _close(left: dict[str, float], right: dict[str, float]) -> None:
+    assert left.keys() == right.keys()
+    for task in left:
+        assert left[task] == pytest.approx(right[task], rel=1e-4, abs=1e-5), task
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "uncertainty", "pcgrad"])
+def test_lockstep_equals_alone(splits, size, weighting) -> None:
+    config = TrainConfig(batch_size=8, max_epochs=2, seed=5, weighting=weighting)
+    other_size = SizeSpec("tinier", width=0.125, cost=0.1)
+    # depth and edge have the same shapes (one output channel): stacked; the others run alone.
+    candidates = [(["depth"], size), (["edge"], size), (["depth", "normal"], size), (["depth"], other_size)]
+    together = train_lockstep(candidates, splits, "cpu", config)
+    for (tasks, candidate_size), outcome in zip(candidates, together):
+        alone = train_candidate(tasks, candidate_size, splits, "cpu", config)
+        assert outcome.tasks == alone.tasks and outcome.size == alone.size
+        assert outcome.best_epoch == alone.best_epoch and outcome.steps == alone.steps
+        for mine, theirs in zip(outcome.curve, alone.curve):
+            _close(mine.train_losses, theirs.train_losses)
+            _close(mine.val_losses, theirs.val_losses)
+        _close(outcome.test_losses, alone.test_losses)
+
+
+def test_same_shaped_loss_only_candidates_are_stacked(size) -> None:
+    device = torch.device("cpu")
+    uniform, pcgrad = TrainConfig(), TrainConfig(weighting="pcgrad")
+    runs = [
+        CandidateRun(["depth"], size, uniform, device),
+        CandidateRun(["normal"], size, uniform, device),
+        CandidateRun(["edge"], size, uniform, device),
+        CandidateRun(["edge"], size, pcgrad, device),
+    ]
+    groups = make_groups(runs)
+    assert [type(group) for group in groups] == [StackedGroup, SoloGroup, SoloGroup]
+    assert groups[0].runs == [runs[0], runs[2]]
+    assert [type(group) for group in make_groups(runs, allow_stacking=False)] == [SoloGroup] * 4
+
+
+def test_candidate_that_stops_early_leaves_the_others_running(splits, size) -> None:
+    config = TrainConfig(batch_size=8, max_epochs=5, seed=5, patience=1, lr=0.1)
+    candidates = [["depth"], ["edge"], ["normal"]]
+    outcomes = train_lockstep([(tasks, size) for tasks in candidates], splits, "cpu", config)
+    alone = [train_candidate(tasks, size, splits, "cpu", config) for tasks in candidates]
+    epochs = [outcome.epochs for outcome in outcomes]
+    assert len(set(epochs)) > 1, "this setting should stop some candidates earlier than others"
+    assert epochs == [outcome.epochs for outcome in alone]
+    assert [outcome.stop_reason for outcome in outcomes] == [outcome.stop_reason for outcome in alone]
+    for mine, theirs in zip(outcomes, alone):
+        _close(mine.test_losses, theirs.test_losses)
