@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.cost",
     "taskgroup.cli.data",
     "taskgroup.cli.report",
+    "taskgroup.cli.train",
 )
 
 for _module in COMMAND_MODULES:

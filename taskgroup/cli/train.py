@@ -1,0 +1,137 @@
+"""`taskgroup train`: train one candidate on a dataset outside any study and print its losses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from taskgroup.cli.common import JsonOption, console, emit_json, err_console
+from taskgroup.data import DatasetSpec, load_splits
+from taskgroup.errors import InvalidInputError
+from taskgroup.models import SizeSpec, parse_size, parse_sizes
+from taskgroup.training import STAGES, TrainConfig, TrainOutcome, train_candidate
+
+NAMED_SIZES = "full=1.0,half=0.5"
+"""What a bare `--size` label means (the paper's two sizes); anything else is given in full."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated tasks of the candidate, e.g. depth,normal.")],
+    size: Annotated[
+        str, typer.Option("--size", help="full, half, or LABEL=[ENCODER:]COST[@WIDTH] (e.g. small=xception:0.25).")
+    ] = "full",
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset to train on.")] = "synthetic",
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="Folder of an on-disk dataset.")] = None,
+    data_option: Annotated[
+        list[str], typer.Option("--data-option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
+    ] = [],
+    stage: Annotated[str, typer.Option("--stage", help="full, or early (the ESA run: a fraction of the schedule).")] = "full",
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum number of epochs.")] = TrainConfig.max_epochs,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per step.")] = TrainConfig.batch_size,
+    lr: Annotated[float, typer.Option("--lr", help="Initial learning rate.")] = TrainConfig.lr,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adam or sgd.")] = TrainConfig.optimizer,
+    weighting: Annotated[str, typer.Option("--weighting", help="Loss-weighting method, e.g. uniform, dwa, pcgrad.")] = "uniform",
+    weighting_option: Annotated[
+        list[str], typer.Option("--weighting-option", help="Weighting option KEY=VALUE (repeatable; JSON values).")
+    ] = [],
+    patience: Annotated[int, typer.Option("--patience", help="Stop after this many epochs without improvement.")] = TrainConfig.patience,
+    stage_fraction: Annotated[float, typer.Option("--stage-fraction", help="Share of the schedule an early run trains.")] = TrainConfig.stage_fraction,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation and shuffling.")] = TrainConfig.seed,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present).")] = "auto",
+    workers: Annotated[int, typer.Option("--workers", help="Data-loading worker processes.")] = 0,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option("--checkpoint-dir", help="Checkpoint every epoch here and resume from it.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Train one candidate network and print each task's validation and test loss (of the checkpoint
+    with the lowest summed validation loss)."""
+    task_names = [name.strip() for name in tasks.split(",") if name.strip()]
+    if not task_names:
+        raise InvalidInputError("--tasks needs at least one task name")
+    if stage not in STAGES:
+        raise InvalidInputError(f"--stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    config = TrainConfig(
+        optimizer=optimizer, lr=lr, batch_size=batch_size, max_epochs=epochs, patience=patience,
+        weighting=weighting, weighting_options=_options(weighting_option, "--weighting-option"),
+        seed=seed, stage_fraction=stage_fraction, num_workers=workers,
+    )  # fmt: skip
+    spec = DatasetSpec(name=dataset, root=data_root, options=_options(data_option, "--data-option"))
+    splits = load_splits(spec, task_names)
+    chosen = _device(device)
+    with Progress(
+        TextColumn(f"training {'+'.join(sorted(task_names))}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("steps"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True, disable=json_output,
+    ) as bar:  # fmt: skip
+        job = bar.add_task("train", total=None)
+        outcome = train_candidate(
+            task_names, _size(size), splits, chosen, config, stage=stage, checkpoint_dir=checkpoint_dir,
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )  # fmt: skip
+    if json_output:
+        emit_json({**outcome.to_dict(), "device": str(chosen), "config": config.to_dict()})
+        return
+    _print(outcome, chosen)
+
+
+def _print(outcome: TrainOutcome, device: torch.device) -> None:
+    table = Table(title=f"{outcome.candidate} ({outcome.size}, {outcome.stage} stage) on {device}")
+    table.add_column("task")
+    table.add_column("val loss", justify="right")
+    table.add_column("test loss", justify="right")
+    for task in outcome.tasks:
+        table.add_row(task, f"{outcome.val_losses[task]:.5f}", f"{outcome.test_losses[task]:.5f}")
+    table.add_row("total", f"{sum(outcome.val_losses.values()):.5f}", f"{sum(outcome.test_losses.values()):.5f}")
+    console.print(table)
+    console.print(
+        f"best epoch {outcome.best_epoch} of {outcome.epochs} ({outcome.stop_reason.replace('_', ' ')}), "
+        f"{outcome.steps} steps in {outcome.wall_time:.1f} s"
+    )
+
+
+def _size(text: str) -> SizeSpec:
+    if "=" in text:
+        return parse_size(text)
+    named = {size.label: size for size in parse_sizes(NAMED_SIZES)}
+    if text not in named:
+        raise InvalidInputError(
+            f"--size {text!r} is neither {' nor '.join(named)} nor LABEL=[ENCODER:]COST[@WIDTH] (e.g. small=0.25)"
+        )
+    return named[text]
+
+
+def _options(items: list[str], flag: str) -> dict[str, Any]:
+    """KEY=VALUE items; values are read as JSON when they parse (numbers, objects), else as text."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"{flag} {item!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+def _device(text: str) -> torch.device:
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(text)
+    except RuntimeError:
+        raise InvalidInputError(f"--device {text!r} is not a device (cpu, cuda, cuda:1, ...)") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"--device {text}: CUDA is not available on this machine")
+    return chosen
