@@ -18,9 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from db import open_store
 from db.models import Job, Study
 from db.results import candidates_frame, results_frame
+from jobs.finalize import parse_budgets
+from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
+from taskgroup.report.compute import NeedsJob
 from taskgroup.selection import Selector
 
 DEFAULT_FORMATS = "html,md,csv,json"
@@ -92,12 +95,13 @@ def gather_report_input(
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         tasks = list(study.tasks)
+        sizes = study.size_labels()
         results = results_frame(session, study)
         candidates = candidates_frame(session, study)
         jobs = _jobs_frame(session, study)
     if results.empty:
         raise InvalidInputError(f"study {name!r} has no results yet: run its training or import results first")
-    chosen_budgets = parse_budgets(budgets) if budgets else default_budgets(len(tasks))
+    chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
     selections, notes = [], []
     total, done = len(estimators) * len(chosen_budgets), 0
     for estimator in estimators:
@@ -119,32 +123,24 @@ def gather_report_input(
             notes.append(f"{estimator}: no feasible choice at budget {', '.join(infeasible)}")
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
-        baselines=pd.DataFrame(columns=BASELINE_COLUMNS), jobs=jobs, needs={},
+        baselines=pd.DataFrame(columns=BASELINE_COLUMNS), jobs=jobs, needs=_planned_jobs(estimators, tasks, sizes),
     )
     return GatheredInput(data, tuple(notes))
-
-
-def parse_budgets(text: str) -> list[float]:
-    """``1:5:0.5`` (inclusive) or ``1,2,4`` into a sorted list of positive budgets."""
-    try:
-        if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = int(round((stop - start) / step + 1e-9)) + 1
-            values = [round(start + i * step, 10) for i in range(count) if start + i * step <= stop + 1e-9]
-        else:
-            values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InvalidInputError(f"--budgets {text!r} is not START:STOP:STEP (STEP > 0, STOP >= START) or a comma list") from None
-    if not values or any(value <= 0 for value in values):
-        raise InvalidInputError(f"--budgets {text!r} must give positive budgets")
-    return sorted(set(values))
 
 
 def default_budgets(task_count: int) -> list[float]:
     """The paper's sweep: 1 to one network per task, in steps of half a network."""
     return [1.0 + 0.5 * i for i in range(2 * max(task_count, 1) - 1)]
+
+
+def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequence[str]) -> dict[str, NeedsJob]:
+    """For each estimator with a training plan, whether a (tasks, size, stage) job is one its plan asks for."""
+    needs = {}
+    for estimator in estimators:
+        if estimator in PLANS:
+            planned = frozenset(PLANS.get(estimator)().jobs(tasks, sizes))
+            needs[estimator] = lambda tasks_, size, stage, planned=planned: (tasks_, size, stage) in planned
+    return needs
 
 
 def _jobs_frame(session, study: Study) -> pd.DataFrame:

@@ -106,7 +106,7 @@ def test_distances_from_the_exact_optimum_match_the_papers_gaps(reference_report
 def test_bad_report_requests_get_one_clear_error(reference_report, tmp_path):
     db = reference_report["db"]
     assert "unknown report format 'pdf'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--format", "pdf", "--db", db)
-    assert "--budgets" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--budgets", "5:1:1", "--db", db)
+    assert "budgets '5:1:1'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--budgets", "5:1:1", "--db", db)
     assert "no study named 'nope'" in run_error("report", "nope", "--out", str(tmp_path / "x"), "--db", db)
     assert "unknown estimator 'magic'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--estimators", "magic", "--db", db)
     assert not (tmp_path / "x").exists()
