@@ -26,6 +26,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.data",
     "taskgroup.cli.report",
     "taskgroup.cli.train",
+    "taskgroup.cli.plan",
+    "taskgroup.cli.work",
+    "taskgroup.cli.queue",
 )
 
 for _module in COMMAND_MODULES:

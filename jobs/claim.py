@@ -1,0 +1,57 @@
+"""What a worker holds while it runs a job, and what the job's runner hands back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this worker holds: what to train, and the (worker, attempt) pair that proves ownership."""
+
+    job_id: int
+    study: str
+    worker: str
+    attempt: int
+    device: str
+    tasks: tuple[str, ...]
+    size: dict[str, Any]
+    stage: str
+    dataset: dict[str, Any]
+    training: dict[str, Any]
+    checkpoint_dir: Path
+    reclaimed_from: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How logs and errors name the job: `job 7 depth+normal@full (early)`."""
+        return f"job {self.job_id} {'+'.join(self.tasks)}@{self.size['label']} ({self.stage})"
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """Per-task losses of a finished job (the best checkpoint's), with what the learning curve shows."""
+
+    val_losses: dict[str, float]
+    test_losses: dict[str, float]
+    epochs: int | None = None
+    best_epoch: int | None = None
+    wall_time: float | None = None
+    curve: list[dict[str, Any]] | None = field(default=None)
+
+
+class JobInterrupted(Exception):
+    """The runner stopped because it was asked to, after checkpointing; the job can be resumed."""
+
+
+def checkpoint_dir(root: Path, study: str, job_id: int, training: dict[str, Any]) -> Path:
+    """`root/<study>/job-<id>-<settings hash>`: one folder per job, kept across attempts so a reclaimed
+    job resumes; changed training settings (e.g. a lower learning rate before `retry`) start afresh."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", study) or "study"
+    digest = hashlib.sha256(json.dumps(training, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return Path(root) / safe / f"job-{job_id}-{digest}"

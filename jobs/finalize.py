@@ -1,0 +1,86 @@
+"""Finalize: after an ESA or HOA run, fully train the networks the estimates chose at some budgets.
+
+This closes the paper's protocol for the cheap estimators: ESA ranks candidates by early-stopped
+losses and HOA predicts larger networks from pairs, but the networks to deploy must still be
+trained to convergence before their real losses are known.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Job, Study
+from db.results import results_frame
+from jobs.plans import PlanSummary, add_jobs
+from taskgroup.errors import InvalidInputError
+from taskgroup.selection import Selector
+
+FINALIZE_PRIORITY = 10
+"""Finalize jobs go ahead of any other queued work of the study."""
+
+
+@dataclass(frozen=True)
+class FinalizeSummary:
+    """The networks chosen at each budget and the jobs queued to train them."""
+
+    estimator: str
+    chosen: dict[float, list[tuple[str, str]]]
+    plan: PlanSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "estimator": self.estimator,
+            "budgets": [
+                {"budget": budget, "networks": [{"tasks": tasks.split("+"), "size": size} for tasks, size in networks]}
+                for budget, networks in self.chosen.items()
+            ],
+            **self.plan.to_json(),
+        }
+
+
+def parse_budgets(text: str) -> list[float]:
+    """`START:STOP:STEP` (STOP included) or a comma-separated list, e.g. `1:5:0.5` or `1,2.5,4`."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if step <= 0 or stop < start:
+                raise InvalidInputError(f"budgets {text!r}: need START <= STOP and a positive STEP")
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            budgets = [round(start + i * step, 10) for i in range(count)]
+        else:
+            budgets = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInputError(f"budgets {text!r}: write START:STOP:STEP (e.g. 1:5:0.5) or a list (e.g. 1,2.5,4)") from None
+    if not budgets or any(not (math.isfinite(b) and b > 0) for b in budgets):
+        raise InvalidInputError(f"budgets {text!r}: every budget must be a positive number")
+    return budgets
+
+
+def finalize_study(session: Session, study: Study, budgets: Sequence[float], estimator: str) -> FinalizeSummary:
+    """Queue full training of every network `estimator` selects at each of `budgets` (idempotent)."""
+    open_jobs = session.scalar(
+        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state.in_(("queued", "running")))
+    )
+    if open_jobs:
+        raise InvalidInputError(
+            f"study {study.name!r} still has {open_jobs} queued or running jobs; finalize once they are done "
+            f"(see `taskgroup status {study.name}`)"
+        )
+    frame = results_frame(session, study)
+    if frame.empty:
+        raise InvalidInputError(
+            f"study {study.name!r} has no results yet; first run `taskgroup run {study.name} --estimator {estimator}`"
+        )
+    selector = Selector(frame, estimator, tasks=study.tasks)
+    chosen = {
+        budget: [(network.name, network.size) for network in selector.select(budget).networks] for budget in budgets
+    }
+    keys = [(tasks, size, "full") for networks in chosen.values() for tasks, size in networks]
+    return FinalizeSummary(selector.estimator.name, chosen, add_jobs(session, study, keys, priority=FINALIZE_PRIORITY))

@@ -1,0 +1,69 @@
+"""Changing a study's queue by hand: retry failed jobs, cancel queued ones, set training options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Candidate, Job, Study
+from jobs.training_options import training_config
+from taskgroup.errors import InvalidInputError
+
+
+def retry_failed(session: Session, study: Study) -> int:
+    """Queue every failed job again with a fresh set of attempts; returns how many."""
+    return session.execute(
+        update(Job).where(Job.study_id == study.id, Job.state == "failed").values(
+            state="queued", attempts=0, worker=None, device=None, heartbeat_at=None, finished_at=None
+        )
+    ).rowcount
+
+
+def cancel_queued(session: Session, study: Study) -> int:
+    """Remove the study's queued jobs; running ones finish, done ones keep their results.
+
+    Cancelled jobs are deleted rather than marked, so `plan` queues them again later.
+    """
+    return session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
+
+
+def configure_training(
+    session: Session,
+    study: Study,
+    options: Mapping[str, Any],
+    *,
+    candidate: tuple[str, str] | None = None,
+    reset: bool = False,
+) -> dict[str, Any]:
+    """Set training options of the study, or (with `candidate` = (tasks, size)) that candidate's own
+    weighting method; returns the effective options. Refused while jobs of the study are running,
+    since their checkpoints were made with the current settings."""
+    running = session.scalar(
+        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "running")
+    )
+    if running:
+        raise InvalidInputError(
+            f"study {study.name!r} has {running} running jobs; stop its workers before changing training settings"
+        )
+    if candidate is None:
+        merged = dict(options) if reset else {**(study.training or {}), **options}
+        training_config(merged)
+        study.training = merged
+        return merged
+    found = Candidate.find_by_key(session, study.id, *candidate)
+    if found is None:
+        raise InvalidInputError(
+            f"study {study.name!r} has no candidate {candidate[0]}@{candidate[1]}; plan the study first"
+        )
+    allowed = {"weighting", "weighting_options"}
+    if not set(options) <= allowed:
+        raise InvalidInputError(
+            f"a candidate may only override {', '.join(sorted(allowed))}, not {', '.join(sorted(set(options) - allowed))}"
+        )
+    override = dict(options) if reset else {**(found.weighting or {}), **options}
+    training_config({**(study.training or {}), **override})
+    found.weighting = override or None
+    return {**(study.training or {}), **override}

@@ -1,0 +1,191 @@
+"""The job queue in the database: claiming, heartbeats, finishing, releasing and failing jobs.
+
+Every state change is one short transaction guarded by ownership: a worker may only change a job
+that is `running` under its own name and attempt number. A worker whose job was reclaimed (its
+heartbeat was late) therefore cannot record results or a state any more, which is what keeps
+each result exactly once. Claims lock the row they take: `FOR UPDATE SKIP LOCKED` on PostgreSQL,
+so workers never wait on each other, and an immediate (write-locked) transaction on SQLite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Candidate, Job, Result, Study
+from db.store import Store
+from jobs.clock import database_now, database_seconds_ago
+from jobs.claim import Claim, JobOutput, checkpoint_dir
+from jobs.settings import WorkerSettings
+
+OPEN_STATES = ("queued", "running")
+
+
+def training_of(study: Study, candidate: Candidate) -> dict[str, Any]:
+    """The study's training options with the candidate's own weighting method, if it has one."""
+    return {**(study.training or {}), **(candidate.weighting or {})}
+
+
+class JobQueue:
+    """The jobs of one study, seen by workers."""
+
+    def __init__(self, store: Store, study_id: int, settings: WorkerSettings) -> None:
+        self.store = store
+        self.study_id = study_id
+        self.settings = settings
+        self.dialect = store.engine.dialect
+
+    def _owned(self, claim: Claim) -> Any:
+        return and_(
+            Job.id == claim.job_id,
+            Job.state == "running",
+            Job.worker == claim.worker,
+            Job.attempts == claim.attempt,
+        )
+
+    def claim(self, worker: str, device: str) -> Claim | None:
+        """Take the next queued job, or a running one whose heartbeat is older than the grace period.
+
+        A stale job that has used all its attempts is marked `failed` instead and the search goes on.
+        Returns None when nothing can be claimed now.
+        """
+        with self.store.session(immediate=True) as session:
+            while True:
+                job = session.scalars(self._next_claimable()).first()
+                if job is None:
+                    return None
+                previous = job.worker if job.state == "running" else None
+                if previous is not None and job.attempts >= self.settings.max_attempts:
+                    session.execute(
+                        update(Job).where(Job.id == job.id).values(
+                            state="failed",
+                            finished_at=database_now(self.dialect),
+                            error=f"worker {previous} stopped sending heartbeats during attempt {job.attempts} "
+                            f"of {self.settings.max_attempts}; giving up",
+                        )
+                    )
+                    continue
+                attempt = job.attempts + 1
+                values: dict[str, Any] = {
+                    "state": "running",
+                    "worker": worker,
+                    "device": device,
+                    "attempts": attempt,
+                    "started_at": database_now(self.dialect),
+                    "heartbeat_at": database_now(self.dialect),
+                }
+                if previous is not None:
+                    values["error"] = f"reclaimed from worker {previous}, whose heartbeat stopped"
+                session.execute(update(Job).where(Job.id == job.id).values(**values))
+                return self._claim_of(session, job, worker, device, attempt, previous)
+
+    def _next_claimable(self) -> Any:
+        stale = and_(Job.state == "running", Job.heartbeat_at < database_seconds_ago(self.dialect, self.settings.grace))
+        stmt = (
+            select(Job)
+            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale))
+            .order_by(Job.priority.desc(), Job.id)
+            .limit(1)
+        )
+        if self.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return stmt
+
+    def _claim_of(
+        self, session: Session, job: Job, worker: str, device: str, attempt: int, previous: str | None
+    ) -> Claim:
+        candidate = session.get(Candidate, job.candidate_id)
+        study = session.get(Study, job.study_id)
+        assert candidate is not None and study is not None  # foreign keys guarantee both
+        size = next((s for s in study.sizes if s["label"] == candidate.size), {"label": candidate.size})
+        training = training_of(study, candidate)
+        return Claim(
+            job_id=job.id,
+            study=study.name,
+            worker=worker,
+            attempt=attempt,
+            device=device,
+            tasks=tuple(candidate.task_list),
+            size=dict(size),
+            stage=job.stage,
+            dataset=dict(study.dataset or {}),
+            training=training,
+            checkpoint_dir=checkpoint_dir(self.settings.checkpoint_root, study.name, job.id, training),
+            reclaimed_from=previous,
+        )
+
+    def heartbeat(self, claim: Claim, progress: float | None) -> bool:
+        """Record that the job is alive (and how far it is); False once the job is no longer ours."""
+        with self.store.session() as session:
+            values: dict[str, Any] = {"heartbeat_at": database_now(self.dialect)}
+            if progress is not None:
+                values["progress"] = progress
+            return session.execute(update(Job).where(self._owned(claim)).values(**values)).rowcount == 1
+
+    def finish(self, claim: Claim, output: JobOutput) -> bool:
+        """Write every result of the job and its `done` state in one transaction, if the job is still ours.
+
+        Returns False (and writes nothing) when the job was reclaimed by another worker. Results of
+        the candidate at this stage stored earlier are replaced, so each (task, split) is stored once.
+        """
+        with self.store.session(immediate=True) as session:
+            now = database_now(self.dialect)
+            changed = session.execute(
+                update(Job).where(self._owned(claim)).values(
+                    state="done", finished_at=now, heartbeat_at=now, error=None, progress=1.0,
+                    epochs=output.epochs, best_epoch=output.best_epoch, wall_time=output.wall_time,
+                    curve=output.curve,
+                )
+            ).rowcount
+            if changed != 1:
+                return self._finished_by(session, claim)
+            candidate_id = session.scalars(select(Job.candidate_id).where(Job.id == claim.job_id)).one()
+            session.execute(delete(Result).where(Result.candidate_id == candidate_id, Result.stage == claim.stage))
+            session.add_all(
+                Result(candidate_id=candidate_id, job_id=claim.job_id, stage=claim.stage, split=split, task=task,
+                       loss=float(loss))
+                for split, losses in (("val", output.val_losses), ("test", output.test_losses))
+                for task, loss in sorted(losses.items())
+            )
+        return True
+
+    @staticmethod
+    def _finished_by(session: Session, claim: Claim) -> bool:
+        """Whether this very attempt already finished the job (a retried finish whose first commit
+        succeeded but whose acknowledgement was lost with the connection)."""
+        job = session.get(Job, claim.job_id)
+        return job is not None and job.state == "done" and job.worker == claim.worker and job.attempts == claim.attempt
+
+    def release(self, claim: Claim) -> bool:
+        """Put a job stopped on request back in the queue; the interrupted attempt does not count."""
+        with self.store.session() as session:
+            return session.execute(
+                update(Job).where(self._owned(claim)).values(
+                    state="queued", worker=None, device=None, heartbeat_at=None, attempts=Job.attempts - 1
+                )
+            ).rowcount == 1
+
+    def record_failure(self, claim: Claim, message: str, *, permanent: bool) -> str | None:
+        """Store the error of a failed attempt; the job is queued again unless the failure is
+        `permanent` (retrying cannot help) or the attempts are used up. Returns the new state, or
+        None when the job was no longer ours."""
+        final = permanent or claim.attempt >= self.settings.max_attempts
+        state = "failed" if final else "queued"
+        values: dict[str, Any] = {"state": state, "error": message}
+        if final:
+            values["finished_at"] = database_now(self.dialect)
+        else:
+            values.update(worker=None, device=None, heartbeat_at=None)
+        with self.store.session() as session:
+            changed = session.execute(update(Job).where(self._owned(claim)).values(**values)).rowcount
+        return state if changed == 1 else None
+
+    def has_open_jobs(self) -> bool:
+        """Whether any job is queued or running, i.e. whether a worker should keep waiting."""
+        with self.store.session() as session:
+            count = session.scalar(
+                select(func.count()).select_from(Job).where(Job.study_id == self.study_id, Job.state.in_(OPEN_STATES))
+            )
+        return bool(count)

@@ -1,0 +1,36 @@
+"""A study's stored training options (`study.training`, a plain dict) turned into a `TrainConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from taskgroup.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from taskgroup.training import TrainConfig
+
+
+def training_keys() -> tuple[str, ...]:
+    """The option names `TrainConfig` accepts."""
+    from taskgroup.training import TrainConfig
+
+    return tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def training_config(options: Mapping[str, Any]) -> TrainConfig:
+    """The `TrainConfig` for stored options; an unknown key or a bad value is one clear error.
+
+    (Imported lazily: loading torch is only worth it for a worker that trains.)
+    """
+    from taskgroup.training import TrainConfig
+
+    known = training_keys()
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidInputError(f"unknown training option {unknown[0]!r} (known: {', '.join(known)})")
+    try:
+        return TrainConfig(**dict(options))
+    except TypeError as error:  # a value of the wrong kind reaching a comparison
+        raise InvalidInputError(f"invalid training options {dict(options)}: {error}") from error

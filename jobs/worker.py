@@ -1,0 +1,184 @@
+"""One worker: claims jobs of a study one at a time, keeps each alive with a heartbeat, runs it, and
+records its results, until nothing is left to do or it is asked to stop.
+
+A stop request (Ctrl-C, SIGTERM) is honoured between training steps: the runner checkpoints, the
+job goes back to `queued` (the interrupted attempt not counted), and the worker exits. Database
+errors that a retry can cure are retried (see `jobs.transient`), so a restarting PostgreSQL
+server or a busy SQLite file only delays a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from db.models import Study
+from db.store import Store
+from jobs.claim import Claim, JobInterrupted, JobOutput
+from jobs.queue import JobQueue
+from jobs.runners import JobRunner
+from jobs.settings import WorkerSettings
+from jobs.transient import is_transient, retry_transient
+from taskgroup.errors import DivergenceError, TaskgroupError
+
+T = TypeVar("T")
+log = logging.getLogger("taskgroup.jobs")
+
+
+def worker_name(slot: str = "") -> str:
+    """A name no other worker, here or on another machine, will ever have: host, pid, slot, nonce."""
+    suffix = f":{slot}" if slot else ""
+    return f"{socket.gethostname()}:{os.getpid()}{suffix}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class WorkerSummary:
+    """What one worker did, for the CLI and the tests."""
+
+    worker: str
+    done: int = 0
+    failed: int = 0
+    requeued: int = 0
+    released: int = 0
+    lost: int = 0
+
+
+class Heartbeat:
+    """A thread that refreshes the job's heartbeat (and progress) every `interval` seconds and sets
+    `lost` once the job is no longer this worker's, so training stops instead of wasting the GPU."""
+
+    def __init__(self, queue: JobQueue, claim: Claim, interval: float) -> None:
+        self.queue, self.claim, self.interval = queue, claim, interval
+        self.lost = threading.Event()
+        self.progress: float | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claim.job_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.interval):
+            try:
+                owned = self.queue.heartbeat(self.claim, self.progress)
+            except Exception as error:  # a missed beat is harmless; the grace period covers several
+                if not is_transient(error):
+                    log.warning("%s: heartbeat failed: %s", self.claim.label, error)
+                continue
+            if not owned:
+                log.warning("%s: the job was reclaimed by another worker; abandoning it", self.claim.label)
+                self.lost.set()
+                return
+
+
+class Worker:
+    """Runs jobs of one study on one device until the study has no open jobs or `stop` is set."""
+
+    def __init__(
+        self,
+        store: Store,
+        study: str,
+        device: str,
+        settings: WorkerSettings,
+        runner: JobRunner,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.store, self.device, self.settings, self.runner = store, device, settings, runner
+        self.name = name or worker_name(device)
+        with store.session() as session:
+            self.study_id = Study.find_or_raise_by_name(session, study).id
+        self.queue = JobQueue(store, self.study_id, settings)
+
+    def _retry(self, action: Callable[[], T], what: str) -> T:
+        return retry_transient(action, deadline=self.settings.db_retry_deadline, what=what)
+
+    def run(self, stop: threading.Event | None = None) -> WorkerSummary:
+        """Claim and run jobs until none is queued or running, or `stop` is set."""
+        stop = stop or threading.Event()
+        summary = WorkerSummary(self.name)
+        while not stop.is_set():
+            claim = self._retry(lambda: self.queue.claim(self.name, self.device), "claiming a job")
+            if claim is None:
+                if not self._retry(self.queue.has_open_jobs, "reading the queue"):
+                    break
+                stop.wait(self.settings.poll)  # others' jobs are running: one may go stale
+                continue
+            self._execute(claim, stop, summary)
+        return summary
+
+    def _execute(self, claim: Claim, stop: threading.Event, summary: WorkerSummary) -> None:
+        resumed = claim.checkpoint_dir.is_dir() and any(claim.checkpoint_dir.iterdir())
+        log.info(
+            "%s: started on %s (attempt %d%s%s)", claim.label, self.device, claim.attempt,
+            f", reclaimed from {claim.reclaimed_from}" if claim.reclaimed_from else "",
+            ", resuming from checkpoint" if resumed else "",
+        )
+        with Heartbeat(self.queue, claim, self.settings.heartbeat) as beat:
+
+            def progress(done: int, total: int) -> None:
+                beat.progress = done / total if total else None
+
+            def should_stop() -> bool:
+                return stop.is_set() or beat.lost.is_set()
+
+            try:
+                output = self.runner.run(claim, should_stop, progress)
+            except JobInterrupted:
+                output = None
+            except DivergenceError as error:
+                self._fail(claim, str(error), permanent=True, summary=summary)
+                return
+            except Exception as error:
+                self._fail(claim, _describe(error), permanent=False, summary=summary)
+                return
+        if output is None:
+            self._interrupted(claim, beat.lost.is_set(), summary)
+        else:
+            self._finish(claim, output, summary)
+
+    def _finish(self, claim: Claim, output: JobOutput, summary: WorkerSummary) -> None:
+        if self._retry(lambda: self.queue.finish(claim, output), f"recording {claim.label}"):
+            summary.done += 1
+            log.info("%s: done", claim.label)
+        else:
+            summary.lost += 1
+            log.warning("%s: finished, but another worker had reclaimed it; its results were not written", claim.label)
+
+    def _interrupted(self, claim: Claim, lost: bool, summary: WorkerSummary) -> None:
+        if lost:
+            summary.lost += 1
+            return
+        if self._retry(lambda: self.queue.release(claim), f"releasing {claim.label}"):
+            summary.released += 1
+            log.info("%s: stopped and checkpointed; back in the queue", claim.label)
+
+    def _fail(self, claim: Claim, message: str, *, permanent: bool, summary: WorkerSummary) -> None:
+        state = self._retry(
+            lambda: self.queue.record_failure(claim, message, permanent=permanent), f"recording the failure of {claim.label}"
+        )
+        if state == "failed":
+            summary.failed += 1
+            log.error("%s: failed: %s", claim.label, message)
+        elif state == "queued":
+            summary.requeued += 1
+            log.warning("%s: attempt %d failed, queued again: %s", claim.label, claim.attempt, message)
+
+
+def _describe(error: Exception) -> str:
+    """Our own errors by their message; anything else with its traceback, which the user will need."""
+    if isinstance(error, TaskgroupError):
+        return str(error)
+    return "".join(traceback.format_exception(error)).strip()

@@ -1,0 +1,131 @@
+"""`taskgroup plan`, `configure` and `finalize`: what a study's workers will train, and how."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from db import open_store
+from db.models import Study
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.errors import InvalidInputError
+
+EstimatorOption = Annotated[
+    str,
+    typer.Option("--estimator", help="exact: every subset at every size, fully trained; esa: every candidate at the "
+                 "early stage; hoa: singles and pairs, fully trained."),
+]
+SetOption = Annotated[
+    list[str],
+    typer.Option("--set", help="Training option KEY=VALUE (repeatable): lr, batch_size, max_epochs, patience, "
+                 "weighting, seed, stage_fraction, ... (see docs/scheduler.md)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("configure")(configure)
+    app.command("finalize")(finalize)
+
+
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` items as typed values: numbers, true/false, JSON objects, else text."""
+    import json
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
+        text = text.strip()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options[key.strip()] = value
+    return options
+
+
+def plan(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    estimator: EstimatorOption = "exact",
+    settings: SetOption = [],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Queue the training jobs an estimator needs. Planning again adds only what is missing."""
+    from jobs.manage import configure_training
+    from jobs.plans import plan_study
+
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        if settings:
+            configure_training(session, study, parse_settings(settings))
+        summary = plan_study(session, study, estimator)
+    if json_output:
+        emit_json({"study": name, "estimator": estimator, **summary.to_json()})
+        return
+    console.print(
+        f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {summary.jobs_added} jobs queued, "
+        f"{summary.jobs_existing} already planned, {summary.with_results} already have results "
+        f"({summary.candidates_added} new candidates)."
+    )
+
+
+def configure(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    settings: SetOption = [],
+    candidate: Annotated[
+        str | None, typer.Option("--candidate", help="TASKS@SIZE: set this candidate's own weighting / weighting_options.")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Replace the stored options instead of updating them.")] = False,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show or change how a study's candidates are trained (stored in the database, used by every worker)."""
+    from jobs.manage import configure_training
+    from taskgroup.selection import parse_candidate
+
+    key = None
+    if candidate is not None:
+        tasks, size = parse_candidate(candidate)
+        if size is None:
+            raise InvalidInputError(f"--candidate {candidate!r} needs a size: TASKS@SIZE, e.g. depth+normal@full")
+        key = (tasks, size)
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        if settings or reset:
+            effective = configure_training(session, study, parse_settings(settings), candidate=key, reset=reset)
+        else:
+            effective = dict(study.training or {})
+    if json_output:
+        emit_json({"study": name, "candidate": candidate, "training": effective})
+        return
+    table = Table("option", "value", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
+    for option, value in sorted(effective.items()):
+        table.add_row(option, str(value))
+    console.print(table if effective else f"Study [bold]{name}[/] trains with the default options.")
+
+
+def finalize(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a list, e.g. 1:5:0.5 or 1,2,4.")],
+    estimator: Annotated[str, typer.Option("--estimator", help="The estimator whose choices to train fully: esa or hoa.")] = "esa",
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Queue full training of the networks the estimator chose at each budget (then `taskgroup work`)."""
+    from jobs.finalize import finalize_study, parse_budgets
+
+    budget_list = parse_budgets(budgets)
+    with open_store(db).session() as session:
+        summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator)
+    if json_output:
+        emit_json({"study": name, **summary.to_json()})
+        return
+    for budget, networks in summary.chosen.items():
+        console.print(f"budget {budget:g}: " + ", ".join(f"{tasks}@{size}" for tasks, size in networks))
+    console.print(f"{summary.plan.jobs_added} full-training jobs queued ({summary.plan.jobs_existing} already planned, "
+                  f"{summary.plan.with_results} already trained). Run `taskgroup work {name}` to train them.")

@@ -1,0 +1,83 @@
+"""`taskgroup status`, `retry` and `cancel`: looking at and adjusting a study's job queue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from db import open_store
+from db.models import Study
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    app.command("retry")(retry)
+    app.command("cancel")(cancel)
+
+
+def status(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Jobs by state, what is running where (with heartbeat age), what failed and why."""
+    from jobs.status import study_status
+
+    with open_store(db).session() as session:
+        report = study_status(session, Study.find_or_raise_by_name(session, name))
+    if json_output:
+        emit_json(report.to_json())
+        return
+    counts = report.counts
+    eta = f", about {report.eta_seconds / 60:.1f} min left" if report.eta_seconds is not None else ""
+    console.print(f"[bold]{name}[/]: {counts['done']}/{report.total} done, {counts['running']} running, "
+                  f"{counts['queued']} queued, {counts['failed']} failed{eta}")
+    if report.running:
+        table = Table("job", "candidate", "stage", "device", "worker", "attempt", "progress", "heartbeat", title="running")
+        for job in report.running:
+            table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, job.device or "-", job.worker or "-",
+                          str(job.attempts), f"{(job.progress or 0) * 100:.0f}%",
+                          f"{job.heartbeat_age:.0f}s ago" if job.heartbeat_age is not None else "-")
+        console.print(table)
+    if report.failed:
+        table = Table("job", "candidate", "stage", "attempts", "error", title="failed")
+        for job in report.failed:
+            last_line = (job.error or "").strip().splitlines()[-1:] or [""]
+            table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, str(job.attempts), last_line[0])
+        console.print(table)
+        console.print(f"Queue them again with `taskgroup retry {name}`.")
+
+
+def retry(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Queue the study's failed jobs again, with a fresh set of attempts."""
+    from jobs.manage import retry_failed
+
+    with open_store(db).session() as session:
+        count = retry_failed(session, Study.find_or_raise_by_name(session, name))
+    if json_output:
+        emit_json({"study": name, "requeued": count})
+    else:
+        console.print(f"{count} failed jobs of [bold]{name}[/] queued again.")
+
+
+def cancel(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove the study's queued jobs. Running jobs finish; `taskgroup plan` queues the removed ones again."""
+    from jobs.manage import cancel_queued
+
+    with open_store(db).session() as session:
+        count = cancel_queued(session, Study.find_or_raise_by_name(session, name))
+    if json_output:
+        emit_json({"study": name, "cancelled": count})
+    else:
+        console.print(f"{count} queued jobs of [bold]{name}[/] removed; running jobs will finish.")

@@ -1,0 +1,240 @@
+"""`taskgroup work` and `taskgroup run`: start workers on this machine's devices for a study.
+
+`work` runs workers and logs each job to stderr; `run` plans first and shows a live progress
+display instead (worker logs go to files). Ctrl-C (or SIGTERM) stops both gracefully: running
+jobs are checkpointed and put back in the queue; a second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from db import open_store
+from db.models import Study
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.plan import EstimatorOption, SetOption, parse_settings
+from taskgroup.errors import InvalidInputError
+
+DevicesOption = Annotated[
+    str | None,
+    typer.Option("--devices", help="Comma-separated devices, e.g. cpu or cuda:0,cuda:1 (default: every GPU, else cpu)."),
+]
+PerDeviceOption = Annotated[int, typer.Option("--per-device", help="Worker processes per device.")]
+BackendOption = Annotated[str, typer.Option("--backend", help="Where workers run (local).")]
+HeartbeatOption = Annotated[float, typer.Option("--heartbeat", help="Seconds between a worker's heartbeats.")]
+GraceOption = Annotated[
+    float, typer.Option("--grace", help="Seconds without a heartbeat (database clock) after which a job is reclaimed.")
+]
+AttemptsOption = Annotated[int, typer.Option("--max-attempts", help="Claims of a job before it is marked failed.")]
+CheckpointOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoint-root", envvar="TASKGROUP_CHECKPOINTS",
+                 help="Folder for job checkpoints (default TASKGROUP_HOME/checkpoints); share it between machines."),
+]
+RunnerOption = Annotated[
+    str, typer.Option("--runner", help="train (default), or dry: no training, made-up losses, to test a set-up.")
+]
+RunnerSetOption = Annotated[list[str], typer.Option("--runner-option", help="Runner option KEY=VALUE (dry: steps, step_seconds).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("work")(work)
+    app.command("run")(run)
+
+
+def _request(db: str | None, name: str, devices: str | None, per_device: int, heartbeat: float, grace: float,
+             max_attempts: int, checkpoint_root: Path | None, runner: str, runner_options: list[str],
+             log_dir: Path | None) -> Any:
+    from db.store import default_url, normalise_url
+    from jobs.backends import WorkRequest, parse_devices
+    from jobs.settings import WorkerSettings, default_checkpoint_root
+
+    settings = WorkerSettings(
+        heartbeat=heartbeat, grace=grace, max_attempts=max_attempts,
+        checkpoint_root=checkpoint_root or default_checkpoint_root(), runner=runner,
+    )
+    return WorkRequest(
+        db_url=normalise_url(db) if db else default_url(), study=name, devices=parse_devices(devices),
+        per_device=per_device, settings=settings, runner_options=parse_settings(runner_options), log_dir=log_dir,
+    )
+
+
+def _prepare(request: Any) -> None:
+    """Check the study can run and prepare its data once, with a progress bar, before workers start."""
+    from jobs.runners import build_runner
+
+    with open_store(request.db_url).session() as session:
+        study = Study.find_or_raise_by_name(session, request.study)
+        dataset, tasks, training = dict(study.dataset or {}), list(study.tasks), dict(study.training or {})
+    runner = build_runner(request.settings.runner, request.runner_options)
+    with Progress(TextColumn("preparing data"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  transient=True) as progress:
+        bar = progress.add_task("data", total=None)
+        runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C or SIGTERM; a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print("[yellow]stopping: checkpointing running jobs and putting them back in the queue "
+                          "(Ctrl-C again to stop at once)[/]")
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def _logging_to(path: Path | None) -> Iterator[None]:
+    """Worker log lines of in-process workers: to stderr, or to a file when a live display owns the terminal."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path) if path is not None else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("taskgroup")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _status(request: Any) -> Any:
+    from jobs.status import study_status
+    from jobs.transient import retry_transient
+
+    def read() -> Any:
+        with open_store(request.db_url).session() as session:
+            return study_status(session, Study.find_or_raise_by_name(session, request.study))
+
+    return retry_transient(read, deadline=request.settings.db_retry_deadline, what="reading the study's status")
+
+
+def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_output: bool) -> None:
+    report = _status(request)
+    if json_output:
+        emit_json({"workers": [summary.__dict__ for summary in summaries], **report.to_json()})
+    else:
+        table = Table("worker", "done", "failed", "requeued", "released", "lost")
+        for s in summaries:
+            table.add_row(s.worker, str(s.done), str(s.failed), str(s.requeued), str(s.released), str(s.lost))
+        console.print(table)
+        counts = report.counts
+        console.print(f"[bold]{request.study}[/]: {counts['done']}/{report.total} done, {counts['queued']} queued, "
+                      f"{counts['running']} running, {counts['failed']} failed")
+    if stop.is_set():
+        err_console.print(f"stopped; run `taskgroup work {request.study}` again to continue")
+        raise typer.Exit(130)
+    if report.counts["failed"]:
+        raise InvalidInputError(
+            f"{report.counts['failed']} jobs failed; see `taskgroup status {request.study}`, "
+            f"then `taskgroup retry {request.study}`"
+        )
+
+
+def work(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    devices: DevicesOption = None,
+    per_device: PerDeviceOption = 1,
+    backend: BackendOption = "local",
+    heartbeat: HeartbeatOption = 10.0,
+    grace: GraceOption = 60.0,
+    max_attempts: AttemptsOption = 3,
+    checkpoint_root: CheckpointOption = None,
+    runner: RunnerOption = "train",
+    runner_option: RunnerSetOption = [],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run workers (one per device slot) on the study's queued jobs until none is left."""
+    from jobs.backends import BACKENDS
+
+    request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
+                       runner_option, None)
+    chosen = BACKENDS.get(backend)()
+    _prepare(request)
+    with _stop_on_signals() as stop, _logging_to(None):
+        summaries = chosen.run(request, stop)
+    _finish(request, summaries, stop, json_output)
+
+
+def run(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    estimator: EstimatorOption = "exact",
+    settings: SetOption = [],
+    devices: DevicesOption = None,
+    per_device: PerDeviceOption = 1,
+    backend: BackendOption = "local",
+    heartbeat: HeartbeatOption = 10.0,
+    grace: GraceOption = 60.0,
+    max_attempts: AttemptsOption = 3,
+    checkpoint_root: CheckpointOption = None,
+    runner: RunnerOption = "train",
+    runner_option: RunnerSetOption = [],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Plan the study for an estimator and train it here, with a live progress display."""
+    from jobs.backends import BACKENDS
+    from jobs.manage import configure_training
+    from jobs.plans import plan_study
+    from jobs.settings import default_checkpoint_root
+
+    root = checkpoint_root or default_checkpoint_root()
+    request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, root, runner, runner_option,
+                       root / "logs" / name)
+    chosen = BACKENDS.get(backend)()
+    with open_store(request.db_url).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        if settings:
+            configure_training(session, study, parse_settings(settings))
+        plan_study(session, study, estimator)
+    _prepare(request)
+    summaries: list[Any] = []
+    with _stop_on_signals() as stop, _logging_to(request.log_dir / "worker-main.log"):
+        thread = threading.Thread(target=lambda: summaries.extend(chosen.run(request, stop)), daemon=True)
+        thread.start()
+        _show_progress(request, thread, json_output)
+        thread.join()
+    if not json_output:
+        console.print(f"worker logs: {request.log_dir}")
+    _finish(request, summaries, stop, json_output)
+
+
+def _show_progress(request: Any, thread: threading.Thread, quiet: bool) -> None:
+    """Poll the database and show jobs done, running and failed with an ETA, until the workers exit."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, disable=quiet) as progress:
+        bar = progress.add_task(request.study, total=None, detail="starting workers")
+        while thread.is_alive():
+            report = _status(request)
+            counts = report.counts
+            progress.update(bar, total=report.total, completed=counts["done"] + counts["failed"],
+                            detail=f"{counts['running']} running, {counts['failed']} failed")
+            thread.join(timeout=1.0)
+        report = _status(request)
+        progress.update(bar, total=report.total, completed=report.counts["done"] + report.counts["failed"],
+                        detail=f"{report.counts['running']} running, {report.counts['failed']} failed")
