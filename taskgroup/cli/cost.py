@@ -15,9 +15,9 @@ from db import open_store
 from db.models import Candidate, Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cost import CostMeasurement, candidate_costs, measure_candidates, resolve_device
-from taskgroup.errors import InvalidInputError
+from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.models import SizeSpec
-from taskgroup.tasks import get_task
+from taskgroup.tasks import Task, get_task
 
 DEFAULT_IMAGE_SIZE = 64
 REFERENCE_SIZE = "full"
@@ -62,7 +62,7 @@ def cost(
         raise InvalidInputError(f"study {name!r} has no candidates yet: plan its training or import results first")
     side = image_size or int(options.get("resolution", DEFAULT_IMAGE_SIZE))
     shape = (3, side, side)
-    networks = [([get_task(task) for task in tasks.split("+")], _size_of(sizes, tasks, size)) for _, tasks, size, _ in rows]
+    networks = [(_tasks_of(tasks), _size_of(sizes, tasks, size)) for _, tasks, size, _ in rows]
 
     with _torch_threads(threads), Progress(
         TextColumn("measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -96,6 +96,14 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def _tasks_of(tasks: str) -> list[Task]:
+    """The registered tasks of a candidate: only those have heads to build and measure."""
+    try:
+        return [get_task(task) for task in tasks.split("+")]
+    except UnknownNameError as error:
+        raise UnknownNameError(f"candidate {tasks}: {error}; `taskgroup cost` builds networks of registered tasks only") from None
 
 
 def _size_of(sizes: dict[str, SizeSpec], tasks: str, label: str) -> SizeSpec:

@@ -66,5 +66,10 @@ def test_cost_errors_are_one_line(tmp_path: Path) -> None:
     assert "no study named 'nope'" in run_error("cost", "nope", "--db", db)
     run_ok("study", "create", "empty", "--tasks", "depth", "--db", db)
     assert "has no candidates yet" in run_error("cost", "empty", "--db", db)
+    run_ok("study", "create", "paper", "--tasks", "s,d", "--db", db)
+    csv = tmp_path / "paper.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\ns+d,full,1.0,full,val,s,0.5\ns+d,full,1.0,full,val,d,0.4\n")
+    run_ok("import", "paper", str(csv), "--db", db)
+    assert "candidate d+s: unknown task 'd'" in run_error("cost", "paper", "--db", db)
     db = _study_with_candidates(tmp_path)
     assert "not a torch device" in run_error("cost", "s", "--device", "tpu:9", "--db", db)
