@@ -79,7 +79,7 @@ def parse_size(item: str) -> SizeSpec:
 
 def parse_sizes(text: str) -> tuple[SizeSpec, ...]:
     """Parse a comma-separated `--sizes` value, e.g. ``full=1.0,half=0.5``; labels must be unique."""
-    items = [part for part in text.split(",")]
+    items = text.split(",")
     if not text.strip() or any(not part.strip() for part in items):
         raise InvalidInputError(f"sizes {text!r}: expected comma-separated LABEL=[ENCODER:]COST[@WIDTH] items")
     sizes = tuple(parse_size(part) for part in items)
