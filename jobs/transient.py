@@ -17,6 +17,8 @@ from sqlalchemy import exc
 from db.errors import ConflictError, NotFoundError, StorageError
 
 T = TypeVar("T")
+QUIET_SECONDS = 10.0
+"""Retries within this many seconds are routine (a busy SQLite file) and logged at debug level only."""
 log = logging.getLogger("taskgroup.jobs")
 
 
@@ -52,6 +54,8 @@ def retry_transient(
         except StorageError as error:
             if not is_transient(error) or time.monotonic() - start + delay > deadline:
                 raise
-            log.warning("%s failed (%s); retrying in %.2fs", what, error, delay)
+            waited = time.monotonic() - start
+            level = logging.WARNING if waited >= QUIET_SECONDS else logging.DEBUG
+            log.log(level, "%s failed (%s); retrying in %.2fs", what, error, delay)
             sleep(delay)
             delay = min(max_delay, delay * 2)

@@ -1,0 +1,132 @@
+"""The job queue on SQLite and PostgreSQL: claims, heartbeats, reclaiming, ownership, attempts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Job, Study
+from jobs.claim import JobOutput
+from jobs.queue import JobQueue
+from jobs.runners import build_runner
+from jobs.worker import Worker
+from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings
+
+
+def queue_of(store, tmp_path, **changes):
+    with store.session() as session:
+        study_id = Study.find_or_raise_by_name(session, "s").id
+    return JobQueue(store, study_id, settings(tmp_path, **changes))
+
+
+def output_for(claim):
+    return JobOutput(val_losses={t: 1.0 for t in claim.tasks}, test_losses={t: 2.0 for t in claim.tasks}, epochs=1)
+
+
+def test_each_job_is_claimed_by_one_worker_only(db_url, tmp_path):
+    store = make_study(db_url, jobs=5)
+    queue = queue_of(store, tmp_path)
+    claims = [queue.claim(f"w{i}", "cpu") for i in range(7)]
+    taken = [claim.job_id for claim in claims if claim is not None]
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 5
+    assert claims[5] is None and claims[6] is None
+    assert job_states(store) == {"running": 5}
+
+
+def test_a_job_whose_heartbeat_stops_is_reclaimed_and_its_old_worker_cannot_write(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path, grace=1.0, heartbeat=0.2)
+    first = queue.claim("old", "cpu")
+    assert queue.claim("new", "cpu") is None  # fresh heartbeat: not stale yet
+    time.sleep(1.3)
+    second = queue.claim("new", "cpu")
+    assert second is not None and second.job_id == first.job_id and second.attempt == 2
+    assert second.reclaimed_from == "old"
+    assert second.checkpoint_dir == first.checkpoint_dir  # the new worker resumes the old one's checkpoint
+    assert queue.heartbeat(first, 0.5) is False
+    assert queue.finish(first, output_for(first)) is False
+    assert result_keys(store) == []
+    assert queue.finish(second, output_for(second)) is True
+    assert sorted(result_keys(store)) == sorted(expected_keys(store))
+    assert job_states(store) == {"done": 1}
+
+
+def test_heartbeats_keep_a_job_from_being_reclaimed(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path, grace=1.0, heartbeat=0.2)
+    claim = queue.claim("w", "cpu")
+    for _ in range(8):
+        time.sleep(0.2)
+        assert queue.heartbeat(claim, 0.1)
+    assert queue.claim("other", "cpu") is None
+
+
+def test_a_job_is_failed_after_its_last_attempt_goes_stale(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path, grace=0.5, heartbeat=0.2, max_attempts=2)
+    assert queue.claim("w1", "cpu").attempt == 1
+    time.sleep(0.7)
+    assert queue.claim("w2", "cpu").attempt == 2
+    time.sleep(0.7)
+    assert queue.claim("w3", "cpu") is None
+    with store.session() as session:
+        job = session.scalars(select(Job)).one()
+    assert job.state == "failed" and "w2 stopped sending heartbeats during attempt 2 of 2" in job.error
+
+
+def test_a_failed_attempt_is_retried_until_attempts_run_out(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path, max_attempts=2)
+    claim = queue.claim("w", "cpu")
+    assert queue.record_failure(claim, "out of memory", permanent=False) == "queued"
+    claim = queue.claim("w", "cpu")
+    assert queue.record_failure(claim, "out of memory again", permanent=False) == "failed"
+    with store.session() as session:
+        job = session.scalars(select(Job)).one()
+    assert (job.state, job.attempts, job.error) == ("failed", 2, "out of memory again")
+
+
+def test_released_job_goes_back_to_the_queue_without_using_an_attempt(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path)
+    claim = queue.claim("w", "cpu")
+    assert queue.release(claim)
+    again = queue.claim("w2", "cpu")
+    assert again.attempt == 1 and again.job_id == claim.job_id
+
+
+def test_finishing_twice_writes_results_once(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path)
+    claim = queue.claim("w", "cpu")
+    assert queue.finish(claim, output_for(claim))
+    assert queue.finish(claim, output_for(claim))  # a retried finish whose first commit went through
+    assert len(result_keys(store)) == len(set(result_keys(store))) == 2
+
+
+def test_worker_runs_every_job_and_stops_when_the_queue_is_empty(db_url, tmp_path):
+    store = make_study(db_url, jobs=12)
+    worker = Worker(store, "s", "cpu", settings(tmp_path), build_runner("dry", {"steps": 2}))
+    summary = worker.run()
+    assert summary.done == 12 and summary.failed == summary.lost == 0
+    assert sorted(result_keys(store)) == sorted(expected_keys(store))
+
+
+def test_a_stop_request_checkpoints_and_releases_the_job(db_url, tmp_path):
+    import threading
+
+    store = make_study(db_url, jobs=1)
+    stop = threading.Event()
+    runner = build_runner("dry", {"steps": 50, "step_seconds": 0.02})
+    worker = Worker(store, "s", "cpu", settings(tmp_path), runner)
+    threading.Timer(0.4, stop.set).start()
+    summary = worker.run(stop)
+    assert summary.released == 1 and summary.done == 0
+    assert job_states(store) == {"queued": 1}
+    with store.session() as session:
+        assert session.scalars(select(Job.attempts)).one() == 0
+    resumed = Worker(store, "s", "cpu", settings(tmp_path), runner).run()
+    assert resumed.done == 1
+    assert sorted(result_keys(store)) == sorted(expected_keys(store))
