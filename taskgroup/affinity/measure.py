@@ -1,0 +1,55 @@
+"""The lookahead job: train one network with all tasks and measure task affinities along the way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from taskgroup.affinity.recorder import AffinityRecorder
+from taskgroup.errors import InvalidInputError
+from taskgroup.models import SizeSpec
+from taskgroup.training.config import TrainConfig
+from taskgroup.training.engine import ProgressCallback, train_runs
+from taskgroup.training.outcome import TrainOutcome
+
+DEFAULT_EVERY = 10
+
+
+@dataclass(frozen=True)
+class AffinityMeasurement:
+    """The averaged affinity matrix (long form, `AFFINITY_COLUMNS`), how many lookahead measurements
+    it averages, and the all-task network's ordinary training outcome (its losses are real results)."""
+
+    affinity: pd.DataFrame
+    measurements: int
+    outcome: TrainOutcome
+
+
+def measure_affinity(
+    tasks: Sequence[str],
+    size: SizeSpec,
+    splits: Mapping[str, Dataset],
+    device: str | torch.device,
+    config: TrainConfig,
+    *,
+    every: int = DEFAULT_EVERY,
+    lr_scale: float = 1.0,
+    stage: str = "full",
+    progress: ProgressCallback | None = None,
+) -> AffinityMeasurement:
+    """Train the network of all `tasks` at `size` as usual and, every `every` steps, take a
+    lookahead step per task (see `lookahead.py`); return the affinities averaged over training.
+
+    The training itself is unchanged by the measurement: the outcome equals `train_candidate`'s.
+    """
+    if len(set(tasks)) < 2:
+        raise InvalidInputError(f"affinity needs at least two tasks, got {', '.join(tasks) or 'none'}")
+    recorder = AffinityRecorder(every=every, lr_scale=lr_scale)
+    [outcome] = train_runs(
+        [(tasks, size)], splits, device, config, stage=stage, progress=progress, step_hook=recorder
+    )
+    return AffinityMeasurement(affinity=recorder.frame(), measurements=recorder.measurements, outcome=outcome)

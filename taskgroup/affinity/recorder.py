@@ -1,0 +1,67 @@
+"""Averaging lookahead measurements over a training run into one affinity matrix.
+
+`AffinityRecorder` is the training engine's step hook: called with a candidate run and the batch it
+is about to step on, it measures every `every`-th step (from the parameters before that step, as in
+Fifty et al.) and keeps a running sum, so memory does not grow with the length of training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from taskgroup.affinity.frame import affinity_frame
+from taskgroup.affinity.lookahead import lookahead_affinity
+from taskgroup.errors import InvalidInputError
+from taskgroup.training.run import CandidateRun
+
+class AffinityRecorder:
+    """Measures lookahead affinities every `every` steps of one candidate and averages them.
+
+    `lr_scale` multiplies the optimizer's current learning rate for the lookahead step (1.0: the
+    optimiser's rate, as in the paper).
+    """
+
+    def __init__(self, every: int = 10, lr_scale: float = 1.0) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise InvalidInputError(f"lookahead interval must be a positive integer number of steps, got {every!r}")
+        if not lr_scale > 0:
+            raise InvalidInputError(f"lookahead lr_scale must be a positive number, got {lr_scale!r}")
+        self.every = every
+        self.lr_scale = lr_scale
+        self.tasks: list[str] = []
+        self.size: str | None = None
+        self.measurements = 0
+        self._sum: Tensor | None = None
+
+    def __call__(self, run: CandidateRun, batch: Mapping[str, Tensor], step: int) -> None:
+        """The engine's step hook: measure on `batch` when `step` is due."""
+        if step % self.every != 0:
+            return
+        names, matrix = lookahead_affinity(
+            run.model, run.model.shared_parameters(), batch, run.losses, run.lr * self.lr_scale
+        )
+        self.add(names, matrix, run.size.label)
+
+    def add(self, tasks: Sequence[str], matrix: Tensor, size: str) -> None:
+        """Add one measurement (rows: source task, columns: target task)."""
+        if self._sum is None:
+            self.tasks, self.size, self._sum = list(tasks), size, torch.zeros_like(matrix, dtype=torch.float64)
+        elif list(tasks) != self.tasks or size != self.size:
+            raise InvalidInputError("one affinity recorder measures one candidate; got a second one")
+        self._sum += matrix.to(torch.float64)
+        self.measurements += 1
+
+    def mean(self) -> Tensor:
+        """The average affinity matrix so far."""
+        if self._sum is None:
+            raise InvalidInputError("no lookahead measurement was taken; train for more steps or lower the interval")
+        return self._sum / self.measurements
+
+    def frame(self) -> pd.DataFrame:
+        """The average matrix in long form (AFFINITY_COLUMNS)."""
+        return affinity_frame(self.tasks, self.mean().tolist(), self.size or "")
+

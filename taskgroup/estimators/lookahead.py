@@ -1,0 +1,139 @@
+"""Lookahead estimator: predict every network's losses from single-task losses and one affinity matrix.
+
+The affinity matrix (``evidence.extras["affinity"]``, see `taskgroup.affinity`) holds A[i -> t], the
+mean relative decrease of task t's loss after a lookahead step on task i's loss. Raw values scale
+with the learning rate, so each is first made relative to the target's own step:
+
+    r[i -> t] = clip(A[i -> t] / A[t -> t], -1, 1)        (0 when A[t -> t] <= 0: no information)
+
+A network G of two or more tasks is predicted, for each of its tasks t, as
+
+    loss_t(G) = single_t * max(0, 1 + offset - strength * m_t(G)),   m_t(G) = mean over i in G, i != t of r[i -> t]
+
+where ``single_t`` is t's full-stage validation loss in its single-task network of the same size,
+so tasks that help t (m > 0) lower its predicted loss and conflicting ones raise it; the mean over
+the other tasks is the grouping score of Fifty et al. (2021). ``strength`` and ``offset`` (a fixed
+cost of sharing a network) are fitted by least squares to every measured multi-task network
+(normally at least the all-task network trained by the lookahead job), with ``strength >= 0``;
+with fewer than two measured multi-task losses they are `DEFAULT_STRENGTH` and 0.
+
+Networks that were fully trained keep their measured losses (so re-solving after finalization uses
+what is known). A size without its own matrix uses the mean matrix over the stored sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from taskgroup.affinity.frame import affinity_lookup
+from taskgroup.errors import InvalidInputError
+from taskgroup.estimators.base import ESTIMATE_COLUMNS, ESTIMATORS, Estimator, Evidence
+
+DEFAULT_STRENGTH = 0.1
+AffinityMatrix = Mapping[tuple[str, str], float]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """`loss_t(G) = single_t * max(0, 1 + offset - strength * m_t(G))` (see the module docstring)."""
+
+    strength: float = DEFAULT_STRENGTH
+    offset: float = 0.0
+
+    def factor(self, mean_affinity: float) -> float:
+        return max(0.0, 1.0 + self.offset - self.strength * mean_affinity)
+
+
+@ESTIMATORS.register("lookahead")
+class LookaheadEstimator(Estimator):
+    """Singles as measured; larger networks scaled from them by the affinities of their other tasks."""
+
+    name = "lookahead"
+
+    def __init__(self, scaling: Scaling | None = None) -> None:
+        self.scaling = scaling
+
+    def estimate(self, evidence: Evidence) -> pd.DataFrame:
+        if "affinity" not in evidence.extras:
+            raise InvalidInputError(
+                "the lookahead estimator needs an affinity matrix; run `taskgroup affinity STUDY` first"
+            )
+        lookup = affinity_lookup(evidence.extras["affinity"])
+        if not lookup:
+            raise InvalidInputError("the affinity table is empty; run `taskgroup affinity STUDY` first")
+        measured = evidence.losses("full", "val")
+        width = measured["tasks"].str.count(r"\+") + 1
+        singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}
+        scaling = self.scaling or fit_scaling(measured[width >= 2], singles, lookup)
+        rows = list(measured.itertuples(index=False, name=None))
+        known = set(zip(measured["tasks"], measured["size"]))
+        for size in sorted({size for size, _ in singles}):
+            matrix = _matrix_for(size, lookup)
+            tasks = sorted(task for s, task in singles if s == size and (task, task) in matrix)
+            for k in range(2, len(tasks) + 1):
+                for group in combinations(tasks, k):
+                    name = "+".join(group)
+                    if (name, size) in known:
+                        continue
+                    rows.extend(
+                        (name, size, task, singles[(size, task)] * scaling.factor(mean_affinity_onto(task, group, matrix)))
+                        for task in group
+                    )
+        return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+
+
+def normalized_affinity(source: str, target: str, matrix: AffinityMatrix) -> float:
+    """A[source -> target] relative to A[target -> target], clipped to [-1, 1]; 0 when undefined."""
+    own = matrix.get((target, target), 0.0)
+    value = matrix.get((source, target))
+    if own <= 0.0 or value is None:
+        return 0.0
+    return min(1.0, max(-1.0, value / own))
+
+
+def mean_affinity_onto(task: str, group: Sequence[str], matrix: AffinityMatrix) -> float:
+    """Mean normalised affinity onto `task` of the other tasks of `group` (0 for a single task)."""
+    others = [other for other in group if other != task]
+    if not others:
+        return 0.0
+    return sum(normalized_affinity(other, task, matrix) for other in others) / len(others)
+
+
+def fit_scaling(
+    multi: pd.DataFrame, singles: Mapping[tuple[str, str], float], lookup: Mapping[str, AffinityMatrix]
+) -> Scaling:
+    """Least-squares `strength >= 0` and `offset` of `loss / single = 1 + offset - strength * m` over
+    the measured multi-task rows (tasks, size, task, loss) whose single and affinities are known."""
+    ratios, means = [], []
+    for tasks, size, task, loss in multi.itertuples(index=False):
+        single = singles.get((size, task))
+        matrix = _matrix_for(size, lookup)
+        group = tasks.split("+")
+        if single is None or single == 0.0 or not all((other, task) in matrix for other in group):
+            continue
+        ratios.append(float(loss) / single - 1.0)
+        means.append(mean_affinity_onto(task, group, matrix))
+    if len(ratios) < 2:
+        return Scaling()
+    y, m = np.asarray(ratios), np.asarray(means)
+    if np.ptp(m) < 1e-12:  # no spread in affinity: only the offset is identifiable
+        return Scaling(strength=DEFAULT_STRENGTH, offset=float(np.mean(y + DEFAULT_STRENGTH * m)))
+    slope, intercept = np.polyfit(m, y, 1)
+    strength = max(0.0, -float(slope))
+    offset = float(np.mean(y + strength * m)) if strength == 0.0 else float(intercept)
+    return Scaling(strength=strength, offset=offset)
+
+
+def _matrix_for(size: str, lookup: Mapping[str, AffinityMatrix]) -> AffinityMatrix:
+    """The matrix measured at `size`, else the mean over every stored size."""
+    if size in lookup:
+        return lookup[size]
+    pairs = {pair for matrix in lookup.values() for pair in matrix}
+    return {
+        pair: float(np.mean([matrix[pair] for matrix in lookup.values() if pair in matrix])) for pair in pairs
+    }
