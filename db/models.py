@@ -195,3 +195,20 @@ class Result(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     candidate: Mapped[Candidate] = relationship(back_populates="results")
+
+
+class Affinity(Base):
+    """One entry of a study's lookahead affinity matrix: how a step on `source` changed `target`'s loss."""
+
+    __tablename__ = "affinity"
+    __table_args__ = (UniqueConstraint("study_id", "size", "source", "target", name="uq_affinity_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"), nullable=True)
+    size: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    measurements: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
