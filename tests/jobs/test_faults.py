@@ -1,0 +1,97 @@
+"""A worker killed with SIGKILL mid-job: another worker reclaims the job once its heartbeat is stale,
+resumes it from the checkpoint, and the study ends with every result exactly once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Candidate, Job, Result
+from jobs.runners import build_runner
+from jobs.worker import Worker
+from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings
+
+TASKGROUP = Path(sys.executable).parent / "taskgroup"
+
+
+def start_worker(url: str, tmp_path: Path, *extra: str) -> subprocess.Popen:
+    command = [str(TASKGROUP), "work", "s", "--db", url, "--devices", "cpu", "--heartbeat", "0.5", "--grace", "3",
+               "--checkpoint-root", str(tmp_path / "checkpoints"), *extra]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "killed.log", "wb"))
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def running_job_checkpoint(store, tmp_path: Path, filename: str) -> Path | None:
+    """The checkpoint file of the running job, once it exists."""
+    with store.session() as session:
+        job_id = session.scalars(select(Job.id).where(Job.state == "running")).first()
+    if job_id is None:
+        return None
+    found = list((tmp_path / "checkpoints").glob(f"*/job-{job_id}-*/{filename}"))
+    return found[0] if found else None
+
+
+def kill_mid_job_and_finish(store, url, tmp_path, caplog, runner, filename, *extra):
+    victim = start_worker(url, tmp_path, *extra)
+    try:
+        wait_for(lambda: running_job_checkpoint(store, tmp_path, filename) is not None, 240, "a checkpoint")
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    assert job_states(store)["running"] == 1, "the killed worker left its job running"
+    with caplog.at_level(logging.INFO, logger="taskgroup"):
+        summary = Worker(store, "s", "cpu", settings(tmp_path, heartbeat=0.5, grace=3, runner=runner[0]),
+                         build_runner(*runner)).run()
+    assert summary.failed == summary.lost == 0
+    assert "reclaimed from" in caplog.text and "resuming from checkpoint" in caplog.text
+    assert set(job_states(store)) == {"done"}
+    keys = result_keys(store)
+    assert [k for k, n in Counter(keys).items() if n > 1] == [] and set(keys) == expected_keys(store)
+    with store.session() as session:
+        attempts = session.scalars(select(Job.attempts).where(Job.attempts > 1)).all()
+    assert attempts == [2], "exactly the killed job was claimed twice"
+
+
+def test_killed_worker_dry_jobs_are_reclaimed_and_finished_once(db_url, tmp_path, caplog):
+    store = make_study(db_url, jobs=3)
+    kill_mid_job_and_finish(store, db_url, tmp_path, caplog, ("dry", {"steps": 30, "step_seconds": 0.1}), "dry.json",
+                            "--runner", "dry", "--runner-option", "steps=30", "--runner-option", "step_seconds=0.1")
+
+
+@pytest.mark.slow
+def test_killed_worker_training_resumes_from_checkpoint_with_the_same_losses(tmp_path, caplog):
+    """Real training: the resumed run's losses equal an uninterrupted run's (CPU training is deterministic)."""
+    from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.models import SizeSpec
+    from taskgroup.training import TrainConfig, train_candidate
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    dataset = {"name": "synthetic", "root": None, "options": {"images": 40, "resolution": 16}}
+    training = {"max_epochs": 4, "batch_size": 8, "amp": False, "patience": 10}
+    store = make_study(url, tasks=["depth", "normal"], jobs=1, dataset=dataset, training=training)
+    splits = load_splits(DatasetSpec("synthetic", options=dataset["options"]), ["depth"])
+    kill_mid_job_and_finish(store, url, tmp_path, caplog, ("train", None), "last.pt")
+
+    reference = train_candidate(["depth"], SizeSpec("full", "xception", 0.25, 1.0), splits, "cpu",
+                                TrainConfig(**training))
+    with store.session() as session:
+        stored = {(split, task): loss for split, task, loss in session.execute(select(Result.split, Result.task, Result.loss))}
+        job = session.scalars(select(Job)).one()
+    assert stored == {("val", "depth"): reference.val_losses["depth"], ("test", "depth"): reference.test_losses["depth"]}
+    assert job.epochs == reference.epochs and len(job.curve) == reference.epochs
