@@ -6,6 +6,12 @@ them), `measure` (the lookahead job), `frame` (the stored table; pandas only). T
 only `frame` so that readers of stored matrices do not load torch.
 """
 
-from taskgroup.affinity.frame import AFFINITY_COLUMNS, affinity_frame, affinity_lookup, check_affinity_frame
+from taskgroup.affinity.frame import (
+    AFFINITY_COLUMNS,
+    affinity_frame,
+    affinity_lookup,
+    check_affinity_frame,
+    matrix_table,
+)
 
-__all__ = ["AFFINITY_COLUMNS", "affinity_frame", "affinity_lookup", "check_affinity_frame"]
+__all__ = ["AFFINITY_COLUMNS", "affinity_frame", "affinity_lookup", "check_affinity_frame", "matrix_table"]

@@ -1,0 +1,172 @@
+"""`taskgroup affinity measure|show`: the lookahead task-affinity matrix of a study.
+
+`measure` trains one network of all the study's tasks (at one size) with lookahead measurements
+every few steps, stores the averaged matrix, and records that network's losses as full-stage
+results (it was trained on the study's schedule like any other candidate). `select --estimator
+lookahead` then reads the stored matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from db import open_store
+from db.affinity import load_affinity, store_affinity
+from db.models import Study
+from db.results import results_frame, store_results
+from jobs.training_options import training_config
+from taskgroup.affinity import matrix_table
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.errors import InvalidInputError
+
+affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(affinity_app, name="affinity")
+
+
+@affinity_app.command("measure")
+def measure(
+    name: Annotated[str, typer.Argument(help="Study whose tasks to measure.")],
+    size: Annotated[
+        str | None, typer.Option("--size", help="Size label to train at. Default: the study's first size.", show_default=False)
+    ] = None,
+    every: Annotated[int, typer.Option("--every", help="Take the lookahead measurement every N training steps.", min=1)] = 10,
+    lr_scale: Annotated[
+        float, typer.Option("--lr-scale", help="Lookahead step size as a multiple of the optimizer's learning rate.", min=0.0)
+    ] = 1.0,
+    device: Annotated[str, typer.Option("--device", help="Device to train on: cpu, cuda, cuda:0, ...")] = "cpu",
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Train the network of all the study's tasks once, measuring how a step on each task's loss
+    changes every task's loss; store the averaged affinity matrix (replacing an earlier one at that size)."""
+    from taskgroup.affinity.measure import measure_affinity
+    from taskgroup.cost import resolve_device
+    from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.models import SizeSpec
+
+    target = resolve_device(device)
+    store = open_store(db)
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        tasks, sizes, dataset, training = list(study.tasks), list(study.sizes), dict(study.dataset or {}), dict(study.training or {})
+    if len(tasks) < 2:
+        raise InvalidInputError(f"study {name!r} has one task; affinity needs at least two")
+    if not dataset:
+        raise InvalidInputError(
+            f"study {name!r} has no dataset (it holds imported results only); create it with --dataset to measure"
+        )
+    spec = _size(sizes, size, name)
+    config = training_config(training)
+    root = dataset.get("root")
+    data = DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
+    splits = load_splits(data, tasks)
+    with _progress(json_output) as report:
+        measurement = measure_affinity(
+            tasks, SizeSpec(**spec), splits, target, config, every=every, lr_scale=lr_scale, progress=report
+        )
+    candidate = "+".join(sorted(tasks))
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        store_affinity(session, study, measurement.affinity.to_dict("records"), measurements=measurement.measurements)
+        known = results_frame(session, study)
+        recorded = known[(known["tasks"] == candidate) & (known["size"] == spec["label"]) & (known["stage"] == "full")].empty
+        if recorded:
+            outcome = measurement.outcome
+            rows = [
+                {"tasks": candidate, "size": spec["label"], "cost": float(spec.get("cost", 1.0)), "stage": "full",
+                 "split": split, "task": task, "loss": loss}
+                for split, losses in (("val", outcome.val_losses), ("test", outcome.test_losses))
+                for task, loss in losses.items()
+            ]
+            store_results(session, study, rows, replace=False)
+    payload = {
+        "study": name,
+        "size": spec["label"],
+        "tasks": sorted(tasks),
+        "every": every,
+        "measurements": measurement.measurements,
+        "steps": measurement.outcome.steps,
+        "wall_time": measurement.outcome.wall_time,
+        "results_recorded": recorded,
+        "affinity": _nested(measurement.affinity),
+    }
+    if json_output:
+        emit_json(payload)
+        return
+    _print_matrix(measurement.affinity, spec["label"], f"Affinity of {name} (size {spec['label']})")
+    console.print(
+        f"{measurement.measurements} lookahead measurements over {measurement.outcome.steps} steps; "
+        + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results; kept them.")
+    )
+
+
+@affinity_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Study whose stored affinity matrix to show.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the stored affinity matrices: entry (row i, column j) is how much a step on task i's loss
+    lowered task j's loss, relative to j's loss (positive: i helps j)."""
+    store = open_store(db)
+    with store.session() as session:
+        frame = load_affinity(session, Study.find_or_raise_by_name(session, name))
+    if frame.empty:
+        raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
+    if json_output:
+        emit_json({"study": name, "affinity": _nested(frame)})
+        return
+    for label in sorted(frame["size"].unique()):
+        _print_matrix(frame, label, f"Affinity of {name} (size {label})")
+
+
+def _size(sizes: list[dict[str, Any]], label: str | None, study: str) -> dict[str, Any]:
+    if label is None:
+        return sizes[0]
+    for spec in sizes:
+        if spec["label"] == label:
+            return spec
+    known = ", ".join(spec["label"] for spec in sizes)
+    raise InvalidInputError(f"study {study!r} has no size {label!r} (sizes: {known})")
+
+
+def _nested(frame: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """size -> source -> target -> affinity, for JSON."""
+    nested: dict[str, dict[str, dict[str, float]]] = {}
+    for row in frame.itertuples(index=False):
+        nested.setdefault(str(row.size), {}).setdefault(str(row.source), {})[str(row.target)] = float(row.affinity)
+    return nested
+
+
+def _print_matrix(frame: pd.DataFrame, size: str, title: str) -> None:
+    table_frame = matrix_table(frame, size)
+    table = Table(title=title, caption="row: task stepped on; column: task whose loss changed")
+    table.add_column("source \\ target")
+    for target in table_frame.columns:
+        table.add_column(str(target), justify="right")
+    for source, values in table_frame.iterrows():
+        table.add_row(str(source), *(f"{value:+.2e}" for value in values))
+    console.print(table)
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar of training steps on stderr (none with --json)."""
+    if quiet:
+        yield None
+        return
+    columns = (TextColumn("training with lookahead"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("train", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

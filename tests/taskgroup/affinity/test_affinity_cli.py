@@ -1,0 +1,86 @@
+"""`taskgroup affinity measure|show` against a real SQLite database, and select reading the matrix."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from db import open_store
+from db.affinity import load_affinity
+from db.models import Study
+from db.results import results_frame
+from taskgroup.cli.main import app
+from taskgroup.estimators import Evidence, get_estimator
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def make_study(db: str, tmp_path, tasks: str = "depth,edge,normal") -> None:
+    result = invoke(
+        "study", "create", "s", "--tasks", tasks, "--sizes", "tiny=xception:0.25@0.25", "--dataset", "synthetic",
+        "--data-option", "images=24", "--data-option", "resolution=16", "--data-option", f"cache_dir={tmp_path / 'cache'}",
+        "--db", db,
+    )
+    assert result.exit_code == 0, result.output
+    store = open_store(db)
+    with store.session() as session:  # a short schedule (the CLI has no training flags)
+        Study.find_or_raise_by_name(session, "s").training = {"max_epochs": 1, "batch_size": 8, "seed": 0}
+
+
+def test_measure_stores_the_matrix_and_the_all_task_results(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
+    result = invoke("affinity", "measure", "s", "--every", "1", "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["tasks"] == ["depth", "edge", "normal"]
+    assert payload["measurements"] == payload["steps"] >= 1
+    matrix = payload["affinity"]["tiny"]
+    assert all(matrix[task][task] > 0 for task in payload["tasks"])
+    assert payload["results_recorded"] is True
+
+    store = open_store(db)
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, "s")
+        stored = load_affinity(session, study)
+        results = results_frame(session, study)
+    assert len(stored) == 9
+    assert {(r.source, r.target): r.affinity for r in stored.itertuples()} == {
+        (s, t): v for s, row in matrix.items() for t, v in row.items()
+    }
+    assert set(results["tasks"]) == {"depth+edge+normal"} and set(results["stage"]) == {"full"}
+
+    shown = json.loads(invoke("affinity", "show", "s", "--db", db, "--json").stdout)
+    assert shown["affinity"] == payload["affinity"]
+    table = invoke("affinity", "show", "s", "--db", db)
+    assert table.exit_code == 0 and "depth" in table.stdout and "source" in table.stdout
+
+    # The stored matrix is what the lookahead estimator reads (here: no singles yet, so only the
+    # measured all-task network can be judged).
+    estimated = get_estimator("lookahead").estimate(Evidence(results, {"affinity": stored}))
+    assert set(estimated["tasks"]) == {"depth+edge+normal"}
+
+    again = json.loads(invoke("affinity", "measure", "s", "--every", "2", "--db", db, "--json").stdout)
+    assert again["results_recorded"] is False  # the all-task network's results are kept
+    with store.session() as session:
+        assert len(load_affinity(session, Study.find_or_raise_by_name(session, "s"))) == 9  # replaced, not added
+
+
+def test_errors_are_one_clear_line(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    result = invoke("affinity", "show", "nope", "--db", db)
+    assert result.exit_code == 1 and "no study named 'nope'" in result.output
+    make_study(db, tmp_path)
+    result = invoke("affinity", "show", "s", "--db", db)
+    assert result.exit_code == 1 and "taskgroup affinity measure s" in result.output
+    result = invoke("affinity", "measure", "s", "--size", "huge", "--db", db)
+    assert result.exit_code == 1 and "no size 'huge'" in result.output
+    make_one = invoke("study", "create", "one", "--tasks", "depth", "--dataset", "synthetic", "--db", db)
+    assert make_one.exit_code == 0, make_one.output
+    result = invoke("affinity", "measure", "one", "--db", db)
+    assert result.exit_code == 1 and "at least two" in result.output
