@@ -65,8 +65,10 @@ def parse_budgets(text: str) -> list[float]:
 
 def finalize_study(session: Session, study: Study, budgets: Sequence[float], estimator: str) -> FinalizeSummary:
     """Queue full training of every network `estimator` selects at each of `budgets` (idempotent)."""
-    open_jobs = session.scalar(
-        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state.in_(("queued", "running")))
+    open_jobs = session.scalar(  # the plan's jobs, whose results the estimates need (not earlier finalize jobs)
+        select(func.count()).select_from(Job).where(
+            Job.study_id == study.id, Job.state.in_(("queued", "running")), Job.priority < FINALIZE_PRIORITY
+        )
     )
     if open_jobs:
         raise InvalidInputError(

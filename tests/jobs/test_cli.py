@@ -1,0 +1,98 @@
+"""The scheduler commands as a user runs them: plan, configure, work, status, retry, cancel, finalize."""
+
+from __future__ import annotations
+
+from math import comb
+
+import pytest
+
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+
+def create(name: str = "s", tasks: str = "a,b,c,d", sizes: str = "full=1.0,half=0.5") -> None:
+    run_ok("study", "create", name, "--tasks", tasks, "--sizes", sizes)
+
+
+@pytest.mark.parametrize(("estimator", "expected"), [
+    ("exact", 2 * (2**4 - 1)),
+    ("esa", 2 * (2**4 - 1)),
+    ("hoa", 2 * (comb(4, 1) + comb(4, 2))),
+])
+def test_plan_queues_what_the_estimator_needs_once(estimator, expected):
+    create()
+    first = run_json("plan", "s", "--estimator", estimator)
+    assert first["jobs_added"] == expected
+    again = run_json("plan", "s", "--estimator", estimator)
+    assert again["jobs_added"] == 0 and again["jobs_existing"] == expected
+    assert run_json("status", "s")["jobs"] == {"queued": expected, "running": 0, "done": 0, "failed": 0, "total": expected}
+
+
+def test_plan_skips_candidates_with_imported_results(tmp_path):
+    create(tasks="a,b", sizes="full=1.0")
+    csv = tmp_path / "r.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\na,full,1,full,val,a,0.5\na,full,1,full,test,a,0.6\n")
+    run_ok("import", "s", str(csv))
+    assert run_json("plan", "s", "--estimator", "exact")["with_results"] == 1
+    assert run_json("status", "s")["jobs"]["queued"] == 2
+
+
+def test_configure_refuses_unknown_or_bad_options():
+    create()
+    assert "unknown training option 'learning_rate'" in run_error("configure", "s", "--set", "learning_rate=0.1")
+    assert "lr must be a positive number" in run_error("configure", "s", "--set", "lr=-1")
+    stored = run_json("configure", "s", "--set", "lr=0.01", "--set", "max_epochs=3")["training"]
+    assert stored == {"lr": 0.01, "max_epochs": 3}
+
+
+def test_work_dry_finishes_the_queue_then_retry_and_cancel():
+    create(tasks="a,b,c", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "hoa")
+    report = run_json("work", "s", "--devices", "cpu", "--runner", "dry")
+    assert report["jobs"]["done"] == 6 and report["workers"][0]["done"] == 6
+    assert run_json("retry", "s")["requeued"] == 0
+    run_ok("plan", "s", "--estimator", "exact")
+    assert run_json("cancel", "s")["cancelled"] == 1  # the triple a+b+c
+    assert run_json("status", "s")["jobs"]["queued"] == 0
+    assert run_json("plan", "s", "--estimator", "exact")["jobs_added"] == 1
+
+
+def test_finalize_queues_full_training_of_the_chosen_networks():
+    create(tasks="a,b,c", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "esa")
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    summary = run_json("finalize", "s", "--budgets", "1:3:1", "--estimator", "esa")
+    chosen = {("+".join(n["tasks"]), n["size"]) for b in summary["budgets"] for n in b["networks"]}
+    assert [b["budget"] for b in summary["budgets"]] == [1.0, 2.0, 3.0]
+    assert summary["jobs_added"] == len(chosen) > 0
+    assert run_json("finalize", "s", "--budgets", "1:3:1", "--estimator", "esa")["jobs_added"] == 0
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    selection = run_json("select", "s", "--budget", "2", "--estimator", "esa") if _has_select() else None
+    if selection is not None:
+        assert selection["val_loss"] is not None
+
+
+def _has_select() -> bool:
+    from taskgroup.cli.main import COMMAND_MODULES
+
+    return any(module.endswith(".select") for module in COMMAND_MODULES)
+
+
+def test_finalize_before_the_estimates_are_done_is_refused():
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "esa")
+    assert "still has 3 queued or running jobs" in run_error("finalize", "s", "--budgets", "1", "--estimator", "esa")
+
+
+def test_bad_budgets_and_devices_get_one_clear_error():
+    create()
+    run_ok("plan", "s")
+    assert "START:STOP:STEP" in run_error("finalize", "s", "--budgets", "one")
+    assert "unknown device 'gpu0'" in run_error("work", "s", "--devices", "gpu0", "--runner", "dry")
+    assert "unknown job runner 'fast'" in run_error("work", "s", "--devices", "cpu", "--runner", "fast")
+    assert "unknown plan 'lookahead'" in run_error("plan", "s", "--estimator", "lookahead")
+
+
+def test_training_an_import_only_study_is_refused():
+    create()
+    run_ok("plan", "s")
+    assert "no dataset" in run_error("work", "s", "--devices", "cpu")
