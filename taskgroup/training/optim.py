@@ -18,13 +18,15 @@ OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer")
 @OPTIMIZERS.register("adam")
 def adam(parameters: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     """Adam with L2 weight decay, the optimizer family of the paper."""
-    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
 
 
 @OPTIMIZERS.register("sgd")
 def sgd(parameters: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     """SGD with momentum."""
-    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True
+    )
 
 
 def build_optimizer(parameters: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:

@@ -1,0 +1,113 @@
+"""Lockstep training of K candidates against the same K trained one after another.
+
+For K = 1, 2, 4, 8 same-shaped small candidates (two-task networks over one-channel dense tasks, a
+quarter-width encoder), each configuration runs in a fresh subprocess that trains for one epoch
+and reports its wall time and peak resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`,
+which includes the Python interpreter, torch and the dataset). Lockstep and one-after-another
+runs alternate, so both see the same machine load. CUDA is measured too when present.
+
+    .venv/bin/python benchmarks/training.py [--images 160] [--resolution 32] [--threads 1] [--repeats 2]
+
+Rates are the best of `--repeats` runs (wall clock), and the speed-up is also given in CPU time
+(user + system of the training call), which other processes on a shared machine disturb less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ONE_CHANNEL_TASKS = ("depth", "edge", "keypoint", "occlusion", "reshade")
+CANDIDATES = [list(pair) for pair in itertools.combinations(ONE_CHANNEL_TASKS, 2)]
+
+
+def measure(mode: str, k: int, device: str, args: argparse.Namespace) -> dict[str, float]:
+    """Train K candidates in this process (`lockstep` or `sequential`) and report time and memory."""
+    import torch
+
+    from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.models import SizeSpec
+    from taskgroup.training import TrainConfig, train_candidate, train_lockstep
+
+    torch.set_num_threads(args.threads)
+    options = {"images": args.images, "resolution": args.resolution, "seed": 0, "cache_dir": args.cache}
+    splits = load_splits(DatasetSpec(name="synthetic", options=options), list(ONE_CHANNEL_TASKS))
+    size = SizeSpec("small", width=0.25, cost=0.25)
+    config = TrainConfig(batch_size=args.batch_size, max_epochs=args.epochs, seed=0)
+    candidates = [(tasks, size) for tasks in CANDIDATES[:k]]
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    if mode == "lockstep":
+        outcomes = train_lockstep(candidates, splits, device, config)
+    else:
+        outcomes = [train_candidate(tasks, size, splits, device, config) for tasks, size in candidates]
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
+    samples = sum(outcome.steps for outcome in outcomes) * config.batch_size
+    result = {"seconds": seconds, "cpu_seconds": cpu, "samples": samples, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.startswith("cuda"):
+        result["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=160)
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ks", default="1,2,4,8")
+    parser.add_argument("--repeats", type=int, default=2, help="Runs per configuration; the fastest counts.")
+    parser.add_argument("--cache", default=None)
+    parser.add_argument("--one", nargs=3, metavar=("MODE", "K", "DEVICE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        mode, k, device = args.one
+        print(json.dumps(measure(mode, int(k), device, args)))
+        return
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    with tempfile.TemporaryDirectory() as cache:
+        base = [sys.executable, __file__, "--images", str(args.images), "--resolution", str(args.resolution),
+                "--batch-size", str(args.batch_size), "--epochs", str(args.epochs), "--threads", str(args.threads),
+                "--cache", cache]  # fmt: skip
+        subprocess.run([*base, "--one", "sequential", "1", "cpu"], check=True, capture_output=True)  # warm the cache
+        print("| device | K | one after another (samples/s) | lockstep (samples/s) | speed-up (wall) "
+              "| speed-up (CPU time) | peak RSS one after another (MB) | peak RSS lockstep (MB) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for device in devices:
+            for k in [int(value) for value in args.ks.split(",")]:
+                runs: dict[str, list[dict[str, float]]] = {"sequential": [], "lockstep": []}
+                for _ in range(args.repeats):
+                    for mode in runs:
+                        done = subprocess.run([*base, "--one", mode, str(k), device], check=True, capture_output=True, text=True)
+                        runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                rate = {mode: max(run["samples"] / run["seconds"] for run in found) for mode, found in runs.items()}
+                cpu = {mode: max(run["samples"] / run["cpu_seconds"] for run in found) for mode, found in runs.items()}
+                rss = {mode: max(run["max_rss_mb"] for run in found) for mode, found in runs.items()}
+                print(
+                    f"| {device} | {k} | {rate['sequential']:.1f} | {rate['lockstep']:.1f} | "
+                    f"{rate['lockstep'] / rate['sequential']:.2f}x | {cpu['lockstep'] / cpu['sequential']:.2f}x | "
+                    f"{rss['sequential']:.0f} | {rss['lockstep']:.0f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

@@ -1,0 +1,43 @@
+"""`taskgroup train`: JSON a script can read, one error line on divergence and bad input."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from taskgroup.cli.main import app
+
+SMALL = ["--size", "tiny=0.25", "--data-option", "images=40", "--data-option", "resolution=16", "--batch-size", "8",
+         "--device", "cpu"]  # fmt: skip
+
+
+def test_train_prints_json_losses_per_task(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["train", "--tasks", "depth,edge", "--epochs", "2", "--stage", "early", "--json", *SMALL,
+              "--data-option", f"cache_dir={tmp_path}"],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["tasks"] == ["depth", "edge"] and payload["stage"] == "early"
+    assert set(payload["val_losses"]) == set(payload["test_losses"]) == {"depth", "edge"}
+    assert payload["steps"] == payload["planned_steps"] == 2  # 20% of 2 epochs x 4 steps, rounded up
+    assert payload["device"] == "cpu"
+
+
+def test_diverging_run_exits_1_with_one_error_line(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["train", "--tasks", "depth", "--epochs", "2", "--optimizer", "sgd", "--lr", "1e12", *SMALL,
+              "--data-option", f"cache_dir={tmp_path}"],  # fmt: skip
+    )
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: training of depth (tiny) diverged"), result.output
+
+
+def test_unknown_weighting_and_size_are_one_line_errors(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--weighting", "nope", *SMALL,
+                                      "--data-option", f"cache_dir={tmp_path}"])  # fmt: skip
+    assert result.exit_code == 1 and "unknown weighting method 'nope'" in result.output
+    result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--size", "huge"])
+    assert result.exit_code == 1 and "--size 'huge'" in result.output
