@@ -1,21 +1,18 @@
 """Loss-weighting and gradient methods for multi-task training, behind one registry.
 
-Each method is one class in its own module, registered with ``@WEIGHTINGS.register(name)``;
-importing this package imports every built-in module so their names are registered.
+Each method is one class in its own module of this package, registered with
+``@WEIGHTINGS.register(name)``. Importing the package imports every module in it, so adding a
+method is adding one file.
 """
 
-from taskgroup.weighting import (  # noqa: F401  (importing a module registers its method)
-    achievement,
-    connection_strength,
-    dtp,
-    dwa,
-    gradnorm,
-    mgda,
-    pcgrad,
-    uncertainty,
-    uniform,
-)
+import importlib
+import pkgutil
+
 from taskgroup.weighting.base import WEIGHTINGS, StepContext, WeightingMethod
 from taskgroup.weighting.build import build_weighting
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+del _module
 
 __all__ = ["WEIGHTINGS", "StepContext", "WeightingMethod", "build_weighting"]
