@@ -25,10 +25,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.cost",
     "taskgroup.cli.data",
     "taskgroup.cli.report",
+    "taskgroup.cli.demo",
     "taskgroup.cli.train",
     "taskgroup.cli.plan",
     "taskgroup.cli.work",
     "taskgroup.cli.queue",
+    "taskgroup.cli.affinity",
 )
 
 for _module in COMMAND_MODULES:

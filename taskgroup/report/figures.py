@@ -97,7 +97,8 @@ def affinity_heatmap(gains: pd.DataFrame, tasks: Sequence[str]) -> bytes:
         axes.set_yticks(range(len(tasks)), labels=tasks, fontsize=8)
         for (i, j), value in np.ndenumerate(matrix):
             if np.isfinite(value):
-                axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7)
+                colour = "white" if abs(value) > 0.6 * limit else "black"
+                axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color=colour)
         axes.set_xlabel("trained with")
         axes.set_ylabel("task measured")
         axes.set_title(f"gain over alone, % ({size})", fontsize=9)

@@ -1,0 +1,112 @@
+"""`taskgroup demo`: the whole pipeline on the built-in synthetic dataset, on CPU with SQLite, in minutes.
+
+A study of five tasks; every candidate at two sizes trained briefly, fully (for the exact answer
+and HOA's pairs) and at the early stage (for ESA); each candidate's cost measured; selection over a
+budget sweep; and the report. Each step is the same code the individual commands run, so the demo
+is also a smoke test of an installation. Running it again on the same --out continues where it
+stopped (finished jobs are kept).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from db import open_store
+from db.models import Study
+from taskgroup.cli.common import DbOption, console
+from taskgroup.errors import InvalidInputError
+
+DEMO_STUDY = "demo"
+DEMO_TASKS = "segment,depth,normal,keypoint,edge"
+DEMO_SIZES = "full=1.0,half=0.5"
+DEMO_BUDGETS = "1:5:0.5"
+DEMO_ESTIMATORS = ("exact", "esa", "hoa")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's database, checkpoints and report.")] = Path("taskgroup-demo"),
+    images: Annotated[int, typer.Option("--images", help="Synthetic images (train, val and test together).", min=3)] = 60,
+    resolution: Annotated[int, typer.Option("--resolution", help="Image height and width in pixels.", min=8)] = 16,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs of a full-stage run.", min=1)] = 2,
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated synthetic tasks of the study.")] = DEMO_TASKS,
+    budgets: Annotated[str, typer.Option("--budgets", help="Budget sweep START:STOP:STEP or a list.")] = DEMO_BUDGETS,
+    quick: Annotated[bool, typer.Option("--quick", help="A smaller run for a first check: 3 tasks, 2 epochs, 24 images of 8x8 pixels.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Run the whole pipeline on synthetic data on CPU and write a report (about ten minutes on two cores)."""
+    from taskgroup.cli.cost import cost
+    from taskgroup.cli.report import make_report
+    from taskgroup.cli.study import create, parse_task_list
+    from taskgroup.cli.work import run
+
+    if quick:
+        images, resolution, epochs, tasks, budgets = 24, 8, 2, "segment,depth,normal", "1:3:0.5"
+    task_list = parse_task_list(tasks)
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    db = db or f"sqlite:///{out / 'demo.sqlite'}"
+    started = time.monotonic()
+    data_options = [f"images={images}", f"resolution={resolution}"]
+
+    _step(1, f"study {DEMO_STUDY!r}: tasks {', '.join(task_list)}; sizes {DEMO_SIZES}; "
+             f"synthetic data, {images} images of {resolution}x{resolution}")
+    if _study_exists(db):
+        _check_same_study(db, task_list, {"images": images, "resolution": resolution})
+        console.print(f"study {DEMO_STUDY!r} exists in {db}: continuing it")
+    else:
+        create(DEMO_STUDY, tasks=",".join(task_list), sizes=DEMO_SIZES, dataset="synthetic", data_root=None,
+               data_option=data_options, db=db, json_output=False)
+
+    _step(2, "training every candidate at both sizes: fully (exact, and HOA's singles and pairs) and at the early stage (ESA)")
+    _plan(db, "esa")
+    run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
+        devices="cpu", per_device=1, backend="local", heartbeat=10.0, grace=60.0, max_attempts=3,
+        checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
+
+    _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
+    cost(DEMO_STUDY, device="cpu", batch_size=1, image_size=None, warmup=1, repeats=5, threads=1, db=db, json_output=False)
+
+    _step(4, f"selecting with {', '.join(DEMO_ESTIMATORS)} over budgets {budgets} and writing the report")
+    written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS)
+    minutes, seconds = divmod(time.monotonic() - started, 60)
+    console.print(f"\n[bold green]demo finished[/] in {int(minutes)} min {seconds:.0f} s; "
+                  f"{sum(len(files) for files in written.values())} report files in {out / 'report'}")
+    console.print(f"open the report: [bold]{out / 'report' / 'report.html'}[/]")
+    console.print(f"explore further: taskgroup select {DEMO_STUDY} --budget 2 --db {db}")
+
+
+def _step(number: int, text: str) -> None:
+    console.rule(f"[bold]step {number}/4[/]")
+    console.print(text)
+
+
+def _study_exists(db: str) -> bool:
+    with open_store(db).session() as session:
+        return Study.find_by_name(session, DEMO_STUDY) is not None
+
+
+def _check_same_study(db: str, tasks: list[str], options: dict[str, int]) -> None:
+    """A rerun may continue the demo, but not silently mix results of different settings."""
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, DEMO_STUDY)
+        stored = {key: (study.dataset or {}).get("options", {}).get(key) for key in options}
+        if list(study.tasks) != tasks or stored != options:
+            raise InvalidInputError(
+                f"{db} holds a demo with tasks {','.join(study.tasks)} and data {stored}; "
+                f"use another --out (or --db) for tasks {','.join(tasks)} and data {options}"
+            )
+
+
+def _plan(db: str, estimator: str) -> None:
+    from jobs.plans import plan_study
+
+    with open_store(db).session() as session:
+        plan_study(session, Study.find_or_raise_by_name(session, DEMO_STUDY), estimator)

@@ -1,0 +1,125 @@
+"""A reduced `taskgroup demo`: real training on synthetic data, real SQLite, real selection, the report checked."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pandas as pd
+import pytest
+from PIL import Image
+
+from db import open_store
+from db.models import Job, Study
+from tests.taskgroup.cli.helpers import run, run_ok
+from tests.taskgroup.report.browser import assert_not_blank, open_in_chromium
+from tests.taskgroup.report.html_tables import read_html
+
+pytestmark = pytest.mark.slow  # trains 12 real jobs: about 30 s on a quiet 2-core machine
+
+SECTIONS = ["loss-vs-budget", "groupings", "affinity", "serving-losses", "network-costs", "compute"]
+TASKS = ["depth", "normal"]
+BUDGETS = [0.5, 1.0, 1.5, 2.0]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TASKGROUP_HOME", str(out / "home"))
+        patch.setenv("TASKGROUP_CACHE", str(out / "home" / "cache"))
+        patch.delenv("TASKGROUP_DB", raising=False)
+        result = run_ok("demo", "--out", str(out), "--tasks", ",".join(TASKS), "--images", "12", "--resolution", "8",
+                        "--epochs", "2", "--budgets", "0.5:2:0.5")
+    return {"out": out, "db": f"sqlite:///{out / 'demo.sqlite'}", "output": result.output,
+            "html": read_html((out / "report" / "report.html").read_text())}
+
+
+def test_demo_ends_by_saying_where_the_report_is(demo_run):
+    assert str(demo_run["out"] / "report" / "report.html") in demo_run["output"].replace("\n", "")
+    for name in ("report.html", "report.md", "report.json"):
+        assert (demo_run["out"] / "report" / name).is_file()
+
+
+def test_every_candidate_was_trained_at_both_stages(demo_run):
+    with open_store(demo_run["db"]).session() as session:
+        study = Study.find_or_raise_by_name(session, "demo")
+        jobs = [(job.candidate.tasks, job.candidate.size, job.stage, job.state) for job in Job.all_of_study(session, study.id)]
+    expected = {(tasks, size, stage) for tasks in ("depth", "normal", "depth+normal") for size in ("full", "half") for stage in ("full", "early")}
+    assert {(tasks, size, stage) for tasks, size, stage, _ in jobs} == expected
+    assert all(state == "done" for *_, state in jobs)
+
+
+def test_every_section_is_present(demo_run):
+    assert demo_run["html"].section_ids == SECTIONS
+    document = json.loads((demo_run["out"] / "report" / "report.json").read_text())
+    assert [section["id"] for section in document["sections"]] == SECTIONS
+    markdown = (demo_run["out"] / "report" / "report.md").read_text()
+    assert all(f"## {section['title']}" in markdown for section in document["sections"])
+
+
+def test_numbers_in_the_html_equal_select_json(demo_run):
+    shown = {(row["estimator"].text, float(row["budget"].value)): row for row in demo_run["html"].tables["table-choices"]}
+    assert set(shown) == {(estimator, budget) for estimator in ("exact", "esa", "hoa") for budget in BUDGETS}
+    for (estimator, budget), row in shown.items():
+        selected = json.loads(run_ok("select", "demo", "--budget", f"{budget:g}", "--estimator", estimator,
+                                     "--db", demo_run["db"], "--json").stdout)
+        assert float(row["cost"].value) == selected["cost"]
+        assert float(row["predicted_loss"].value) == selected["predicted_loss"]
+        for column in ("val_loss", "test_loss"):
+            assert (float(row[column].value) if row[column].value else None) == selected[column]
+        networks = {f"{'+'.join(n['tasks'])}@{n['size']}" for n in selected["networks"]}
+        assert set(row["networks"].text.split()) == networks
+        assert row["test_loss"].text == f"{selected['test_loss']:.6g}"
+
+
+def test_per_task_losses_add_up_to_the_chosen_sets_totals(demo_run):
+    serving = pd.read_csv(demo_run["out"] / "report" / "tables" / "serving_losses.csv")
+    choices = pd.read_csv(demo_run["out"] / "report" / "tables" / "choices.csv")
+    for row in choices.to_dict("records"):
+        mine = serving[(serving["estimator"] == row["estimator"]) & (serving["budget"] == row["budget"])]
+        assert sorted(mine["task"]) == TASKS
+        assert mine["test_loss"].sum() == pytest.approx(row["test_loss"], rel=1e-12)
+
+
+def test_measured_costs_and_compute_come_from_the_database(demo_run):
+    costs = pd.read_csv(demo_run["out"] / "report" / "tables" / "network_costs.csv")
+    assert (costs["params"] > 0).all() and (costs["latency_ms"] > 0).all()
+    with open_store(demo_run["db"]).session() as session:
+        study = Study.find_or_raise_by_name(session, "demo")
+        jobs = Job.all_of_study(session, study.id)
+        hours = {stage: sum((j.finished_at - j.started_at).total_seconds() for j in jobs if j.stage == stage) / 3600
+                 for stage in ("full", "early")}
+        epochs = {stage: sum(j.epochs for j in jobs if j.stage == stage) for stage in ("full", "early")}
+    compute = pd.read_csv(demo_run["out"] / "report" / "tables" / "compute.csv").set_index("estimator")
+    assert compute.loc["exact", "jobs"] == 6 and compute.loc["esa", "jobs"] == 6
+    assert compute.loc["exact", "device_hours"] == pytest.approx(hours["full"])
+    assert compute.loc["esa", "device_hours"] == pytest.approx(hours["early"])
+    assert compute.loc["exact", "candidate_epochs"] == epochs["full"]
+    # with two tasks every network is a single or a pair, so HOA needed exactly the exact plan's jobs
+    assert compute.loc["hoa", "device_hours"] == pytest.approx(hours["full"])
+    assert compute.loc["exact", "mean_distance"] == 0
+
+
+def test_every_figure_is_a_valid_image(demo_run):
+    figures = sorted((demo_run["out"] / "report" / "figures").glob("*.png"))
+    names = {path.stem for path in figures}
+    assert {"loss_vs_budget", "groupings_exact", "groupings_esa", "groupings_hoa", "affinity_heatmap"} <= names
+    for path in figures:
+        with Image.open(path) as image:
+            image.verify()
+    for source in demo_run["html"].image_sources:
+        with Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))) as image:
+            image.verify()
+    assert len(demo_run["html"].image_sources) == len(figures)
+
+
+def test_demo_report_opens_in_chromium(demo_run):
+    page = open_in_chromium(demo_run["out"] / "report" / "report.html")
+    assert page.console == []
+    assert_not_blank(page.screenshot)
+
+
+def test_rerun_with_different_settings_is_refused(demo_run):
+    result = run("demo", "--out", str(demo_run["out"]), "--tasks", ",".join(TASKS), "--images", "13", "--resolution", "8")
+    assert result.exit_code == 1 and "use another --out" in result.output
