@@ -40,7 +40,10 @@ def measure(
     size: Annotated[
         str | None, typer.Option("--size", help="Size label to train at. Default: the study's first size.", show_default=False)
     ] = None,
-    every: Annotated[int, typer.Option("--every", help="Take the lookahead measurement every N training steps.", min=1)] = 10,
+    every: Annotated[
+        int | None,
+        typer.Option("--every", help="Take the lookahead measurement every N training steps. Default: 4 x the number of tasks.", min=1, show_default=False),
+    ] = None,
     lr_scale: Annotated[
         float, typer.Option("--lr-scale", help="Lookahead step size as a multiple of the optimizer's learning rate.", min=0.0)
     ] = 1.0,
@@ -50,7 +53,7 @@ def measure(
 ) -> None:
     """Train the network of all the study's tasks once, measuring how a step on each task's loss
     changes every task's loss; store the averaged affinity matrix (replacing an earlier one at that size)."""
-    from taskgroup.affinity.measure import measure_affinity
+    from taskgroup.affinity.measure import default_interval, measure_affinity
     from taskgroup.cost import resolve_device
     from taskgroup.data import DatasetSpec, load_splits
     from taskgroup.models import SizeSpec
@@ -94,7 +97,7 @@ def measure(
         "study": name,
         "size": spec["label"],
         "tasks": sorted(tasks),
-        "every": every,
+        "every": every or default_interval(len(tasks)),
         "measurements": measurement.measurements,
         "steps": measurement.outcome.steps,
         "wall_time": measurement.outcome.wall_time,
