@@ -95,3 +95,17 @@ def test_killed_worker_training_resumes_from_checkpoint_with_the_same_losses(tmp
         job = session.scalars(select(Job)).one()
     assert stored == {("val", "depth"): reference.val_losses["depth"], ("test", "depth"): reference.test_losses["depth"]}
     assert job.epochs == reference.epochs and len(job.curve) == reference.epochs
+
+
+def test_a_diverging_job_fails_at_once_with_its_message(tmp_path):
+    """Retrying the same settings cannot help, so a NaN/inf loss fails the job on its first attempt."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    dataset = {"name": "synthetic", "root": None, "options": {"images": 12, "resolution": 16}}
+    training = {"max_epochs": 2, "batch_size": 4, "amp": False, "lr": 1e30, "optimizer": "sgd", "momentum": 0.0}
+    store = make_study(url, tasks=["depth"], jobs=1, dataset=dataset, training=training)
+    summary = Worker(store, "s", "cpu", settings(tmp_path, runner="train"), build_runner("train")).run()
+    assert summary.failed == 1 and summary.requeued == 0
+    with store.session() as session:
+        job = session.scalars(select(Job)).one()
+    assert (job.state, job.attempts) == ("failed", 1)
+    assert "diverged" in job.error and "depth" in job.error
