@@ -1,0 +1,307 @@
+"""The Ray backend: every job runs as its own Ray task on a cluster, with the GPU (or CPU) it needs.
+
+For users with more GPUs than one machine holds. A task opens the study's database by URL and runs
+a `jobs.worker.Worker` for one job (`max_jobs=1`): the same claim, heartbeat, train and commit code
+as a local worker, so results reach the driver only through the shared database (PostgreSQL in
+practice) and checkpoints through a shared folder. The driver keeps one task in flight per open
+job; Ray places them on whatever node has a free GPU.
+
+A task lost with its node or worker process leaves its job `running` with a heartbeat that stops.
+The driver submits a replacement task, which reclaims the job once its heartbeat is older than the
+grace period (by the database clock) and resumes it from its last checkpoint, like any stale job.
+
+Ray is imported only here and only when this backend runs, so taskgroup works without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import func, select
+
+from db.errors import StorageError
+from db.models import Job, Study
+from db.store import Store, open_store
+from jobs.backends.base import BACKENDS, Backend, WorkRequest
+from jobs.queue import OPEN_STATES
+from jobs.runners import build_runner
+from jobs.transient import retry_transient
+from jobs.worker import Worker, WorkerSummary, worker_name
+from taskgroup.errors import InvalidInputError, TaskgroupError
+
+log = logging.getLogger("taskgroup.jobs")
+
+DEVICE_KINDS = ("cpu", "cuda")
+STOP_POLL_SECONDS = 2.0
+"""How often a task asks the driver whether to stop (a stop takes effect within this, plus a step)."""
+MIN_LOST_IN_A_ROW = 20
+"""Tasks lost one after another, with none finishing, before the driver gives up on the cluster."""
+
+
+def import_ray() -> ModuleType:
+    """Ray, or one clear error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise InvalidInputError(
+            "the ray backend needs Ray, which is not installed; run: pip install 'taskgroup[ray]'"
+        ) from None
+    return ray
+
+
+def parse_cluster_devices(text: str | None) -> tuple[str, ...]:
+    """`cpu` or `cuda` (one kind: Ray puts each job on any free device of the cluster); none or
+    `auto` means GPUs if the cluster has any, decided once connected."""
+    if text is None or text.strip() in ("", "auto"):
+        return ("auto",)
+    kinds = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    for kind in kinds:
+        if kind.startswith("cuda:"):
+            raise InvalidInputError(
+                f"--devices {text!r}: on a Ray cluster each job gets whichever GPU is free; write --devices cuda "
+                "(and --per-device N to share each GPU between N jobs)"
+            )
+        if kind not in DEVICE_KINDS:
+            raise InvalidInputError(f"--devices {text!r}: the ray backend runs jobs on cpu or cuda, not {kind!r}")
+    if len(kinds) != 1:
+        raise InvalidInputError(f"--devices {text!r}: the ray backend runs every job on one kind of device; "
+                                "give cpu or cuda")
+    return kinds
+
+
+def task_resources(kind: str, per_device: int) -> dict[str, float]:
+    """What one job asks Ray for: a 1/`per_device` share of a GPU and one CPU, or one CPU."""
+    if kind == "cuda":
+        return {"num_gpus": 1 / per_device, "num_cpus": 1}
+    return {"num_cpus": 1}
+
+
+class StopFlag:
+    """A tiny Ray actor the driver sets on Ctrl-C; tasks poll it and stop gracefully."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class StopWatcher:
+    """A thread in a task that sets `stop` once the driver's flag is set, or the driver is gone
+    (its actor died): the worker then checkpoints and releases its job instead of losing it."""
+
+    def __init__(self, flag: Any, stop: threading.Event, interval: float = STOP_POLL_SECONDS) -> None:
+        self.flag, self.stop, self.interval = flag, stop, interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="ray-stop-watcher", daemon=True)
+
+    def __enter__(self) -> StopWatcher:
+        self._check()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set() and not self._done.wait(self.interval):
+            self._check()
+
+    def _check(self) -> None:
+        import ray
+
+        try:
+            if ray.get(self.flag.is_set.remote(), timeout=30):
+                self.stop.set()
+        except ray.exceptions.GetTimeoutError:
+            return
+        except ray.exceptions.RayActorError:
+            log.warning("the Ray driver is gone; checkpointing and releasing the job")
+            self.stop.set()
+
+
+def task_device(kind: str) -> str:
+    """The torch device of this task: Ray hides every GPU but the task's own, which is then `cuda:0`."""
+    if kind == "cpu":
+        return "cpu"
+    import ray
+
+    assigned = [str(gpu) for gpu in ray.get_gpu_ids()]
+    visible = [part.strip() for part in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if part.strip()]
+    if not assigned:
+        raise InvalidInputError("the Ray task was given no GPU; was the job submitted with --devices cuda?")
+    return f"cuda:{visible.index(assigned[0]) if assigned[0] in visible else assigned[0]}"
+
+
+@functools.cache
+def configure_task_logging(log_dir: Path | None, level: int) -> None:
+    """Once per Ray worker process (Ray reuses them across tasks): job logs to a file per process
+    in `log_dir`, else to stderr, which Ray forwards to the driver."""
+    handler: logging.Handler
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_dir / f"ray-{socket.gethostname()}-{os.getpid()}.log")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [ray %(process)d] %(levelname)s %(message)s"))
+    root = logging.getLogger("taskgroup")
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def run_job_task(request: WorkRequest, kind: str, flag: Any) -> WorkerSummary:
+    """The body of one Ray task: a worker that runs at most one job of the study, then reports."""
+    configure_task_logging(request.log_dir, request.log_level)
+    device = task_device(kind)
+    stop = threading.Event()
+    store = open_store(request.db_url)
+    try:
+        worker = Worker(store, request.study, device, request.settings,
+                        build_runner(request.settings.runner, request.runner_options), name=worker_name(f"ray-{device}"))
+        with StopWatcher(flag, stop):
+            return worker.run(stop, max_jobs=1)
+    finally:
+        store.dispose()
+
+
+@BACKENDS.register("ray")
+class RayBackend(Backend):
+    """Each job a Ray task on the cluster at `request.options["address"]` (None: `RAY_ADDRESS`, a
+    cluster started on this machine with `ray start`, or else a new one-machine cluster)."""
+
+    name = "ray"
+
+    @classmethod
+    def devices(cls, text: str | None) -> tuple[str, ...]:
+        return parse_cluster_devices(text)
+
+    def run(self, request: WorkRequest, stop: threading.Event) -> list[WorkerSummary]:
+        ray = import_ray()
+        connected_here = connect(ray, request.options.get("address"), log_to_driver=request.log_dir is None)
+        store = open_store(request.db_url)
+        try:
+            return RayDriver(ray, request, store).run(stop)
+        finally:
+            store.dispose()
+            if connected_here:
+                ray.shutdown()
+
+
+def connect(ray: ModuleType, address: str | None, *, log_to_driver: bool) -> bool:
+    """Join the cluster (unless this process already has); True if this call connected."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = f"at {address}" if address else "(no --address given, none found on this machine)"
+        raise InvalidInputError(f"cannot connect to the Ray cluster {where}: {error}") from error
+    return True
+
+
+class RayDriver:
+    """Keeps one Ray task in flight per open job, replaces lost tasks, and passes a stop request on."""
+
+    def __init__(self, ray: ModuleType, request: WorkRequest, store: Store) -> None:
+        self.ray, self.request, self.store = ray, request, store
+        with store.session() as session:
+            self.study_id = Study.find_or_raise_by_name(session, request.study).id
+        self.kind = self._device_kind()
+        self.pending: set[Any] = set()
+        self.summaries: dict[str, WorkerSummary] = {}
+        self.flag: Any = None
+        self.task: Any = None
+
+    def _device_kind(self) -> str:
+        (kind,) = self.request.devices
+        gpus = self.ray.cluster_resources().get("GPU", 0)
+        if kind == "auto":
+            return "cuda" if gpus else "cpu"
+        if kind == "cuda" and not gpus:
+            raise InvalidInputError("--devices cuda, but the Ray cluster has no GPUs (see `ray status`); "
+                                    "start its nodes on GPU machines, or use --devices cpu")
+        return kind
+
+    def run(self, stop: threading.Event) -> list[WorkerSummary]:
+        self.flag = self.ray.remote(num_cpus=0)(StopFlag).remote()
+        self.task = self.ray.remote(run_job_task).options(
+            max_retries=0, name=f"taskgroup:{self.request.study}", **task_resources(self.kind, self.request.per_device)
+        )
+        self._top_up()
+        forwarded, lost_in_a_row, peak = False, 0, len(self.pending)
+        while self.pending:
+            if stop.is_set() and not forwarded:
+                self.flag.set.remote()  # running tasks checkpoint and release; new ones claim nothing
+                forwarded = True
+            ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=1.0)
+            for ref in ready:
+                self.pending.discard(ref)
+                if self._collect(ref):
+                    lost_in_a_row = 0
+                else:
+                    lost_in_a_row += 1
+            if lost_in_a_row > max(MIN_LOST_IN_A_ROW, 2 * peak):
+                self.flag.set.remote()
+                raise InvalidInputError(
+                    f"Ray lost {lost_in_a_row} worker tasks in a row and none finished; check the cluster "
+                    f"(`ray status`), then run `taskgroup work {self.request.study}` again"
+                )
+            if ready and not forwarded:
+                self._top_up()
+                peak = max(peak, len(self.pending))
+        return [self.summaries[name] for name in sorted(self.summaries)]
+
+    def _top_up(self) -> None:
+        """Submit tasks until one is in flight per queued or running job (a job running under a lost
+        task gets a task that waits until it is stale, then reclaims it)."""
+        for _ in range(self._open_jobs() - len(self.pending)):
+            self.pending.add(self.task.remote(self.request, self.kind, self.flag))
+
+    def _open_jobs(self) -> int:
+        def count() -> int:
+            with self.store.session() as session:
+                return int(session.scalar(
+                    select(func.count()).select_from(Job).where(Job.study_id == self.study_id,
+                                                                Job.state.in_(OPEN_STATES))
+                ) or 0)
+
+        return retry_transient(count, deadline=self.request.settings.db_retry_deadline, what="counting open jobs")
+
+    def _collect(self, ref: Any) -> bool:
+        """Record a finished task's summary (True), or log a lost one (False); an error raised by
+        the task itself (a missing study, a bad setting) stops the run."""
+        exceptions = self.ray.exceptions
+        try:
+            summary: WorkerSummary = self.ray.get(ref)
+        except (exceptions.RayTaskError, exceptions.RuntimeEnvSetupError, exceptions.TaskUnschedulableError) as error:
+            self.flag.set.remote()
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, TaskgroupError | StorageError):
+                raise cause from error
+            raise
+        except exceptions.RayError as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            log.warning("a Ray worker task was lost (%s: %s); its job, if it had one, is reclaimed once its "
+                        "heartbeat is %gs old", type(error).__name__, first_line, self.request.settings.grace)
+            return False
+        self._add(summary)
+        return True
+
+    def _add(self, summary: WorkerSummary) -> None:
+        """Sum the one-job summaries per Ray worker process (host:pid:device), which Ray reuses."""
+        key = summary.worker.rsplit(":", 1)[0]
+        total = self.summaries.setdefault(key, WorkerSummary(key))
+        for field in ("done", "failed", "requeued", "released", "lost"):
+            setattr(total, field, getattr(total, field) + getattr(summary, field))
