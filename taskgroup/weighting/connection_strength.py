@@ -66,8 +66,9 @@ class ConnectionStrength(WeightingMethod):
     another; with one optimizer step per batch we use their sum, the same first-order update.)
     Phase 2 measures priority by connection strength (see `channel_priorities`) and modifies the
     shared gradients so that it is preserved (see `project_onto_priority`): on the last shared layer
-    (the trailing shared parameters whose first dimension is the representation's channel count)
-    each output channel follows its own top-priority task; on the rest of the encoder the top task
+    (the trailing shared parameters whose first dimension is the representation's channel count;
+    in a residual encoder, the last stage at that width, whose channels the skip connections keep
+    aligned with the representation's) each channel follows its own top-priority task; on the rest of the encoder the top task
     is the one owning the most channels. Task-specific parameters get their ordinary gradients.
 
     Needs ``StepContext.task_connections``. Options: ``priority_epochs`` (default 1).

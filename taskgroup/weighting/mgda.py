@@ -27,7 +27,10 @@ class MGDAUB(WeightingMethod):
 
     Options: ``normalization`` of each ``g_t`` before solving: ``loss+`` (default, as in the
     paper's experiments: divide by L_t times the norm), ``loss`` (divide by L_t), ``l2`` (unit
-    norm) or ``none`` (raw gradients, which lets a task with tiny gradients take all the weight); the returned weights are rescaled to act on the unnormalised losses and to sum to 1.
+    norm) or ``none`` (raw gradients, which lets a task with tiny gradients take all the weight).
+    The loss weights are ``alpha_t / scale_t`` rescaled to sum to 1, so the update is exactly the
+    minimum-norm direction of the normalised gradients (the paper's code instead puts ``alpha_t``
+    on the raw losses, which is the same only without normalisation).
     """
 
     needs_representation = True

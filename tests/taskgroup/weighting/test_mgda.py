@@ -136,3 +136,26 @@ def test_without_a_representation_it_solves_on_the_shared_parameters() -> None:
 def test_unknown_normalization_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="unknown MGDA normalization 'l1'"):
         build_weighting("mgda", TASKS, normalization="l1")
+
+
+@pytest.mark.parametrize("normalization", ["l2", "loss", "loss+"])
+def test_normalized_update_is_the_min_norm_direction_of_the_normalized_gradients(normalization: str) -> None:
+    model = ToyNet()
+    x, targets = toy_data(64, seed=3)
+    representation, predictions = model(x)
+    losses = task_losses(predictions, targets)
+    method = build_weighting("mgda", TASKS, normalization=normalization)
+    rows = np.stack(
+        [torch.autograd.grad(losses[task], representation, retain_graph=True)[0].reshape(-1).double().numpy() for task in method.tasks]
+    )
+    loss_values = np.array([float(losses[task].detach()) for task in method.tasks])
+    norms = np.linalg.norm(rows, axis=1)
+    scales = {"l2": norms, "loss": loss_values, "loss+": loss_values * norms}[normalization]
+    weights = method.backward(
+        losses, model.shared_parameters(), StepContext(step=0, epoch=0, shared_representation=representation)
+    )
+    w = np.array([weights[task] for task in method.tasks])
+    alpha = w * scales / (w * scales).sum()  # the convex weights on the normalised gradients
+    combination = alpha @ (rows / scales[:, None])
+    assert alpha.min() >= 0.0
+    assert float(combination @ combination) <= exact_min_norm(rows / scales[:, None]) * (1 + 1e-5) + 1e-12
