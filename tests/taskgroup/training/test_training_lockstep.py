@@ -50,7 +50,7 @@ def test_same_shaped_loss_only_candidates_are_stacked(size) -> None:
 
 
 def test_candidate_that_stops_early_leaves_the_others_running(splits, size) -> None:
-    config = TrainConfig(batch_size=8, max_epochs=5, seed=5, patience=1, lr=0.1)
+    config = TrainConfig(batch_size=8, max_epochs=5, seed=5, patience=1, lr=0.03)
     candidates = [["depth"], ["edge"], ["normal"]]
     outcomes = train_lockstep([(tasks, size) for tasks in candidates], splits, "cpu", config)
     alone = [train_candidate(tasks, size, splits, "cpu", config) for tasks in candidates]
