@@ -1,0 +1,199 @@
+"""How close each estimator gets to the exact optimum, for how much compute (issue 9).
+
+On a synthetic study every task subset is trained to convergence once (the exhaustive table, which
+also serves as ground truth), every subset once at the early stage (ESA), and the all-task network
+once more with lookahead measurements. Then, for each budget, each method chooses networks:
+
+- exact: the exhaustive table;  esa: early-stage losses;  hoa: singles and pairs;
+- lookahead: singles and the affinity matrix (plus the all-task network it trained);
+- X + fin: active finalization after X (train the chosen networks, re-solve, repeat until stable);
+- random: random groupings of the tasks into at most `budget` networks (mean of many draws).
+
+Training is deterministic on the CPU for a fixed seed, so "training" a network during finalization
+reads its row of the exhaustive table (the same run) and charges its epochs. A chosen network is
+scored by the real test losses of the network serving each task (lowest real validation loss).
+Compute is in candidate-epochs: epochs actually run (early stopping included; an early-stage run
+counts its fraction; the lookahead run counts its measured CPU-time overhead), including the full
+training of every chosen network a method needs before deployment.
+
+    .venv/bin/python benchmarks/search_quality.py --tasks depth,edge,normal,occlusion,reshade
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from taskgroup.affinity.measure import measure_affinity
+from taskgroup.data import DatasetSpec, load_splits
+from taskgroup.estimators import Evidence, get_estimator
+from taskgroup.finalization import finalize_actively
+from taskgroup.models import parse_size
+from taskgroup.selection.select import Selector
+from taskgroup.training import TrainConfig, train_candidate, train_lockstep
+from taskgroup.training.batches import steps_per_epoch
+
+COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="depth,edge,normal,occlusion,reshade")
+    parser.add_argument("--size", default="full=xception:1.0@0.25")
+    parser.add_argument("--images", type=int, default=160)
+    parser.add_argument("--resolution", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--budgets", default="1,2,3,4,5")
+    parser.add_argument("--random-draws", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--plot", type=Path, default=None, help="write a regret-by-budget plot (PNG) here")
+    parser.add_argument("--json", type=Path, default=None, help="write the raw table as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    tasks = sorted(args.tasks.split(","))
+    budgets = [float(b) for b in args.budgets.split(",")]
+    size = parse_size(args.size)
+    config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed)
+    options = {"images": args.images, "resolution": args.resolution, "seed": args.seed, "cache_dir": tempfile.mkdtemp()}
+    splits = load_splits(DatasetSpec("synthetic", options=options), tasks)
+    per_epoch = steps_per_epoch(splits["train"], config.batch_size)
+    subsets = [list(g) for k in range(1, len(tasks) + 1) for g in combinations(tasks, k)]
+    started = time.perf_counter()
+
+    full = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="full")
+    early = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="early")
+    truth = _rows(full, size.cost, "full")
+    epochs = {("+".join(o.tasks), size.label): o.steps / per_epoch for o in full}
+    early_epochs = sum(o.steps / per_epoch for o in early)
+
+    cpu = time.process_time()
+    train_candidate(tasks, size, splits, "cpu", config)
+    plain_cpu = time.process_time() - cpu
+    cpu = time.process_time()
+    measured = measure_affinity(tasks, size, splits, "cpu", config)
+    overhead = (time.process_time() - cpu) / plain_cpu
+    everything = "+".join(tasks)
+    lookahead_epochs = epochs[(everything, size.label)] * overhead
+    exhaustive = sum(epochs.values())
+
+    def rows_of(keys) -> pd.DataFrame:
+        wanted = set(keys)
+        return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
+
+    singles = [(t, size.label) for t in tasks]
+    pairs = [("+".join(p), size.label) for p in combinations(tasks, 2)]
+    methods = {
+        "exact": ("exact", truth, {}, exhaustive, set(epochs)),
+        "esa": ("esa", _rows(early, size.cost, "early"), {}, early_epochs, set()),
+        "hoa": ("hoa", rows_of(singles + pairs), {}, sum(epochs[k] for k in singles + pairs), set(singles + pairs)),
+        "lookahead": ("lookahead", rows_of(singles + [(everything, size.label)]), {"affinity": measured.affinity},
+                      sum(epochs[k] for k in singles) + lookahead_epochs, set(singles) | {(everything, size.label)}),
+    }
+    exact_selector = Selector(truth, "exact")
+    optimum = {b: exact_selector.select(b) for b in budgets}
+    records = []
+    for name, (estimator, evidence, extras, spent, trained) in methods.items():
+        selector = Selector(evidence, estimator, extras=extras, tasks=tasks)
+        for budget in budgets:
+            chosen = selector.select(budget).networks
+            keys = {(n.name, n.size) for n in chosen}
+            records.append(_score(name, budget, keys, truth, optimum[budget], spent + sum(epochs[k] for k in keys - trained), exhaustive))
+        if name == "exact":
+            continue
+        outcome = finalize_actively(evidence, estimator, budgets, rows_of, extras=extras, tasks=tasks)
+        extra = sum(epochs[k] for k in set(outcome.trained) - trained)
+        for budget in budgets:
+            keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
+            records.append(_score(f"{name} + fin", budget, keys, truth, optimum[budget], spent + extra, exhaustive))
+    rng = random.Random(args.seed)
+    for budget in budgets:
+        draws = [_random_grouping(tasks, int(budget), rng) for _ in range(args.random_draws)]
+        scored = [_score("random", budget, {(g, size.label) for g in d}, truth, optimum[budget],
+                         sum(epochs[(g, size.label)] for g in d), exhaustive) for d in draws]
+        mean = {key: sum(s[key] for s in scored) / len(scored) for key in ("test_loss", "regret_pct", "val_regret_pct", "epochs", "compute_pct")}
+        records.append({"method": "random (mean)", "budget": budget, "networks": f"{args.random_draws} draws", **mean})
+    table = pd.DataFrame(records)
+    print(f"{len(tasks)} tasks ({', '.join(tasks)}), size {args.size}, {args.images} images at {args.resolution}px, "
+          f"max {args.epochs} epochs, batch {args.batch_size}; {len(subsets)} candidates; exhaustive compute "
+          f"{exhaustive:.1f} candidate-epochs; lookahead CPU-time overhead {overhead:.2f}x "
+          f"({measured.measurements} measurements); {time.perf_counter() - started:.0f} s\n")
+    print(_markdown(table, budgets))
+    if args.json:
+        args.json.write_text(json.dumps(records, indent=1))
+    if args.plot:
+        _plot(table, args.plot, len(tasks))
+
+
+def _rows(outcomes, cost: float, stage: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [("+".join(o.tasks), o.size, cost, stage, split, task, loss)
+         for o in outcomes for split, losses in (("val", o.val_losses), ("test", o.test_losses))
+         for task, loss in losses.items()],
+        columns=COLUMNS,
+    )
+
+
+def _score(method, budget, keys, truth, optimum, epochs, exhaustive) -> dict:
+    """Real losses of the chosen networks: each task served by its lowest real validation loss."""
+    val = truth[truth["split"] == "val"].set_index(["tasks", "size", "task"])["loss"]
+    test = truth[truth["split"] == "test"].set_index(["tasks", "size", "task"])["loss"]
+    tasks = sorted({t for g, _ in keys for t in g.split("+")})
+    val_total = test_total = 0.0
+    for task in tasks:
+        serving = min((k for k in keys if task in k[0].split("+")), key=lambda k: val[(k[0], k[1], task)])
+        val_total += val[(serving[0], serving[1], task)]
+        test_total += test[(serving[0], serving[1], task)]
+    return {
+        "method": method, "budget": budget, "networks": " ".join(sorted(g for g, _ in keys)),
+        "test_loss": test_total, "regret_pct": 100 * (test_total / optimum.test_loss - 1),
+        "val_regret_pct": 100 * (val_total / optimum.val_loss - 1),
+        "epochs": epochs, "compute_pct": 100 * epochs / exhaustive,
+    }
+
+
+def _random_grouping(tasks, budget, rng) -> list[str]:
+    labels = [rng.randrange(min(budget, len(tasks))) for _ in tasks]
+    return ["+".join(t for t, l in zip(tasks, labels) if l == g) for g in sorted(set(labels))]
+
+
+def _markdown(table: pd.DataFrame, budgets) -> str:
+    lines = ["| method | budget | test loss | regret (test) | regret (val) | compute (cand.-epochs) | % of exhaustive | networks |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in table.itertuples(index=False):
+        lines.append(f"| {row.method} | {row.budget:g} | {row.test_loss:.4f} | {row.regret_pct:+.2f}% | "
+                     f"{row.val_regret_pct:+.2f}% | {row.epochs:.1f} | {row.compute_pct:.1f}% | {row.networks} |")
+    return "\n".join(lines)
+
+
+def _plot(table: pd.DataFrame, path: Path, n: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for method, rows in table.groupby("method", sort=False):
+        axis.plot(rows["budget"], rows["val_regret_pct"], marker="o",
+                  label=f"{method} ({rows['compute_pct'].max():.0f}% compute)")
+    axis.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel("budget (full-size single-task networks)")
+    axis.set_ylabel("regret vs exact optimum, validation loss (%)")
+    axis.set_title(f"Search quality, {n} synthetic tasks")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
