@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from taskgroup.errors import InvalidInputError
@@ -80,7 +81,8 @@ class WeightingMethod(nn.Module):
         """Called by the trainer after each epoch with the mean training loss per task."""
 
     def ordered_losses(self, losses: Mapping[str, Tensor]) -> list[Tensor]:
-        """The losses in ``self.tasks`` order, after checking there is exactly one scalar per task."""
+        """The losses in ``self.tasks`` order (half precision raised to float32), after checking there
+        is exactly one scalar per task."""
         missing = [task for task in self.tasks if task not in losses]
         if missing:
             raise InvalidInputError(f"no loss given for task {missing[0]!r}")
@@ -95,7 +97,8 @@ class WeightingMethod(nn.Module):
                 raise InvalidInputError(
                     f"loss of task {task!r} must be a scalar, got shape {tuple(loss.shape)}"
                 )
-        return ordered
+        # Under mixed precision, losses may come in half precision; weights and logs need float32.
+        return [loss.float() if loss.dtype in (torch.float16, torch.bfloat16) else loss for loss in ordered]
 
     def ordered_kpis(self, context: StepContext) -> list[float]:
         """The context's KPIs in ``self.tasks`` order, each checked to lie in [0, 1]."""

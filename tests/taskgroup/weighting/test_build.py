@@ -73,3 +73,12 @@ def test_methods_are_modules_whose_state_round_trips() -> None:
         method = build_weighting(name, ["a", "b"], **options)
         fresh = build_weighting(name, ["a", "b"], **options)
         fresh.load_state_dict(method.state_dict())
+
+
+def test_half_precision_losses_of_mixed_dtypes_are_combined_in_float32() -> None:
+    x = torch.ones(2, requires_grad=True)
+    for name in ("uniform", "uncertainty", "dwa"):
+        method = build_weighting(name, ["a", "b"])
+        method.backward({"a": (2 * x).sum().to(torch.bfloat16), "b": x.sum()}, [x], StepContext(step=0, epoch=0))
+        assert x.grad is not None and x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
+        x.grad = None
