@@ -18,7 +18,7 @@ from tests.jobs.helpers import expected_keys, job_states, make_study, result_key
 def test_four_workers_do_200_jobs_exactly_once(db_url, tmp_path):
     store = make_study(db_url, jobs=200)
     request = WorkRequest(
-        db_url=db_url, study="s", devices=("cpu",), per_device=4, settings=settings(tmp_path),
+        db_url=db_url, study="s", devices=("cpu",), per_device=4, settings=settings(tmp_path, heartbeat=1.0, grace=30.0),
         runner_options={"steps": 2}, log_dir=tmp_path / "logs",
     )
     summaries = BACKENDS.get("local")().run(request, threading.Event())
