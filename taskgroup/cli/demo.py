@@ -9,7 +9,10 @@ stopped (finished jobs are kept).
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +41,9 @@ def demo(
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs of a full-stage run.", min=1)] = 2,
     tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated synthetic tasks of the study.")] = DEMO_TASKS,
     budgets: Annotated[str, typer.Option("--budgets", help="Budget sweep START:STOP:STEP or a list.")] = DEMO_BUDGETS,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Training processes, one CPU thread each. Default: the number of CPU cores.", min=1, show_default=False)
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A smaller run for a first check: 3 tasks, 2 epochs, 24 images of 8x8 pixels.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -67,9 +73,10 @@ def demo(
 
     _step(2, "training every candidate at both sizes: fully (exact, and HOA's singles and pairs) and at the early stage (ESA)")
     _plan(db, "esa")
-    run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
-        devices="cpu", per_device=1, backend="local", heartbeat=10.0, grace=60.0, max_attempts=3,
-        checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
+    with _one_thread_per_worker():
+        run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
+            devices="cpu", per_device=workers or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
+            max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
     cost(DEMO_STUDY, device="cpu", batch_size=1, image_size=None, warmup=1, repeats=5, threads=1, db=db, json_output=False)
@@ -86,6 +93,25 @@ def demo(
 def _step(number: int, text: str) -> None:
     console.rule(f"[bold]step {number}/4[/]")
     console.print(text)
+
+
+@contextmanager
+def _one_thread_per_worker() -> Iterator[None]:
+    """One torch thread in this process and in spawned workers: tiny networks gain nothing from more,
+    and OpenMP threads competing for busy cores made a demo job ~50x slower (docs/benchmarks.md)."""
+    import torch
+
+    previous_threads, previous_env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
+        if previous_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous_env
 
 
 def _study_exists(db: str) -> bool:
