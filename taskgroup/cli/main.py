@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.database",
     "taskgroup.cli.study",
     "taskgroup.cli.results",
+    "taskgroup.cli.select",
     "taskgroup.cli.cost",
     "taskgroup.cli.data",
     "taskgroup.cli.report",

@@ -1,0 +1,63 @@
+"""What `select`, `sweep` and `report` read from the store before choosing networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from db import open_store
+from db.affinity import load_affinity
+from db.models import Study
+from db.results import candidates_frame, results_frame
+from taskgroup.cost import CostMeasurement, candidate_costs
+from taskgroup.errors import InvalidInputError
+
+MEASURED_COLUMNS = ["params", "macs", "latency_ms", "latency_spread_ms"]
+
+
+@dataclass(frozen=True)
+class StudyEvidence:
+    """A study's results frame, cost overrides for the chosen unit and extra estimator tables."""
+
+    name: str
+    tasks: list[str]
+    results: pd.DataFrame
+    costs: dict[tuple[str, str], float] | None
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> StudyEvidence:
+    """Read a study for selection; `unit` other than the declared `relative` needs measured costs."""
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        results = results_frame(session, study)
+        candidates = candidates_frame(session, study)
+        affinity = load_affinity(session, study)
+        tasks = list(study.tasks)
+    if results.empty:
+        raise InvalidInputError(
+            f"study {name!r} has no results yet: train candidates (`taskgroup run {name}`) or import results"
+        )
+    extras = {"affinity": affinity} if not affinity.empty else {}
+    return StudyEvidence(name, tasks, results, measured_costs(candidates, unit, name), extras)
+
+
+def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple[str, str], float] | None:
+    """Costs in `unit` from the candidates' measurements; None keeps the declared costs (`relative`
+    without measurements, as for imported results)."""
+    measured = candidates.dropna(subset=MEASURED_COLUMNS)
+    if unit == "relative" and measured.empty:
+        return None
+    if measured.empty:
+        raise InvalidInputError(f"--unit {unit} needs measured costs: run `taskgroup cost {name}` first")
+    measurements = {
+        (row.tasks, row.size): CostMeasurement(
+            params=int(row.params), macs=int(row.macs), latency_ms=float(row.latency_ms),
+            latency_spread_ms=float(row.latency_spread_ms),
+            peak_memory_bytes=None if pd.isna(row.peak_memory_bytes) else int(row.peak_memory_bytes),
+            device=str(row.cost_device),
+        )
+        for row in measured.itertuples(index=False)
+    }
+    return candidate_costs(measurements, unit)

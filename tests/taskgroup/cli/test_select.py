@@ -1,0 +1,91 @@
+"""`taskgroup select` on the paper's published results, as a user would run it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+TASKS = "segment,depth,normal,keypoint,edge"
+SELECT_KEYS = {"budget", "estimator", "networks", "assignment", "cost", "predicted_loss", "val_loss", "test_loss"}
+
+
+@pytest.fixture
+def paper(reference_dir):
+    run_ok("study", "create", "paper", "--tasks", TASKS)
+    run_ok(
+        "import", "paper", "--format", "standley", "--tasks", TASKS,
+        str(reference_dir / "results.txt"), str(reference_dir / "results_test.txt"),
+        "--early", str(reference_dir / "results_20.txt"),
+    )
+    return "paper"
+
+
+def test_select_json_is_the_design_contract(paper):
+    chosen = run_json("select", paper, "--budget", "2.5")
+    assert set(chosen) == SELECT_KEYS
+    assert chosen["estimator"] == "exact" and chosen["budget"] == 2.5
+    assert sorted(("+".join(n["tasks"]), n["size"]) for n in chosen["networks"]) == [
+        ("depth+normal+segment", "full"), ("edge+keypoint+normal", "full"), ("normal", "half")
+    ]
+    assert chosen["cost"] == pytest.approx(sum(n["cost"] for n in chosen["networks"])) and chosen["cost"] <= 2.5
+    assert sorted(chosen["assignment"]) == sorted(TASKS.split(","))
+    assert round(chosen["test_loss"], 5) == 0.44612
+
+
+def test_both_solvers_agree_through_the_cli(paper):
+    for budget in ("1.5", "3", "4.5"):
+        bnb = run_json("select", paper, "--budget", budget, "--solver", "bnb")
+        bip = run_json("select", paper, "--budget", budget, "--solver", "bip")
+        assert bnb == bip
+
+
+def test_estimators_choose_on_estimates_and_are_scored_on_real_losses(paper):
+    esa = run_json("select", paper, "--budget", "1.5", "--estimator", "esa")
+    assert round(esa["test_loss"], 5) == 0.48732
+    assert esa["predicted_loss"] != esa["val_loss"]
+
+
+def test_objective_options_change_the_choice(paper):
+    plain = run_json("select", paper, "--budget", "2")
+    capped = run_json("select", paper, "--budget", "2", "--max-networks", "1")
+    assert len(capped["networks"]) == 1 and len(plain["networks"]) == 2
+    forced = run_json("select", paper, "--budget", "2", "--require", "depth+normal+segment@full")
+    assert ["depth", "normal", "segment"] in [n["tasks"] for n in forced["networks"]]
+    assert "the cheapest feasible budget is 1.5" in run_error(
+        "select", paper, "--budget", "1", "--forbid", "depth+edge+keypoint+normal+segment"
+    )
+    forbidden = run_json("select", paper, "--budget", "2", "--forbid", "depth+normal+segment")
+    assert ["depth", "normal", "segment"] not in [n["tasks"] for n in forbidden["networks"]]
+    assert forbidden["test_loss"] > plain["test_loss"]
+    weighted = run_json("select", paper, "--budget", "2", "--weight", "keypoint=50")
+    assert weighted != plain
+
+
+def test_human_readable_table(paper):
+    out = run_ok("select", paper, "--budget", "2.5").stdout
+    assert "depth+normal+segment" in out and "test loss 0.44612" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--budget", "0.2"), "cheapest feasible budget is 1"),
+        (("--budget", "2", "--estimator", "magic"), "unknown estimator 'magic'"),
+        (("--budget", "2", "--solver", "magic"), "magic"),
+        (("--budget", "2", "--weight", "nosuch=2"), "nosuch"),
+        (("--budget", "2", "--weight", "depth"), "TASK=NUMBER"),
+        (("--budget", "2", "--max-loss", "depth=abc"), "not a number"),
+        (("--budget", "2", "--require", "depth+nosuch"), "nosuch"),
+        (("--budget", "2", "--unit", "ms"), "taskgroup cost"),
+        (("--budget", "-1",), "budget"),
+    ],
+)
+def test_bad_queries_are_one_line_errors(paper, args, expected):
+    assert expected in run_error("select", paper, *args)
+
+
+def test_study_without_results_and_unknown_study():
+    run_ok("study", "create", "empty", "--tasks", "a,b")
+    assert "has no results" in run_error("select", "empty", "--budget", "1")
+    assert "no study named 'ghost'" in run_error("select", "ghost", "--budget", "1")
