@@ -7,6 +7,7 @@ killed mid-job has its job reclaimed and finished; Ctrl-C puts running jobs back
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -130,6 +131,7 @@ def ray_request(url: str, tmp_path: Path, address: str, **changes: object) -> Wo
                        log_dir=tmp_path / "logs", options={"address": address})
 
 
+@pytest.mark.slow
 def test_ray_backend_trains_a_study_with_the_local_backends_losses(db_url, ray_cluster, shared, local_losses, tmp_path):
     """Three real training jobs as Ray tasks on PostgreSQL and on a SQLite file: every loss equals the
     local backend's for the same seed (CPU training is deterministic up to float rounding)."""
@@ -158,7 +160,7 @@ def test_cli_work_with_the_ray_backend(ray_cluster, tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ray_cluster, tmp_path):
+def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ray_cluster, tmp_path, caplog):
     """SIGKILL the Ray worker process running a job: Ray reports the task lost, the driver starts
     another, which reclaims the job once its heartbeat is stale and resumes it from its checkpoint."""
     store = make_study(db_url, jobs=3)
@@ -166,11 +168,15 @@ def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ra
     request = WorkRequest(**{**request.__dict__, "runner_options": {"steps": 40, "step_seconds": 0.1}})
     summaries: list = []
     run = threading.Thread(target=lambda: summaries.extend(BACKENDS.get("ray")().run(request, threading.Event())))
-    run.start()
-    victim = _running_job_with_checkpoint(store, tmp_path, deadline=time.monotonic() + STARTUP_SECONDS)
-    os.kill(int(victim.worker.split(":")[1]), signal.SIGKILL)
-    run.join(timeout=STARTUP_SECONDS)
+    with caplog.at_level(logging.INFO, logger="taskgroup"):
+        run.start()
+        victim = _running_job_with_checkpoint(store, tmp_path, deadline=time.monotonic() + STARTUP_SECONDS)
+        os.kill(int(victim.worker.split(":")[1]), signal.SIGKILL)
+        run.join(timeout=STARTUP_SECONDS)
     assert not run.is_alive(), "the Ray run did not finish"
+    assert "Ray worker task was lost (WorkerCrashedError" in caplog.text
+    task_logs = "".join(path.read_text() for path in (tmp_path / "logs").glob("ray-*.log"))
+    assert f"job {victim.id} " in task_logs and f"reclaimed from {victim.worker}, resuming from checkpoint" in task_logs
 
     assert job_states(store) == {"done": 3}
     keys = result_keys(store)
