@@ -17,10 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from db import open_store
 from db.models import Job, Study
-from db.results import candidates_frame, results_frame
+from db.results import candidates_frame
 from jobs.finalize import parse_budgets
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.select import UnitOption
+from taskgroup.cli.selection_input import load_study_evidence
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
 from taskgroup.report.compute import NeedsJob
@@ -44,6 +46,7 @@ def report(
                      show_default=False),
     ] = None,
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimators to compare.")] = DEFAULT_ESTIMATORS,
+    unit: UnitOption = "relative",
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -52,7 +55,7 @@ def report(
     wanted = _names(formats, "--format")
     for fmt in wanted:
         REPORT_FORMATS.get(fmt)  # an unknown format fails before any work
-    written = make_report(db, name, out, wanted, budgets=budgets, estimators=_names(estimators, "--estimators"))
+    written = make_report(db, name, out, wanted, budgets=budgets, estimators=_names(estimators, "--estimators"), unit=unit)
     files = [str(path) for paths in written.values() for path in paths]
     if json_output:
         emit_json({"study": name, "out": str(out), "files": files})
@@ -62,13 +65,14 @@ def report(
 
 
 def make_report(
-    db: str | None, name: str, out: Path, formats: Sequence[str], *, budgets: str | None, estimators: Sequence[str]
+    db: str | None, name: str, out: Path, formats: Sequence[str], *, budgets: str | None, estimators: Sequence[str],
+    unit: str = "relative",
 ) -> dict[str, list[Path]]:
     """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`."""
     with _progress_bar() as bar:
         task = bar.add_task("selecting", total=None)
         gathered = gather_report_input(
-            db, name, budgets, estimators,
+            db, name, budgets, estimators, unit,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
         task = bar.add_task("drawing", total=None)
@@ -89,23 +93,23 @@ def gather_report_input(
     name: str,
     budgets: str | None,
     estimators: Sequence[str],
+    unit: str = "relative",
     progress: Callable[[int, int], None] | None = None,
 ) -> GatheredInput:
-    """Read the study from the store and select at every (estimator, budget), as `select --json` would."""
+    """Read the study from the store and select at every (estimator, budget), as `select --json` would
+    (same evidence: costs in `unit`, extra tables for estimators such as lookahead)."""
+    evidence = load_study_evidence(db, name, unit)
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        tasks = list(study.tasks)
         sizes = study.size_labels()
-        results = results_frame(session, study)
         candidates = candidates_frame(session, study)
         jobs = _jobs_frame(session, study)
-    if results.empty:
-        raise InvalidInputError(f"study {name!r} has no results yet: run its training or import results first")
+    tasks, results = evidence.tasks, evidence.results
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
     selections, notes = [], []
     total, done = len(estimators) * len(chosen_budgets), 0
     for estimator in estimators:
-        selector = Selector(results, estimator, tasks=tasks)
+        selector = Selector(results, estimator, costs=evidence.costs, tasks=tasks, extras=evidence.extras)
         if selector.estimates.empty:
             notes.append(f"estimator {estimator} has nothing to estimate from in study {name!r}; left out")
             done += len(chosen_budgets)
