@@ -49,10 +49,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
     """A one-node cluster with 2 CPUs, no dashboard, no usage reporting, all in a private folder;
-    yields its address. Stopped with SIGTERM to its own `ray start --block` process only."""
+    yields its address. Stopped with SIGTERM to its own `ray start --block` process only.
+
+    Token authentication is off on both sides (`RAY_AUTH_MODE=disabled`): `ray start` would turn it
+    on whenever a ~/.ray/auth_token happens to exist, and a driver given an address does not.
+    """
     root = Path(tempfile.mkdtemp(prefix="tgray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "TASKGROUP_HOME": str(root / "home"),
-           "TASKGROUP_CACHE": str(root / "home" / "cache")}
+    ray_env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, **ray_env, "TASKGROUP_HOME": str(root / "home"), "TASKGROUP_CACHE": str(root / "home" / "cache")}
     env.pop("RAY_ADDRESS", None)
     ports = {flag: str(_free_port()) for flag in (
         "--port", "--ray-client-server-port", "--dashboard-port", "--dashboard-agent-listen-port",
@@ -66,8 +70,11 @@ def ray_cluster() -> Iterator[str]:
         head = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     try:
         address = _wait_for_address(head, log_path)
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # the drivers (this process) must not report either
-        yield address
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in ray_env.items():  # the drivers (this process) likewise
+                patch.setenv(name, value)
+            patch.delenv("RAY_ADDRESS", raising=False)
+            yield address
     finally:
         head.send_signal(signal.SIGTERM)
         try:
