@@ -1,57 +1,39 @@
 """Branch-and-bound selection: the paper's Algorithm 1, made to scale.
 
-Standley et al. enumerate sets of networks and prune by budget. Here the search branches on tasks
-instead: tasks are taken in a fixed order and each one is either served by the best network
-already chosen or opens a new network that serves it strictly better. Every set is reached along
-one canonical path (a network opened later may never beat the network serving an earlier task),
-so nothing is searched twice. Pruning:
+Standley et al. enumerate sets of networks within the budget. An optimal set, with each task served
+by its best chosen network, is also a partition of the tasks into blocks, each block served by one
+network that contains it. The search therefore builds partitions: it takes the first task not yet
+served and branches on the block that contains it and the network that serves that block.
 
-* dominance: a candidate is dropped when another is no more expensive, serves all its tasks at
-  least as well, and is cheaper or earlier in name order (replacing it never hurts, ties included);
-* budget and network-count: a network is only opened if it fits;
-* bound: the loss so far plus, for every task still to come, its best loss among chosen networks
-  and networks that could still be opened (affordable, canonical). Options of a task are tried in
-  order of loss, so once one exceeds the best solution found, the rest are cut at once.
+* Dominance: for each block only the Pareto-optimal networks (no other is as cheap and at least as
+  good on that block) are kept, the earliest by name among equals, so a block has few options
+  (one per distinct cost level at most).
+* Usefulness order: the children of a node are tried in order of their lower bound, so good
+  solutions are found early.
+* Budget and count: a network is only added if it fits the remaining budget and network count.
+* Bound: loss so far plus, for every task still unserved, its best loss among networks that fit
+  the remaining budget (precomputed for every set of tasks); when only one more network fits, the
+  exact loss of the best single network for all remaining tasks.
+
+Required candidates are pre-chosen: they serve any block they contain at no extra cost.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
 
 import numpy as np
 
 from taskgroup.selection.engine import SOLVERS, Engine
 from taskgroup.selection.problem import Problem, Solution
 
-_NONE = -1
-
-
-def undominated(problem: Problem) -> list[int]:
-    """Candidates not dominated by another (required ones always kept), in name order."""
-    n_tasks, n_cands = len(problem.tasks), len(problem.candidates)
-    if n_cands == 0:
-        return []
-    big = np.iinfo(np.int64).max
-    losses = np.full((n_cands, n_tasks), big, dtype=np.int64)
-    for c, served in enumerate(problem.losses):
-        for t, loss in served.items():
-            losses[c, t] = loss
-    costs = np.asarray(problem.costs, dtype=np.int64)
-    order = np.arange(n_cands)
-    kept = []
-    for c in range(n_cands):
-        if c in problem.required:
-            kept.append(c)
-            continue
-        better = (costs <= costs[c]) & ((costs < costs[c]) | (order < c))
-        better &= np.all(losses <= losses[c], axis=1)
-        better[c] = False
-        if not better.any():
-            kept.append(c)
-    return kept
+_MAX_LEVELS = 64  # distinct cost levels for which per-budget bounds are tabulated
+_INF = float("inf")
 
 
 @SOLVERS.register("bnb")
 class BranchAndBound(Engine):
-    """Exact depth-first search over task assignments with dominance, budget and loss-bound pruning."""
+    """Exact depth-first search over partitions of the tasks, with dominance, budget and bound pruning."""
 
     name = "bnb"
 
@@ -59,146 +41,135 @@ class BranchAndBound(Engine):
         self.nodes = 0
 
     def solve(self, problem: Problem) -> Solution | None:
-        return _Search(problem).run(self)
+        search = _Search(problem)
+        solution = search.run()
+        self.nodes = search.nodes
+        return solution
 
 
 class _Search:
-    """One search; state is kept in flat lists and undone on backtrack for speed."""
-
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        n = len(problem.tasks)
-        kept = undominated(problem)
-        # Tasks with the widest spread of losses first: their choice matters most to the bound.
-        spread = []
-        for t in range(n):
-            values = [problem.losses[c][t] for c in kept if t in problem.losses[c]]
-            spread.append(max(values) - min(values) if values else 0)
-        self.order = sorted(range(n), key=lambda t: (-spread[t], t))
-        position = {t: p for p, t in enumerate(self.order)}
-        self.kept = kept  # local index -> problem index (increasing, so local order = name order)
-        self.cost = [problem.costs[c] for c in kept]
-        # loss[c][p]: loss of local candidate c on the task at position p (None if it cannot serve it)
-        self.loss = []
-        self.positions = []
-        for c in kept:
-            row = [None] * n
-            for t, value in problem.losses[c].items():
-                row[position[t]] = value
-            self.loss.append(row)
-            self.positions.append(sorted(position[t] for t in problem.losses[c]))
-        self.options = [
-            sorted((self.loss[c][p], c) for c in range(len(kept)) if self.loss[c][p] is not None) for p in range(n)
-        ]
-        self.n = n
-        self.limit = problem.max_networks if problem.max_networks is not None else len(kept)
+        self.n = len(problem.tasks)
+        self.full = (1 << self.n) - 1
+        self.required = sorted(problem.required)
+        self.base_cost = sum(problem.costs[c] for c in self.required)
+        self.limit = problem.max_networks if problem.max_networks is not None else len(problem.candidates)
+        self.options = self._block_options()
+        self.nodes = 0
         self.best: tuple[int, int, int, tuple[int, ...]] | None = None
 
-    def run(self, engine: BranchAndBound) -> Solution | None:
+    def _block_options(self) -> list[list[tuple[int, int, int]]]:
+        """For every block (task bitmask): Pareto-optimal (cost, loss, candidate), by increasing cost."""
         problem, n = self.problem, self.n
-        local = {c: i for i, c in enumerate(self.kept)}
-        self.is_open = [False] * len(self.kept)
-        self.open_loss = [None] * n  # best loss among open networks, per task position
-        self.open_by = [_NONE] * n
-        self.assigned_loss = [0] * n
-        self.assigned_by = [_NONE] * n
-        self.opened: list[int] = []
-        cost = 0
-        for c in sorted(problem.required):
-            self._open(local[c], 0)
-            cost += self.cost[local[c]]
-        if cost > problem.budget or len(self.opened) > self.limit:
+        required = set(self.required)
+        masks, costs, losses, owners = [], [], [], []
+        for c, served in enumerate(problem.losses):
+            if not served:
+                continue
+            bits = sorted(served)
+            sub_masks = np.zeros(1, dtype=np.int64)
+            sub_losses = np.zeros(1, dtype=np.int64)
+            for t in bits:
+                sub_masks = np.concatenate([sub_masks, sub_masks | (1 << t)])
+                sub_losses = np.concatenate([sub_losses, sub_losses + served[t]])
+            masks.append(sub_masks[1:])
+            losses.append(sub_losses[1:])
+            cost = 0 if c in required else problem.costs[c]
+            costs.append(np.full(len(sub_masks) - 1, cost, dtype=np.int64))
+            owners.append(np.full(len(sub_masks) - 1, c, dtype=np.int64))
+        options: list[list[tuple[int, int, int]]] = [[] for _ in range(1 << n)]
+        if not masks:
+            return options
+        mask, cost, loss, owner = (np.concatenate(a) for a in (masks, costs, losses, owners))
+        order = np.lexsort((owner, loss, cost, mask))
+        for m, k, v, c in zip(mask[order].tolist(), cost[order].tolist(), loss[order].tolist(), owner[order].tolist()):
+            front = options[m]
+            if not front or v < front[-1][1]:  # cheaper options come first; keep only strict loss gains
+                front.append((k, v, c))
+        return options
+
+    def _bounds(self) -> None:
+        """Tabulate, per cost level and for every set of tasks, the sum of each task's best affordable loss."""
+        n = self.n
+        levels = sorted({k for front in self.options for k, _, _ in front})
+        self.coarse = len(levels) > _MAX_LEVELS  # too many cost levels: bound ignores the budget
+        self.levels = levels[-1:] if self.coarse else levels
+        table = np.zeros((len(self.levels), 1 << n), dtype=np.float64)
+        for t in range(n):
+            bit = 1 << t
+            front = self.options[bit]
+            for i, level in enumerate(self.levels):
+                best = min((v for k, v, _ in front if k <= level), default=_INF)
+                table[i].reshape(-1, 2 * bit)[:, bit:] += best  # every mask that contains task t
+        self.task_bound = [row.tolist() for row in table]
+        self.min_cost = min((k for front in self.options for k, _, _ in front if k > 0), default=0)
+
+    def _lower_bound(self, rest: int, room: int, count_left: int) -> float:
+        """Least loss at which the tasks in `rest` can still be served with `room` budget left."""
+        if rest == 0:
+            return 0
+        if self.coarse:
+            bound = self.task_bound[0][rest]
+        else:
+            level = bisect_right(self.levels, room) - 1
+            if level < 0:
+                return _INF
+            bound = self.task_bound[level][rest]
+        if not self.required and (count_left <= 1 or room < 2 * self.min_cost):
+            # At most one more network: it must serve every remaining task, so its loss is exact.
+            if count_left < 1:
+                return _INF
+            return min((v for k, v, _ in self.options[rest] if k <= room), default=_INF)
+        return bound
+
+    def run(self) -> Solution | None:
+        problem = self.problem
+        if self.base_cost > problem.budget or len(self.required) > self.limit:
             return None
-        self.nodes = 0
-        self._visit(0, 0, cost)
-        engine.nodes = self.nodes
+        self._bounds()
+        self._visit(self.full, problem.budget - self.base_cost, self.limit - len(self.required), 0, [])
         if self.best is None:
             return None
         objective, cost, _, chosen = self.best
-        return Solution(tuple(self.kept[c] for c in chosen), objective, cost)
+        return Solution(chosen, objective, cost)
 
-    def _open(self, c: int, start: int) -> list[tuple[int, int | None, int]]:
-        """Open local candidate c; returns what to restore on backtrack."""
-        self.is_open[c] = True
-        self.opened.append(c)
-        saved = []
-        row = self.loss[c]
-        for p in self.positions[c]:
-            if p < start:
-                continue
-            value = row[p]
-            current = self.open_loss[p]
-            if current is None or value < current or (value == current and c < self.open_by[p]):
-                saved.append((p, current, self.open_by[p]))
-                self.open_loss[p] = value
-                self.open_by[p] = c
-        return saved
-
-    def _close(self, c: int, saved: list[tuple[int, int | None, int]]) -> None:
-        self.is_open[c] = False
-        self.opened.pop()
-        for p, value, by in reversed(saved):
-            self.open_loss[p] = value
-            self.open_by[p] = by
-
-    def _canonical(self, c: int, k: int) -> bool:
-        """Opening c now must not make it better than the network serving an earlier task."""
-        row = self.loss[c]
-        for p in self.positions[c]:
-            if p >= k:
-                return True
-            value, current = row[p], self.assigned_loss[p]
-            if value < current or (value == current and c < self.assigned_by[p]):
-                return False
-        return True
-
-    def _term(self, p: int, k: int, room: int, can_open: bool) -> int | None:
-        """Lowest loss task p could still get: from an open network or one that may still be opened."""
-        current = self.open_loss[p]
-        if can_open:
-            cost, is_open = self.cost, self.is_open
-            for value, c in self.options[p]:
-                if current is not None and value >= current:
-                    break
-                if not is_open[c] and cost[c] <= room and self._canonical(c, k):
-                    return value
-        return current
-
-    def _visit(self, k: int, total: int, cost: int) -> None:
+    def _visit(self, rest: int, room: int, count_left: int, loss: int, blocks: list[int]) -> None:
         self.nodes += 1
-        budget = self.problem.budget
-        room = budget - cost
-        can_open = len(self.opened) < self.limit
-        if k == self.n:
-            rank = (total, cost, len(self.opened), tuple(sorted(self.opened)))
+        if rest == 0:
+            chosen = tuple(sorted(set(blocks) | set(self.required)))
+            rank = (loss, sum(self.problem.costs[c] for c in chosen), len(chosen), chosen)
             if self.best is None or rank < self.best:
                 self.best = rank
             return
-        terms = []
-        bound = total
-        for p in range(k, self.n):
-            term = self._term(p, k, room, can_open)
-            if term is None:
-                return
-            terms.append(term)
-            bound += term
+        low = rest & -rest
+        others = rest ^ low
+        children = []
         best = self.best
-        if best is not None and (bound > best[0] or (bound == best[0] and (cost, len(self.opened)) > best[1:3])):
-            return
-        base = bound - terms[0]
-        open_loss, open_by = self.open_loss[k], self.open_by[k]
-        if can_open:
-            for value, c in self.options[k]:
-                if open_loss is not None and (value > open_loss or (value == open_loss and c >= open_by)):
+        sub = others
+        while True:
+            block = sub | low
+            remaining = rest ^ block
+            for cost, value, c in self.options[block]:
+                if cost > room:
                     break
-                if self.best is not None and base + value > self.best[0]:
-                    return
-                if self.is_open[c] or self.cost[c] > room or not self._canonical(c, k):
+                left = count_left - (cost > 0)
+                if left < 0:
                     continue
-                saved = self._open(c, k + 1)
-                self.assigned_loss[k], self.assigned_by[k] = value, c
-                self._visit(k + 1, total + value, cost + self.cost[c])
-                self._close(c, saved)
-        if open_loss is not None and (self.best is None or base + open_loss <= self.best[0]):
-            self.assigned_loss[k], self.assigned_by[k] = open_loss, open_by
-            self._visit(k + 1, total + open_loss, cost)
+                bound = loss + value + self._lower_bound(remaining, room - cost, left)
+                if best is None or bound <= best[0]:
+                    children.append((bound, cost, c, remaining, left, value))
+            if sub == 0:
+                break
+            sub = (sub - 1) & others
+        children.sort()
+        spent = self.problem.budget - self.base_cost - room
+        for bound, cost, c, remaining, left, value in children:
+            best = self.best
+            if best is not None and (bound > best[0] or (bound == best[0] and spent + cost + self.base_cost > best[1])):
+                if bound > best[0]:
+                    break
+                continue
+            blocks.append(c)
+            self._visit(remaining, room - cost, left, loss + value, blocks)
+            blocks.pop()

@@ -25,8 +25,10 @@ from taskgroup.selection.feasibility import explain_infeasible
 from taskgroup.selection.problem import Candidate, Problem, Solution
 from taskgroup.selection.results import candidate_costs, check_results, full_losses
 
-AUTO_BNB_MAX_CANDIDATES = 600
-"""`solver="auto"` uses branch-and-bound up to this many candidates, CP-SAT above (see docs/benchmarks.md)."""
+AUTO_BNB_MAX_TASKS = 16
+"""`solver="auto"` uses branch-and-bound up to this many tasks and CP-SAT above. Branch-and-bound was
+faster at every measured size (docs/benchmarks.md), but its tables grow as 2**tasks, while CP-SAT's
+model grows with the number of candidates only."""
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,9 @@ class Selector:
 
 
 def choose_engine(solver: str, problem: Problem) -> Engine:
-    """The engine for `solver` ("bnb", "bip" or "auto": by instance size, see AUTO_BNB_MAX_CANDIDATES)."""
+    """The engine for `solver` ("bnb", "bip" or "auto": by instance size, see AUTO_BNB_MAX_TASKS)."""
     if solver == "auto":
-        solver = "bnb" if len(problem.candidates) <= AUTO_BNB_MAX_CANDIDATES else "bip"
+        solver = "bnb" if len(problem.tasks) <= AUTO_BNB_MAX_TASKS else "bip"
     if not isinstance(solver, str):
         raise InvalidInputError(f"solver must be a name, got {solver!r}")
     return SOLVERS.get(solver)()
