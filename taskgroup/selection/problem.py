@@ -108,3 +108,20 @@ def scale_digits(magnitude: float) -> int:
 def to_units(value: float, digits: int) -> int:
     """`value` in units of 10**-digits, rounded to the nearest unit."""
     return round(value * 10**digits)
+
+
+def restrict(problem: Problem, keep: Iterable[int]) -> Problem:
+    """The same problem with only the candidates in `keep` (required ones outside it are dropped too)."""
+    kept = sorted(set(keep))
+    new_index = {c: i for i, c in enumerate(kept)}
+    return Problem(
+        tasks=problem.tasks,
+        candidates=tuple(problem.candidates[c] for c in kept),
+        costs=tuple(problem.costs[c] for c in kept),
+        losses=tuple(problem.losses[c] for c in kept),
+        budget=problem.budget,
+        required=frozenset(new_index[c] for c in problem.required if c in new_index),
+        max_networks=problem.max_networks,
+        cost_digits=problem.cost_digits,
+        loss_digits=problem.loss_digits,
+    )

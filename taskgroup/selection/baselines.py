@@ -1,0 +1,181 @@
+"""Reference points for a sweep: what simple or unlucky choices of networks would score.
+
+* ``all-in-one``: one network of all tasks (the best size that fits the budget);
+* ``one-per-task``: one network per task (sizes chosen for the lowest validation loss in budget);
+* ``random``: random groupings (a partition of the tasks, each group trained as one network of a
+  random affordable size), mean and standard deviation over seeded samples;
+* ``worst``: the grouping with the highest validation loss within the budget.
+
+Baselines are judged on full-stage validation losses, ignore the objective options (weights,
+caps, ...), and are scored with real validation and test losses like every selection.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from taskgroup.selection.bnb import BranchAndBound
+from taskgroup.selection.problem import Candidate, Problem, restrict
+from taskgroup.selection.select import Selector
+
+MAX_GROUPINGS = 200_000
+"""Feasible groupings are enumerated up to this many; beyond, `random` and `worst` use samples only."""
+
+
+@dataclass(frozen=True)
+class BaselineRow:
+    """One baseline at one budget; `networks` is None for `random` (many choices) or when infeasible."""
+
+    budget: float
+    baseline: str
+    networks: tuple[Candidate, ...] | None
+    cost: float | None
+    val_loss: float | None
+    test_loss: float | None
+    val_loss_std: float | None = None
+    test_loss_std: float | None = None
+    samples: int = 1
+    exact: bool = True
+    """False when `worst` is the worst of the samples, not of every grouping (too many to enumerate)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "baseline": self.baseline,
+            "networks": None
+            if self.networks is None
+            else [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in self.networks],
+            "cost": self.cost,
+            "val_loss": self.val_loss,
+            "test_loss": self.test_loss,
+            "val_loss_std": self.val_loss_std,
+            "test_loss_std": self.test_loss_std,
+            "samples": self.samples,
+            "exact": self.exact,
+        }
+
+
+def baselines(exact: Selector, budget: float, samples: int, seed: int) -> list[BaselineRow]:
+    """All baseline rows at `budget`; `exact` is a Selector with the exact estimator."""
+    problem = exact.problem(budget)
+    every_task = len(problem.tasks)
+    rows = [
+        _restricted(exact, problem, budget, "all-in-one", lambda c: len(c.tasks) == every_task),
+        _restricted(exact, problem, budget, "one-per-task", lambda c: len(c.tasks) == 1),
+    ]
+    groupings, complete = _groupings(problem, samples, seed)
+    scored = [_score(exact, problem, grouping) for grouping in groupings]
+    if not scored:
+        rows.append(BaselineRow(budget, "random", None, None, None, None, samples=0))
+        rows.append(BaselineRow(budget, "worst", None, None, None, None, samples=0))
+        return rows
+    rng = random.Random(seed)
+    drawn = [scored[rng.randrange(len(scored))] for _ in range(samples)] if complete else scored
+    vals = [row[1] for row in drawn]
+    tests = [row[2] for row in drawn]
+    tests_known = all(test is not None for test in tests)
+    rows.append(
+        BaselineRow(
+            budget,
+            "random",
+            None,
+            statistics.fmean(row[0] for row in drawn),
+            statistics.fmean(vals),
+            statistics.fmean(tests) if tests_known else None,
+            statistics.pstdev(vals),
+            statistics.pstdev(tests) if tests_known else None,
+            samples=len(drawn),
+        )
+    )
+    cost, val, test, networks = max(scored, key=lambda row: (row[1], -row[0], [n.key for n in row[3]]))
+    rows.append(BaselineRow(budget, "worst", networks, cost, val, test, samples=len(scored), exact=complete))
+    return rows
+
+
+def _restricted(exact: Selector, problem: Problem, budget: float, name: str, keep) -> BaselineRow:
+    narrowed = restrict(problem, [c for c, candidate in enumerate(problem.candidates) if keep(candidate)])
+    solution = BranchAndBound().solve(narrowed)
+    if solution is None:
+        return BaselineRow(budget, name, None, None, None, None, samples=0)
+    chosen = exact.describe(narrowed, solution, budget)
+    return BaselineRow(budget, name, chosen.networks, chosen.cost, chosen.val_loss, chosen.test_loss)
+
+
+def _groupings(problem: Problem, samples: int, seed: int) -> tuple[list[tuple[int, ...]], bool]:
+    """Feasible groupings as candidate indices: all of them (True) or, if too many, `samples` random ones."""
+    n = len(problem.tasks)
+    exact_block: dict[int, list[int]] = {}
+    for c, served in enumerate(problem.losses):
+        mask = sum(1 << t for t in served)
+        if len(served) == len(problem.candidates[c].tasks):  # the network serves exactly its own tasks
+            exact_block.setdefault(mask, []).append(c)
+    found: list[tuple[int, ...]] = []
+
+    def extend(rest: int, room: int, chosen: list[int]) -> bool:
+        if rest == 0:
+            found.append(tuple(sorted(chosen)))
+            return len(found) < MAX_GROUPINGS
+        low = rest & -rest
+        others = rest ^ low
+        sub = others
+        while True:
+            for c in exact_block.get(sub | low, ()):
+                if problem.costs[c] <= room:
+                    chosen.append(c)
+                    going = extend(rest ^ (sub | low), room - problem.costs[c], chosen)
+                    chosen.pop()
+                    if not going:
+                        return False
+            if sub == 0:
+                return True
+            sub = (sub - 1) & others
+
+    if extend((1 << n) - 1, problem.budget, []):
+        return found, True
+    return _sample_groupings(problem, exact_block, samples, seed), False
+
+
+def _sample_groupings(problem: Problem, exact_block: dict[int, list[int]], samples: int, seed: int) -> list[tuple[int, ...]]:
+    """Random feasible groupings built group by group (not uniform over groupings; used only when there are too many)."""
+    rng = random.Random(seed)
+    n = len(problem.tasks)
+    drawn: list[tuple[int, ...]] = []
+    for _ in range(samples * 100):
+        if len(drawn) == samples:
+            break
+        rest, room, chosen = (1 << n) - 1, problem.budget, []
+        while rest:
+            low = rest & -rest
+            options = [
+                c
+                for mask, cands in exact_block.items()
+                if mask & low and mask & ~rest == 0
+                for c in cands
+                if problem.costs[c] <= room
+            ]
+            if not options:
+                break
+            c = rng.choice(options)
+            chosen.append(c)
+            rest &= ~sum(1 << t for t in problem.losses[c])
+            room -= problem.costs[c]
+        if not rest:
+            drawn.append(tuple(sorted(chosen)))
+    return drawn
+
+
+def _score(exact: Selector, problem: Problem, grouping: tuple[int, ...]) -> tuple[float, float, float | None, tuple[Candidate, ...]]:
+    """(cost, val loss, test loss, networks) of a grouping, each task scored in its own group's network."""
+    val, test, test_known = 0.0, 0.0, True
+    networks = tuple(problem.candidates[c] for c in grouping)
+    for network in networks:
+        for task in network.tasks:
+            val += exact.val[network.name, network.size, task]
+            loss = exact.test.get((network.name, network.size, task))
+            test_known = test_known and loss is not None
+            test += loss or 0.0
+    cost = problem.cost_value(sum(problem.costs[c] for c in grouping))
+    return cost, val, test if test_known else None, networks
