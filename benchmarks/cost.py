@@ -2,9 +2,9 @@
 full-size network costs 1.0 (and every half-size one 0.5), whatever its number of tasks.
 
 Networks: every non-empty subset of the paper's five Taskonomy tasks (segment, depth, normal,
-keypoint, edge) at full size, and the five single-task networks at half size. Each is measured
-with `taskgroup.cost.measure_cost`; latency is measured in interleaved rounds (every network once
-per round) so that a change in machine load hits all networks alike, and a network's latency is
+keypoint, edge) at full size, and the five single-task networks at half size, measured with
+`taskgroup.cost.measure_candidates` as `taskgroup cost` does: in interleaved rounds (every network
+once per round) so that a change in machine load hits all networks alike; a network's latency is
 the median over rounds of each round's median. Costs are relative to the mean full-size
 single-task network, as `--unit relative` computes them.
 
@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import torch
 
-from taskgroup.cost import CostMeasurement, candidate_costs, measure_cost
+from taskgroup.cost import CostMeasurement, candidate_costs, measure_candidates
 from taskgroup.models import build_model, parse_sizes
 from taskgroup.tasks import get_task
 
@@ -37,25 +37,11 @@ def networks() -> list[tuple[str, str]]:
 def measure_all(device: str, image_size: int, batch_size: int, rounds: int, repeats: int) -> dict[tuple[str, str], CostMeasurement]:
     sizes = {size.label: size for size in parse_sizes("full=1.0,half=0.5")}
     keys = networks()
-    models = {key: build_model([get_task(t) for t in key[0].split("+")], sizes[key[1]]) for key in keys}
-    shape = (3, image_size, image_size)
-    per_round: dict[tuple[str, str], list[CostMeasurement]] = defaultdict(list)
-    for _ in range(rounds):
-        for key in keys:
-            per_round[key].append(measure_cost(models[key], shape, device, batch_size, warmup=2, repeats=repeats))
-    combined = {}
-    for key, runs in per_round.items():
-        peaks = [run.peak_memory_bytes for run in runs if run.peak_memory_bytes is not None]
-        combined[key] = CostMeasurement(
-            params=runs[0].params,
-            macs=runs[0].macs,
-            latency_ms=statistics.median(run.latency_ms for run in runs),
-            latency_spread_ms=statistics.median(run.latency_spread_ms for run in runs),
-            peak_memory_bytes=max(peaks) if peaks else None,
-            device=runs[0].device,
-            batch_size=batch_size,
-        )
-    return combined
+    candidates = [([get_task(t) for t in tasks.split("+")], sizes[size]) for tasks, size in keys]
+    measured = measure_candidates(
+        candidates, (3, image_size, image_size), device, batch_size, warmup=2, repeats=repeats, rounds=rounds
+    )
+    return dict(zip(keys, measured))
 
 
 def summarise(measured: dict[tuple[str, str], CostMeasurement]) -> list[dict[str, object]]:

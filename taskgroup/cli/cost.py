@@ -41,7 +41,11 @@ def cost(
         ),
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed forward passes before timing.", min=0)] = 5,
-    repeats: Annotated[int, typer.Option("--repeats", help="Timed forward passes per candidate.", min=1)] = 30,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed forward passes per candidate and round.", min=1)] = 10,
+    rounds: Annotated[
+        int,
+        typer.Option("--rounds", help="Rounds over all candidates; latency is the median of the rounds' medians.", min=1),
+    ] = 3,
     threads: Annotated[
         int | None,
         typer.Option("--threads", help="CPU threads for torch (1 gives steadier timings on a busy machine). Default: torch's.", min=1),
@@ -49,8 +53,12 @@ def cost(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Measure parameters, MACs, latency (median and interquartile range) and peak memory of every
-    candidate of a study, and store them with the candidate. Re-running overwrites earlier figures."""
+    """Measure every candidate's parameters, MACs, latency and peak memory, and store them.
+
+    Latency is the median (and interquartile range) of timed forward passes after a warm-up, under
+    inference mode, in rounds over all candidates so that changing machine load hits all alike.
+    Re-running overwrites earlier figures.
+    """
     target = resolve_device(device)
     store = open_store(db)
     with store.session() as session:
@@ -68,9 +76,9 @@ def cost(
         TextColumn("measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True,
     ) as bar:
-        task_id = bar.add_task("cost", total=len(networks))
+        task_id = bar.add_task("cost", total=rounds * len(networks))
         measured = measure_candidates(
-            networks, shape, target, batch_size=batch_size, warmup=warmup, repeats=repeats,
+            networks, shape, target, batch_size=batch_size, warmup=warmup, repeats=repeats, rounds=rounds,
             progress=lambda done, total: bar.update(task_id, completed=done),
         )
 

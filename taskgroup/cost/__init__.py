@@ -2,6 +2,7 @@
 
 from taskgroup.cost.measure import (
     CostMeasurement,
+    combine_rounds,
     count_macs,
     count_params,
     measure_candidates,
@@ -14,6 +15,7 @@ __all__ = [
     "UNITS",
     "CostMeasurement",
     "candidate_costs",
+    "combine_rounds",
     "count_macs",
     "count_params",
     "measure_candidates",

@@ -125,19 +125,45 @@ def measure_candidates(
     device: str | torch.device,
     batch_size: int = 1,
     warmup: int = 5,
-    repeats: int = 30,
+    repeats: int = 10,
+    rounds: int = 3,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[CostMeasurement]:
-    """Build and measure each `(tasks, size)` network in turn; `progress(done, total)` after each one."""
+    """Build and measure each `(tasks, size)` network; `progress(done, total)` after each measurement.
+
+    Every network is measured once per round, in turn, so a change in machine load (other jobs on
+    a shared machine) hits all networks alike instead of whichever was being timed; see
+    `combine_rounds` for how the rounds are summarised.
+    """
     shape = _check_shape(input_shape)
-    measurements = []
-    for done, (tasks, size) in enumerate(candidates, start=1):
-        model = build_model(tasks, size, in_channels=shape[0])
-        measurements.append(measure_cost(model, shape, device, batch_size, warmup, repeats))
-        del model
-        if progress is not None:
-            progress(done, len(candidates))
-    return measurements
+    if rounds < 1:
+        raise InvalidInputError(f"rounds must be at least 1, got {rounds}")
+    runs: list[list[CostMeasurement]] = [[] for _ in candidates]
+    total = rounds * len(candidates)
+    for round_index in range(rounds):
+        for index, (tasks, size) in enumerate(candidates):
+            # Rebuilt each round rather than kept: a study of large encoders would not fit in memory.
+            model = build_model(tasks, size, in_channels=shape[0])
+            runs[index].append(measure_cost(model, shape, device, batch_size, warmup, repeats))
+            del model
+            if progress is not None:
+                progress(round_index * len(candidates) + index + 1, total)
+    return [combine_rounds(network_runs) for network_runs in runs]
+
+
+def combine_rounds(runs: Sequence[CostMeasurement]) -> CostMeasurement:
+    """One measurement from several rounds of the same network: latency is the median of the rounds'
+    medians, its spread the median of their interquartile ranges, peak memory the highest peak."""
+    peaks = [run.peak_memory_bytes for run in runs if run.peak_memory_bytes is not None]
+    return CostMeasurement(
+        params=runs[0].params,
+        macs=runs[0].macs,
+        latency_ms=statistics.median(run.latency_ms for run in runs),
+        latency_spread_ms=statistics.median(run.latency_spread_ms for run in runs),
+        peak_memory_bytes=max(peaks) if peaks else None,
+        device=runs[0].device,
+        batch_size=runs[0].batch_size,
+    )
 
 
 def _timed_forward(model: nn.Module, batch: torch.Tensor, device: torch.device) -> float:

@@ -27,7 +27,7 @@ def _study_with_candidates(tmp_path: Path) -> str:
 
 def test_cost_measures_and_stores_every_candidate(tmp_path: Path) -> None:
     db = _study_with_candidates(tmp_path)
-    out = run_json("cost", "s", "--image-size", "16", "--repeats", "3", "--warmup", "1", "--threads", "1", "--db", db)
+    out = run_json("cost", "s", "--image-size", "16", "--repeats", "3", "--rounds", "1", "--warmup", "1", "--threads", "1", "--db", db)
     assert out["device"] == "cpu"
     assert out["input_shape"] == [3, 16, 16]
     rows = {(row["tasks"], row["size"]): row for row in out["candidates"]}
@@ -57,7 +57,7 @@ def test_cost_measures_and_stores_every_candidate(tmp_path: Path) -> None:
 
 def test_cost_prints_a_table(tmp_path: Path) -> None:
     db = _study_with_candidates(tmp_path)
-    out = run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--warmup", "0", "--db", db).stdout
+    out = run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db).stdout
     assert "depth+normal" in out and "MMACs" in out and "measured" in out
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
-from taskgroup.cost import count_macs, count_params, measure_candidates, measure_cost
+from taskgroup.cost import CostMeasurement, combine_rounds, count_macs, count_params, measure_candidates, measure_cost
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec, build_model, parse_size
 from taskgroup.tasks.base import Task
@@ -91,7 +91,7 @@ def test_more_tasks_cost_more_macs_than_one_but_less_than_separate_networks() ->
     assert one < two < one + other
 
 
-def test_measure_candidates_reports_progress() -> None:
+def test_measure_candidates_measures_in_rounds_and_reports_progress() -> None:
     calls: list[tuple[int, int]] = []
     size = parse_size("tiny=0.25")
     measured = measure_candidates(
@@ -100,10 +100,25 @@ def test_measure_candidates_reports_progress() -> None:
         "cpu",
         warmup=0,
         repeats=2,
+        rounds=2,
         progress=lambda done, total: calls.append((done, total)),
     )
-    assert calls == [(1, 2), (2, 2)]
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert len(measured) == 2
     assert measured[0].macs < measured[1].macs
+
+
+def test_rounds_combine_to_the_median_of_their_medians() -> None:
+    def run(latency: float, spread: float, peak: int | None) -> CostMeasurement:
+        return CostMeasurement(params=10, macs=20, latency_ms=latency, latency_spread_ms=spread,
+                               peak_memory_bytes=peak, device="cuda:0", batch_size=4)
+
+    combined = combine_rounds([run(5.0, 1.0, 100), run(50.0, 9.0, 300), run(6.0, 2.0, 200)])
+    assert combined.latency_ms == 6.0  # the round slowed down by other load does not count
+    assert combined.latency_spread_ms == 2.0
+    assert combined.peak_memory_bytes == 300
+    assert (combined.params, combined.macs, combined.device, combined.batch_size) == (10, 20, "cuda:0", 4)
+    assert combine_rounds([run(5.0, 1.0, None)]).peak_memory_bytes is None
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_measured_costs_change_the_optimal_choice() -> None:
     keys = list(LOSSES)
     measured = measure_candidates(
         [([get_task(t) for t in tasks.split("+")], sizes[size]) for tasks, size in keys], (3, 32, 32), "cpu",
-        warmup=0, repeats=1,
+        warmup=0, repeats=1, rounds=1,
     )
     # MACs, not latency, so the test does not depend on how busy the machine is.
     costs = candidate_costs(dict(zip(keys, measured)), "relative", basis="macs")
