@@ -1,0 +1,163 @@
+"""Options, parsers, error messages and sweeps of selection, on small hand-made results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
+from taskgroup.io.standley import read_standley
+from taskgroup.selection import BudgetTooSmallError, parse_budgets, parse_task_values, select, sweep
+
+COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
+
+
+def results() -> pd.DataFrame:
+    """Three tasks; the pair a+b is good for a, the triple is cheap per task but worse."""
+    losses = {
+        ("a", "full"): {"a": 1.0},
+        ("b", "full"): {"b": 1.0},
+        ("c", "full"): {"c": 1.0},
+        ("a", "half"): {"a": 1.2},
+        ("a+b", "full"): {"a": 0.6, "b": 1.1},
+        ("a+b+c", "full"): {"a": 1.3, "b": 1.3, "c": 1.3},
+    }
+    cost = {"full": 1.0, "half": 0.5}
+    rows = [
+        (tasks, size, cost[size], "full", split, task, loss + (0.01 if split == "test" else 0.0))
+        for (tasks, size), served in losses.items()
+        for task, loss in served.items()
+        for split in ("val", "test")
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def chosen(selection) -> list[str]:
+    return [n.label for n in selection.networks]
+
+
+def test_budget_range_is_inclusive_and_float_safe() -> None:
+    assert parse_budgets("1:5:0.5") == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    assert parse_budgets("0.1:0.3:0.1") == [0.1, 0.2, 0.3]
+    assert parse_budgets("1,2.5") == [1.0, 2.5] and parse_budgets("3") == [3.0]
+
+
+@pytest.mark.parametrize("text", ["1:5", "1:5:0", "5:1:1", "a:2:1", "0:1:1", "1,x", "-1", "1:inf:1"])
+def test_bad_budgets_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInputError, match="invalid budgets"):
+        parse_budgets(text)
+
+
+def test_task_values_parse_and_refuse_bad_input() -> None:
+    assert parse_task_values(["depth=2", "normal=0.5,edge=1"], "--weight") == {"depth": 2.0, "normal": 0.5, "edge": 1.0}
+    for bad, message in [("depth", "expected TASK=VALUE"), ("depth=x", "not a number"), ("=2", "expected TASK=VALUE"),
+                         ("depth=nan", "finite"), ("d=1,d=2", "given twice")]:
+        with pytest.raises(InvalidInputError, match=message):
+            parse_task_values(bad, "--weight")
+
+
+def test_plain_selection_and_budget_trade_off() -> None:
+    assert chosen(select(results(), 1.0)) == ["a+b+c@full"]
+    assert chosen(select(results(), 2.0)) == ["a+b@full", "c@full"]
+    assert select(results(), 2.0).val_loss == pytest.approx(0.6 + 1.1 + 1.0)
+    assert select(results(), 2.0).test_loss == pytest.approx(0.61 + 1.11 + 1.01)
+
+
+def test_weights_change_the_choice() -> None:
+    # b is served better alone (1.0) than in a+b (1.1): with b weighted heavily that is worth a network
+    heavy_b = select(results(), 3.0, weights={"b": 10})
+    assert chosen(heavy_b) == ["a+b@full", "b@full", "c@full"]
+    assert heavy_b.objective == pytest.approx(0.6 + 10 * 1.0 + 1.0)
+    assert heavy_b.predicted_loss == pytest.approx(0.6 + 1.0 + 1.0)
+
+
+def test_caps_require_forbid_and_max_networks() -> None:
+    # Without a+b, three choices tie at loss 3.6 and cost 2: name order picks a + a+b+c.
+    assert chosen(select(results(), 2.0, forbid=["a+b"])) == ["a@full", "a+b+c@full"]
+    forbid_pair = select(results(), 2.0, forbid=["b+a"])
+    assert "a+b@full" not in chosen(forbid_pair)
+    required = select(results(), 2.0, require=["a@half"])
+    assert "a@half" in chosen(required) and required.cost <= 2.0
+    one = select(results(), 3.0, max_networks=1)
+    assert chosen(one) == ["a+b+c@full"]
+    capped = select(results(), 3.0, max_loss={"c": 1.0})
+    assert capped.assignment["c"] == [n.label for n in capped.networks].index("c@full")
+
+
+def test_tie_break_prefers_lower_cost() -> None:
+    frame = results()
+    frame.loc[(frame["tasks"] == "a") & (frame["size"] == "half"), "loss"] = 1.0  # as good as the full a
+    picked = select(frame[frame["tasks"] == "a"], 5.0)
+    assert chosen(picked) == ["a@half"] and picked.cost == 0.5
+
+
+def test_infeasible_budget_states_the_cheapest_one() -> None:
+    with pytest.raises(BudgetTooSmallError, match="budget 0.5 is infeasible: the cheapest feasible budget is 1$") as raised:
+        select(results(), 0.5)
+    assert raised.value.cheapest_budget == 1.0
+    with pytest.raises(BudgetTooSmallError, match="cheapest feasible budget is 1.5"):
+        select(results(), 1.0, require=["a@half"])
+
+
+def test_other_infeasible_constraints_are_named() -> None:
+    with pytest.raises(InfeasibleError, match="task c cannot be served: its max loss excludes"):
+        select(results(), 5.0, max_loss={"c": 0.5})
+    with pytest.raises(InfeasibleError, match="task c cannot be served: every candidate that could serve it is forbidden"):
+        select(results(), 5.0, forbid=["c", "a+b+c"])
+    with pytest.raises(InfeasibleError, match=r"at most 1 networks serves every task \(at least 2 are needed"):
+        select(results(), 5.0, max_networks=1, forbid=["a+b+c"])
+    with pytest.raises(InfeasibleError, match="2 candidates are required but at most 1"):
+        select(results(), 5.0, max_networks=1, require=["a@half", "c"])
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(UnknownNameError, match="weight given for unknown task 'z'"):
+        select(results(), 1.0, weights={"z": 1})
+    with pytest.raises(InvalidInputError, match="must not be negative"):
+        select(results(), 1.0, weights={"a": -1})
+    with pytest.raises(InvalidInputError, match="exists at several sizes"):
+        select(results(), 1.0, require=["a"])
+    with pytest.raises(UnknownNameError, match="no candidate b@half"):
+        select(results(), 1.0, require=["b@half"])
+    with pytest.raises(InvalidInputError, match="both required and forbidden"):
+        select(results(), 3.0, require=["c"], forbid=["c@full"])
+    with pytest.raises(InvalidInputError, match="budget must be a positive number"):
+        select(results(), 0)
+    with pytest.raises(UnknownNameError, match="unknown solver 'simplex'"):
+        select(results(), 1.0, solver="simplex")
+    with pytest.raises(InvalidInputError, match="lack the column"):
+        select(results().drop(columns="stage"), 1.0)
+    with pytest.raises(InvalidInputError, match="no results"):
+        select(results().iloc[0:0], 1.0)
+
+
+def test_cost_override_changes_the_unit() -> None:
+    latency = {("a", "full"): 5.0, ("b", "full"): 5.0, ("c", "full"): 5.0, ("a", "half"): 2.0, ("a+b", "full"): 6.0, ("a+b+c", "full"): 20.0}
+    picked = select(results(), 16.0, costs=latency)
+    assert chosen(picked) == ["a+b@full", "b@full", "c@full"] and picked.cost == 16.0
+    with pytest.raises(BudgetTooSmallError, match="cheapest feasible budget is 11"):
+        select(results(), 10.0, costs=latency)
+    with pytest.raises(InvalidInputError, match="no cost given for candidate a\\+b\\+c@full"):
+        select(results(), 10.0, costs={k: v for k, v in latency.items() if k[0] != "a+b+c"})
+
+
+def test_sweep_rows_and_baselines_on_the_reference(reference_dir: Path) -> None:
+    frame = read_standley(reference_dir / "results.txt", reference_dir / "results_test.txt", list("sdnkt"), reference_dir / "results_20.txt")
+    steps = []
+    outcome = sweep(frame, parse_budgets("0.5:2:0.5"), ["exact", "hoa"], random_samples=200, progress=lambda d, t: steps.append((d, t)))
+    rows = json.loads(json.dumps(outcome.to_json()))
+    assert steps[-1] == (12, 12)
+    assert {r["estimator"] for r in rows if r.get("budget") == 0.5 and "error" in r} == {"exact", "hoa"}
+    exact = {r["budget"]: r for r in rows if r.get("estimator") == "exact" and "error" not in r}
+    base = {(r["budget"], r["baseline"]): r for r in rows if "baseline" in r}
+    assert round(exact[2.0]["test_loss"], 5) == 0.45224
+    # all-in-one at budget 1 is the only feasible choice, so every baseline equals it there
+    assert base[1.0, "all-in-one"]["test_loss"] == pytest.approx(exact[1.0]["test_loss"])
+    assert base[1.0, "random"]["val_loss_std"] == 0.0
+    assert base[1.0, "one-per-task"]["networks"] is None  # five singles need 2.5
+    # the optimum on validation is never worse than random or worst groupings
+    assert exact[2.0]["val_loss"] <= base[2.0, "random"]["val_loss"] <= base[2.0, "worst"]["val_loss"]
+    assert base[2.0, "random"]["samples"] == 200 and base[2.0, "random"]["cost"] <= 2.0
