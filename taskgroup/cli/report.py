@@ -23,10 +23,12 @@ from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence
-from taskgroup.errors import InfeasibleError, InvalidInputError
+from taskgroup.errors import InvalidInputError
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
 from taskgroup.report.compute import NeedsJob
-from taskgroup.selection import Selector
+from taskgroup.estimators import Evidence, get_estimator
+from taskgroup.selection import BaselineRow, Selection
+from taskgroup.selection.sweep import sweep
 
 DEFAULT_FORMATS = "html,md,csv,json"
 DEFAULT_ESTIMATORS = "exact,esa,hoa"
@@ -106,28 +108,24 @@ def gather_report_input(
         jobs = _jobs_frame(session, study)
     tasks, results = evidence.tasks, evidence.results
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
-    selections, notes = [], []
-    total, done = len(estimators) * len(chosen_budgets), 0
+    notes = []
+    usable = []
     for estimator in estimators:
-        selector = Selector(results, estimator, costs=evidence.costs, tasks=tasks, extras=evidence.extras)
-        if selector.estimates.empty:
+        if get_estimator(estimator).estimate(Evidence(results, evidence.extras)).empty:
             notes.append(f"estimator {estimator} has nothing to estimate from in study {name!r}; left out")
-            done += len(chosen_budgets)
-            continue
-        infeasible = []
-        for budget in chosen_budgets:
-            try:
-                selections.append(selector.select(budget).to_json())
-            except InfeasibleError:
-                infeasible.append(f"{budget:g}")
-            done += 1
-            if progress is not None:
-                progress(done, total)
-        if infeasible:
-            notes.append(f"{estimator}: no feasible choice at budget {', '.join(infeasible)}")
+        else:
+            usable.append(estimator)
+    swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
+                  progress=progress)
+    order = {estimator: i for i, estimator in enumerate(usable)}
+    selections = sorted((row.to_json() for row in swept.selections if isinstance(row, Selection)),
+                        key=lambda s: (order[s["estimator"]], s["budget"]))
+    for row in swept.selections:
+        if not isinstance(row, Selection):
+            notes.append(f"{row.estimator} at budget {row.budget:g}: {row.error}")
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
-        baselines=pd.DataFrame(columns=BASELINE_COLUMNS), jobs=jobs, needs=_planned_jobs(estimators, tasks, sizes),
+        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs=_planned_jobs(estimators, tasks, sizes),
     )
     return GatheredInput(data, tuple(notes))
 
@@ -135,6 +133,17 @@ def gather_report_input(
 def default_budgets(task_count: int) -> list[float]:
     """The paper's sweep: 1 to one network per task, in steps of half a network."""
     return [1.0 + 0.5 * i for i in range(2 * max(task_count, 1) - 1)]
+
+
+def _baselines_frame(rows: Sequence[BaselineRow]) -> pd.DataFrame:
+    """The sweep's baseline rows with the chosen networks written as labels (none for `random`)."""
+    records = []
+    for row in rows:
+        record = row.to_json()
+        networks = record.pop("networks")
+        record["networks"] = "" if networks is None else " ".join(f"{'+'.join(n['tasks'])}@{n['size']}" for n in networks)
+        records.append(record)
+    return pd.DataFrame(records, columns=list(dict.fromkeys([*BASELINE_COLUMNS, *(records[0] if records else [])])))[BASELINE_COLUMNS]
 
 
 def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequence[str]) -> dict[str, NeedsJob]:

@@ -25,7 +25,7 @@ from taskgroup.report.selections import (
 )
 
 Progress = Callable[[int, int], None]
-BASELINE_COLUMNS = ["budget", "baseline", "cost", "test_loss", "test_loss_std"]
+BASELINE_COLUMNS = ["budget", "baseline", "networks", "cost", "val_loss", "test_loss", "test_loss_std"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,13 @@ def _loss_section(data: ReportInput) -> Section:
         "loss-vs-budget",
         "Total loss against budget",
         "Sum over tasks of the test losses of the networks serving them, for the set each estimator "
-        "chose at each budget, next to the baselines (the paper's Figure 4). Lower is better; the "
-        "random baseline's band is one standard deviation.",
+        "chose at each budget, next to the baselines (the paper's Figure 4): all tasks in one network, one "
+        "network per task, random groupings (band: one standard deviation) and the worst feasible grouping. "
+        "Lower is better.",
         figures=(Figure("loss_vs_budget", "Total test loss against budget", figures.loss_vs_budget(curves)),),
         tables=(Table("choices", "Chosen sets (as printed by taskgroup select --json)", choices_table(data.selections)),
+                Table("baselines", "Baselines (as printed by taskgroup sweep --json; random: mean and spread of seeded samples)",
+                      data.baselines.reset_index(drop=True)),
                 Table("loss_vs_budget", "Loss-against-budget series", curves)),
     )
 

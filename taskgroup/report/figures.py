@@ -16,16 +16,21 @@ from taskgroup.report.affinity import gain_matrix
 from taskgroup.report.selections import SelectObject, network_label
 
 DPI = 90
-_BASELINE_STYLE = {"linestyle": "--", "marker": "s", "alpha": 0.8}
+_BASELINE_STYLES = [{"linestyle": "--", "marker": marker, "alpha": 0.8, "markersize": size}
+                    for marker, size in (("s", 7), ("^", 7), ("D", 5), ("v", 9), ("x", 7))]
 _ESTIMATOR_STYLE = {"linestyle": "-", "marker": "o", "linewidth": 2}
 
 
 def loss_vs_budget(curves: pd.DataFrame) -> bytes:
     """Total test loss of the chosen set against budget, per estimator and baseline (Figure 4)."""
     figure, axes = _figure(7.5, 4.5)
+    baselines = 0
     for (series, kind), rows in curves.groupby(["series", "kind"], sort=False):
         rows = rows.sort_values("budget")
-        style = _ESTIMATOR_STYLE if kind == "estimator" else _BASELINE_STYLE
+        if kind == "estimator":
+            style = _ESTIMATOR_STYLE
+        else:  # distinct markers, so baselines that coincide (e.g. worst = all-in-one) stay visible
+            style, baselines = _BASELINE_STYLES[baselines % len(_BASELINE_STYLES)], baselines + 1
         line = axes.plot(rows["budget"], rows["test_loss"], label=series, **style)[0]
         spread = rows["test_loss_std"].to_numpy(dtype=float)
         if np.isfinite(spread).any():

@@ -39,6 +39,24 @@ def test_html_shows_the_papers_totals_and_exact_sets(reference_report, reference
         assert set(shown[("exact", budget)]["networks"].text.split()) == networks, budget
 
 
+def test_baselines_are_shown_next_to_the_estimators(reference_report, reference_dir):
+    raw_val, raw_test = raw_losses(reference_dir / "results.txt"), raw_losses(reference_dir / "results_test.txt")
+    rows = {(row["baseline"].text, float(row["budget"].value)): row for row in reference_report["html"].tables["table-baselines"]}
+    assert {name for name, _ in rows} == {"all-in-one", "one-per-task", "random", "worst"}
+    # budget 1 affords only the five-task network: the all-in-one baseline is the exact optimum there
+    assert round(float(rows[("all-in-one", 1.0)]["test_loss"].value), 5) == 0.50278
+    # budget 5: one network per task, each at the size with its lower validation loss (by hand from the files)
+    expected = 0.0
+    for task in ("segment", "depth", "normal", "keypoint", "edge"):
+        size = min(("full", "half"), key=lambda s: raw_val[(task, s)][task])
+        expected += raw_test[(task, size)][task]
+    assert float(rows[("one-per-task", 5.0)]["test_loss"].value) == pytest.approx(expected)
+    random_row = rows[("random", 3.0)]
+    assert float(random_row["test_loss_std"].value) > 0
+    curve = pd.read_csv(reference_report["out"] / "tables" / "loss_vs_budget.csv")
+    assert set(curve[curve["kind"] == "baseline"]["series"]) == {"all-in-one", "one-per-task", "random", "worst"}
+
+
 def test_affinity_csv_equals_hand_computation_from_the_files(reference_report, reference_dir):
     raw = raw_losses(reference_dir / "results_test.txt")
     table = pd.read_csv(reference_report["out"] / "tables" / "affinity.csv")
