@@ -7,6 +7,7 @@ once more with lookahead measurements. Then, for each budget, each method choose
 - exact: the exhaustive table;  esa: early-stage losses;  hoa: singles and pairs;
 - lookahead: singles and the affinity matrix (plus the all-task network it trained);
 - X + fin: active finalization after X (train the chosen networks, re-solve, repeat until stable);
+- X + fin<=k: the same, stopped after k networks trained by finalization (`--fin-limits`);
 - random: random groupings of the tasks into at most `budget` networks (mean of many draws).
 
 Training is deterministic on the CPU for a fixed seed, so "training" a network during finalization
@@ -17,12 +18,15 @@ counts its fraction; the lookahead run counts its measured CPU-time overhead), i
 training of every chosen network a method needs before deployment.
 
     .venv/bin/python benchmarks/search_quality.py --tasks depth,edge,normal,occlusion,reshade
+
+`--cache FILE` keeps the trained tables (pickle), so the analysis can be re-run without training.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import random
 import tempfile
 import time
@@ -58,33 +62,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plot", type=Path, default=None, help="write a regret-by-budget plot (PNG) here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw table as JSON here")
+    parser.add_argument("--fin-limits", default="3,6", help="comma-separated compute limits (networks) for finalization")
+    parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tasks = sorted(args.tasks.split(","))
     budgets = [float(b) for b in args.budgets.split(",")]
     size = parse_size(args.size)
     config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed)
-    options = {"images": args.images, "resolution": args.resolution, "seed": args.seed, "cache_dir": tempfile.mkdtemp()}
-    splits = load_splits(DatasetSpec("synthetic", options=options), tasks)
-    per_epoch = steps_per_epoch(splits["train"], config.batch_size)
-    subsets = [list(g) for k in range(1, len(tasks) + 1) for g in combinations(tasks, k)]
     started = time.perf_counter()
-
-    full = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="full")
-    early = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="early")
-    truth = _rows(full, size.cost, "full")
-    epochs = {("+".join(o.tasks), size.label): o.steps / per_epoch for o in full}
-    early_epochs = sum(o.steps / per_epoch for o in early)
-
-    cpu = time.process_time()
-    train_candidate(tasks, size, splits, "cpu", config)
-    plain_cpu = time.process_time() - cpu
-    cpu = time.process_time()
-    measured = measure_affinity(tasks, size, splits, "cpu", config)
-    overhead = (time.process_time() - cpu) / plain_cpu
+    if args.cache and args.cache.exists():
+        trained_tables = pickle.loads(args.cache.read_bytes())
+    else:
+        trained_tables = _train_tables(tasks, size, config, args)
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps(trained_tables))
+    truth, early_rows, epochs, early_epochs, affinity, overhead, measurements = trained_tables
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
     exhaustive = sum(epochs.values())
+    subsets = [g for g in epochs]
 
     def rows_of(keys) -> pd.DataFrame:
         wanted = set(keys)
@@ -94,9 +91,9 @@ def main() -> None:
     pairs = [("+".join(p), size.label) for p in combinations(tasks, 2)]
     methods = {
         "exact": ("exact", truth, {}, exhaustive, set(epochs)),
-        "esa": ("esa", _rows(early, size.cost, "early"), {}, early_epochs, set()),
+        "esa": ("esa", early_rows, {}, early_epochs, set()),
         "hoa": ("hoa", rows_of(singles + pairs), {}, sum(epochs[k] for k in singles + pairs), set(singles + pairs)),
-        "lookahead": ("lookahead", rows_of(singles + [(everything, size.label)]), {"affinity": measured.affinity},
+        "lookahead": ("lookahead", rows_of(singles + [(everything, size.label)]), {"affinity": affinity},
                       sum(epochs[k] for k in singles) + lookahead_epochs, set(singles) | {(everything, size.label)}),
     }
     exact_selector = Selector(truth, "exact")
@@ -110,11 +107,14 @@ def main() -> None:
             records.append(_score(name, budget, keys, truth, optimum[budget], spent + sum(epochs[k] for k in keys - trained), exhaustive))
         if name == "exact":
             continue
-        outcome = finalize_actively(evidence, estimator, budgets, rows_of, extras=extras, tasks=tasks)
-        extra = sum(epochs[k] for k in set(outcome.trained) - trained)
-        for budget in budgets:
-            keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
-            records.append(_score(f"{name} + fin", budget, keys, truth, optimum[budget], spent + extra, exhaustive))
+        for limit in [None, *(int(k) for k in args.fin_limits.split(",") if k)]:
+            outcome = finalize_actively(evidence, estimator, budgets, rows_of, extras=extras, tasks=tasks, max_trained=limit)
+            label = f"{name} + fin" if limit is None else f"{name} + fin<={limit}"
+            extra = sum(epochs[k] for k in set(outcome.trained) - trained)
+            for budget in budgets:
+                keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
+                deploy = sum(epochs[k] for k in keys - trained - set(outcome.trained))  # chosen but not yet trained
+                records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
     rng = random.Random(args.seed)
     for budget in budgets:
         draws = [_random_grouping(tasks, int(budget), rng) for _ in range(args.random_draws)]
@@ -126,12 +126,31 @@ def main() -> None:
     print(f"{len(tasks)} tasks ({', '.join(tasks)}), size {args.size}, {args.images} images at {args.resolution}px, "
           f"max {args.epochs} epochs, batch {args.batch_size}; {len(subsets)} candidates; exhaustive compute "
           f"{exhaustive:.1f} candidate-epochs; lookahead CPU-time overhead {overhead:.2f}x "
-          f"({measured.measurements} measurements); {time.perf_counter() - started:.0f} s\n")
+          f"({measurements} measurements); {time.perf_counter() - started:.0f} s\n")
     print(_markdown(table, budgets))
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))
     if args.plot:
         _plot(table, args.plot, len(tasks))
+
+
+def _train_tables(tasks, size, config, args):
+    """Exhaustive full and early tables, epochs per candidate, and the lookahead run with its overhead."""
+    options = {"images": args.images, "resolution": args.resolution, "seed": args.seed, "cache_dir": tempfile.mkdtemp()}
+    splits = load_splits(DatasetSpec("synthetic", options=options), tasks)
+    per_epoch = steps_per_epoch(splits["train"], config.batch_size)
+    subsets = [list(g) for k in range(1, len(tasks) + 1) for g in combinations(tasks, k)]
+    full = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="full")
+    early = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="early")
+    epochs = {("+".join(o.tasks), size.label): o.steps / per_epoch for o in full}
+    cpu = time.process_time()
+    train_candidate(tasks, size, splits, "cpu", config)
+    plain_cpu = time.process_time() - cpu
+    cpu = time.process_time()
+    measured = measure_affinity(tasks, size, splits, "cpu", config)
+    overhead = (time.process_time() - cpu) / plain_cpu
+    return (_rows(full, size.cost, "full"), _rows(early, size.cost, "early"), epochs,
+            sum(o.steps / per_epoch for o in early), measured.affinity, overhead, measured.measurements)
 
 
 def _rows(outcomes, cost: float, stage: str) -> pd.DataFrame:
@@ -182,7 +201,7 @@ def _plot(table: pd.DataFrame, path: Path, n: int) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4))
-    for method, rows in table.groupby("method", sort=False):
+    for method, rows in table[~table["method"].str.contains("<=")].groupby("method", sort=False):
         axis.plot(rows["budget"], rows["val_regret_pct"], marker="o",
                   label=f"{method} ({rows['compute_pct'].max():.0f}% compute)")
     axis.axhline(1.0, color="grey", linestyle=":", linewidth=1)
