@@ -61,11 +61,11 @@ class LookaheadEstimator(Estimator):
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         if "affinity" not in evidence.extras:
             raise InvalidInputError(
-                "the lookahead estimator needs an affinity matrix; run `taskgroup affinity STUDY` first"
+                "the lookahead estimator needs an affinity matrix; run `taskgroup affinity measure STUDY` first"
             )
         lookup = affinity_lookup(evidence.extras["affinity"])
         if not lookup:
-            raise InvalidInputError("the affinity table is empty; run `taskgroup affinity STUDY` first")
+            raise InvalidInputError("the affinity table is empty; run `taskgroup affinity measure STUDY` first")
         measured = evidence.losses("full", "val")
         width = measured["tasks"].str.count(r"\+") + 1
         singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}
