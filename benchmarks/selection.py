@@ -126,9 +126,16 @@ def main() -> None:
             print(
                 f"| {n} | {len(problem.candidates):,} | {budget:g} "
                 f"| {_fmt(bnb[1])} | {bnb[2] if bnb[2] is not None else '-'} | {_fmt(bip[1])} "
-                f"| {exhaustive_text} | {'yes' if len(objectives) == 1 else 'NO'} |",
+                f"| {exhaustive_text} | {_agreement(found, objectives)} |",
                 flush=True,
             )
+
+
+def _agreement(found: list, objectives: set) -> str:
+    """Whether every method that finished found the same optimum ('-' when fewer than two finished)."""
+    if len(found) < 2:
+        return "-"
+    return "yes" if len(objectives) == 1 else "NO"
 
 
 def _fmt(seconds: float | None) -> str:
