@@ -79,7 +79,7 @@ def demo(
             max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
-    cost(DEMO_STUDY, device="cpu", batch_size=1, image_size=None, warmup=1, repeats=5, threads=1, db=db, json_output=False)
+    cost(DEMO_STUDY, device="cpu", batch_size=1, image_size=None, warmup=3, repeats=15, threads=1, db=db, json_output=False)
 
     _step(4, f"selecting with {', '.join(DEMO_ESTIMATORS)} over budgets {budgets} and writing the report")
     written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS)
