@@ -7,7 +7,6 @@ trained to convergence before their real losses are known.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,25 +41,6 @@ class FinalizeSummary:
             ],
             **self.plan.to_json(),
         }
-
-
-def parse_budgets(text: str) -> list[float]:
-    """`START:STOP:STEP` (STOP included) or a comma-separated list, e.g. `1:5:0.5` or `1,2.5,4`."""
-    text = text.strip()
-    try:
-        if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
-                raise InvalidInputError(f"budgets {text!r}: need START <= STOP and a positive STEP")
-            count = math.floor((stop - start) / step + 1e-9) + 1
-            budgets = [round(start + i * step, 10) for i in range(count)]
-        else:
-            budgets = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InvalidInputError(f"budgets {text!r}: write START:STOP:STEP (e.g. 1:5:0.5) or a list (e.g. 1,2.5,4)") from None
-    if not budgets or any(not (math.isfinite(b) and b > 0) for b in budgets):
-        raise InvalidInputError(f"budgets {text!r}: every budget must be a positive number")
-    return budgets
 
 
 def finalize_study(session: Session, study: Study, budgets: Sequence[float], estimator: str) -> FinalizeSummary:

@@ -117,7 +117,8 @@ def finalize(
     json_output: JsonOption = False,
 ) -> None:
     """Queue full training of the networks the estimator chose at each budget (then `taskgroup work`)."""
-    from jobs.finalize import finalize_study, parse_budgets
+    from jobs.finalize import finalize_study
+    from taskgroup.selection import parse_budgets
 
     budget_list = parse_budgets(budgets)
     with open_store(db).session() as session:
