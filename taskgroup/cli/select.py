@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 import typer
 from rich.table import Table
 
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.selection_input import load_study_evidence
-from taskgroup.errors import InvalidInputError
-from taskgroup.selection import Selection, Selector
+from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
 SolverOption = Annotated[str, typer.Option("--solver", help="bnb (branch-and-bound), bip (OR-Tools integer program) or auto.")]
@@ -26,29 +27,14 @@ MaxNetworksOption = Annotated[int | None, typer.Option("--max-networks", help="A
 
 def register(app: typer.Typer) -> None:
     app.command("select")(select_command)
-
-
-def parse_task_values(items: list[str], option: str) -> dict[str, float] | None:
-    """`TASK=NUMBER` items into a mapping; None when the option was not given."""
-    if not items:
-        return None
-    values: dict[str, float] = {}
-    for item in items:
-        task, sep, number = item.partition("=")
-        if not sep or not task.strip():
-            raise InvalidInputError(f"{option} {item!r} is not TASK=NUMBER")
-        try:
-            values[task.strip()] = float(number)
-        except ValueError:
-            raise InvalidInputError(f"{option} {item!r}: {number!r} is not a number") from None
-    return values
+    app.command("sweep")(sweep_command)
 
 
 def selection_options(weight: list[str], max_loss: list[str], require: list[str], forbid: list[str],
                       max_networks: int | None) -> dict[str, Any]:
     return {
-        "weights": parse_task_values(weight, "--weight"),
-        "max_loss": parse_task_values(max_loss, "--max-loss"),
+        "weights": parse_task_values(weight, "--weight") if weight else None,
+        "max_loss": parse_task_values(max_loss, "--max-loss") if max_loss else None,
         "require": tuple(require),
         "forbid": tuple(forbid),
         "max_networks": max_networks,
@@ -100,3 +86,68 @@ def print_selection(selection: Selection, name: str) -> None:
         f"cost {selection.cost:g} of {selection.budget:g}   predicted loss {selection.predicted_loss:.5f}   "
         f"val loss {_loss(selection.val_loss)}   test loss {_loss(selection.test_loss)}"
     )
+
+
+def sweep_command(
+    name: Annotated[str, typer.Argument(help="Study to sweep.")],
+    budgets: Annotated[str, typer.Option("--budgets", help="START:END:STEP (end included) or a comma list.")] = "1:5:0.5",
+    estimators: Annotated[str, typer.Option("--estimators", "--estimator", help="Comma-separated estimators.")] = "exact,esa,hoa",
+    solver: SolverOption = "auto",
+    unit: UnitOption = "relative",
+    weight: WeightOption = [],
+    max_loss: MaxLossOption = [],
+    require: RequireOption = [],
+    forbid: ForbidOption = [],
+    max_networks: MaxNetworksOption = None,
+    random_samples: Annotated[int, typer.Option("--random-samples", help="Random feasible groupings per budget.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random groupings.")] = 0,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Select at every budget with every estimator, next to the baselines: all tasks in one network,
+    one network per task, random groupings (mean and spread) and the worst feasible choice."""
+    evidence = load_study_evidence(db, name, unit)
+    names = [part.strip() for part in estimators.split(",") if part.strip()]
+    usable = [e for e in names if e != "lookahead" or "affinity" in evidence.extras]
+    if len(usable) < len(names):
+        err_console.print(f"note: no affinity measured for {name!r}, lookahead left out (`taskgroup affinity {name}`)")
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        step = bar.add_task("sweeping", total=None)
+        outcome = sweep(
+            evidence.results, parse_budgets(budgets), usable, solver=solver, costs=evidence.costs,
+            tasks=evidence.tasks, extras=evidence.extras, random_samples=random_samples, seed=seed,
+            progress=lambda done, total: bar.update(step, completed=done, total=total),
+            **selection_options(weight, max_loss, require, forbid, max_networks),
+        )
+    if json_output:
+        emit_json(outcome.to_json())
+        return
+    print_sweep(outcome, name)
+
+
+def _networks(networks: Any) -> str:
+    if networks is None:
+        return "-"
+    return "  ".join("+".join(n.tasks) + ("" if n.size == "full" else f"@{n.size}") for n in networks)
+
+
+def print_sweep(outcome: Any, name: str) -> None:
+    table = Table(title=f"{name}: total loss by budget", title_justify="left")
+    for column in ("budget", "choice", "networks", "cost", "val loss", "test loss"):
+        table.add_column(column, justify="left" if column in ("choice", "networks") else "right",
+                         overflow="fold", no_wrap=column != "networks")
+    for budget in sorted({row.budget for row in outcome.selections} | {row.budget for row in outcome.baselines}):
+        for row in (r for r in outcome.selections if r.budget == budget):
+            if isinstance(row, InfeasibleRow):
+                table.add_row(f"{budget:g}", row.estimator, "[dim]infeasible[/]", "-", "-", "-")
+            else:
+                table.add_row(f"{budget:g}", row.estimator, _networks(row.networks), f"{row.cost:g}",
+                              _loss(row.val_loss), _loss(row.test_loss))
+        for base in (r for r in outcome.baselines if r.budget == budget):
+            spread = f" ±{base.test_loss_std:.5f}" if base.test_loss_std is not None else ""
+            networks = f"{base.samples} random groupings" if base.baseline == "random" else _networks(base.networks)
+            table.add_row("", f"[italic]{base.baseline}[/]", networks,
+                          "-" if base.cost is None else f"{base.cost:g}", _loss(base.val_loss), _loss(base.test_loss) + spread)
+        table.add_section()
+    console.print(table)

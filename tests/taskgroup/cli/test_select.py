@@ -89,3 +89,37 @@ def test_study_without_results_and_unknown_study():
     run_ok("study", "create", "empty", "--tasks", "a,b")
     assert "has no results" in run_error("select", "empty", "--budget", "1")
     assert "no study named 'ghost'" in run_error("select", "ghost", "--budget", "1")
+
+
+EXPECTED_EXACT = {1: 0.50278, 1.5: 0.46132, 2: 0.45224, 2.5: 0.44612, 3: 0.44235}
+
+
+def test_sweep_json_has_every_budget_and_estimator_plus_baselines(paper):
+    rows = run_json("sweep", paper, "--budgets", "0.5:3:0.5", "--estimators", "exact,hoa", "--random-samples", "50")
+    selections = [row for row in rows if "estimator" in row]
+    baselines = [row for row in rows if "baseline" in row]
+    assert [(row["budget"], row["estimator"]) for row in selections] == [
+        (b, e) for b in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0) for e in ("exact", "hoa")
+    ]
+    infeasible = [row for row in selections if "error" in row]
+    assert {row["budget"] for row in infeasible} == {0.5}
+    assert all("cheapest feasible budget is 1" in row["error"] for row in infeasible)
+    for row in selections:
+        if row["estimator"] == "exact" and "error" not in row:
+            assert set(row) == SELECT_KEYS
+            assert round(row["test_loss"], 5) == EXPECTED_EXACT[row["budget"]]
+    assert {row["baseline"] for row in baselines} == {"all-in-one", "one-per-task", "random", "worst"}
+    for budget in (1.0, 2.0, 3.0):
+        at = {row["baseline"]: row for row in baselines if row["budget"] == budget}
+        exact = next(r for r in selections if r["budget"] == budget and r["estimator"] == "exact")
+        assert at["all-in-one"]["test_loss"] == pytest.approx(0.50278, abs=1e-5)
+        assert at["worst"]["val_loss"] >= at["random"]["val_loss"] >= exact["val_loss"]
+
+
+def test_sweep_table_is_readable(paper):
+    out = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact", "--random-samples", "20").stdout
+    assert "exact" in out and "all-in-one" in out and "worst" in out and "0.45224" in out
+
+
+def test_sweep_rejects_bad_budgets(paper):
+    assert "budgets" in run_error("sweep", paper, "--budgets", "5:1:1")
