@@ -84,8 +84,8 @@ def _loss_section(data: ReportInput) -> Section:
         "Lower is better.",
         figures=(Figure("loss_vs_budget", "Total test loss against budget", figures.loss_vs_budget(curves)),),
         tables=(Table("choices", "Chosen sets (as printed by taskgroup select --json)", choices_table(data.selections)),
-                Table("baselines", "Baselines (as printed by taskgroup sweep --json; random: mean and spread of seeded samples)",
-                      data.baselines.reset_index(drop=True)),
+                Table("baselines", "Baselines where feasible (as in taskgroup sweep --json; random: mean and spread of seeded samples)",
+                      data.baselines.dropna(subset=["cost"]).reset_index(drop=True)),
                 Table("loss_vs_budget", "Loss-against-budget series", curves)),
     )
 

@@ -40,7 +40,7 @@ def loss_vs_budget(curves: pd.DataFrame) -> bytes:
     axes.set_ylabel("total test loss (lower is better)")
     axes.set_title("Total loss against budget")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="best")
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(figure)
 
 
@@ -123,7 +123,7 @@ def distance_by_budget(distances: pd.DataFrame) -> bytes:
     axes.set_ylabel("test loss above exact")
     axes.set_title("Distance from the exact optimum")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(figure)
 
 

@@ -19,7 +19,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
 h1 { border-bottom: 3px solid #1f4e79; padding-bottom: .3rem; }
 h2 { color: #1f4e79; margin-top: 2.5rem; border-bottom: 1px solid #ccc; }
 nav ul { columns: 2; }
-table { border-collapse: collapse; margin: .8rem 0 1.5rem; font-size: .85rem; }
+* { box-sizing: border-box; }
+table { border-collapse: collapse; margin: .8rem 0 1.5rem; font-size: .85rem; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #d0d0d0; padding: .25rem .5rem; text-align: left; }
 th { background: #eef3f8; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
