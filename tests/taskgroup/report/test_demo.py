@@ -15,8 +15,6 @@ from tests.taskgroup.cli.helpers import run, run_ok
 from tests.taskgroup.report.browser import assert_not_blank, open_in_chromium
 from tests.taskgroup.report.html_tables import read_html
 
-pytestmark = pytest.mark.slow  # trains 12 real jobs: about 30 s on a quiet 2-core machine
-
 SECTIONS = ["loss-vs-budget", "groupings", "affinity", "serving-losses", "network-costs", "compute"]
 TASKS = ["depth", "normal"]
 BUDGETS = [0.5, 1.0, 1.5, 2.0]
