@@ -18,7 +18,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from db import open_store
 from db.models import Job, Study
 from db.results import candidates_frame
-from jobs.finalize import parse_budgets
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
@@ -27,7 +26,7 @@ from taskgroup.errors import InvalidInputError
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
 from taskgroup.report.compute import NeedsJob
 from taskgroup.estimators import Evidence, get_estimator
-from taskgroup.selection import BaselineRow, Selection
+from taskgroup.selection import BaselineRow, Selection, parse_budgets
 from taskgroup.selection.sweep import sweep
 
 DEFAULT_FORMATS = "html,md,csv,json"
