@@ -19,8 +19,8 @@ class UpsamplingDecoder(nn.Module):
 
     Each decoder costs a small fraction of the encoder, as in the paper, so adding a task to a network
     is cheaper than a second network. Predicting at half resolution and resizing only the task's own
-    channels halves a decoder's CPU latency against convolving at full resolution. The exact resize
-    makes odd input sizes and any output stride work.
+    channels avoids a full-resolution convolution, the costliest part per MAC on a CPU. The exact
+    resize makes odd input sizes and any output stride work.
     """
 
     def __init__(self, in_channels: int, out_channels: int, output_stride: int, width: float = 1.0) -> None:
