@@ -23,11 +23,10 @@ from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_c
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence
 from taskgroup.errors import InvalidInputError
+from taskgroup.estimators import Evidence, get_estimator
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
 from taskgroup.report.compute import NeedsJob
-from taskgroup.estimators import Evidence, get_estimator
-from taskgroup.selection import BaselineRow, Selection, parse_budgets
-from taskgroup.selection.sweep import sweep
+from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
 DEFAULT_FORMATS = "html,md,csv,json"
 DEFAULT_ESTIMATORS = "exact,esa,hoa"
@@ -110,7 +109,13 @@ def gather_report_input(
     notes = []
     usable = []
     for estimator in estimators:
-        if get_estimator(estimator).estimate(Evidence(results, evidence.extras)).empty:
+        chosen = get_estimator(estimator)  # an unknown name is an error
+        try:
+            empty = chosen.estimate(Evidence(results, evidence.extras)).empty
+        except InvalidInputError as missing:  # e.g. lookahead before `taskgroup affinity`
+            notes.append(f"estimator {estimator} left out: {missing}")
+            continue
+        if empty:
             notes.append(f"estimator {estimator} has nothing to estimate from in study {name!r}; left out")
         else:
             usable.append(estimator)

@@ -76,6 +76,17 @@ def test_numbers_in_the_html_equal_select_json(demo_run):
             assert row["test_loss"].text == f"{selected['test_loss']:.6g}"
 
 
+def test_baselines_in_the_html_equal_sweep_json(demo_run):
+    swept = json.loads(run_ok("sweep", "demo", "--budgets", "0.5:2:0.5", "--db", demo_run["db"], "--json").stdout)
+    expected = {(row["baseline"], row["budget"]): row for row in swept if "baseline" in row and row["cost"] is not None}
+    shown = {(row["baseline"].text, float(row["budget"].value)): row for row in demo_run["html"].tables["table-baselines"]}
+    assert set(shown) == set(expected) and shown
+    for key, row in shown.items():
+        for column in ("cost", "val_loss", "test_loss", "test_loss_std"):
+            value = float(row[column].value) if row[column].value else None
+            assert value == expected[key][column], (key, column)
+
+
 def test_per_task_losses_add_up_to_the_chosen_sets_totals(demo_run):
     serving = pd.read_csv(demo_run["out"] / "report" / "tables" / "serving_losses.csv")
     choices = pd.read_csv(demo_run["out"] / "report" / "tables" / "choices.csv")
