@@ -14,6 +14,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
 
 from db import open_store
 from db.models import Job, Study
@@ -119,6 +120,8 @@ def gather_report_input(
             notes.append(f"estimator {estimator} has nothing to estimate from in study {name!r}; left out")
         else:
             usable.append(estimator)
+    if not usable:
+        raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)
     order = {estimator: i for i, estimator in enumerate(usable)}
@@ -147,7 +150,7 @@ def _baselines_frame(rows: Sequence[BaselineRow]) -> pd.DataFrame:
         networks = record.pop("networks")
         record["networks"] = "" if networks is None else " ".join(f"{'+'.join(n['tasks'])}@{n['size']}" for n in networks)
         records.append(record)
-    return pd.DataFrame(records, columns=list(dict.fromkeys([*BASELINE_COLUMNS, *(records[0] if records else [])])))[BASELINE_COLUMNS]
+    return pd.DataFrame(records, columns=BASELINE_COLUMNS)
 
 
 def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequence[str]) -> dict[str, NeedsJob]:
@@ -160,7 +163,7 @@ def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequen
     return needs
 
 
-def _jobs_frame(session, study: Study) -> pd.DataFrame:
+def _jobs_frame(session: Session, study: Study) -> pd.DataFrame:
     rows = [
         (job.candidate.tasks, job.candidate.size, job.stage, job.state, job.epochs, job.device, job.started_at, job.finished_at)
         for job in Job.all_of_study(session, study.id)

@@ -127,4 +127,5 @@ def test_bad_report_requests_get_one_clear_error(reference_report, tmp_path):
     assert "budgets '5:1:1'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--budgets", "5:1:1", "--db", db)
     assert "no study named 'nope'" in run_error("report", "nope", "--out", str(tmp_path / "x"), "--db", db)
     assert "unknown estimator 'magic'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--estimators", "magic", "--db", db)
+    assert "no estimator can select" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--estimators", "lookahead", "--db", db)
     assert not (tmp_path / "x").exists()
