@@ -127,6 +127,8 @@ def main() -> None:
           f"max {args.epochs} epochs, batch {args.batch_size}; {len(subsets)} candidates; exhaustive compute "
           f"{exhaustive:.1f} candidate-epochs; lookahead CPU-time overhead {overhead:.2f}x "
           f"({measurements} measurements); {time.perf_counter() - started:.0f} s\n")
+    print(_summary(table, budgets))
+    print()
     print(_markdown(table, budgets))
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))
@@ -191,6 +193,17 @@ def _markdown(table: pd.DataFrame, budgets) -> str:
     for row in table.itertuples(index=False):
         lines.append(f"| {row.method} | {row.budget:g} | {row.test_loss:.4f} | {row.regret_pct:+.2f}% | "
                      f"{row.val_regret_pct:+.2f}% | {row.epochs:.1f} | {row.compute_pct:.1f}% | {row.networks} |")
+    return "\n".join(lines)
+
+
+def _summary(table: pd.DataFrame, budgets) -> str:
+    """One row per method: regret (val / test, %) at each budget and the most compute any budget took."""
+    head = "| method | " + " | ".join(f"B={b:g} val / test" for b in budgets) + " | compute (% of exhaustive) |"
+    lines = [head, "| --- |" + " ---: |" * (len(budgets) + 1)]
+    for method, rows in table.groupby("method", sort=False):
+        by_budget = rows.set_index("budget")
+        cells = [f"{by_budget.loc[b, 'val_regret_pct']:+.2f} / {by_budget.loc[b, 'regret_pct']:+.2f}" for b in budgets]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {rows['compute_pct'].max():.1f} |")
     return "\n".join(lines)
 
 
