@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -27,6 +28,8 @@ log = logging.getLogger("taskgroup.jobs")
 def run_slot(request: WorkRequest, slot: int, stop: threading.Event) -> WorkerSummary:
     """Run the worker of slot `slot` in this process until it is done or `stop` is set."""
     device = request.slots[slot]
+    if device == "cpu":
+        _share_cores(request)
     store = open_store(request.db_url)
     try:
         worker = Worker(
@@ -36,6 +39,16 @@ def run_slot(request: WorkRequest, slot: int, stop: threading.Event) -> WorkerSu
         return worker.run(stop)
     finally:
         store.dispose()
+
+
+def _share_cores(request: WorkRequest) -> None:
+    """Give each CPU slot its share of the cores: torch's default of one thread per core in every slot
+    oversubscribes the machine, which made a small job ~9x slower with two slots on two cores
+    (benchmarks/demo_threads.py, docs/benchmarks.md)."""
+    import torch
+
+    cpu_slots = sum(device == "cpu" for device in request.slots)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // cpu_slots))
 
 
 def _slot_process(request: WorkRequest, slot: int, results: Any) -> None:

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from db.errors import StorageError
 from taskgroup.errors import TaskgroupError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 DbOption = Annotated[
     str | None,
@@ -46,5 +47,5 @@ class ErrorHandlingGroup(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except (TaskgroupError, StorageError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from exc

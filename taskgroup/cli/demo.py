@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -73,21 +71,20 @@ def demo(
 
     _step(2, "training every candidate at both sizes: fully (exact, and HOA's singles and pairs) and at the early stage (ESA)")
     _plan(db, "esa")
-    with _one_thread_per_worker():
-        run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
-            devices="cpu", per_device=workers or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
-            max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
+    run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
+        devices="cpu", per_device=workers or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
+        max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
     cost(DEMO_STUDY, device="cpu", batch_size=1, image_size=None, warmup=3, repeats=15, threads=1, db=db, json_output=False)
 
     _step(4, f"selecting with {', '.join(DEMO_ESTIMATORS)} over budgets {budgets} and writing the report")
-    written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS)
+    written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS, unit="declared")
     minutes, seconds = divmod(time.monotonic() - started, 60)
     console.print(f"\n[bold green]demo finished[/] in {int(minutes)} min {seconds:.0f} s; "
                   f"{sum(len(files) for files in written.values())} report files in {out / 'report'}")
     console.print(f"open the report: [bold]{out / 'report' / 'report.html'}[/]")
-    console.print(f"explore further: taskgroup select {DEMO_STUDY} --budget 2 --db {db}")
+    console.print(f"explore further: taskgroup select {DEMO_STUDY} --budget 2 --unit declared --db {db}")
 
 
 def _step(number: int, text: str) -> None:
@@ -95,23 +92,6 @@ def _step(number: int, text: str) -> None:
     console.print(text)
 
 
-@contextmanager
-def _one_thread_per_worker() -> Iterator[None]:
-    """One torch thread in this process and in spawned workers: tiny networks gain nothing from more,
-    and OpenMP threads competing for busy cores made a demo job ~50x slower (docs/benchmarks.md)."""
-    import torch
-
-    previous_threads, previous_env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous_threads)
-        if previous_env is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = previous_env
 
 
 def _study_exists(db: str) -> bool:

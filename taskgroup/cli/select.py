@@ -16,7 +16,12 @@ from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budget
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
 SolverOption = Annotated[str, typer.Option("--solver", help="bnb (branch-and-bound), bip (OR-Tools integer program) or auto.")]
 UnitOption = Annotated[
-    str, typer.Option("--unit", help="Budget unit: relative (single-task networks), ms, macs or params (need `taskgroup cost`).")
+    str,
+    typer.Option(
+        "--unit",
+        help="Budget unit: relative (measured cost / a full single-task network's, or the declared cost where nothing "
+        "is measured), declared (the sizes' declared costs, as in the paper), ms, macs or params (need `taskgroup cost`).",
+    ),
 ]
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]
 MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help="Hard cap TASK=L on a task's loss (repeatable).")]

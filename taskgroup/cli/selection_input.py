@@ -10,10 +10,12 @@ from db import open_store
 from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
-from taskgroup.cost import CostMeasurement, candidate_costs
-from taskgroup.errors import InvalidInputError
+from taskgroup.cost import UNITS, CostMeasurement, candidate_costs
+from taskgroup.errors import InvalidInputError, UnknownNameError
 
 MEASURED_COLUMNS = ["params", "macs", "latency_ms", "latency_spread_ms"]
+DECLARED_UNIT = "declared"
+"""The candidates' declared costs (the paper's units: a size's cost from `--sizes`, or the imported `cost`)."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,13 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
 
 
 def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple[str, str], float] | None:
-    """Costs in `unit` from the candidates' measurements; None keeps the declared costs (`relative`
-    without measurements, as for imported results)."""
+    """Costs in `unit` from the candidates' measurements; None keeps the declared costs (`declared`,
+    or `relative` without measurements, as for imported results)."""
+    if unit == DECLARED_UNIT:
+        return None
+    if unit not in UNITS:
+        known = ", ".join(sorted([DECLARED_UNIT, *UNITS.names()]))
+        raise UnknownNameError(f"unknown cost unit {unit!r} (known: {known})")
     measured = candidates.dropna(subset=MEASURED_COLUMNS)
     if unit == "relative" and measured.empty:
         return None

@@ -43,7 +43,10 @@ def _decimal(part: str, text: str) -> Decimal:
     try:
         value = Decimal(part.strip())
     except InvalidOperation:
-        raise InvalidInputError(f"invalid budgets {text!r}: {part.strip()!r} is not a number") from None
+        raise InvalidInputError(
+            f"invalid budgets {text!r}: {part.strip()!r} is not a number "
+            "(write START:END:STEP, e.g. 1:5:0.5, or a list, e.g. 1,2.5,4)"
+        ) from None
     if not value.is_finite():
         raise InvalidInputError(f"invalid budgets {text!r}: {part.strip()!r} is not a finite number")
     return value

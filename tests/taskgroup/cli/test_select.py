@@ -74,10 +74,11 @@ def test_human_readable_table(paper):
         (("--budget", "2", "--estimator", "magic"), "unknown estimator 'magic'"),
         (("--budget", "2", "--solver", "magic"), "magic"),
         (("--budget", "2", "--weight", "nosuch=2"), "nosuch"),
-        (("--budget", "2", "--weight", "depth"), "TASK=NUMBER"),
+        (("--budget", "2", "--weight", "depth"), "TASK=VALUE"),
         (("--budget", "2", "--max-loss", "depth=abc"), "not a number"),
         (("--budget", "2", "--require", "depth+nosuch"), "nosuch"),
         (("--budget", "2", "--unit", "ms"), "taskgroup cost"),
+        (("--budget", "2", "--unit", "furlongs"), "known: declared, macs, ms, params, relative"),
         (("--budget", "-1",), "budget"),
     ],
 )
@@ -123,3 +124,7 @@ def test_sweep_table_is_readable(paper):
 
 def test_sweep_rejects_bad_budgets(paper):
     assert "budgets" in run_error("sweep", paper, "--budgets", "5:1:1")
+
+
+def test_declared_unit_is_the_imported_cost(paper):
+    assert run_json("select", paper, "--budget", "3", "--unit", "declared") == run_json("select", paper, "--budget", "3")

@@ -41,3 +41,9 @@ def test_unknown_study_is_an_error_naming_the_known_ones():
     run_ok("study", "create", "known", "--tasks", "a")
     message = run_error("study", "show", "missing")
     assert "missing" in message and "known" in message
+
+
+def test_error_messages_are_printed_verbatim():
+    """Rich markup or emoji codes in a user's input must not be rendered away in the error line."""
+    message = run_error("study", "show", "[bold]x:end:")
+    assert "[bold]x:end:" in message

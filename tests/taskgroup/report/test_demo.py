@@ -62,9 +62,10 @@ def test_numbers_in_the_html_equal_select_json(demo_run):
     assert len(shown) >= 3 * 2  # budgets 1.5 and 2 afford a network serving both tasks, for every estimator
     for estimator in ("exact", "esa", "hoa"):
         for budget in BUDGETS:
-            args = ("select", "demo", "--budget", f"{budget:g}", "--estimator", estimator, "--db", demo_run["db"], "--json")
+            args = ("select", "demo", "--budget", f"{budget:g}", "--estimator", estimator, "--unit", "declared",
+                    "--db", demo_run["db"], "--json")
             if (estimator, budget) not in shown:
-                assert "error:" in run(*args).output  # infeasible at this budget (costs are measured latencies)
+                assert "error:" in run(*args).output  # infeasible at this budget
                 continue
             row, selected = shown[(estimator, budget)], json.loads(run_ok(*args).stdout)
             assert float(row["cost"].value) == selected["cost"]
@@ -77,7 +78,9 @@ def test_numbers_in_the_html_equal_select_json(demo_run):
 
 
 def test_baselines_in_the_html_equal_sweep_json(demo_run):
-    swept = json.loads(run_ok("sweep", "demo", "--budgets", "0.5:2:0.5", "--db", demo_run["db"], "--json").stdout)
+    swept = json.loads(
+        run_ok("sweep", "demo", "--budgets", "0.5:2:0.5", "--unit", "declared", "--db", demo_run["db"], "--json").stdout
+    )
     expected = {(row["baseline"], row["budget"]): row for row in swept if "baseline" in row and row["cost"] is not None}
     shown = {(row["baseline"].text, float(row["budget"].value)): row for row in demo_run["html"].tables["table-baselines"]}
     assert set(shown) == set(expected) and shown
