@@ -1,0 +1,37 @@
+"""Every command has help text and a section in docs/cli.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from taskgroup.cli.main import app
+from tests.taskgroup.cli.helpers import run_ok
+
+CLI_DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
+
+
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    found = []
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        found.append((path, command))
+        if hasattr(command, "commands"):
+            found.extend(_commands(command, path))
+    return found
+
+
+COMMANDS = _commands(typer.main.get_command(app))
+
+
+@pytest.mark.parametrize("path", [path for path, _ in COMMANDS], ids=lambda path: " ".join(path))
+def test_every_command_has_help_and_a_doc_section(path):
+    command = dict(COMMANDS)[path]
+    assert (command.help or "").strip(), f"`taskgroup {' '.join(path)}` has no help text"
+    assert "Usage" in run_ok(*path, "--help").output
+    assert f"## `taskgroup {' '.join(path)}`" in CLI_DOC.read_text(), (
+        "docs/cli.md is out of date: regenerate it with the command at its top"
+    )
