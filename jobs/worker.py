@@ -105,11 +105,15 @@ class Worker:
     def _retry(self, action: Callable[[], T], what: str) -> T:
         return retry_transient(action, deadline=self.settings.db_retry_deadline, what=what)
 
-    def run(self, stop: threading.Event | None = None) -> WorkerSummary:
-        """Claim and run jobs until none is queued or running, or `stop` is set."""
+    def run(self, stop: threading.Event | None = None, max_jobs: int | None = None) -> WorkerSummary:
+        """Claim and run jobs until none is queued or running, `max_jobs` have run, or `stop` is set.
+
+        (`max_jobs=1` is how the Ray backend runs each job as its own Ray task.)
+        """
         stop = stop or threading.Event()
         summary = WorkerSummary(self.name)
-        while not stop.is_set():
+        ran = 0
+        while not stop.is_set() and (max_jobs is None or ran < max_jobs):
             claim = self._retry(lambda: self.queue.claim(self.name, self.device), "claiming a job")
             if claim is None:
                 if not self._retry(self.queue.has_open_jobs, "reading the queue"):
@@ -117,6 +121,7 @@ class Worker:
                 stop.wait(self.settings.poll)  # others' jobs are running: one may go stale
                 continue
             self._execute(claim, stop, summary)
+            ran += 1
         return summary
 
     def _execute(self, claim: Claim, stop: threading.Event, summary: WorkerSummary) -> None:

@@ -56,6 +56,11 @@ class Backend(ABC):
 
     name: ClassVar[str]
 
+    @classmethod
+    def devices(cls, text: str | None) -> tuple[str, ...]:
+        """The devices `--devices` names, checked where this backend runs workers (here: this machine)."""
+        return parse_devices(text)
+
     @abstractmethod
     def run(self, request: WorkRequest, stop: threading.Event) -> list[WorkerSummary]:
         """Run one worker per slot until the study has no open jobs or `stop` is set; when `stop` is

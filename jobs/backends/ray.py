@@ -203,12 +203,28 @@ def connect(ray: ModuleType, address: str | None, *, log_to_driver: bool) -> boo
     """Join the cluster (unless this process already has); True if this call connected."""
     if ray.is_initialized():
         return False
+    if address:
+        check_reachable(address)
     try:
         ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {address}" if address else "(no --address given, none found on this machine)"
         raise InvalidInputError(f"cannot connect to the Ray cluster {where}: {error}") from error
     return True
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Refuse a `host:port` nobody listens on at once: Ray itself retries such an address for minutes."""
+    host, sep, port = address.rpartition(":")
+    if address.startswith("ray://") or address == "auto" or not sep or not port.isdigit():
+        return  # Ray Client addresses and `auto` are Ray's to resolve
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise InvalidInputError(
+            f"cannot connect to the Ray cluster at {address}: {error.strerror or error}; is `ray start --head` "
+            "running there, and is this its GCS port (6379 unless --port was given)?"
+        ) from None
 
 
 class RayDriver:

@@ -265,3 +265,12 @@ def test_without_ray_installed_the_error_says_what_to_install(monkeypatch, tmp_p
     with pytest.raises(InvalidInputError, match=r"pip install 'taskgroup\[ray\]'"):
         BACKENDS.get("ray")().run(request, threading.Event())
     assert job_states(store) == {"queued": 1}
+
+
+def test_an_address_nobody_listens_on_is_one_clear_error_at_once(tmp_path):
+    """Ray would retry such an address for minutes; the user gets the error straight away instead."""
+    make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=1)
+    closed = f"127.0.0.1:{_free_port()}"
+    message = run_error("work", "s", "--db", str(tmp_path / "db.sqlite"), "--backend", "ray", "--address", closed,
+                        "--devices", "cpu", "--runner", "dry")
+    assert f"cannot connect to the Ray cluster at {closed}" in message and "ray start --head" in message
