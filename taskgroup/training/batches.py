@@ -43,8 +43,12 @@ def evaluation_loader(dataset: Dataset, config: TrainConfig, device: torch.devic
 
 
 def to_device(batch: Mapping[str, Tensor], device: torch.device) -> Batch:
-    """The batch on `device` (one transfer per tensor, shared by every candidate trained on it)."""
-    return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+    """The batch on `device` (one transfer per tensor, shared by every candidate trained on it), the
+    images in `channels_last` order like the networks (see `groups.py`)."""
+    moved = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+    if "rgb" in moved and moved["rgb"].dim() == 4:
+        moved["rgb"] = moved["rgb"].contiguous(memory_format=torch.channels_last)
+    return moved
 
 
 def _loader(

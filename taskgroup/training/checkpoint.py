@@ -30,11 +30,24 @@ def save_checkpoint(directory: Path, payload: dict[str, Any]) -> Path:
     final = checkpoint_path(directory)
     temporary = directory / f".{CHECKPOINT_FILE}.{os.getpid()}.tmp"
     with open(temporary, "wb") as handle:
-        torch.save(payload, handle)
+        torch.save(_own_storage(payload), handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, final)
     return final
+
+
+def _own_storage(value: Any) -> Any:
+    """`value` with every tensor that views a larger storage copied out: `torch.save` writes a view's
+    whole storage, and a candidate trained in a stacked group holds views of storage shared by K."""
+    if isinstance(value, torch.Tensor):
+        owned = value.untyped_storage().nbytes() == value.numel() * value.element_size()
+        return value if owned else value.clone()
+    if isinstance(value, dict):
+        return {key: _own_storage(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_own_storage(item) for item in value)
+    return value
 
 
 def load_checkpoint(directory: Path) -> dict[str, Any] | None:

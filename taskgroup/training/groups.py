@@ -1,19 +1,23 @@
-"""Steps of candidates that share a batch: alone, or many same-shaped networks batched with `vmap`.
+"""Steps of candidates that share a batch: alone, or many same-shaped networks folded into one.
 
 A `SoloGroup` runs one candidate the ordinary way and supports every weighting method. A
-`StackedGroup` runs K candidates whose networks have identical parameter shapes as one vectorised
-forward and one backward: their parameters are stacked (`torch.stack`, so gradients flow back to
-each candidate's own parameters), the network is called through `torch.func.functional_call`
-under `torch.func.vmap`, and batch-norm statistics are written back to each candidate. Each
-candidate keeps its own optimizer, schedule and weighting method, so it follows exactly the
-trajectory it would follow alone, up to floating-point noise.
+`StackedGroup` runs K candidates whose networks have identical shapes as ONE network K times as
+wide (`folding.py`): one forward and one backward for all K, the first convolution reading the
+input once for all of them, and (for Adam) one optimizer step over the folded tensors
+(`folded_adam.py`). The candidates' parameters, buffers and Adam moments are views of the folded
+storage, so each candidate keeps its own network, optimizer, schedule and weighting method and
+follows the trajectory it would follow alone, up to floating-point noise. On a CPU this beats
+`torch.func.vmap` over stacked parameters (measured in docs/benchmarks.md, Training).
 
 Weighting in a stacked group: the method's `backward` runs on detached copies of the candidate's
 losses, which yields d(total)/d(loss_t) for every task (and the method's own parameter gradients);
-one backward of the stacked graph then applies those factors (the chain rule). This is exact for
+one backward of the folded graph then applies those factors (the chain rule). This is exact for
 methods whose total loss is a function of the task losses alone (`loss_only`); gradient methods
 (PCGrad, MGDA-UB, GradNorm, connection strength) need per-task gradients of one network and
 therefore run in a `SoloGroup` within the same step.
+
+Convolutional networks train in `channels_last` memory order (one-after-another and stacked
+alike): on a CPU core it makes these small convolutions markedly faster.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
-from torch import Tensor
-from torch.func import functional_call, vmap
+from torch import Tensor, nn
 
+from taskgroup.training import folded_adam
+from taskgroup.training.folded_adam import FoldedAdam
+from taskgroup.training.folding import FoldedNetwork, foldable
 from taskgroup.training.run import CandidateRun
 
 Batch = Mapping[str, Tensor]
+MEMORY_FORMAT = torch.channels_last
 
 
 def mixed_precision(device: torch.device, enabled: bool) -> AbstractContextManager[object]:
@@ -39,11 +46,13 @@ def mixed_precision(device: torch.device, enabled: bool) -> AbstractContextManag
 
 
 def can_stack(run: CandidateRun) -> bool:
-    """Whether the run's weighting method depends on the task losses only (see module docstring)."""
+    """Whether the run's weighting method depends on the task losses only (see module docstring)
+    and its network is made of layers that fold exactly."""
     method = run.weighting
-    return bool(getattr(method, "loss_only", False)) and not (
+    loss_only = bool(getattr(method, "loss_only", False)) and not (
         method.needs_representation or method.needs_task_connections
     )
+    return loss_only and foldable(run.model)
 
 
 def shape_signature(run: CandidateRun) -> tuple[object, ...]:
@@ -67,7 +76,8 @@ def shape_signature(run: CandidateRun) -> tuple[object, ...]:
 
 def make_groups(runs: Sequence[CandidateRun], allow_stacking: bool = True) -> list[SoloGroup | StackedGroup]:
     """Stack every set of two or more same-shaped candidates with loss-only weighting; the rest run alone.
-    Groups keep the order of their first candidate in `runs`."""
+    Groups keep the order of their first candidate in `runs`. Each call re-points the stacked
+    candidates' tensors at fresh folded storage, so call it again whenever the set of runs changes."""
     stackable = [run for run in runs if allow_stacking and can_stack(run)]
     signatures = {id(run): shape_signature(run) for run in stackable}
     by_signature: dict[object, list[CandidateRun]] = {}
@@ -80,7 +90,11 @@ def make_groups(runs: Sequence[CandidateRun], allow_stacking: bool = True) -> li
             continue
         members = by_signature.get(signatures.get(id(run)), [run]) if id(run) in signatures else [run]
         placed.update(id(member) for member in members)
-        groups.append(StackedGroup(members) if len(members) > 1 else SoloGroup(run))
+        stacked = StackedGroup(members) if len(members) > 1 else None
+        if stacked is not None and stacked.exact:
+            groups.append(stacked)
+        else:
+            groups.extend(SoloGroup(member) for member in members)
     return groups
 
 
@@ -89,6 +103,7 @@ class SoloGroup:
 
     def __init__(self, run: CandidateRun) -> None:
         self.runs = [run]
+        run.model.to(memory_format=MEMORY_FORMAT)
 
     def train_step(self, batch: Batch, epoch: int, step: int) -> None:
         run = self.runs[0]
@@ -113,46 +128,32 @@ class SoloGroup:
 
 
 class StackedGroup:
-    """K same-shaped candidates run as one vectorised network (see module docstring)."""
+    """K same-shaped candidates run as one folded network (see module docstring). `exact` is False
+    when the folded network does not reproduce the candidates' outputs (a layer folding cannot see,
+    e.g. a channel concatenation in a forward); `make_groups` then trains them alone."""
 
     def __init__(self, runs: Sequence[CandidateRun]) -> None:
         self.runs = list(runs)
-        self._base = self.runs[0].model
-        self._forward = vmap(self._call, in_dims=(0, 0, None), randomness="error")
-
-    def _call(self, parameters: dict[str, Tensor], buffers: dict[str, Tensor], rgb: Tensor) -> dict[str, Tensor]:
-        return functional_call(self._base, (parameters, buffers), (rgb,))
-
-    def _stacked(self, detach: bool) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Each parameter and buffer stacked over the candidates, matched by position (decoders of
-        different tasks have different names) and named as in the first candidate's network."""
-        parameter_names = [name for name, _ in self._base.named_parameters()]
-        buffer_names = [name for name, _ in self._base.named_buffers()]
-        parameters = [list(run.model.parameters()) for run in self.runs]
-        buffers = [list(run.model.buffers()) for run in self.runs]
-        stacked_parameters = {
-            name: torch.stack([(member[index].detach() if detach else member[index]) for member in parameters])
-            for index, name in enumerate(parameter_names)
-        }
-        stacked_buffers = {
-            name: torch.stack([member[index] for member in buffers]) for index, name in enumerate(buffer_names)
-        }
-        return stacked_parameters, stacked_buffers
-
-    def _unstack(self, outputs: Mapping[str, Tensor]) -> list[dict[str, Tensor]]:
-        return [{name: output[index] for name, output in outputs.items()} for index in range(len(self.runs))]
+        self._folded = FoldedNetwork([run.model for run in self.runs], MEMORY_FORMAT)
+        self.exact = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device))
+        if not self.exact:
+            return
+        self._parameters = list(self._folded.network.parameters())
+        members = [list(run.model.parameters()) for run in self.runs]
+        optimizers = [run.optimizer for run in self.runs]
+        self._adam = FoldedAdam(optimizers, self._parameters, members) if folded_adam.supports(optimizers, members) else None
+        self._members = members
+        self._counters = self._folded.batch_counters()
 
     def train_step(self, batch: Batch, epoch: int, step: int) -> None:
-        self._base.train()
+        network = self._folded.network
+        network.train()
         for run in self.runs:
             run.optimizer.zero_grad(set_to_none=True)
-        parameters, buffers = self._stacked(detach=False)
+        for parameter in self._parameters:
+            parameter.grad = None
         with _precision(self.runs[0]):
-            per_run = self._unstack(self._forward(parameters, buffers, batch["rgb"]))
-        with torch.no_grad():  # batch-norm running statistics were updated in the stacked copies
-            for index, run in enumerate(self.runs):
-                for buffer, stacked in zip(run.model.buffers(), buffers.values()):
-                    buffer.copy_(stacked[index])
+            per_run = self._folded.split(network(batch["rgb"]))
         all_losses: list[Tensor] = []
         all_factors: list[Tensor] = []
         for run, outputs in zip(self.runs, per_run):
@@ -169,15 +170,40 @@ class StackedGroup:
                     all_factors.append(factor)
             run.record_step(losses, weights)
         torch.autograd.backward(all_losses, grad_tensors=all_factors)
-        for run in self.runs:
-            run.optimizer.step()
+        torch._foreach_add_(self._counters, 1)
+        self._optimizer_step()
+
+    def _optimizer_step(self) -> None:
+        """One folded Adam step (the candidates' own optimizers then only step their weighting
+        methods' parameters, if any); any other optimizer steps each candidate on its block of the
+        folded gradients."""
+        if self._adam is not None:
+            self._adam.step()
+            for run in self.runs:
+                if any(parameter.grad is not None for parameter in run.weighting.parameters()):
+                    run.optimizer.step()
+            return
+        for k, members in enumerate(self._members):
+            for member, folded in zip(members, self._parameters):
+                if folded.grad is not None:
+                    rows = member.shape[0]
+                    member.grad = folded.grad[k * rows : (k + 1) * rows]
+            self.runs[k].optimizer.step()
 
     @torch.no_grad()
     def predict(self, rgb: Tensor) -> list[dict[str, Tensor]]:
-        self._base.eval()
-        parameters, buffers = self._stacked(detach=True)
+        self._folded.network.eval()
         with _precision(self.runs[0]):
-            return self._unstack(self._forward(parameters, buffers, rgb))
+            return self._folded.split(self._folded.network(rgb))
+
+
+def _probe(model: nn.Module, device: torch.device) -> Tensor:
+    """A fixed small input for `FoldedNetwork.matches` (drawn from its own generator, so no
+    candidate's random stream moves)."""
+    first = next(module for module in model.modules() if isinstance(module, nn.Conv2d))
+    generator = torch.Generator().manual_seed(0)
+    rgb = torch.randn(2, first.in_channels, 32, 32, generator=generator)
+    return rgb.to(device).contiguous(memory_format=MEMORY_FORMAT)
 
 
 def _precision(run: CandidateRun) -> AbstractContextManager[object]:

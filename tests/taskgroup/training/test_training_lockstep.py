@@ -7,6 +7,7 @@ import torch
 
 from taskgroup.models import SizeSpec
 from taskgroup.training import TrainConfig, train_candidate, train_lockstep
+from taskgroup.training.batches import epoch_loader, to_device
 from taskgroup.training.groups import SoloGroup, StackedGroup, make_groups
 from taskgroup.training.run import CandidateRun
 
@@ -60,3 +61,52 @@ def test_candidate_that_stops_early_leaves_the_others_running(splits, size) -> N
     assert [outcome.stop_reason for outcome in outcomes] == [outcome.stop_reason for outcome in alone]
     for mine, theirs in zip(outcomes, alone):  # five epochs let float noise grow a little
         assert mine.test_losses == pytest.approx(theirs.test_losses, rel=2e-3)
+
+
+def test_stacked_candidates_keep_their_own_learning_rates(splits, size) -> None:
+    """A plateau schedule lowers each candidate's learning rate at its own time; a stacked group
+    must step each candidate at its own rate."""
+    config = TrainConfig(batch_size=8, seed=5)
+    device = torch.device("cpu")
+
+    def two_runs() -> list[CandidateRun]:
+        runs = [CandidateRun(["depth"], size, config, device), CandidateRun(["edge"], size, config, device)]
+        for run, lr in zip(runs, (1e-3, 2.5e-4)):
+            for group in run.optimizer.param_groups:
+                group["lr"] = lr
+        return runs
+
+    stacked_runs, alone_runs = two_runs(), two_runs()
+    [stacked] = make_groups(stacked_runs)
+    assert isinstance(stacked, StackedGroup)
+    alone = make_groups(alone_runs, allow_stacking=False)
+    for step, raw in enumerate(epoch_loader(splits["train"], config, 0, 0, device)):
+        batch = to_device(raw, device)
+        stacked.train_step(batch, 0, step)
+        for group in alone:
+            group.train_step(batch, 0, step)
+    for mine, theirs in zip(stacked_runs, alone_runs):
+        for name, value in mine.model.state_dict().items():
+            torch.testing.assert_close(value, theirs.model.state_dict()[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_lockstep_with_sgd_equals_alone(splits, size) -> None:
+    config = TrainConfig(batch_size=8, max_epochs=2, seed=5, optimizer="sgd", lr=0.01)
+    candidates = [(["depth"], size), (["edge"], size)]
+    together = train_lockstep(candidates, splits, "cpu", config)
+    for (tasks, candidate_size), outcome in zip(candidates, together):
+        alone = train_candidate(tasks, candidate_size, splits, "cpu", config)
+        _close(outcome.val_losses, alone.val_losses)
+        _close(outcome.test_losses, alone.test_losses)
+
+
+def test_lockstep_checkpoint_holds_only_its_candidate(tmp_path, splits, size) -> None:
+    """Stacked candidates share storage while training; each checkpoint must still be the size of
+    a checkpoint written by the candidate trained alone."""
+    config = TrainConfig(batch_size=8, max_epochs=1, seed=5)
+    candidates = [(["depth"], size), (["edge"], size)]
+    train_lockstep(candidates, splits, "cpu", config, checkpoint_dirs=[tmp_path / "a", tmp_path / "b"])
+    train_candidate(["depth"], size, splits, "cpu", config, checkpoint_dir=tmp_path / "alone")
+    alone = (tmp_path / "alone" / "last.pt").stat().st_size
+    for name in ("a", "b"):
+        assert (tmp_path / name / "last.pt").stat().st_size == pytest.approx(alone, rel=0.05)
