@@ -1,24 +1,31 @@
-"""Finalize: after an ESA or HOA run, fully train the networks the estimates chose at some budgets.
+"""Finalize: after any estimator, fully train the networks it chose at some budgets.
 
 This closes the paper's protocol for the cheap estimators: ESA ranks candidates by early-stopped
-losses and HOA predicts larger networks from pairs, but the networks to deploy must still be
-trained to convergence before their real losses are known.
+losses, HOA predicts larger networks from pairs and lookahead from one all-task run, but the
+networks to deploy must still be trained to convergence before their real losses are known. Every
+choice here is made with what is known (`MeasuredFirst`): a network already trained fully is judged
+on its real losses, not on its prediction. Once queues one round of full training; `QueuedTraining`
+is the "train these networks" step of `taskgroup.finalization.finalize_actively`, which repeats
+rounds until the choice stops changing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from db import Store
 from db.models import Job, Study
 from db.results import results_frame
 from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
-from taskgroup.selection import Selector
+from taskgroup.finalization import NetworkKey, choose_with_known
+from taskgroup.selection import Selection
 
 FINALIZE_PRIORITY = 10
 """Finalize jobs go ahead of any other queued work of the study."""
@@ -29,23 +36,35 @@ class FinalizeSummary:
     """The networks chosen at each budget and the jobs queued to train them."""
 
     estimator: str
-    chosen: dict[float, list[tuple[str, str]]]
+    selections: dict[float, Selection]
     plan: PlanSummary
 
+    @property
+    def chosen(self) -> dict[float, list[NetworkKey]]:
+        return {budget: [(n.name, n.size) for n in s.networks] for budget, s in self.selections.items()}
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "estimator": self.estimator,
-            "budgets": [
-                {"budget": budget, "networks": [{"tasks": tasks.split("+"), "size": size} for tasks, size in networks]}
-                for budget, networks in self.chosen.items()
-            ],
-            **self.plan.to_json(),
+        return {"estimator": self.estimator, "budgets": budgets_json(self.selections), **self.plan.to_json()}
+
+
+def budgets_json(selections: Mapping[float, Selection]) -> list[dict[str, Any]]:
+    """Per budget: the chosen networks and, where they are trained fully, their real losses."""
+    return [
+        {
+            "budget": budget,
+            "networks": [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in selection.networks],
+            "predicted_loss": selection.predicted_loss,
+            "val_loss": selection.val_loss,
+            "test_loss": selection.test_loss,
         }
+        for budget, selection in selections.items()
+    ]
 
 
-def finalize_study(session: Session, study: Study, budgets: Sequence[float], estimator: str) -> FinalizeSummary:
-    """Queue full training of every network `estimator` selects at each of `budgets` (idempotent)."""
-    open_jobs = session.scalar(  # the plan's jobs, whose results the estimates need (not earlier finalize jobs)
+def check_estimates_done(session: Session, study: Study) -> None:
+    """Refuse while the plan's own jobs (whose results the estimates need) are queued or running;
+    earlier finalize jobs do not count."""
+    open_jobs = session.scalar(
         select(func.count()).select_from(Job).where(
             Job.study_id == study.id, Job.state.in_(("queued", "running")), Job.priority < FINALIZE_PRIORITY
         )
@@ -55,14 +74,51 @@ def finalize_study(session: Session, study: Study, budgets: Sequence[float], est
             f"study {study.name!r} still has {open_jobs} queued or running jobs; finalize once they are done "
             f"(see `taskgroup status {study.name}`)"
         )
-    frame = results_frame(session, study)
-    if frame.empty:
-        raise InvalidInputError(
-            f"study {study.name!r} has no results yet; first run `taskgroup run {study.name} --estimator {estimator}`"
-        )
-    selector = Selector(frame, estimator, tasks=study.tasks)
-    chosen = {
-        budget: [(network.name, network.size) for network in selector.select(budget).networks] for budget in budgets
-    }
-    keys = [(tasks, size, "full") for networks in chosen.values() for tasks, size in networks]
-    return FinalizeSummary(selector.estimator.name, chosen, add_jobs(session, study, keys, priority=FINALIZE_PRIORITY))
+
+
+def queue_full_training(session: Session, study: Study, networks: Sequence[NetworkKey]) -> PlanSummary:
+    """Queue full-stage jobs for `networks`, ahead of other work (those with results or a job get none)."""
+    return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY)
+
+
+def finalize_study(
+    session: Session,
+    study: Study,
+    budgets: Sequence[float],
+    estimator: str,
+    results: pd.DataFrame,
+    *,
+    extras: Mapping[str, pd.DataFrame] | None = None,
+    costs: Mapping[NetworkKey, float] | None = None,
+) -> FinalizeSummary:
+    """Queue full training of every network `estimator` (with what is known) selects at each of
+    `budgets`; `results`, `extras` and `costs` are the study's evidence as `select` reads it. Idempotent."""
+    check_estimates_done(session, study)
+    selections = choose_with_known(results, estimator, budgets, extras=extras, tasks=study.tasks, costs=costs)
+    networks = [(n.name, n.size) for s in selections.values() for n in s.networks]
+    estimator_name = next(iter(selections.values())).estimator
+    return FinalizeSummary(estimator_name, selections, queue_full_training(session, study, networks))
+
+
+class QueuedTraining:
+    """Trains networks through the job queue: queue their full-stage jobs, let `run_workers` work the
+    queue off, and read back their full-stage rows (the `train` step of `finalize_actively`)."""
+
+    def __init__(self, store: Store, study: str, run_workers: Callable[[], object],
+                 on_round: Callable[[Sequence[NetworkKey]], None] | None = None) -> None:
+        self.store = store
+        self.study = study
+        self.run_workers = run_workers
+        self.on_round = on_round
+
+    def __call__(self, networks: Sequence[NetworkKey]) -> pd.DataFrame:
+        with self.store.session() as session:
+            queue_full_training(session, Study.find_or_raise_by_name(session, self.study), networks)
+        if self.on_round is not None:
+            self.on_round(networks)
+        self.run_workers()
+        with self.store.session() as session:
+            frame = results_frame(session, Study.find_or_raise_by_name(session, self.study))
+        wanted = set(networks)
+        trained = pd.Series([key in wanted for key in zip(frame["tasks"], frame["size"])], index=frame.index, dtype=bool)
+        return frame[trained & (frame["stage"] == "full")].reset_index(drop=True)

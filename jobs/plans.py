@@ -2,7 +2,8 @@
 
 `exact` needs every task subset at every size fully trained; `esa` every candidate at the
 early stage (the full training of the chosen networks comes later, from `finalize`); `hoa` only
-singles and pairs, fully trained. Planning twice adds nothing; candidates that already have
+singles and pairs, fully trained; `lookahead` only singles, fully trained (plus one all-task run
+from `taskgroup affinity measure`). Planning twice adds nothing; candidates that already have
 results at the stage (imported, or trained before) get no job.
 """
 
@@ -78,6 +79,20 @@ class HigherOrderPlan(Plan):
     def jobs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
         for size in sizes:
             for name in subsets(tasks, max_size=2):
+                yield name, size, "full"
+
+
+@PLANS.register("lookahead")
+class LookaheadPlan(Plan):
+    """Singles at every size, trained to convergence: the lookahead estimator scales each task's
+    single-task loss by the affinities that one all-task run measures (`taskgroup affinity measure`,
+    which is not a queued job: it trains with lookahead measurements and stores the matrix)."""
+
+    name = "lookahead"
+
+    def jobs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
+        for size in sizes:
+            for name in subsets(tasks, max_size=1):
                 yield name, size, "full"
 
 

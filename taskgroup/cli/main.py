@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "taskgroup.cli.work",
     "taskgroup.cli.queue",
     "taskgroup.cli.affinity",
+    "taskgroup.cli.finalize",
 )
 
 for _module in COMMAND_MODULES:

@@ -1,4 +1,4 @@
-"""`taskgroup plan`, `configure` and `finalize`: what a study's workers will train, and how."""
+"""`taskgroup plan` and `configure`: what a study's workers will train, and how (`finalize` is its own module)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from taskgroup.errors import InvalidInputError
 EstimatorOption = Annotated[
     str,
     typer.Option("--estimator", help="exact: every subset at every size, fully trained; esa: every candidate at the "
-                 "early stage; hoa: singles and pairs, fully trained."),
+                 "early stage; hoa: singles and pairs, fully trained; lookahead: singles, fully trained (then "
+                 "`taskgroup affinity measure`)."),
 ]
 SetOption = Annotated[
     list[str],
@@ -27,7 +28,6 @@ SetOption = Annotated[
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     app.command("configure")(configure)
-    app.command("finalize")(finalize)
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
@@ -108,25 +108,3 @@ def configure(
         table.add_row(option, str(value))
     console.print(table if effective else f"Study [bold]{name}[/] trains with the default options.")
 
-
-def finalize(
-    name: Annotated[str, typer.Argument(help="Study name.")],
-    budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a list, e.g. 1:5:0.5 or 1,2,4.")],
-    estimator: Annotated[str, typer.Option("--estimator", help="The estimator whose choices to train fully: esa or hoa.")] = "esa",
-    db: DbOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Queue full training of the networks the estimator chose at each budget (then `taskgroup work`)."""
-    from jobs.finalize import finalize_study
-    from taskgroup.selection import parse_budgets
-
-    budget_list = parse_budgets(budgets)
-    with open_store(db).session() as session:
-        summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator)
-    if json_output:
-        emit_json({"study": name, **summary.to_json()})
-        return
-    for budget, networks in summary.chosen.items():
-        console.print(f"budget {budget:g}: " + ", ".join(f"{tasks}@{size}" for tasks, size in networks))
-    console.print(f"{summary.plan.jobs_added} full-training jobs queued ({summary.plan.jobs_existing} already planned, "
-                  f"{summary.plan.with_results} already trained). Run `taskgroup work {name}` to train them.")

@@ -31,7 +31,14 @@ DevicesOption = Annotated[
     typer.Option("--devices", help="Comma-separated devices, e.g. cpu or cuda:0,cuda:1 (default: every GPU, else cpu)."),
 ]
 PerDeviceOption = Annotated[int, typer.Option("--per-device", help="Worker processes per device.")]
-BackendOption = Annotated[str, typer.Option("--backend", help="Where workers run (local).")]
+BackendOption = Annotated[
+    str, typer.Option("--backend", help="Where workers run: local (this machine), or ray (a Ray cluster, see --address).")
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option("--address", help="With --backend ray: the cluster's address, e.g. head-node:6379 (default: "
+                 "$RAY_ADDRESS, else the cluster `ray start` began on this machine, else a new one-machine cluster)."),
+]
 HeartbeatOption = Annotated[float, typer.Option("--heartbeat", help="Seconds between a worker's heartbeats.")]
 GraceOption = Annotated[
     float, typer.Option("--grace", help="Seconds without a heartbeat (database clock) after which a job is reclaimed.")
@@ -55,9 +62,9 @@ def register(app: typer.Typer) -> None:
 
 def _request(db: str | None, name: str, devices: str | None, per_device: int, heartbeat: float, grace: float,
              max_attempts: int, checkpoint_root: Path | None, runner: str, runner_options: list[str],
-             log_dir: Path | None) -> Any:
+             log_dir: Path | None, backend: str, address: str | None) -> Any:
     from db.store import default_url, normalise_url
-    from jobs.backends import WorkRequest, parse_devices
+    from jobs.backends import BACKENDS, WorkRequest
     from jobs.settings import WorkerSettings, default_checkpoint_root
 
     settings = WorkerSettings(
@@ -65,8 +72,9 @@ def _request(db: str | None, name: str, devices: str | None, per_device: int, he
         checkpoint_root=checkpoint_root or default_checkpoint_root(), runner=runner,
     )
     return WorkRequest(
-        db_url=normalise_url(db) if db else default_url(), study=name, devices=parse_devices(devices),
+        db_url=normalise_url(db) if db else default_url(), study=name, devices=BACKENDS.get(backend).devices(devices),
         per_device=per_device, settings=settings, runner_options=parse_settings(runner_options), log_dir=log_dir,
+        options={"address": address} if address else {},
     )
 
 
@@ -144,6 +152,11 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
         counts = report.counts
         console.print(f"[bold]{request.study}[/]: {counts['done']}/{report.total} done, {counts['queued']} queued, "
                       f"{counts['running']} running, {counts['failed']} failed")
+    _raise_if_unfinished(request, report, stop)
+
+
+def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event) -> None:
+    """Exit 130 when stopped, an error when jobs failed: the queue was not worked off."""
     if stop.is_set():
         err_console.print(f"stopped; run `taskgroup work {request.study}` again to continue")
         raise typer.Exit(130)
@@ -154,11 +167,31 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
         )
 
 
+def run_queued_jobs(request: Any, backend: str) -> list[Any]:
+    """Run workers on the study's queue until it is empty, as `work` does (job logs to stderr; Ctrl-C
+    stops gracefully and exits 130; failed jobs end in an error). For commands that queue work and
+    need it done before going on (`finalize --until-stable`); call `_prepare(request)` once first."""
+    summaries, stop = _run_workers(request, backend)
+    _raise_if_unfinished(request, _status(request), stop)
+    return summaries
+
+
+def _run_workers(request: Any, backend: str) -> tuple[list[Any], threading.Event]:
+    """The backend's workers until the queue is empty or a signal stops them (logs to stderr)."""
+    from jobs.backends import BACKENDS
+
+    chosen = BACKENDS.get(backend)()
+    with _stop_on_signals() as stop, _logging_to(None):
+        summaries = chosen.run(request, stop)
+    return summaries, stop
+
+
 def work(
     name: Annotated[str, typer.Argument(help="Study name.")],
     devices: DevicesOption = None,
     per_device: PerDeviceOption = 1,
     backend: BackendOption = "local",
+    address: AddressOption = None,
     heartbeat: HeartbeatOption = 10.0,
     grace: GraceOption = 60.0,
     max_attempts: AttemptsOption = 3,
@@ -169,14 +202,10 @@ def work(
     json_output: JsonOption = False,
 ) -> None:
     """Run workers (one per device slot) on the study's queued jobs until none is left."""
-    from jobs.backends import BACKENDS
-
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
-                       runner_option, None)
-    chosen = BACKENDS.get(backend)()
+                       runner_option, None, backend, address)
     _prepare(request)
-    with _stop_on_signals() as stop, _logging_to(None):
-        summaries = chosen.run(request, stop)
+    summaries, stop = _run_workers(request, backend)
     _finish(request, summaries, stop, json_output)
 
 
@@ -187,6 +216,7 @@ def run(
     devices: DevicesOption = None,
     per_device: PerDeviceOption = 1,
     backend: BackendOption = "local",
+    address: AddressOption = None,
     heartbeat: HeartbeatOption = 10.0,
     grace: GraceOption = 60.0,
     max_attempts: AttemptsOption = 3,
@@ -204,7 +234,7 @@ def run(
 
     root = checkpoint_root or default_checkpoint_root()
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, root, runner, runner_option,
-                       root / "logs" / name)
+                       root / "logs" / name, backend, address)
     chosen = BACKENDS.get(backend)()
     with open_store(request.db_url).session() as session:
         study = Study.find_or_raise_by_name(session, name)

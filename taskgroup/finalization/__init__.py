@@ -1,5 +1,15 @@
 """Active finalization: train what an estimator chose, re-solve with the real losses, repeat."""
 
-from taskgroup.finalization.active import ActiveFinalization, MeasuredFirst, Trainer, finalize_actively
+from taskgroup.finalization.active import (
+    ActiveFinalization,
+    MeasuredFirst,
+    NetworkKey,
+    Trainer,
+    choose_with_known,
+    finalize_actively,
+    untrained,
+)
 
-__all__ = ["ActiveFinalization", "MeasuredFirst", "Trainer", "finalize_actively"]
+__all__ = [
+    "ActiveFinalization", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known", "finalize_actively", "untrained",
+]

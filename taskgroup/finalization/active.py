@@ -56,6 +56,31 @@ class ActiveFinalization:
         return [key for round_ in self.rounds for key in round_]
 
 
+def choose_with_known(
+    results: pd.DataFrame,
+    estimator: str | Estimator,
+    budgets: Sequence[float],
+    *,
+    extras: Mapping[str, pd.DataFrame] | None = None,
+    tasks: Sequence[str] | None = None,
+    costs: Mapping[NetworkKey, float] | None = None,
+) -> dict[float, Selection]:
+    """One round: select at every budget with `estimator`'s predictions, real full-stage validation
+    losses in place of the predictions wherever a network was trained fully."""
+    chooser = estimator if isinstance(estimator, MeasuredFirst) else MeasuredFirst(get_estimator(estimator))
+    selector = Selector(results, chooser, tasks=tasks, extras=extras, costs=costs)
+    return {budget: selector.select(budget) for budget in budgets}
+
+
+def untrained(selections: Mapping[float, Selection], results: pd.DataFrame) -> list[NetworkKey]:
+    """The chosen networks (over all budgets) without full-stage validation losses, smallest first."""
+    measured = set(zip(*_full_val(results)))
+    return sorted(
+        {(n.name, n.size) for s in selections.values() for n in s.networks} - measured,
+        key=lambda key: (key[0].count("+"), key),
+    )
+
+
 def finalize_actively(
     results: pd.DataFrame,
     estimator: str | Estimator,
@@ -64,6 +89,7 @@ def finalize_actively(
     *,
     extras: Mapping[str, pd.DataFrame] | None = None,
     tasks: Sequence[str] | None = None,
+    costs: Mapping[NetworkKey, float] | None = None,
     max_trained: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ActiveFinalization:
@@ -80,13 +106,8 @@ def finalize_actively(
     known = results
     rounds: list[tuple[NetworkKey, ...]] = []
     while True:
-        selector = Selector(known, chooser, tasks=tasks, extras=extras)
-        selections = {budget: selector.select(budget) for budget in budgets}
-        measured = set(zip(*_full_val(known)))
-        missing = sorted(
-            {(n.name, n.size) for s in selections.values() for n in s.networks} - measured,
-            key=lambda key: (key[0].count("+"), key),
-        )
+        selections = choose_with_known(known, chooser, budgets, extras=extras, tasks=tasks, costs=costs)
+        missing = untrained(selections, known)
         if not missing:
             return ActiveFinalization(selections, tuple(rounds), "stable", known)
         done = sum(len(round_) for round_ in rounds)

@@ -17,6 +17,7 @@ def create(name: str = "s", tasks: str = "a,b,c,d", sizes: str = "full=1.0,half=
     ("exact", 2 * (2**4 - 1)),
     ("esa", 2 * (2**4 - 1)),
     ("hoa", 2 * (comb(4, 1) + comb(4, 2))),
+    ("lookahead", 2 * comb(4, 1)),
 ])
 def test_plan_queues_what_the_estimator_needs_once(estimator, expected):
     create()
@@ -89,7 +90,7 @@ def test_bad_budgets_and_devices_get_one_clear_error():
     assert "START:END:STEP" in run_error("finalize", "s", "--budgets", "one")
     assert "unknown device 'gpu0'" in run_error("work", "s", "--devices", "gpu0", "--runner", "dry")
     assert "unknown job runner 'fast'" in run_error("work", "s", "--devices", "cpu", "--runner", "fast")
-    assert "unknown plan 'lookahead'" in run_error("plan", "s", "--estimator", "lookahead")
+    assert "unknown plan 'tag'" in run_error("plan", "s", "--estimator", "tag")
 
 
 def test_training_an_import_only_study_is_refused():

@@ -1,0 +1,128 @@
+"""`taskgroup finalize`: train fully what an estimator chose, once or until the choice stops changing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+
+from db import open_store
+from db.models import Study
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.select import UnitOption
+from taskgroup.cli.selection_input import load_study_evidence
+from taskgroup.cli.work import (
+    AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
+    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, run_queued_jobs,
+)
+from taskgroup.errors import InvalidInputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("finalize")(finalize)
+
+
+def _label(network: tuple[str, str]) -> str:
+    return f"{network[0]}@{network[1]}"
+
+
+def finalize(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a list, e.g. 1:5:0.5 or 1,2,4.")],
+    estimator: Annotated[
+        str, typer.Option("--estimator", help="The estimator whose choices to train fully: esa, hoa or lookahead "
+                          "(networks already trained fully are judged on their real losses).")
+    ] = "esa",
+    unit: UnitOption = "relative",
+    until_stable: Annotated[
+        bool, typer.Option("--until-stable", help="Train the chosen networks here (with the work options), re-select "
+                           "with their real losses, and repeat until every chosen network is trained fully.")
+    ] = False,
+    max_trained: Annotated[
+        int | None, typer.Option("--max-trained", min=0, help="With --until-stable: stop after training this many "
+                                 "networks in total (a compute limit).", show_default=False)
+    ] = None,
+    devices: DevicesOption = None,
+    per_device: PerDeviceOption = 1,
+    backend: BackendOption = "local",
+    address: AddressOption = None,
+    heartbeat: HeartbeatOption = 10.0,
+    grace: GraceOption = 60.0,
+    max_attempts: AttemptsOption = 3,
+    checkpoint_root: CheckpointOption = None,
+    runner: RunnerOption = "train",
+    runner_option: RunnerSetOption = [],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Select at each budget with the estimator and queue full training of the chosen networks (then
+    `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing."""
+    from jobs.finalize import budgets_json, check_estimates_done, finalize_study
+    from taskgroup.selection import parse_budgets
+
+    budget_list = parse_budgets(budgets)
+    if max_trained is not None and not until_stable:
+        raise InvalidInputError("--max-trained limits --until-stable; add --until-stable or drop it")
+    store = open_store(db)
+    with store.session() as session:
+        check_estimates_done(session, Study.find_or_raise_by_name(session, name))
+    evidence = load_study_evidence(db, name, unit)
+    if not until_stable:
+        with store.session() as session:
+            summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator,
+                                     evidence.results, extras=evidence.extras, costs=evidence.costs)
+        if json_output:
+            emit_json({"study": name, **summary.to_json()})
+            return
+        for budget, networks in summary.chosen.items():
+            console.print(f"budget {budget:g}: " + ", ".join(map(_label, networks)))
+        console.print(f"{summary.plan.jobs_added} full-training jobs queued ({summary.plan.jobs_existing} already "
+                      f"planned, {summary.plan.with_results} already trained). Run `taskgroup work {name}` to train them.")
+        return
+    request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
+                       runner_option, None, backend, address)
+    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained)
+    if json_output:
+        emit_json({
+            "study": name,
+            "estimator": next(iter(outcome.selections.values())).estimator,
+            "stop_reason": outcome.stop_reason,
+            "rounds": [[{"tasks": tasks.split("+"), "size": size} for tasks, size in round_] for round_ in outcome.rounds],
+            "networks_trained": len(outcome.trained),
+            "budgets": budgets_json(outcome.selections),
+        })
+        return
+    for budget, selection in outcome.selections.items():
+        console.print(f"budget {budget:g}: " + ", ".join(_label((n.name, n.size)) for n in selection.networks))
+    reason = ("every chosen network is trained fully" if outcome.stop_reason == "stable"
+              else f"stopped at the limit of {max_trained} networks")
+    console.print(f"{len(outcome.rounds)} rounds, {len(outcome.trained)} networks trained; {reason}.")
+
+
+def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: list[float], estimator: str,
+                  evidence: Any, max_trained: int | None) -> Any:
+    """`finalize_actively` with the job queue and this command's workers as its training step."""
+    from jobs.finalize import QueuedTraining
+    from taskgroup.finalization import finalize_actively
+
+    rounds = 0
+    prepared = False
+
+    def announce(networks: Sequence[tuple[str, str]]) -> None:
+        nonlocal rounds
+        rounds += 1
+        err_console.print(f"round {rounds}: training {len(networks)} networks fully: " + ", ".join(map(_label, networks)),
+                          markup=False, highlight=False)
+
+    def work_off_queue() -> None:
+        nonlocal prepared
+        if not prepared:  # data once, and only when something is to be trained
+            _prepare(request)
+            prepared = True
+        run_queued_jobs(request, backend)
+
+    return finalize_actively(
+        evidence.results, estimator, budgets, QueuedTraining(store, name, work_off_queue, on_round=announce),
+        extras=evidence.extras, tasks=evidence.tasks, costs=evidence.costs, max_trained=max_trained,
+    )

@@ -1,0 +1,113 @@
+"""`taskgroup finalize` with what is known, and `--until-stable` (the dry runner: the loop, not training)."""
+
+from __future__ import annotations
+
+import pytest
+
+from db import open_store
+from db.affinity import store_affinity
+from db.models import Study
+from db.results import results_frame
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+UNTIL_STABLE = ("--until-stable", "--devices", "cpu", "--runner", "dry")
+
+
+def create_hoa_study(name: str = "s", plan: str = "hoa") -> None:
+    """Four tasks with the plan's networks trained (dry losses: deterministic, made up per network)."""
+    run_ok("study", "create", name, "--tasks", "a,b,c,d", "--sizes", "full=1.0")
+    run_ok("plan", name, "--estimator", plan)
+    run_ok("work", name, "--devices", "cpu", "--runner", "dry")
+
+
+def fully_trained(name: str = "s") -> set[tuple[str, str]]:
+    with open_store(None).session() as session:
+        frame = results_frame(session, Study.find_or_raise_by_name(session, name))
+    full = frame[(frame["stage"] == "full") & (frame["split"] == "val")]
+    return set(zip(full["tasks"], full["size"]))
+
+
+def chosen(summary: dict) -> dict[float, set[tuple[str, str]]]:
+    return {b["budget"]: {("+".join(n["tasks"]), n["size"]) for n in b["networks"]} for b in summary["budgets"]}
+
+
+def test_until_stable_trains_the_choices_until_every_chosen_network_is_trained():
+    create_hoa_study()
+    before = fully_trained()
+    summary = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa", *UNTIL_STABLE)
+    trained = [("+".join(n["tasks"]), n["size"]) for round_ in summary["rounds"] for n in round_]
+
+    assert summary["stop_reason"] == "stable"
+    assert summary["networks_trained"] == len(trained) == len(set(trained)) > 0
+    assert not set(trained) & before  # nothing trained twice
+    assert fully_trained() == before | set(trained)
+    for budget in summary["budgets"]:
+        assert chosen(summary)[budget["budget"]] <= fully_trained()  # every final choice has real losses
+        assert budget["val_loss"] == pytest.approx(budget["predicted_loss"])
+        # stable means optimal among the trained networks: what exact selection finds on them
+        exact = run_json("select", "s", "--budget", str(budget["budget"]), "--estimator", "exact")
+        assert exact["val_loss"] == pytest.approx(budget["val_loss"])
+    finalize_jobs = run_json("status", "s")["jobs"]["done"] - len(before)
+    assert finalize_jobs == len(trained)
+
+    again = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa", *UNTIL_STABLE)
+    assert again["rounds"] == [] and again["networks_trained"] == 0 and again["stop_reason"] == "stable"
+    assert chosen(again) == chosen(summary)
+    assert run_json("status", "s")["jobs"]["total"] == len(before) + len(trained)
+
+
+def test_the_compute_limit_stops_the_loop_after_that_many_networks():
+    create_hoa_study("unlimited", plan="esa")
+    needed = run_json("finalize", "unlimited", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE)
+    assert needed["networks_trained"] >= 3 and len(needed["rounds"]) >= 2  # early losses mislead ESA here
+
+    create_hoa_study("limited", plan="esa")
+    limited = run_json("finalize", "limited", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "2",
+                       *UNTIL_STABLE)
+    assert limited["stop_reason"] == "limit" and limited["networks_trained"] == 2
+    assert len(fully_trained("limited")) == 2
+    nothing = run_json("finalize", "limited", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "0",
+                       *UNTIL_STABLE)
+    assert nothing["stop_reason"] == "limit" and nothing["rounds"] == []
+    resumed = run_json("finalize", "limited", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE)
+    assert resumed["stop_reason"] == "stable"
+    assert chosen(resumed) == chosen(needed)  # the limit only paused the same deterministic search
+
+
+def test_one_round_judges_trained_networks_on_their_real_losses():
+    """ESA predicts from early losses; a chosen network that was trained fully since is judged on its
+    real loss, so a choice of trained networks predicts exactly its real validation loss."""
+    run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0")
+    run_ok("plan", "s", "--estimator", "esa")
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    first = run_json("finalize", "s", "--budgets", "1:3:1", "--estimator", "esa")
+    assert first["jobs_added"] > 0 and all(b["val_loss"] is None for b in first["budgets"])
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    second = run_json("finalize", "s", "--budgets", "1:3:1", "--estimator", "esa")
+    all_trained = [b for b in second["budgets"] if chosen({"budgets": [b]})[b["budget"]] <= fully_trained()]
+    assert all_trained
+    for budget in all_trained:
+        assert budget["predicted_loss"] == pytest.approx(budget["val_loss"])
+
+
+def test_lookahead_finalize_reads_the_stored_affinity():
+    run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0")
+    assert run_json("plan", "s", "--estimator", "lookahead")["jobs_added"] == 3
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    assert "affinity measure" in run_error("finalize", "s", "--budgets", "1:3:1", "--estimator", "lookahead")
+    matrix = {("a", "b"): 0.02, ("b", "a"): 0.02, ("a", "c"): -0.01, ("c", "a"): -0.01, ("b", "c"): 0.0, ("c", "b"): 0.0}
+    with open_store(None).session() as session:
+        rows = [{"size": "full", "source": s, "target": t, "affinity": matrix.get((s, t), 0.03)}
+                for s in "abc" for t in "abc"]
+        store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=1)
+    summary = run_json("finalize", "s", "--budgets", "1:3:1", "--estimator", "lookahead", *UNTIL_STABLE)
+    assert summary["estimator"] == "lookahead" and summary["stop_reason"] == "stable"
+    for budget, networks in chosen(summary).items():
+        assert networks <= fully_trained()
+        selection = run_json("select", "s", "--budget", str(budget), "--estimator", "lookahead")
+        assert {("+".join(n["tasks"]), n["size"]) for n in selection["networks"]} == networks
+
+
+def test_max_trained_without_until_stable_is_refused():
+    create_hoa_study()
+    assert "--until-stable" in run_error("finalize", "s", "--budgets", "1", "--estimator", "hoa", "--max-trained", "2")
