@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +17,8 @@ from db.models import Candidate, Job, Result, Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import parse_sizes
+
+DEFAULT_SIZES = "full=1.0,half=0.5"
 
 study_app = typer.Typer(help="Create, list, show and delete studies.", no_args_is_help=True)
 _TASK_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -58,6 +62,71 @@ def _number_or_text(value: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class StudySpecFile:
+    """A study as a TOML file describes it (`taskgroup study create NAME --spec FILE`)."""
+
+    tasks: str | None = None
+    sizes: str | None = None
+    dataset: str | None = None
+    data_root: Path | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def read_study_spec(path: Path) -> StudySpecFile:
+    """Read a TOML study spec; unknown keys and bad training options are refused, naming the file.
+
+    ```toml
+    tasks = ["segment", "depth", "normal"]
+    sizes = "full=1.0,half=0.5"          # or a list of items
+    [dataset]
+    name = "synthetic"
+    options = { images = 400, resolution = 64 }
+    [training]
+    max_epochs = 20
+    weighting = "uncertainty"
+    ```
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"{path}: not a valid TOML study spec ({error})") from None
+    unknown = sorted(set(data) - {"tasks", "sizes", "dataset", "training"})
+    if unknown:
+        raise InvalidInputError(f"{path}: unknown key {unknown[0]!r} (known: tasks, sizes, dataset, training)")
+    dataset = data.get("dataset", {})
+    if not isinstance(dataset, dict) or sorted(set(dataset) - {"name", "root", "options"}):
+        raise InvalidInputError(f"{path}: [dataset] takes name, root and options")
+    training = data.get("training", {})
+    if not isinstance(training, dict):
+        raise InvalidInputError(f"{path}: [training] must be a table of training options")
+    from jobs.training_options import training_config
+
+    try:
+        training_config(training)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{path}: [training]: {error}") from None
+    return StudySpecFile(
+        tasks=_joined(data.get("tasks"), "tasks", path),
+        sizes=_joined(data.get("sizes"), "sizes", path),
+        dataset=dataset.get("name"),
+        data_root=Path(dataset["root"]) if dataset.get("root") else None,
+        data_options=dict(dataset.get("options", {})),
+        training=dict(training),
+    )
+
+
+def _joined(value: Any, key: str, path: Path) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    raise InvalidInputError(f"{path}: {key} must be a string or a list of strings")
+
+
 def study_summary(session: Any, study: Study) -> dict[str, Any]:
     """What `study show --json` prints: the definition and how far training has come."""
     candidates = Candidate.all_of_study(session, study.id)
@@ -80,11 +149,14 @@ def study_summary(session: Any, study: Study) -> dict[str, Any]:
 @study_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="Study name, unique in the database.")],
-    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated task names, e.g. depth,normal,segment.")],
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="Comma-separated task names, e.g. depth,normal,segment.")
+    ] = None,
     sizes: Annotated[
-        str,
-        typer.Option("--sizes", help="Network sizes as LABEL=[ENCODER:]COST[@WIDTH], comma-separated."),
-    ] = "full=1.0,half=0.5",
+        str | None,
+        typer.Option("--sizes", help="Network sizes as LABEL=[ENCODER:]COST[@WIDTH], comma-separated. "
+                     "Default: full=1.0,half=0.5.", show_default=False),
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option("--dataset", help="Dataset to train on (e.g. synthetic). Omit for a study of imported results only."),
@@ -93,17 +165,28 @@ def create(
     data_option: Annotated[
         list[str], typer.Option("--data-option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
     ] = [],
+    spec_file: Annotated[
+        Path | None,
+        typer.Option("--spec", help="TOML study spec with tasks, sizes, [dataset] and [training]; flags override it."),
+    ] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Create a study: its tasks, its network sizes and (for training) its dataset."""
+    """Create a study: its tasks, its network sizes and (for training) its dataset and training options."""
+    spec_values = read_study_spec(spec_file) if spec_file else StudySpecFile()
+    tasks = tasks or spec_values.tasks
+    if not tasks:
+        raise InvalidInputError("give the study's tasks with --tasks a,b,c (or `tasks` in a --spec file)")
     task_list = parse_task_list(tasks)
-    size_specs = parse_sizes(sizes)
+    size_specs = parse_sizes(sizes or spec_values.sizes or DEFAULT_SIZES)
+    dataset = dataset or spec_values.dataset
+    data_root = data_root or spec_values.data_root
     dataset_spec: dict[str, Any] = {}
     if dataset is not None:
         from taskgroup.data import DatasetSpec, available_tasks
 
-        spec = DatasetSpec(name=dataset, root=data_root, options=parse_options(data_option))
+        options = {**spec_values.data_options, **parse_options(data_option)}
+        spec = DatasetSpec(name=dataset, root=data_root, options=options)
         known = set(available_tasks(spec))
         unknown = [task for task in task_list if task not in known]
         if unknown:
@@ -120,7 +203,7 @@ def create(
             tasks=task_list,
             sizes=[dataclasses.asdict(size) for size in size_specs],
             dataset=dataset_spec,
-            training={},
+            training=spec_values.training,
         )
         session.add(study)
         session.flush()

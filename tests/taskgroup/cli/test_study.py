@@ -47,3 +47,44 @@ def test_error_messages_are_printed_verbatim():
     """Rich markup or emoji codes in a user's input must not be rendered away in the error line."""
     message = run_error("study", "show", "[bold]x:end:")
     assert "[bold]x:end:" in message
+
+
+SPEC = """
+tasks = ["segment", "depth", "normal"]
+sizes = ["full=1.0", "half=0.5"]
+[dataset]
+name = "synthetic"
+options = { images = 48, resolution = 16 }
+[training]
+max_epochs = 2
+weighting = "uncertainty"
+"""
+
+
+def test_study_from_a_toml_spec_with_flags_overriding_it(tmp_path):
+    spec = tmp_path / "study.toml"
+    spec.write_text(SPEC)
+    created = run_json("study", "create", "s", "--spec", str(spec), "--data-option", "images=32")
+    assert created["tasks"] == ["segment", "depth", "normal"]
+    assert created["dataset"] == {"name": "synthetic", "root": None, "options": {"images": 32, "resolution": 16}}
+    assert created["training"] == {"max_epochs": 2, "weighting": "uncertainty"}
+    assert run_json("study", "create", "t", "--spec", str(spec), "--tasks", "depth")["tasks"] == ["depth"]
+
+
+def test_bad_specs_name_the_file_and_problem(tmp_path):
+    cases = {
+        "tasks = [": "not a valid TOML",
+        'tasks = ["depth"]\ncolour = "red"': "unknown key 'colour'",
+        'tasks = ["depth"]\n[training]\nmax_epoch = 3': "unknown training option 'max_epoch'",
+        'tasks = ["depth"]\n[dataset]\nname = "synthetic"\nextra = 1': "[dataset] takes name, root and options",
+        'tasks = [1, 2]': "tasks must be a string or a list of strings",
+        'tasks = ["nope"]\n[dataset]\nname = "synthetic"': "unknown task 'nope'",
+    }
+    for number, (text, expected) in enumerate(cases.items()):
+        spec = tmp_path / f"spec{number}.toml"
+        spec.write_text(text)
+        message = run_error("study", "create", f"s{number}", "--spec", str(spec))
+        assert expected in message
+    assert "no such file" in run_error("study", "create", "x", "--spec", str(tmp_path / "missing.toml"))
+    assert "--tasks" in run_error("study", "create", "x")
+    assert run_json("study", "list") == []
