@@ -62,7 +62,7 @@ def ray_cluster() -> Iterator[str]:
         "--port", "--ray-client-server-port", "--dashboard-port", "--dashboard-agent-listen-port",
         "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
         "--node-manager-port", "--object-manager-port")}
-    command = [str(RAY), "start", "--head", "--block", "--num-cpus", "2", "--num-gpus", "0",
+    command = [str(RAY), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "2", "--num-gpus", "0",
                "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(root / "ray"),
                *[item for pair in ports.items() for item in pair]]
     log_path = root / "ray-start.log"
