@@ -1,15 +1,14 @@
 """Lockstep training of K candidates against the same K trained one after another.
 
-For K = 1, 2, 4, 8 same-shaped small candidates (two-task networks over one-channel dense tasks, a
-quarter-width encoder), each configuration runs in a fresh subprocess that trains for one epoch
-and reports its wall time and peak resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`,
-which includes the Python interpreter, torch and the dataset). Lockstep and one-after-another
-runs alternate, so both see the same machine load. CUDA is measured too when present.
+For K = 1, 2, 4, 8 same-shaped small candidates (two-task networks over one-channel dense tasks, an
+Xception encoder at `--width`), each run is a fresh subprocess that trains for `--epochs` and
+reports its wall time, CPU time (user + system of the training call, which other processes on a
+shared machine disturb less) and peak resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`,
+which includes the Python interpreter, torch and the dataset). Both arms use `--threads` intra-op
+threads. Lockstep and one-after-another runs are interleaved (A B A B ...) so both see the same
+machine load, and each rate is the median of `--repeats` runs. CUDA is measured too when present.
 
-    .venv/bin/python benchmarks/training.py [--images 160] [--resolution 32] [--threads 1] [--repeats 2]
-
-Rates are the best of `--repeats` runs (wall clock), and the speed-up is also given in CPU time
-(user + system of the training call), which other processes on a shared machine disturb less.
+    .venv/bin/python benchmarks/training.py [--images 320] [--resolution 32] [--width 0.25] [--threads 1] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def measure(mode: str, k: int, device: str, args: argparse.Namespace) -> dict[st
     torch.set_num_threads(args.threads)
     options = {"images": args.images, "resolution": args.resolution, "seed": 0, "cache_dir": args.cache}
     splits = load_splits(DatasetSpec(name="synthetic", options=options), list(ONE_CHANNEL_TASKS))
-    size = SizeSpec("small", width=0.25, cost=0.25)
+    size = SizeSpec("small", width=args.width, cost=args.width)
     config = TrainConfig(batch_size=args.batch_size, max_epochs=args.epochs, seed=0)
     candidates = [(tasks, size) for tasks in CANDIDATES[:k]]
     started, cpu_started = time.perf_counter(), _cpu_seconds()
@@ -65,13 +65,14 @@ def _cpu_seconds() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=160)
+    parser.add_argument("--images", type=int, default=320)
     parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--width", type=float, default=0.25, help="Encoder width multiplier (0.5 is `half`).")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ks", default="1,2,4,8")
-    parser.add_argument("--repeats", type=int, default=2, help="Runs per configuration; the fastest counts.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs per configuration and arm; the median counts.")
     parser.add_argument("--cache", default=None)
     parser.add_argument("--one", nargs=3, metavar=("MODE", "K", "DEVICE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -84,7 +85,7 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     with tempfile.TemporaryDirectory() as cache:
         base = [sys.executable, __file__, "--images", str(args.images), "--resolution", str(args.resolution),
-                "--batch-size", str(args.batch_size), "--epochs", str(args.epochs), "--threads", str(args.threads),
+                "--width", str(args.width), "--batch-size", str(args.batch_size), "--epochs", str(args.epochs), "--threads", str(args.threads),
                 "--cache", cache]  # fmt: skip
         subprocess.run([*base, "--one", "sequential", "1", "cpu"], check=True, capture_output=True)  # warm the cache
         print("| device | K | one after another (samples/s) | lockstep (samples/s) | speed-up (wall) "
@@ -97,8 +98,8 @@ def main() -> None:
                     for mode in runs:
                         done = subprocess.run([*base, "--one", mode, str(k), device], check=True, capture_output=True, text=True)
                         runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
-                rate = {mode: max(run["samples"] / run["seconds"] for run in found) for mode, found in runs.items()}
-                cpu = {mode: max(run["samples"] / run["cpu_seconds"] for run in found) for mode, found in runs.items()}
+                rate = {mode: median(run["samples"] / run["seconds"] for run in found) for mode, found in runs.items()}
+                cpu = {mode: median(run["samples"] / run["cpu_seconds"] for run in found) for mode, found in runs.items()}
                 rss = {mode: max(run["max_rss_mb"] for run in found) for mode, found in runs.items()}
                 print(
                     f"| {device} | {k} | {rate['sequential']:.1f} | {rate['lockstep']:.1f} | "

@@ -209,17 +209,24 @@ class _Loop:
                 if job.run.stop_reason is None:
                     self._save(job, position, data_rng, elapsed)
             if finished:
-                self._finish(finished, position, data_rng, elapsed)
+                # When every candidate finishes at once, test them with the groups they trained in.
+                self._finish(finished, position, data_rng, elapsed, groups if len(finished) == len(active) else None)
                 active = [job for job in active if job.run.stop_reason is None]
                 groups = make_groups([job.run for job in active], self.allow_stacking)
 
-    def _finish(self, jobs: list[_Job], position: Position, data_rng: RngStream, elapsed: float) -> None:
+    def _finish(
+        self, jobs: list[_Job], position: Position, data_rng: RngStream, elapsed: float,
+        groups: list[SoloGroup | StackedGroup] | None = None,
+    ) -> None:
         """Test each finished candidate with its best weights, then checkpoint it as done (with its
-        final weights, so a finished run can still be inspected)."""
+        final weights, so a finished run can still be inspected). `groups`, if given, hold exactly
+        these candidates and are reused for the test pass (loading the best weights writes into them)."""
         payloads = {id(job): self._payload(job, position, data_rng, elapsed, clone=True) for job in jobs}
         for job in jobs:
             job.run.model.load_state_dict(job.run.best_state)  # type: ignore[arg-type]
-        tested = evaluate(make_groups([job.run for job in jobs], self.allow_stacking), self.splits["test"], self.config, self.device)
+        if groups is None:
+            groups = make_groups([job.run for job in jobs], self.allow_stacking)
+        tested = evaluate(groups, self.splits["test"], self.config, self.device)
         for job in jobs:
             run = job.run
             best = run.curve[run.best_epoch - 1]

@@ -48,7 +48,11 @@ class FoldedAdam:
         self.step_count = int(_step(self.optimizers[0], members[0][0]))
         self.exp_avgs = [self._moment(parameter, members, index, "exp_avg") for index, parameter in enumerate(folded)]
         self.exp_avg_sqs = [self._moment(parameter, members, index, "exp_avg_sq") for index, parameter in enumerate(folded)]
-        self.step_tensors = [self.optimizers[k].state[member]["step"] for k, row in enumerate(members) for member in row]
+        # Every candidate's per-parameter step counter, as views of one tensor: one add_ per step.
+        self.steps = torch.full((len(members) * len(folded),), float(self.step_count))
+        for k, row in enumerate(members):
+            for index, member in enumerate(row):
+                self.optimizers[k].state[member]["step"] = self.steps[k * len(folded) + index]
         self._scales: tuple[tuple[float, ...], list[Tensor]] | None = None
 
     def _moment(self, parameter: Tensor, members: Sequence[Sequence[Tensor]], index: int, key: str) -> Tensor:
@@ -62,7 +66,6 @@ class FoldedAdam:
                     moment[k * rows : (k + 1) * rows].copy_(piece)
         for k, row in enumerate(members):
             state = self.optimizers[k].state[row[index]]
-            state.setdefault("step", torch.tensor(float(self.step_count)))
             state[key] = moment[k * rows : (k + 1) * rows]
         return moment
 
@@ -75,7 +78,7 @@ class FoldedAdam:
         exp_avgs = [self.exp_avgs[index] for index in indices]
         exp_avg_sqs = [self.exp_avg_sqs[index] for index in indices]
         self.step_count += 1
-        torch._foreach_add_(self.step_tensors, 1)
+        self.steps.add_(1)
         if self.weight_decay != 0:
             grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
         torch._foreach_lerp_(exp_avgs, grads, 1 - self.beta1)

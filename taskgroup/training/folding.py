@@ -78,6 +78,7 @@ class FoldedNetwork:
                 if replacement is not folded:
                     parent, _, leaf = name.rpartition(".")
                     setattr(self.network.get_submodule(parent), leaf, replacement)
+        self.counters = self._bind_counters()
 
     def _widen(
         self, folded: nn.Module, originals: list[nn.Module], shared_input: bool, memory_format: torch.memory_format
@@ -121,9 +122,16 @@ class FoldedNetwork:
         pieces = {name: output.unflatten(1, (self.k, -1)).unbind(1) for name, output in outputs.items()}
         return [{name: piece[index] for name, piece in pieces.items()} for index in range(self.k)]
 
-    def batch_counters(self) -> list[Tensor]:
-        """Every candidate's batch-norm `num_batches_tracked` (scalars cannot share the folded storage)."""
-        return [buffer for model in self.models for name, buffer in model.named_buffers() if buffer.dim() == 0]
+    def _bind_counters(self) -> Tensor:
+        """One tensor holding every candidate's scalar buffers (batch-norm `num_batches_tracked`), which
+        become views of its elements, so one `add_` counts a batch for all of them."""
+        scalars = [buffer for model in self.models for buffer in model.buffers() if buffer.dim() == 0]
+        if not scalars:
+            return torch.zeros(0)
+        counters = torch.stack([scalar.detach() for scalar in scalars])
+        for index, scalar in enumerate(scalars):
+            scalar.data = counters[index]
+        return counters
 
     @torch.no_grad()
     def matches(self, rgb: Tensor) -> bool:

@@ -35,6 +35,9 @@ from taskgroup.training.run import CandidateRun
 
 Batch = Mapping[str, Tensor]
 MEMORY_FORMAT = torch.channels_last
+_EXACT_FOLDS: dict[tuple[object, ...], bool] = {}
+"""Whether folding networks of a shape signature reproduced them: the answer depends on the network
+code only, so each signature is checked once per process."""
 
 
 def mixed_precision(device: torch.device, enabled: bool) -> AbstractContextManager[object]:
@@ -135,7 +138,10 @@ class StackedGroup:
     def __init__(self, runs: Sequence[CandidateRun]) -> None:
         self.runs = list(runs)
         self._folded = FoldedNetwork([run.model for run in self.runs], MEMORY_FORMAT)
-        self.exact = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device))
+        signature = shape_signature(self.runs[0])
+        if signature not in _EXACT_FOLDS:
+            _EXACT_FOLDS[signature] = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device))
+        self.exact = _EXACT_FOLDS[signature]
         if not self.exact:
             return
         self._parameters = list(self._folded.network.parameters())
@@ -143,7 +149,6 @@ class StackedGroup:
         optimizers = [run.optimizer for run in self.runs]
         self._adam = FoldedAdam(optimizers, self._parameters, members) if folded_adam.supports(optimizers, members) else None
         self._members = members
-        self._counters = self._folded.batch_counters()
 
     def train_step(self, batch: Batch, epoch: int, step: int) -> None:
         network = self._folded.network
@@ -170,7 +175,7 @@ class StackedGroup:
                     all_factors.append(factor)
             run.record_step(losses, weights)
         torch.autograd.backward(all_losses, grad_tensors=all_factors)
-        torch._foreach_add_(self._counters, 1)
+        self._folded.counters.add_(1)
         self._optimizer_step()
 
     def _optimizer_step(self) -> None:
