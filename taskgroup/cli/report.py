@@ -133,6 +133,7 @@ def gather_report_input(
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
         baselines=_baselines_frame(swept.baselines), jobs=jobs, needs=_planned_jobs(estimators, tasks, sizes),
+        **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))
 

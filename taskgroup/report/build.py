@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from taskgroup.affinity import AFFINITY_COLUMNS, matrix_table
 from taskgroup.report import figures
 from taskgroup.report.affinity import gain_matrix, mutual_gains, pair_gains
 from taskgroup.report.compute import EXACT, JOB_COLUMNS, NeedsJob, compute_against_distance, compute_spent, distance_from_exact
@@ -33,7 +34,8 @@ class ReportInput:
     """Everything a report shows. `selections` are `select --json` objects, one per (estimator, budget).
 
     `baselines` has BASELINE_COLUMNS; `jobs` has compute.JOB_COLUMNS; `needs` maps each estimator
-    to the predicate telling which training runs it required.
+    to the predicate telling which training runs it required; `lookahead_affinity` is the stored
+    lookahead matrix in long form (taskgroup.affinity.AFFINITY_COLUMNS; empty if none was measured).
     """
 
     study: str
@@ -44,6 +46,7 @@ class ReportInput:
     baselines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BASELINE_COLUMNS))
     jobs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=JOB_COLUMNS))
     needs: Mapping[str, NeedsJob] = field(default_factory=dict)
+    lookahead_affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AFFINITY_COLUMNS))
 
 
 def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
@@ -118,6 +121,13 @@ def _affinity_section(data: ReportInput) -> Section:
     )
     if gains.empty:
         text += " No single-task and pair networks of the same size have test results, so there is nothing to show."
+    for size in dict.fromkeys(data.lookahead_affinity["size"]):
+        matrix = matrix_table(data.lookahead_affinity, size).reset_index(names="source")
+        tables.append(Table(f"lookahead_affinity_{size}", f"Lookahead affinity, {size} size (row: task stepped on; "
+                            "column: relative drop of that task's loss)", matrix))
+    if not data.lookahead_affinity.empty:
+        text += (" The lookahead affinity tables (taskgroup affinity measure, one all-task run) show how much one "
+                 "step on the row task's loss lowered the column task's loss, relative to it: positive helps.")
     return Section(
         "affinity", "Pairwise task affinity", text,
         figures=(Figure("affinity_heatmap", "Pairwise gain heatmap", figures.affinity_heatmap(gains, data.tasks)),),

@@ -1,0 +1,50 @@
+"""The stored lookahead affinity matrix in the report: the same numbers `affinity show --json` prints."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from db import open_store
+from db.affinity import store_affinity
+from db.models import Study
+from tests.taskgroup.cli.helpers import run_json, run_ok
+
+TASKS = ("a", "b", "c")
+
+
+def import_study(tmp_path) -> None:
+    """Singles, pairs and the triple of three tasks, imported (no training)."""
+    run_ok("study", "create", "s", "--tasks", ",".join(TASKS), "--sizes", "full=1.0")
+    losses = {"a": 1.0, "b": 2.0, "c": 3.0, "a+b": 0.9, "a+c": 1.2, "b+c": 1.1, "a+b+c": 1.05}
+    lines = ["tasks,size,cost,stage,split,task,loss"] + [
+        f"{tasks},full,1,full,{split},{task},{loss * (1 + 0.1 * i)}"
+        for tasks, loss in losses.items() for i, task in enumerate(tasks.split("+")) for split in ("val", "test")
+    ]
+    csv = tmp_path / "results.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    run_ok("import", "s", str(csv))
+
+
+def test_report_shows_the_stored_lookahead_matrix(tmp_path):
+    import_study(tmp_path)
+    values = {(s, t): (0.01 if s == t else 0.002 * (i - j)) for i, s in enumerate(TASKS) for j, t in enumerate(TASKS)}
+    with open_store(None).session() as session:
+        rows = [{"size": "full", "source": s, "target": t, "affinity": v} for (s, t), v in values.items()]
+        store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=3)
+    shown = run_json("affinity", "show", "s")["affinity"]["full"]
+
+    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv,md", "--estimators", "exact,lookahead")
+    table = pd.read_csv(tmp_path / "report" / "tables" / "lookahead_affinity_full.csv").set_index("source")
+    assert sorted(table.index) == sorted(table.columns) == list(TASKS)
+    for source in TASKS:
+        for target in TASKS:
+            assert table.loc[source, target] == pytest.approx(shown[source][target])
+    assert "Lookahead affinity, full size" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_report_without_a_lookahead_matrix_has_no_such_table(tmp_path):
+    import_study(tmp_path)
+    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv")
+    assert not list((tmp_path / "report" / "tables").glob("lookahead_affinity_*.csv"))
+    assert (tmp_path / "report" / "tables" / "affinity.csv").exists()
