@@ -42,7 +42,16 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
             f"study {name!r} has no results yet: train candidates (`taskgroup run {name}`) or import results"
         )
     extras = {"affinity": affinity} if not affinity.empty else {}
-    return StudyEvidence(name, tasks, results, measured_costs(candidates, unit, name), extras)
+    costs = measured_costs(candidates, unit, name)
+    if costs is not None:
+        unmeasured = sorted({(row.tasks, row.size) for row in results.itertuples(index=False)} - set(costs))
+        if unmeasured:
+            tasks_, size = unmeasured[0]
+            raise InvalidInputError(
+                f"{len(unmeasured)} candidates with results have no measured cost (e.g. {tasks_}@{size}); "
+                f"run `taskgroup cost {name}` to measure them, or use --unit declared"
+            )
+    return StudyEvidence(name, tasks, results, costs, extras)
 
 
 def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple[str, str], float] | None:

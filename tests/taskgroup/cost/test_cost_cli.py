@@ -73,3 +73,16 @@ def test_cost_errors_are_one_line(tmp_path: Path) -> None:
     assert "candidate d+s: unknown task 'd'" in run_error("cost", "paper", "--db", db)
     db = _study_with_candidates(tmp_path)
     assert "not a torch device" in run_error("cost", "s", "--device", "tpu:9", "--db", db)
+
+
+def test_select_in_measured_units_needs_every_candidate_measured(tmp_path: Path) -> None:
+    db = _study_with_candidates(tmp_path)
+    run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db)
+    macs = run_json("select", "s", "--budget", "1e12", "--unit", "macs", "--db", db)
+    assert macs["cost"] > 1000  # MACs of real networks, not the declared relative costs
+    late = tmp_path / "late.csv"
+    late.write_text("tasks,size,cost,stage,split,task,loss\nnormal,half,0.5,full,val,normal,0.45\n")
+    run_ok("import", "s", str(late), "--db", db)
+    message = run_error("select", "s", "--budget", "1e12", "--unit", "macs", "--db", db)
+    assert "normal@half" in message and "taskgroup cost s" in message
+    assert run_json("select", "s", "--budget", "2", "--unit", "declared", "--db", db)["cost"] <= 2
