@@ -58,6 +58,60 @@ def measure(mode: str, k: int, device: str, args: argparse.Namespace) -> dict[st
     return result
 
 
+def step_times(k: int, device: str, args: argparse.Namespace) -> dict[str, float]:
+    """Steady-state milliseconds per batch, without network construction and evaluation passes: loading
+    and collating one batch, the K candidates' steps one after another, and their step as one stacked
+    group. The two arms alternate for `--repeats` rounds over the same batches; medians count. With
+    `--profile`, the top operators of each arm (torch.profiler, self CPU time) go to stderr."""
+    import torch
+
+    from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.models import SizeSpec
+    from taskgroup.training import TrainConfig
+    from taskgroup.training.batches import epoch_loader, to_device
+    from taskgroup.training.groups import make_groups
+    from taskgroup.training.run import CandidateRun
+
+    torch.set_num_threads(args.threads)
+    options = {"images": args.images, "resolution": args.resolution, "seed": 0, "cache_dir": args.cache}
+    splits = load_splits(DatasetSpec(name="synthetic", options=options), list(ONE_CHANNEL_TASKS))
+    size = SizeSpec("small", width=args.width, cost=args.width)
+    config = TrainConfig(batch_size=args.batch_size, seed=0)
+    target = torch.device(device)
+    started = time.perf_counter()
+    batches = [to_device(raw, target) for raw in epoch_loader(splits["train"], config, 0, 0, target)]
+    load_ms = (time.perf_counter() - started) * 1000 / len(batches)
+    arms = {
+        "alone": make_groups([CandidateRun(tasks, size, config, target) for tasks in CANDIDATES[:k]], allow_stacking=False),
+        "stacked": make_groups([CandidateRun(tasks, size, config, target) for tasks in CANDIDATES[:k]]),
+    }
+
+    def epoch(groups: list) -> float:
+        started = time.perf_counter()
+        for step, batch in enumerate(batches):
+            for group in groups:
+                group.train_step(batch, 0, step)
+        if target.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - started) * 1000 / len(batches)
+
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for name, groups in arms.items():
+        epoch(groups)  # warm-up: first calls create kernels and optimizer state
+    for _ in range(args.repeats):
+        for name, groups in arms.items():
+            times[name].append(epoch(groups))
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        for name, groups in arms.items():
+            with profile(activities=[ProfilerActivity.CPU]) as profiler:
+                epoch(groups)
+            table = profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
+            print(f"--- {name}, K = {k}, {len(batches)} steps ---\n{table}", file=sys.stderr)
+    return {"load_ms": load_ms, **{f"{name}_ms": median(found) for name, found in times.items()}}
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -73,12 +127,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ks", default="1,2,4,8")
     parser.add_argument("--repeats", type=int, default=3, help="Runs per configuration and arm; the median counts.")
+    parser.add_argument("--profile", action="store_true", help="Print the top operators of both arms' steps (stderr).")
     parser.add_argument("--cache", default=None)
     parser.add_argument("--one", nargs=3, metavar=("MODE", "K", "DEVICE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         mode, k, device = args.one
-        print(json.dumps(measure(mode, int(k), device, args)))
+        result = step_times(int(k), device, args) if mode == "steps" else measure(mode, int(k), device, args)
+        print(json.dumps(result))
         return
     import torch
 
@@ -107,6 +163,18 @@ def main() -> None:
                     f"{rss['sequential']:.0f} | {rss['lockstep']:.0f} |",
                     flush=True,
                 )
+        print("\n| device | K | load + collate one batch (ms) | K steps one after another (ms) | one stacked step (ms) | speed-up |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for device in devices:
+            for k in [int(value) for value in args.ks.split(",")]:
+                flags = ["--profile"] if args.profile else []
+                done = subprocess.run([*base, "--repeats", str(args.repeats), *flags, "--one", "steps", str(k), device],
+                                      check=True, capture_output=True, text=True)  # fmt: skip
+                if args.profile:
+                    print(done.stderr, file=sys.stderr)
+                found = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"| {device} | {k} | {found['load_ms']:.1f} | {found['alone_ms']:.1f} | {found['stacked_ms']:.1f} | "
+                      f"{found['alone_ms'] / found['stacked_ms']:.2f}x |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -146,6 +146,8 @@ class FoldedNetwork:
                     if theirs.shape != ours.shape or not torch.allclose(theirs, ours, rtol=1e-4, atol=1e-5):
                         return False
             return True
+        except RuntimeError:  # e.g. a forward that reshapes with fixed channel counts
+            return False
         finally:
             for model, mode in zip(self.models, modes):
                 model.train(mode)

@@ -35,9 +35,6 @@ from taskgroup.training.run import CandidateRun
 
 Batch = Mapping[str, Tensor]
 MEMORY_FORMAT = torch.channels_last
-_EXACT_FOLDS: dict[tuple[object, ...], bool] = {}
-"""Whether folding networks of a shape signature reproduced them: the answer depends on the network
-code only, so each signature is checked once per process."""
 
 
 def mixed_precision(device: torch.device, enabled: bool) -> AbstractContextManager[object]:
@@ -138,10 +135,7 @@ class StackedGroup:
     def __init__(self, runs: Sequence[CandidateRun]) -> None:
         self.runs = list(runs)
         self._folded = FoldedNetwork([run.model for run in self.runs], MEMORY_FORMAT)
-        signature = shape_signature(self.runs[0])
-        if signature not in _EXACT_FOLDS:
-            _EXACT_FOLDS[signature] = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device))
-        self.exact = _EXACT_FOLDS[signature]
+        self.exact = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device))
         if not self.exact:
             return
         self._parameters = list(self._folded.network.parameters())

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from taskgroup.models import SizeSpec
+from taskgroup.models.encoders import XceptionEncoder
 from taskgroup.training import TrainConfig, train_candidate, train_lockstep
 from taskgroup.training.batches import epoch_loader, to_device
 from taskgroup.training.groups import SoloGroup, StackedGroup, make_groups
@@ -110,3 +111,20 @@ def test_lockstep_checkpoint_holds_only_its_candidate(tmp_path, splits, size) ->
     alone = (tmp_path / "alone" / "last.pt").stat().st_size
     for name in ("a", "b"):
         assert (tmp_path / name / "last.pt").stat().st_size == pytest.approx(alone, rel=0.05)
+
+
+class _ChannelReversingEncoder(XceptionEncoder):
+    """Reverses the feature channels: harmless for one network, but once K networks are folded it
+    hands each candidate another candidate's features, which folding must notice."""
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return super().forward(rgb).flip(1)
+
+
+def test_networks_that_do_not_fold_exactly_train_alone(size) -> None:
+    device = torch.device("cpu")
+    runs = [CandidateRun([task], size, TrainConfig(seed=seed), device) for seed, task in enumerate(("depth", "edge"))]
+    assert [type(group) for group in make_groups(runs)] == [StackedGroup]
+    for run in runs:
+        run.model.encoder.__class__ = _ChannelReversingEncoder
+    assert [type(group) for group in make_groups(runs)] == [SoloGroup, SoloGroup]
