@@ -12,6 +12,7 @@ caps, ...), and are scored with real validation and test losses like every selec
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def baselines(exact: Selector, budget: float, samples: int, seed: int) -> list[B
     problem = exact.problem(budget)
     every_task = len(problem.tasks)
     rows = [
-        _restricted(exact, problem, budget, "all-in-one", lambda c: len(c.tasks) == every_task),
+        _restricted(exact, problem, budget, "all-in-one", lambda c: len(c.tasks) == every_task, max_networks=1),
         _restricted(exact, problem, budget, "one-per-task", lambda c: len(c.tasks) == 1),
     ]
     groupings, complete = _groupings(problem, samples, seed)
@@ -95,8 +96,12 @@ def baselines(exact: Selector, budget: float, samples: int, seed: int) -> list[B
     return rows
 
 
-def _restricted(exact: Selector, problem: Problem, budget: float, name: str, keep) -> BaselineRow:
+def _restricted(
+    exact: Selector, problem: Problem, budget: float, name: str, keep, max_networks: int | None = None
+) -> BaselineRow:
     narrowed = restrict(problem, [c for c, candidate in enumerate(problem.candidates) if keep(candidate)])
+    if max_networks is not None:
+        narrowed = dataclasses.replace(narrowed, max_networks=max_networks)
     solution = BranchAndBound().solve(narrowed)
     if solution is None:
         return BaselineRow(budget, name, None, None, None, None, samples=0)

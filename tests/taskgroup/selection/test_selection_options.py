@@ -161,3 +161,17 @@ def test_sweep_rows_and_baselines_on_the_reference(reference_dir: Path) -> None:
     # the optimum on validation is never worse than random or worst groupings
     assert exact[2.0]["val_loss"] <= base[2.0, "random"]["val_loss"] <= base[2.0, "worst"]["val_loss"]
     assert base[2.0, "random"]["samples"] == 200 and base[2.0, "random"]["cost"] <= 2.0
+
+
+def test_all_in_one_is_one_network_even_where_two_sizes_would_score_better() -> None:
+    rows = []
+    for tasks, size, cost, losses in [
+        ("a", "full", 1.0, {"a": 0.5}), ("b", "full", 1.0, {"b": 0.5}),
+        ("a+b", "full", 1.0, {"a": 0.2, "b": 0.9}), ("a+b", "half", 0.5, {"a": 0.9, "b": 0.2}),
+    ]:
+        rows += [(tasks, size, cost, "full", split, task, loss) for task, loss in losses.items() for split in ("val", "test")]
+    frame = pd.DataFrame(rows, columns=["tasks", "size", "cost", "stage", "split", "task", "loss"])
+    outcome = sweep(frame, [1.5], ["exact"], random_samples=20)
+    assert [len(row.networks) for row in outcome.selections] == [2]  # the optimum does use both sizes
+    all_in_one = next(row for row in outcome.baselines if row.baseline == "all-in-one")
+    assert len(all_in_one.networks) == 1 and all_in_one.val_loss == pytest.approx(1.1)
