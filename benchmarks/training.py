@@ -61,7 +61,7 @@ def measure(mode: str, k: int, device: str, args: argparse.Namespace) -> dict[st
 def step_times(k: int, device: str, args: argparse.Namespace) -> dict[str, float]:
     """Steady-state milliseconds per batch, without network construction and evaluation passes: loading
     and collating one batch, the K candidates' steps one after another, and their step as one stacked
-    group. The two arms alternate for `--repeats` rounds over the same batches; medians count. With
+    group(s) (`make_groups` may split K into several folded groups). The two arms alternate for `--repeats` rounds over the same batches; medians count. With
     `--profile`, the top operators of each arm (torch.profiler, self CPU time) go to stderr."""
     import torch
 
@@ -83,7 +83,8 @@ def step_times(k: int, device: str, args: argparse.Namespace) -> dict[str, float
     load_ms = (time.perf_counter() - started) * 1000 / len(batches)
     arms = {
         "alone": make_groups([CandidateRun(tasks, size, config, target) for tasks in CANDIDATES[:k]], allow_stacking=False),
-        "stacked": make_groups([CandidateRun(tasks, size, config, target) for tasks in CANDIDATES[:k]]),
+        "stacked": make_groups([CandidateRun(tasks, size, config, target) for tasks in CANDIDATES[:k]],
+                               batch_shape=tuple(batches[0]["rgb"].shape)),  # as the training loop groups them
     }
 
     def epoch(groups: list) -> float:

@@ -166,6 +166,7 @@ class _Loop:
         self.allow_stacking = allow_stacking
         self.step_hook = step_hook
         self.steps_per_epoch = steps_per_epoch(splits["train"], config.batch_size)
+        self.batch_shape = _batch_shape(splits["train"], config.batch_size)
 
     def run(self, jobs: list[_Job]) -> None:
         position = jobs[0].position
@@ -174,7 +175,7 @@ class _Loop:
         data_rng = RngStream.from_checkpoint(saved_rng, cuda) if saved_rng else RngStream.from_seed(self.config.seed, cuda)
         started, before = time.perf_counter(), jobs[0].elapsed
         active = list(jobs)
-        groups = make_groups([job.run for job in active], self.allow_stacking)
+        groups = make_groups([job.run for job in active], self.allow_stacking, self.batch_shape)
         while active:
             batches = iter(epoch_loader(self.splits["train"], self.config, position.epoch, position.step_in_epoch, self.device))
             while position.step_in_epoch < self.steps_per_epoch and position.step < self.planned:
@@ -212,7 +213,7 @@ class _Loop:
                 # When every candidate finishes at once, test them with the groups they trained in.
                 self._finish(finished, position, data_rng, elapsed, groups if len(finished) == len(active) else None)
                 active = [job for job in active if job.run.stop_reason is None]
-                groups = make_groups([job.run for job in active], self.allow_stacking)
+                groups = make_groups([job.run for job in active], self.allow_stacking, self.batch_shape)
 
     def _finish(
         self, jobs: list[_Job], position: Position, data_rng: RngStream, elapsed: float,
@@ -225,7 +226,7 @@ class _Loop:
         for job in jobs:
             job.run.model.load_state_dict(job.run.best_state)  # type: ignore[arg-type]
         if groups is None:
-            groups = make_groups([job.run for job in jobs], self.allow_stacking)
+            groups = make_groups([job.run for job in jobs], self.allow_stacking, self.batch_shape)
         tested = evaluate(groups, self.splits["test"], self.config, self.device)
         for job in jobs:
             run = job.run
@@ -266,6 +267,16 @@ class _Loop:
             "run": state,
             "outcome": None,
         }
+
+
+def _batch_shape(dataset: Dataset, batch_size: int) -> tuple[int, ...] | None:
+    """The shape of a training batch of images (how many candidates to fold depends on it), if the
+    dataset's samples hold an `rgb` tensor."""
+    sample = dataset[0]
+    rgb = sample.get("rgb") if isinstance(sample, Mapping) else None
+    if not isinstance(rgb, Tensor):
+        return None
+    return (min(batch_size, len(dataset)), *rgb.shape)  # type: ignore[arg-type]
 
 
 def evaluate(

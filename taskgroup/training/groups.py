@@ -35,6 +35,7 @@ from taskgroup.training.run import CandidateRun
 
 Batch = Mapping[str, Tensor]
 MEMORY_FORMAT = torch.channels_last
+CPU_FOLDED_ELEMENTS = 2**19
 
 
 def mixed_precision(device: torch.device, enabled: bool) -> AbstractContextManager[object]:
@@ -74,10 +75,28 @@ def shape_signature(run: CandidateRun) -> tuple[object, ...]:
     )
 
 
-def make_groups(runs: Sequence[CandidateRun], allow_stacking: bool = True) -> list[SoloGroup | StackedGroup]:
-    """Stack every set of two or more same-shaped candidates with loss-only weighting; the rest run alone.
-    Groups keep the order of their first candidate in `runs`. Each call re-points the stacked
-    candidates' tensors at fresh folded storage, so call it again whenever the set of runs changes."""
+def stack_limit(run: CandidateRun, batch_shape: Sequence[int] | None) -> int | None:
+    """How many candidates like `run` to fold into one group for input batches of `batch_shape`
+    (None: no limit). On a CPU, folding pays while the folded layers stay small (it saves per-layer
+    overhead); once a layer's output outgrows the caches, K separate ungrouped convolutions are
+    faster. Measured on this project's CPU (docs/benchmarks.md, Training): the best group holds about
+    `CPU_FOLDED_ELEMENTS` first-layer output values. GPUs are not limited."""
+    if batch_shape is None or run.device.type != "cpu" or len(batch_shape) != 4:
+        return None
+    first = next(module for module in run.model.modules() if isinstance(module, nn.Conv2d))
+    batch, _, height, width = batch_shape
+    stride_h, stride_w = first.stride
+    per_candidate = batch * first.out_channels * -(-height // stride_h) * -(-width // stride_w)
+    return max(1, CPU_FOLDED_ELEMENTS // per_candidate)
+
+
+def make_groups(
+    runs: Sequence[CandidateRun], allow_stacking: bool = True, batch_shape: Sequence[int] | None = None
+) -> list[SoloGroup | StackedGroup]:
+    """Stack every set of two or more same-shaped candidates with loss-only weighting, at most
+    `stack_limit` per group for input batches of `batch_shape`; the rest run alone. Groups keep the
+    order of their first candidate in `runs`. Each call re-points the stacked candidates' tensors at
+    fresh folded storage, so call it again whenever the set of runs changes."""
     stackable = [run for run in runs if allow_stacking and can_stack(run)]
     signatures = {id(run): shape_signature(run) for run in stackable}
     by_signature: dict[object, list[CandidateRun]] = {}
@@ -90,11 +109,13 @@ def make_groups(runs: Sequence[CandidateRun], allow_stacking: bool = True) -> li
             continue
         members = by_signature.get(signatures.get(id(run)), [run]) if id(run) in signatures else [run]
         placed.update(id(member) for member in members)
-        stacked = StackedGroup(members) if len(members) > 1 else None
-        if stacked is not None and stacked.exact:
-            groups.append(stacked)
-        else:
-            groups.extend(SoloGroup(member) for member in members)
+        size = stack_limit(members[0], batch_shape) or len(members)
+        for chunk in (members[start : start + size] for start in range(0, len(members), size)):
+            stacked = StackedGroup(chunk) if len(chunk) > 1 else None
+            if stacked is not None and stacked.exact:
+                groups.append(stacked)
+            else:
+                groups.extend(SoloGroup(member) for member in chunk)
     return groups
 
 

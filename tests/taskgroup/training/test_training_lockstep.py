@@ -128,3 +128,13 @@ def test_networks_that_do_not_fold_exactly_train_alone(size) -> None:
     for run in runs:
         run.model.encoder.__class__ = _ChannelReversingEncoder
     assert [type(group) for group in make_groups(runs)] == [SoloGroup, SoloGroup]
+
+
+def test_large_inputs_fold_fewer_candidates_per_group_on_cpu(size) -> None:
+    """Folding saves per-layer overhead; past a layer size, separate convolutions are faster on a CPU,
+    so big batches split the candidates into smaller folded groups, and huge ones train them alone."""
+    device = torch.device("cpu")
+    runs = [CandidateRun([task], size, TrainConfig(seed=seed), device) for seed, task in enumerate(["depth", "edge"] * 2)]
+    sizes = {shape: [len(group.runs) for group in make_groups(runs, batch_shape=shape)]
+             for shape in [(8, 3, 16, 16), (16, 3, 90, 90), (16, 3, 512, 512)]}  # fmt: skip
+    assert sizes == {(8, 3, 16, 16): [4], (16, 3, 90, 90): [2, 2], (16, 3, 512, 512): [1, 1, 1, 1]}
