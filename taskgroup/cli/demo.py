@@ -34,9 +34,9 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for the demo's database, checkpoints and report.")] = Path("taskgroup-demo"),
-    images: Annotated[int, typer.Option("--images", help="Synthetic images (train, val and test together).", min=3)] = 80,
-    resolution: Annotated[int, typer.Option("--resolution", help="Image height and width in pixels.", min=8)] = 16,
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs of a full-stage run.", min=1)] = 3,
+    images: Annotated[int, typer.Option("--images", help="Synthetic images (train, val and test together).", min=3)] = 200,
+    resolution: Annotated[int, typer.Option("--resolution", help="Image height and width in pixels.", min=8)] = 32,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs of a full-stage run.", min=1)] = 5,
     tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated synthetic tasks of the study.")] = DEMO_TASKS,
     budgets: Annotated[str, typer.Option("--budgets", help="Budget sweep START:STOP:STEP or a list.")] = DEMO_BUDGETS,
     workers: Annotated[
