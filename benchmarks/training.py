@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from statistics import median
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_CHANNEL_TASKS = ("depth", "edge", "keypoint", "occlusion", "reshade")
@@ -152,9 +152,9 @@ def main() -> None:
             for k in [int(value) for value in args.ks.split(",")]:
                 runs: dict[str, list[dict[str, float]]] = {"sequential": [], "lockstep": []}
                 for _ in range(args.repeats):
-                    for mode in runs:
+                    for mode, found in runs.items():
                         done = subprocess.run([*base, "--one", mode, str(k), device], check=True, capture_output=True, text=True)
-                        runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                        found.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 rate = {mode: median(run["samples"] / run["seconds"] for run in found) for mode, found in runs.items()}
                 cpu = {mode: median(run["samples"] / run["cpu_seconds"] for run in found) for mode, found in runs.items()}
                 rss = {mode: max(run["max_rss_mb"] for run in found) for mode, found in runs.items()}
