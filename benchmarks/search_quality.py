@@ -8,7 +8,15 @@ once more with lookahead measurements. Then, for each budget, each method choose
 - lookahead: singles and the affinity matrix (plus the all-task network it trained);
 - X + fin: active finalization after X (train the chosen networks, re-solve, repeat until stable);
 - X + fin<=k: the same, stopped after k networks trained by finalization (`--fin-limits`);
+- X + fin@15%: finalization under a compute cap (`--compute-cap`, % of exhaustive, everything
+  counted), one search for all budgets; "per budget": a separate search for each budget;
+- exact, seed N run (`--replicate-seed N`): the exact choice of a second exhaustive run with another
+  training seed, scored on the first: the regret of a perfect search, i.e. the run-to-run noise floor;
 - random: random groupings of the tasks into at most `budget` networks (mean of many draws).
+
+Validation and test splits are 10% of `--images` each; `--train-images` trains on fewer images than
+the remaining 80%, so the held-out splits can be large (64 images each by default) while training
+stays cheap: with 16 validation images, 1% differences between groupings were noise.
 
 Training is deterministic on the CPU for a fixed seed, so "training" a network during finalization
 reads its row of the exhaustive table (the same run) and charges its epochs. A chosen network is
@@ -17,7 +25,7 @@ Compute is in candidate-epochs: epochs actually run (early stopping included; an
 counts its fraction; the lookahead run counts its measured CPU-time overhead), including the full
 training of every chosen network a method needs before deployment.
 
-    .venv/bin/python benchmarks/search_quality.py --tasks depth,edge,normal,occlusion,reshade
+    .venv/bin/python benchmarks/search_quality.py --tasks depth,edge,keypoint,normal,occlusion,reshade,segment
 
 `--cache FILE` keeps the trained tables (pickle), so the analysis can be re-run without training.
 """
@@ -30,6 +38,7 @@ import pickle
 import random
 import tempfile
 import time
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
@@ -38,7 +47,8 @@ import torch
 
 from taskgroup.affinity.measure import measure_affinity
 from taskgroup.data import DatasetSpec, load_splits
-from taskgroup.estimators import Evidence, get_estimator
+from taskgroup.data.synthetic import SyntheticDataset
+from taskgroup.errors import TaskgroupError
 from taskgroup.finalization import finalize_actively
 from taskgroup.models import parse_size
 from taskgroup.selection.select import Selector
@@ -52,9 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="depth,edge,normal,occlusion,reshade")
     parser.add_argument("--size", default="full=xception:1.0@0.25")
-    parser.add_argument("--images", type=int, default=160)
+    parser.add_argument("--images", type=int, default=640, help="images generated; the last 10%% are test, the 10%% before val")
+    parser.add_argument("--train-images", type=int, default=128,
+                        help="train on only the first N training images (so a large --images buys large val/test splits)")
     parser.add_argument("--resolution", type=int, default=24)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--budgets", default="1,2,3,4,5")
     parser.add_argument("--random-draws", type=int, default=200)
@@ -63,6 +75,14 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None, help="write a regret-by-budget plot (PNG) here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw table as JSON here")
     parser.add_argument("--fin-limits", default="3,6", help="comma-separated compute limits (networks) for finalization")
+    parser.add_argument("--compute-cap", type=float, default=15.0,
+                        help="%% of exhaustive compute for the capped finalization rows ('X + fin@cap')")
+    parser.add_argument("--lookahead-every", type=int, default=None,
+                        help="lookahead measurement interval in steps (default: the library's, 4 x tasks); "
+                             "measured in its own run, cached next to --cache")
+    parser.add_argument("--replicate-seed", type=int, default=None,
+                        help="train every subset again with this training seed (same data) and add a row 'exact, "
+                             "other seed': the regret of a perfect search on another run, i.e. the noise floor")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -71,13 +91,12 @@ def main() -> None:
     size = parse_size(args.size)
     config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed)
     started = time.perf_counter()
-    if args.cache and args.cache.exists():
-        trained_tables = pickle.loads(args.cache.read_bytes())
-    else:
-        trained_tables = _train_tables(tasks, size, config, args)
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(trained_tables))
+    trained_tables = _cached(args.cache, lambda: _train_tables(tasks, size, config, args))
     truth, early_rows, epochs, early_epochs, affinity, overhead, measurements = trained_tables
+    if args.lookahead_every is not None:
+        affinity, overhead, measurements = _cached(
+            args.cache and args.cache.with_suffix(f".every{args.lookahead_every}.pkl"),
+            lambda: _lookahead(tasks, size, config, args, _splits(tasks, args), args.lookahead_every))
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
     exhaustive = sum(epochs.values())
@@ -115,6 +134,16 @@ def main() -> None:
                 keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
                 deploy = sum(epochs[k] for k in keys - trained - set(outcome.trained))  # chosen but not yet trained
                 records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
+        for per_budget in (False, True):
+            records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
+                                   truth, optimum, exhaustive, args.compute_cap, per_budget))
+    if args.replicate_seed is not None:
+        other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"),
+                        lambda: _replicate(tasks, size, config, args))
+        replica = Selector(other, "exact")
+        for budget in budgets:
+            keys = {(n.name, n.size) for n in replica.select(budget).networks}
+            records.append(_score(f"exact, seed {args.replicate_seed} run", budget, keys, truth, optimum[budget], exhaustive, exhaustive))
     rng = random.Random(args.seed)
     for budget in budgets:
         draws = [_random_grouping(tasks, int(budget), rng) for _ in range(args.random_draws)]
@@ -123,11 +152,14 @@ def main() -> None:
         mean = {key: sum(s[key] for s in scored) / len(scored) for key in ("test_loss", "regret_pct", "val_regret_pct", "epochs", "compute_pct")}
         records.append({"method": "random (mean)", "budget": budget, "networks": f"{args.random_draws} draws", **mean})
     table = pd.DataFrame(records)
-    print(f"{len(tasks)} tasks ({', '.join(tasks)}), size {args.size}, {args.images} images at {args.resolution}px, "
+    print(f"{len(tasks)} tasks ({', '.join(tasks)}), size {args.size}, {args.images} images at {args.resolution}px "
+          f"(train on {args.train_images or 'all'} of the first 80%, val and test 10% each), "
           f"max {args.epochs} epochs, batch {args.batch_size}; {len(subsets)} candidates; exhaustive compute "
           f"{exhaustive:.1f} candidate-epochs; lookahead CPU-time overhead {overhead:.2f}x "
           f"({measurements} measurements); {time.perf_counter() - started:.0f} s\n")
     print(_summary(table, budgets))
+    print()
+    print(_target(table, args.compute_cap))
     print()
     print(_markdown(table, budgets))
     if args.json:
@@ -138,21 +170,98 @@ def main() -> None:
 
 def _train_tables(tasks, size, config, args):
     """Exhaustive full and early tables, epochs per candidate, and the lookahead run with its overhead."""
-    options = {"images": args.images, "resolution": args.resolution, "seed": args.seed, "cache_dir": tempfile.mkdtemp()}
-    splits = load_splits(DatasetSpec("synthetic", options=options), tasks)
+    splits = _splits(tasks, args)
     per_epoch = steps_per_epoch(splits["train"], config.batch_size)
     subsets = [list(g) for k in range(1, len(tasks) + 1) for g in combinations(tasks, k)]
     full = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="full")
     early = train_lockstep([(g, size) for g in subsets], splits, "cpu", config, stage="early")
     epochs = {("+".join(o.tasks), size.label): o.steps / per_epoch for o in full}
+    affinity, overhead, measurements = _lookahead(tasks, size, config, args, splits, None)
+    return (_rows(full, size.cost, "full"), _rows(early, size.cost, "early"), epochs,
+            sum(o.steps / per_epoch for o in early), affinity, overhead, measurements)
+
+
+def _replicate(tasks, size, config, args) -> pd.DataFrame:
+    """The exhaustive full-stage table again, trained with another seed on the same data."""
+    subsets = [list(g) for k in range(1, len(tasks) + 1) for g in combinations(tasks, k)]
+    other = replace(config, seed=args.replicate_seed)
+    return _rows(train_lockstep([(g, size) for g in subsets], _splits(tasks, args), "cpu", other, stage="full"), size.cost, "full")
+
+
+def _splits(tasks, args):
+    options = {"images": args.images, "resolution": args.resolution, "seed": args.seed, "cache_dir": tempfile.mkdtemp()}
+    splits = load_splits(DatasetSpec("synthetic", options=options), tasks)
+    if args.train_images is not None:
+        train = splits["train"]
+        splits["train"] = SyntheticDataset(train.arrays, train.indices[: args.train_images], train.tasks)
+    return splits
+
+
+def _lookahead(tasks, size, config, args, splits, every):
+    """The affinity matrix of one all-task run, and that run's CPU-time ratio to the same run without it."""
     cpu = time.process_time()
     train_candidate(tasks, size, splits, "cpu", config)
     plain_cpu = time.process_time() - cpu
     cpu = time.process_time()
-    measured = measure_affinity(tasks, size, splits, "cpu", config)
+    measured = measure_affinity(tasks, size, splits, "cpu", config, every=every)
     overhead = (time.process_time() - cpu) / plain_cpu
-    return (_rows(full, size.cost, "full"), _rows(early, size.cost, "early"), epochs,
-            sum(o.steps / per_epoch for o in early), measured.affinity, overhead, measured.measurements)
+    return measured.affinity, overhead, measured.measurements
+
+
+def _cached(path, compute):
+    if path and path.exists():
+        return pickle.loads(path.read_bytes())
+    value = compute()
+    if path:
+        path.write_bytes(pickle.dumps(value))
+    return value
+
+
+def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained, truth, optimum,
+            exhaustive, cap_pct, per_budget) -> list[dict]:
+    """Finalization under a compute cap (`cap_pct` of exhaustive, everything counted): the largest
+    network limit k whose finalization stays within the cap; a budget whose final choice would still
+    need untrained networks beyond the cap deploys the best choice among the networks trained so far.
+    Only compute is looked at, never the ground truth. `per_budget`: each budget is a separate search
+    (its own finalization and its own compute), as for a user with one budget; else one search serves
+    every budget at once and its compute is shared."""
+    cap = exhaustive * cap_pct / 100
+    groups = [[b] for b in budgets] if per_budget else [budgets]
+    label = f"{name} + fin@{cap_pct:g}%" + (" per budget" if per_budget else "")
+    records = []
+    for group in groups:
+        outcome = None
+        for k in range(len(epochs) + 1):
+            attempt = finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks, max_trained=k)
+            if spent + sum(epochs[key] for key in set(attempt.trained) - trained) > cap:
+                break
+            outcome = attempt
+            if attempt.stop_reason == "stable":
+                break
+        if outcome is None:  # not even the estimator's own evidence fits: report it uncapped
+            outcome = finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks, max_trained=0)
+        have = trained | set(outcome.trained)
+        extra = sum(epochs[key] for key in have - trained)
+        known = rows_of(have)
+        for budget in group:
+            keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
+            deploy = sum(epochs[key] for key in keys - have)
+            if deploy and spent + extra + deploy > cap:
+                fallback = _select_or_none(known, tasks, budget)
+                if fallback is not None:
+                    keys, deploy = fallback, 0.0
+            records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
+    return records
+
+
+def _select_or_none(known, tasks, budget):
+    """The exact choice among the trained networks `known`, or None if they cannot serve every task."""
+    if known.empty:
+        return None
+    try:
+        return {(n.name, n.size) for n in Selector(known, "exact", tasks=tasks).select(budget).networks}
+    except TaskgroupError:
+        return None
 
 
 def _rows(outcomes, cost: float, stage: str) -> pd.DataFrame:
@@ -207,21 +316,37 @@ def _summary(table: pd.DataFrame, budgets) -> str:
     return "\n".join(lines)
 
 
+def _target(table: pd.DataFrame, cap_pct: float) -> str:
+    """Which methods have regret <= 1% at every budget (test, and validation) within `cap_pct` compute."""
+    finalized = table[table["method"].str.contains("fin")]
+    cheap = finalized.groupby("method", sort=False).filter(lambda rows: rows["compute_pct"].max() <= cap_pct)
+    worst = cheap.groupby("method", sort=False)[["regret_pct", "val_regret_pct"]].max()
+    test = [m for m, row in worst.iterrows() if row["regret_pct"] <= 1.0]
+    val = [m for m, row in worst.iterrows() if row["val_regret_pct"] <= 1.0]
+    return (f"Target (a method with finalization within 1% of the exact optimum at every budget, at <= {cap_pct:g}% "
+            f"of the exhaustive compute): on test losses {'met by ' + ', '.join(test) if test else 'not met'}; "
+            f"on validation losses {'met by ' + ', '.join(val) if val else 'not met'}.")
+
+
 def _plot(table: pd.DataFrame, path: Path, n: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for method, rows in table[~table["method"].str.contains("<=")].groupby("method", sort=False):
-        axis.plot(rows["budget"], rows["val_regret_pct"], marker="o",
+    figure, axis = plt.subplots(figsize=(9, 4))
+    methods = table["method"]
+    shown = ~methods.str.contains("<=") & ~methods.str.endswith("%") & ~methods.isin(["exact"])
+    shown &= ~(methods.str.contains("fin@") & ~methods.str.startswith("lookahead"))
+    for method, rows in table[shown].groupby("method", sort=False):
+        style = {"color": "grey", "linestyle": "--"} if method.startswith("exact") else {}
+        axis.plot(rows["budget"], rows["regret_pct"], marker="o", **style,
                   label=f"{method} ({rows['compute_pct'].max():.0f}% compute)")
     axis.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     axis.set_xlabel("budget (full-size single-task networks)")
-    axis.set_ylabel("regret vs exact optimum, validation loss (%)")
+    axis.set_ylabel("regret vs exact optimum, test loss (%)")
     axis.set_title(f"Search quality, {n} synthetic tasks")
-    axis.legend(fontsize=7)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
