@@ -91,11 +91,11 @@ def main() -> None:
     size = parse_size(args.size)
     config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed)
     started = time.perf_counter()
-    trained_tables = _cached(args.cache, lambda: _train_tables(tasks, size, config, args))
+    trained_tables = _cached(args.cache, _study(args), lambda: _train_tables(tasks, size, config, args))
     truth, early_rows, epochs, early_epochs, affinity, overhead, measurements = trained_tables
     if args.lookahead_every is not None:
         affinity, overhead, measurements = _cached(
-            args.cache and args.cache.with_suffix(f".every{args.lookahead_every}.pkl"),
+            args.cache and args.cache.with_suffix(f".every{args.lookahead_every}.pkl"), _study(args),
             lambda: _lookahead(tasks, size, config, args, _splits(tasks, args), args.lookahead_every))
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
@@ -138,7 +138,7 @@ def main() -> None:
             records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
                                    truth, optimum, exhaustive, args.compute_cap, per_budget))
     if args.replicate_seed is not None:
-        other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"),
+        other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"), _study(args),
                         lambda: _replicate(tasks, size, config, args))
         replica = Selector(other, "exact")
         for budget in budgets:
@@ -208,12 +208,21 @@ def _lookahead(tasks, size, config, args, splits, every):
     return measured.affinity, overhead, measured.measurements
 
 
-def _cached(path, compute):
+def _study(args) -> dict:
+    """What a cached table depends on, so a cache from another study is refused, not silently reused."""
+    keys = ("tasks", "size", "images", "train_images", "resolution", "epochs", "batch_size", "seed")
+    return {key: getattr(args, key) for key in keys} | {"tasks": sorted(args.tasks.split(","))}
+
+
+def _cached(path, study, compute):
     if path and path.exists():
-        return pickle.loads(path.read_bytes())
+        stored, value = pickle.loads(path.read_bytes())
+        if stored != study:
+            raise SystemExit(f"error: {path} holds another study ({stored}); pass another --cache")
+        return value
     value = compute()
     if path:
-        path.write_bytes(pickle.dumps(value))
+        path.write_bytes(pickle.dumps((study, value)))
     return value
 
 
