@@ -119,7 +119,7 @@ def test_every_registered_encoder_with_every_synthetic_head(encoder, splits) -> 
     have large gradients at initialisation) and the measurement leaves weights, batch-norm statistics
     and the random generators exactly as they were."""
     scales = ENCODERS.get(encoder).scales_with_width
-    width, lr = (0.25, 1e-3) if scales else (1.0, 1e-6)
+    width, lr = (0.25, 1e-3) if scales else (1.0, 1e-8)
     tasks, losses = _run_losses(ALL_SYNTHETIC_TASKS)
     torch.manual_seed(0)
     model = build_model(tasks, SizeSpec("s", encoder=encoder, width=width)).train()
