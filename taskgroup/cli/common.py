@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from db.errors import StorageError
-from taskgroup.errors import TaskgroupError
+from taskgroup.errors import InvalidInputError, TaskgroupError
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
@@ -27,6 +27,22 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+
+def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
+    """`KEY=VALUE` items of a repeatable option as typed values: JSON numbers, true/false and
+    objects, anything else as text."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"{option} {item!r} is not KEY=VALUE")
+        text = text.strip()
+        try:
+            values[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key.strip()] = text
+    return values
 
 
 def emit_json(payload: Any) -> None:

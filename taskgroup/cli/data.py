@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
 from taskgroup.data import DATASETS, DatasetSpec, available_tasks, load_splits
 from taskgroup.data.synthetic import META_FILE, SyntheticParams, generate, read_meta
 from taskgroup.errors import InvalidInputError
@@ -105,9 +105,8 @@ def check_command(
     json_output: JsonOption = False,
 ) -> None:
     """Load a dataset as a study would and read one item of each split: sizes, shapes and dtypes."""
-    from taskgroup.cli.study import parse_options
 
-    spec = DatasetSpec(name=dataset, root=root, options=parse_options(option or []))
+    spec = DatasetSpec(name=dataset, root=root, options=parse_key_values(option or [], "--option"))
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else available_tasks(spec)
     splits = load_splits(spec, names)
     report = {}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
 from taskgroup.errors import InvalidInputError
 
 EstimatorOption = Annotated[
@@ -30,24 +30,6 @@ def register(app: typer.Typer) -> None:
     app.command("configure")(configure)
 
 
-def parse_settings(items: list[str]) -> dict[str, Any]:
-    """`--set KEY=VALUE` items as typed values: numbers, true/false, JSON objects, else text."""
-    import json
-
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
-        text = text.strip()
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        options[key.strip()] = value
-    return options
-
-
 def plan(
     name: Annotated[str, typer.Argument(help="Study name.")],
     estimator: EstimatorOption = "exact",
@@ -62,7 +44,7 @@ def plan(
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings:
-            configure_training(session, study, parse_settings(settings))
+            configure_training(session, study, parse_key_values(settings, "--set"))
         summary = plan_study(session, study, estimator)
     if json_output:
         emit_json({"study": name, "estimator": estimator, **summary.to_json()})
@@ -97,7 +79,7 @@ def configure(
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings or reset:
-            effective = configure_training(session, study, parse_settings(settings), candidate=key, reset=reset)
+            effective = configure_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
         else:
             effective = dict(study.training or {})
     if json_output:

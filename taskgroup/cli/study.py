@@ -14,7 +14,7 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Candidate, Job, Result, Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import parse_sizes
 
@@ -40,26 +40,6 @@ def parse_task_list(text: str) -> list[str]:
     if duplicates:
         raise InvalidInputError(f"task {duplicates[0]!r} is listed twice in --tasks")
     return tasks
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """`key=value` pairs into a dict, numbers as numbers."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"option {item!r} is not KEY=VALUE")
-        options[key.strip()] = _number_or_text(value.strip())
-    return options
-
-
-def _number_or_text(value: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 @dataclass(frozen=True)
@@ -185,7 +165,7 @@ def create(
     if dataset is not None:
         from taskgroup.data import DatasetSpec, available_tasks
 
-        options = {**spec_values.data_options, **parse_options(data_option)}
+        options = {**spec_values.data_options, **parse_key_values(data_option, "--data-option")}
         spec = DatasetSpec(name=dataset, root=data_root, options=options)
         known = set(available_tasks(spec))
         unknown = [task for task in task_list if task not in known]

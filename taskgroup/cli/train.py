@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import torch
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
 from taskgroup.data import DatasetSpec, load_splits
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec, parse_size, parse_sizes
@@ -63,10 +62,10 @@ def train(
         raise InvalidInputError(f"--stage must be one of {', '.join(STAGES)}, got {stage!r}")
     config = TrainConfig(
         optimizer=optimizer, lr=lr, batch_size=batch_size, max_epochs=epochs, patience=patience,
-        weighting=weighting, weighting_options=_options(weighting_option, "--weighting-option"),
+        weighting=weighting, weighting_options=parse_key_values(weighting_option, "--weighting-option"),
         seed=seed, stage_fraction=stage_fraction, num_workers=workers,
     )  # fmt: skip
-    spec = DatasetSpec(name=dataset, root=data_root, options=_options(data_option, "--data-option"))
+    spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
     splits = load_splits(spec, task_names)
     chosen = _device(device)
     with Progress(
@@ -109,20 +108,6 @@ def _size(text: str) -> SizeSpec:
             f"--size {text!r} is neither {' nor '.join(named)} nor LABEL=[ENCODER:]COST[@WIDTH] (e.g. small=0.25)"
         )
     return named[text]
-
-
-def _options(items: list[str], flag: str) -> dict[str, Any]:
-    """KEY=VALUE items; values are read as JSON when they parse (numbers, objects), else as text."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"{flag} {item!r} is not KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 def _device(text: str) -> torch.device:

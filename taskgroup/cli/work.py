@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +21,8 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
-from taskgroup.cli.plan import EstimatorOption, SetOption, parse_settings
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values
+from taskgroup.cli.plan import EstimatorOption, SetOption
 from taskgroup.errors import InvalidInputError
 
 DevicesOption = Annotated[
@@ -73,7 +72,7 @@ def _request(db: str | None, name: str, devices: str | None, per_device: int, he
     )
     return WorkRequest(
         db_url=normalise_url(db) if db else default_url(), study=name, devices=BACKENDS.get(backend).devices(devices),
-        per_device=per_device, settings=settings, runner_options=parse_settings(runner_options), log_dir=log_dir,
+        per_device=per_device, settings=settings, runner_options=parse_key_values(runner_options, "--runner-option"), log_dir=log_dir,
         options={"address": address} if address else {},
     )
 
@@ -239,7 +238,7 @@ def run(
     with open_store(request.db_url).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings:
-            configure_training(session, study, parse_settings(settings))
+            configure_training(session, study, parse_key_values(settings, "--set"))
         plan_study(session, study, estimator)
     _prepare(request)
     summaries: list[Any] = []
