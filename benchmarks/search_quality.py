@@ -10,6 +10,8 @@ once more with lookahead measurements. Then, for each budget, each method choose
 - X + fin<=k: the same, stopped after k networks trained by finalization (`--fin-limits`);
 - X + fin@15%: finalization under a compute cap (`--compute-cap`, % of exhaustive, everything
   counted), one search for all budgets; "per budget": a separate search for each budget;
+  "explore": once the choice is stable, the rest of the cap trains the untrained networks closest
+  to being chosen (`finalize --explore`);
 - exact, seed N run (`--replicate-seed N`): the exact choice of a second exhaustive run with another
   training seed, scored on the first: the regret of a perfect search, i.e. the run-to-run noise floor;
 - random: random groupings of the tasks into at most `budget` networks (mean of many draws).
@@ -48,7 +50,6 @@ import torch
 from taskgroup.affinity.measure import measure_affinity
 from taskgroup.data import DatasetSpec, load_splits
 from taskgroup.data.synthetic import SyntheticDataset
-from taskgroup.errors import TaskgroupError
 from taskgroup.finalization import finalize_actively
 from taskgroup.models import parse_size
 from taskgroup.selection.select import Selector
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plot", type=Path, default=None, help="write a regret-by-budget plot (PNG) here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw table as JSON here")
-    parser.add_argument("--fin-limits", default="3,6", help="comma-separated compute limits (networks) for finalization")
+    parser.add_argument("--fin-limits", default="", help="comma-separated compute limits (networks) for finalization")
     parser.add_argument("--compute-cap", type=float, default=15.0,
                         help="%% of exhaustive compute for the capped finalization rows ('X + fin@cap')")
     parser.add_argument("--lookahead-every", type=int, default=None,
@@ -134,9 +135,9 @@ def main() -> None:
                 keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
                 deploy = sum(epochs[k] for k in keys - trained - set(outcome.trained))  # chosen but not yet trained
                 records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
-        for per_budget in (False, True):
+        for per_budget, explore in ((False, False), (True, False), (False, True)):
             records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
-                                   truth, optimum, exhaustive, args.compute_cap, per_budget))
+                                   truth, optimum, exhaustive, args.compute_cap, per_budget, explore))
     if args.replicate_seed is not None:
         other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"), _study(args),
                         lambda: _replicate(tasks, size, config, args))
@@ -227,50 +228,45 @@ def _cached(path, study, compute):
 
 
 def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained, truth, optimum,
-            exhaustive, cap_pct, per_budget) -> list[dict]:
-    """Finalization under a compute cap (`cap_pct` of exhaustive, everything counted): the largest
-    network limit k whose finalization stays within the cap; a budget whose final choice would still
-    need untrained networks beyond the cap deploys the best choice among the networks trained so far.
-    Only compute is looked at, never the ground truth. `per_budget`: each budget is a separate search
-    (its own finalization and its own compute), as for a user with one budget; else one search serves
-    every budget at once and its compute is shared."""
+            exhaustive, cap_pct, per_budget, explore=False) -> list[dict]:
+    """Finalization under a compute cap (`cap_pct` of exhaustive, everything counted): the longest
+    run of finalization (in networks trained) that stays within the cap; a budget whose final choice
+    would still need untrained networks beyond the cap deploys the best choice among the networks
+    trained so far. Only compute is looked at, never the ground truth. `per_budget`: each budget is a
+    separate search (its own finalization and its own compute), as for a user with one budget; else
+    one search serves every budget at once and its compute is shared. `explore`: a stable choice does
+    not stop the search; the rest of the cap goes to the untrained networks closest to being chosen."""
     cap = exhaustive * cap_pct / 100
     groups = [[b] for b in budgets] if per_budget else [budgets]
-    label = f"{name} + fin@{cap_pct:g}%" + (" per budget" if per_budget else "")
+    label = f"{name} + fin@{cap_pct:g}%" + (" explore" if explore else "") + (" per budget" if per_budget else "")
     records = []
     for group in groups:
-        outcome = None
-        for k in range(len(epochs) + 1):
-            attempt = finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks, max_trained=k)
-            if spent + sum(epochs[key] for key in set(attempt.trained) - trained) > cap:
+        def run(limit):
+            return finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks,
+                                     max_trained=limit, explore=explore)
+        # Finalization with a limit k trains a prefix of what an unlimited run trains (only the last
+        # round is cut), so the longest run within the cap is found from one long run.
+        longest = run(len(epochs))
+        total, count = spent, 0
+        for key in longest.trained:
+            total += epochs[key]
+            if total > cap:
                 break
-            outcome = attempt
-            if attempt.stop_reason == "stable":
-                break
-        if outcome is None:  # not even the estimator's own evidence fits: report it uncapped
-            outcome = finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks, max_trained=0)
+            count += 1
+        outcome = run(count)
+        while count and spent + sum(epochs[key] for key in set(outcome.trained) - trained) > cap:
+            count -= 1
+            outcome = run(count)
         have = trained | set(outcome.trained)
         extra = sum(epochs[key] for key in have - trained)
-        known = rows_of(have)
         for budget in group:
             keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
             deploy = sum(epochs[key] for key in keys - have)
-            if deploy and spent + extra + deploy > cap:
-                fallback = _select_or_none(known, tasks, budget)
-                if fallback is not None:
-                    keys, deploy = fallback, 0.0
+            fallback = outcome.deployable[budget]
+            if deploy and spent + extra + deploy > cap and fallback is not None:
+                keys, deploy = {(n.name, n.size) for n in fallback.networks}, 0.0
             records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
     return records
-
-
-def _select_or_none(known, tasks, budget):
-    """The exact choice among the trained networks `known`, or None if they cannot serve every task."""
-    if known.empty:
-        return None
-    try:
-        return {(n.name, n.size) for n in Selector(known, "exact", tasks=tasks).select(budget).networks}
-    except TaskgroupError:
-        return None
 
 
 def _rows(outcomes, cost: float, stage: str) -> pd.DataFrame:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -48,17 +49,23 @@ def measure_affinity(
     lr_scale: float = 1.0,
     stage: str = "full",
     progress: ProgressCallback | None = None,
+    checkpoint_dir: Path | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> AffinityMeasurement:
     """Train the network of all `tasks` at `size` as usual and, every `every` steps (default
     `default_interval`), take a lookahead step per task (see `lookahead.py`); return the affinities
     averaged over training (the first step is always measured).
 
     The training itself is unchanged by the measurement: the outcome equals `train_candidate`'s.
+    With `checkpoint_dir`, the run and the running affinity sums are checkpointed together every
+    epoch and when `should_stop` asks (raising `TrainingInterrupted`); calling again with the same
+    directory resumes, and a finished measurement is returned at once.
     """
     if len(set(tasks)) < 2:
         raise InvalidInputError(f"affinity needs at least two tasks, got {', '.join(tasks) or 'none'}")
     recorder = AffinityRecorder(every=every or default_interval(len(set(tasks))), lr_scale=lr_scale)
     [outcome] = train_runs(
-        [(tasks, size)], splits, device, config, stage=stage, progress=progress, step_hook=recorder
+        [(tasks, size)], splits, device, config, stage=stage, progress=progress, step_hook=recorder,
+        checkpoint_dirs=[checkpoint_dir], should_stop=should_stop,
     )
     return AffinityMeasurement(affinity=recorder.frame(), measurements=recorder.measurements, outcome=outcome)

@@ -2,12 +2,14 @@
 
 `AffinityRecorder` is the training engine's step hook: called with a candidate run and the batch it
 is about to step on, it measures every `every`-th step (from the parameters before that step, as in
-Fifty et al.) and keeps a running sum, so memory does not grow with the length of training.
+Fifty et al.) and keeps a running sum, so memory does not grow with the length of training. The
+sum is checkpointed with the run (`state_dict`), so an interrupted measurement resumes, not restarts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -17,6 +19,7 @@ from taskgroup.affinity.frame import affinity_frame
 from taskgroup.affinity.lookahead import lookahead_affinity
 from taskgroup.errors import InvalidInputError
 from taskgroup.training.run import CandidateRun
+
 
 class AffinityRecorder:
     """Measures lookahead affinities every `every` steps of one candidate and averages them.
@@ -41,9 +44,16 @@ class AffinityRecorder:
         """The engine's step hook: measure on `batch` when `step` is due."""
         if step % self.every != 0:
             return
-        names, matrix = lookahead_affinity(
-            run.model, run.model.shared_parameters(), batch, run.losses, run.lr * self.lr_scale
-        )
+        # A measurement is of a training step, so batch norm uses the batch's statistics even where
+        # the hook runs right after validation left the model in eval mode (the first step of an epoch).
+        was_training = run.model.training
+        run.model.train()
+        try:
+            names, matrix = lookahead_affinity(
+                run.model, run.model.shared_parameters(), batch, run.losses, run.lr * self.lr_scale
+            )
+        finally:
+            run.model.train(was_training)
         self.add(names, matrix, run.size.label)
 
     def add(self, tasks: Sequence[str], matrix: Tensor, size: str) -> None:
@@ -60,6 +70,24 @@ class AffinityRecorder:
         if self._sum is None:
             raise InvalidInputError("no lookahead measurement was taken; train for more steps or lower the interval")
         return self._sum / self.measurements
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the settings (a resumed run must measure the same way) and the sum."""
+        return {
+            "every": self.every, "lr_scale": self.lr_scale, "tasks": list(self.tasks), "size": self.size,
+            "measurements": self.measurements, "sum": None if self._sum is None else self._sum.clone(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint taken with the same interval and step size."""
+        if state["every"] != self.every or state["lr_scale"] != self.lr_scale:
+            raise InvalidInputError(
+                f"the checkpointed measurement took a lookahead step every {state['every']} steps at lr scale "
+                f"{state['lr_scale']:g}, now every {self.every} at {self.lr_scale:g}; use the same settings or a "
+                "fresh checkpoint directory"
+            )
+        self.tasks, self.size, self.measurements = list(state["tasks"]), state["size"], int(state["measurements"])
+        self._sum = None if state["sum"] is None else state["sum"].to(torch.float64)
 
     def frame(self) -> pd.DataFrame:
         """The average matrix in long form (AFFINITY_COLUMNS)."""

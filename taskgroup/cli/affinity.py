@@ -8,6 +8,9 @@ lookahead` then reads the stored matrix.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +18,13 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from db import open_store
@@ -24,7 +33,14 @@ from db.models import Study
 from db.results import results_frame, store_results
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    stop_on_signals,
+)
 from taskgroup.errors import InvalidInputError
 
 affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
@@ -48,21 +64,29 @@ def measure(
         float, typer.Option("--lr-scale", help="Lookahead step size as a multiple of the optimizer's learning rate.", min=0.0)
     ] = 1.0,
     device: Annotated[str, typer.Option("--device", help="Device to train on: cpu, cuda, cuda:0, ...")] = "cpu",
+    checkpoint_root: Annotated[
+        Path | None, typer.Option("--checkpoint-root", help="Folder for the run's checkpoint (default "
+                                  "TASKGROUP_HOME/checkpoints); an interrupted measurement resumes from it.",
+                                  show_default=False)
+    ] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Train the network of all the study's tasks once, measuring how a step on each task's loss
     changes every task's loss; store the averaged affinity matrix (replacing an earlier one at that size)."""
+    from jobs.settings import default_checkpoint_root
     from taskgroup.affinity.measure import default_interval, measure_affinity
     from taskgroup.cost import resolve_device
     from taskgroup.data import DatasetSpec, load_splits
     from taskgroup.models import SizeSpec
+    from taskgroup.training.engine import TrainingInterrupted
 
     target = resolve_device(device)
     store = open_store(db)
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         tasks, sizes, dataset, training = list(study.tasks), list(study.sizes), dict(study.dataset or {}), dict(study.training or {})
+        created = str(study.created_at)
     if len(tasks) < 2:
         raise InvalidInputError(f"study {name!r} has one task; affinity needs at least two")
     if not dataset:
@@ -74,10 +98,19 @@ def measure(
     root = dataset.get("root")
     data = DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
     splits = load_splits(data, tasks)
-    with _progress(json_output) as report:
-        measurement = measure_affinity(
-            tasks, SizeSpec(**spec), splits, target, config, every=every, lr_scale=lr_scale, progress=report
-        )
+    interval = every or default_interval(len(tasks))
+    directory = _checkpoint_dir(checkpoint_root or default_checkpoint_root(), name, spec["label"],
+                                {"created": created, "dataset": dataset, "training": training, "every": interval,
+                                 "lr_scale": lr_scale})
+    message = "stopping: checkpointing the measurement (Ctrl-C again to stop at once)"
+    with stop_on_signals(message) as stop, _progress(json_output) as report:
+        try:
+            measurement = measure_affinity(
+                tasks, SizeSpec(**spec), splits, target, config, every=interval, lr_scale=lr_scale, progress=report,
+                checkpoint_dir=directory, should_stop=stop.is_set,
+            )
+        except TrainingInterrupted as stopped:
+            raise InvalidInputError(f"affinity measurement interrupted ({stopped}); run the same command to resume") from None
     candidate = "+".join(sorted(tasks))
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
@@ -97,11 +130,12 @@ def measure(
         "study": name,
         "size": spec["label"],
         "tasks": sorted(tasks),
-        "every": every or default_interval(len(tasks)),
+        "every": interval,
         "measurements": measurement.measurements,
         "steps": measurement.outcome.steps,
         "wall_time": measurement.outcome.wall_time,
         "results_recorded": recorded,
+        "checkpoint": str(directory),
         "affinity": _nested(measurement.affinity),
     }
     if json_output:
@@ -132,6 +166,14 @@ def show(
         return
     for label in sorted(frame["size"].unique()):
         _print_matrix(frame, label, f"Affinity of {name} (size {label})")
+
+
+def _checkpoint_dir(root: Path, study: str, size: str, settings: dict[str, Any]) -> Path:
+    """`root/<study>/affinity-<size>-<settings hash>`: the same measurement resumes; another study of
+    the same name, other data, training or lookahead settings start afresh."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", study) or "study"
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return root / safe / f"affinity-{re.sub(r'[^A-Za-z0-9_.-]', '_', size)}-{digest}"
 
 
 def _size(sizes: list[dict[str, Any]], label: str | None, study: str) -> dict[str, Any]:

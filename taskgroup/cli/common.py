@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -65,3 +69,22 @@ class ErrorHandlingGroup(typer.core.TyperGroup):
         except (TaskgroupError, StorageError) as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from exc
+
+
+@contextmanager
+def stop_on_signals(message: str) -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C or SIGTERM (printing `message`); a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print(f"[yellow]{escape(message)}[/]")
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -13,8 +13,19 @@ from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_c
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence
 from taskgroup.cli.work import (
-    AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
-    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, run_queued_jobs,
+    AddressOption,
+    AttemptsOption,
+    BackendOption,
+    CheckpointOption,
+    DevicesOption,
+    GraceOption,
+    HeartbeatOption,
+    PerDeviceOption,
+    RunnerOption,
+    RunnerSetOption,
+    _prepare,
+    _request,
+    run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
 
@@ -43,6 +54,11 @@ def finalize(
         int | None, typer.Option("--max-trained", min=0, help="With --until-stable: stop after training this many "
                                  "networks in total (a compute limit).", show_default=False)
     ] = None,
+    explore: Annotated[
+        bool, typer.Option("--explore", help="With --max-trained: once the choice is stable, spend the rest of the "
+                           "limit on the untrained networks closest to being chosen (they may turn out better "
+                           "than predicted, which plain finalization never finds out).")
+    ] = False,
     devices: DevicesOption = None,
     per_device: PerDeviceOption = 1,
     backend: BackendOption = "local",
@@ -64,6 +80,8 @@ def finalize(
     budget_list = parse_budgets(budgets)
     if max_trained is not None and not until_stable:
         raise InvalidInputError("--max-trained limits --until-stable; add --until-stable or drop it")
+    if explore and max_trained is None:
+        raise InvalidInputError("--explore spends a compute limit; add --until-stable --max-trained N")
     store = open_store(db)
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
@@ -82,7 +100,7 @@ def finalize(
         return
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, None, backend, address)
-    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained)
+    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore)
     if json_output:
         emit_json({
             "study": name,
@@ -91,17 +109,39 @@ def finalize(
             "rounds": [[{"tasks": tasks.split("+"), "size": size} for tasks, size in round_] for round_ in outcome.rounds],
             "networks_trained": len(outcome.trained),
             "budgets": budgets_json(outcome.selections),
+            "deployable": [
+                {"budget": budget, "selection": None if selection is None else selection.to_json()}
+                for budget, selection in outcome.deployable.items()
+            ],
         })
         return
+    _print_outcome(outcome, max_trained)
+
+
+def _print_outcome(outcome: Any, max_trained: int | None) -> None:
+    """Each budget's choice, untrained networks marked, and what to deploy where the choice is not all trained."""
+    full = outcome.results[outcome.results["stage"] == "full"]
+    trained = set(zip(full["tasks"], full["size"]))
     for budget, selection in outcome.selections.items():
-        console.print(f"budget {budget:g}: " + ", ".join(_label((n.name, n.size)) for n in selection.networks))
-    reason = ("every chosen network is trained fully" if outcome.stop_reason == "stable"
-              else f"stopped at the limit of {max_trained} networks")
+        keys = [(n.name, n.size) for n in selection.networks]
+        line = f"budget {budget:g}: " + ", ".join(_label(k) + ("" if k in trained else " (not trained)") for k in keys)
+        if not set(keys) <= trained:
+            deployable = outcome.deployable[budget]
+            line += "; best trained choice: " + (
+                "none (the trained networks cannot serve every task)" if deployable is None
+                else ", ".join(_label((n.name, n.size)) for n in deployable.networks)
+            )
+        console.print(line, markup=False, highlight=False)
+    reason = {
+        "stable": "every chosen network is trained fully",
+        "limit": f"stopped at the limit of {max_trained} networks",
+        "exhausted": "explored every network that could be chosen",
+    }[outcome.stop_reason]
     console.print(f"{len(outcome.rounds)} rounds, {len(outcome.trained)} networks trained; {reason}.")
 
 
 def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: list[float], estimator: str,
-                  evidence: Any, max_trained: int | None) -> Any:
+                  evidence: Any, max_trained: int | None, explore: bool) -> Any:
     """`finalize_actively` with the job queue and this command's workers as its training step."""
     from jobs.finalize import QueuedTraining
     from taskgroup.finalization import finalize_actively
@@ -124,5 +164,5 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
 
     return finalize_actively(
         evidence.results, estimator, budgets, QueuedTraining(store, name, work_off_queue, on_round=announce),
-        extras=evidence.extras, tasks=evidence.tasks, costs=evidence.costs, max_trained=max_trained,
+        extras=evidence.extras, tasks=evidence.tasks, costs=evidence.costs, max_trained=max_trained, explore=explore,
     )

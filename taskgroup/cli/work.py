@@ -8,7 +8,6 @@ jobs are checkpointed and put back in the queue; a second Ctrl-C stops at once.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,14 +15,31 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values
+from taskgroup.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    parse_key_values,
+    stop_on_signals,
+)
 from taskgroup.cli.plan import EstimatorOption, SetOption
 from taskgroup.errors import InvalidInputError
+
+STOP_MESSAGE = "stopping: checkpointing running jobs and putting them back in the queue (Ctrl-C again to stop at once)"
 
 DevicesOption = Annotated[
     str | None,
@@ -89,26 +105,6 @@ def _prepare(request: Any) -> None:
                   transient=True) as progress:
         bar = progress.add_task("data", total=None)
         runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by the first Ctrl-C or SIGTERM; a second Ctrl-C interrupts at once."""
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        err_console.print("[yellow]stopping: checkpointing running jobs and putting them back in the queue "
-                          "(Ctrl-C again to stop at once)[/]")
-
-    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -180,7 +176,7 @@ def _run_workers(request: Any, backend: str) -> tuple[list[Any], threading.Event
     from jobs.backends import BACKENDS
 
     chosen = BACKENDS.get(backend)()
-    with _stop_on_signals() as stop, _logging_to(None):
+    with stop_on_signals(STOP_MESSAGE) as stop, _logging_to(None):
         summaries = chosen.run(request, stop)
     return summaries, stop
 
@@ -242,7 +238,7 @@ def run(
         plan_study(session, study, estimator)
     _prepare(request)
     summaries: list[Any] = []
-    with _stop_on_signals() as stop, _logging_to(request.log_dir / "worker-main.log"):
+    with stop_on_signals(STOP_MESSAGE) as stop, _logging_to(request.log_dir / "worker-main.log"):
         thread = threading.Thread(target=lambda: summaries.extend(chosen.run(request, stop)), daemon=True)
         thread.start()
         _show_progress(request, thread, json_output)

@@ -6,10 +6,13 @@ from taskgroup.finalization.active import (
     NetworkKey,
     Trainer,
     choose_with_known,
+    deployable_choices,
     finalize_actively,
     untrained,
 )
+from taskgroup.finalization.explore import Exploration, next_to_explore
 
 __all__ = [
-    "ActiveFinalization", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known", "finalize_actively", "untrained",
+    "ActiveFinalization", "Exploration", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known", "deployable_choices", "finalize_actively", "untrained",
+    "next_to_explore",
 ]

@@ -1,5 +1,6 @@
 """Active finalization: after any estimator, train the chosen networks fully, re-solve with their real
-losses, and repeat until every chosen network's losses are real or a compute limit is reached.
+losses, and repeat until every chosen network's losses are real or a compute limit is reached;
+optionally spend the rest of the limit exploring (see `explore.py`).
 
 An estimator's mistakes are of two kinds: a network predicted too good is chosen, and one predicted
 too bad is not. Training the chosen networks corrects the first kind where it matters (the choice),
@@ -15,12 +16,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from taskgroup.errors import InvalidInputError
+from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence, get_estimator
+from taskgroup.finalization.explore import NetworkKey, next_to_explore
 from taskgroup.selection.select import Selection, Selector
 
-NetworkKey = tuple[str, str]
-"""(tasks joined by `+`, size label)"""
 Trainer = Callable[[Sequence[NetworkKey]], pd.DataFrame]
 """Trains networks to convergence; returns their exchange-format rows (`full` stage, `val` and `test`)."""
 
@@ -44,12 +44,19 @@ class MeasuredFirst(Estimator):
 @dataclass(frozen=True)
 class ActiveFinalization:
     """The final choice per budget, what was trained (in order, per round), and why the loop stopped
-    (`stable`: every chosen network has real losses; `limit`: `max_trained` networks were trained)."""
+    (`stable`: every chosen network has real losses; `limit`: `max_trained` networks were trained;
+    `exhausted`: exploring, no untrained network could be chosen at any budget any more).
+
+    `deployable` is, per budget, the best choice among the fully trained networks on their real
+    losses (None if they cannot serve every task within the budget): what to deploy when the loop
+    stopped at the limit with untrained networks still chosen, and equal to `selections` otherwise.
+    """
 
     selections: dict[float, Selection]
     rounds: tuple[tuple[NetworkKey, ...], ...]
     stop_reason: str
     results: pd.DataFrame
+    deployable: dict[float, Selection | None]
 
     @property
     def trained(self) -> list[NetworkKey]:
@@ -67,9 +74,42 @@ def choose_with_known(
 ) -> dict[float, Selection]:
     """One round: select at every budget with `estimator`'s predictions, real full-stage validation
     losses in place of the predictions wherever a network was trained fully."""
-    chooser = estimator if isinstance(estimator, MeasuredFirst) else MeasuredFirst(get_estimator(estimator))
-    selector = Selector(results, chooser, tasks=tasks, extras=extras, costs=costs)
+    selector = _selector(results, estimator, extras=extras, tasks=tasks, costs=costs)
     return {budget: selector.select(budget) for budget in budgets}
+
+
+def _selector(
+    results: pd.DataFrame,
+    estimator: str | Estimator,
+    *,
+    extras: Mapping[str, pd.DataFrame] | None,
+    tasks: Sequence[str] | None,
+    costs: Mapping[NetworkKey, float] | None,
+) -> Selector:
+    chooser = estimator if isinstance(estimator, MeasuredFirst) else MeasuredFirst(get_estimator(estimator))
+    return Selector(results, chooser, tasks=tasks, extras=extras, costs=costs)
+
+
+def deployable_choices(
+    results: pd.DataFrame,
+    budgets: Sequence[float],
+    *,
+    tasks: Sequence[str] | None = None,
+    costs: Mapping[NetworkKey, float] | None = None,
+) -> dict[float, Selection | None]:
+    """Per budget, the best choice among the fully trained networks of `results` (real validation
+    losses), or None where they cannot serve every task within that budget."""
+    rows = results[(results["stage"] == "full") & (results["split"] == "val")]
+    covered = set(rows["task"])
+    complete = not rows.empty and (tasks is None or covered.issuperset(tasks))
+    selector = Selector(results[results["stage"] == "full"], "exact", tasks=tasks, costs=costs) if complete else None
+    choices: dict[float, Selection | None] = {}
+    for budget in budgets:
+        try:
+            choices[budget] = None if selector is None else selector.select(budget)
+        except InfeasibleError:
+            choices[budget] = None
+    return choices
 
 
 def untrained(selections: Mapping[float, Selection], results: pd.DataFrame) -> list[NetworkKey]:
@@ -91,29 +131,48 @@ def finalize_actively(
     tasks: Sequence[str] | None = None,
     costs: Mapping[NetworkKey, float] | None = None,
     max_trained: int | None = None,
+    explore: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ActiveFinalization:
     """Select at every budget, train the chosen networks that lack full-stage losses, and repeat.
 
     Each round trains the union of the missing networks over all budgets (smallest first, cut at
-    `max_trained` in total). `progress(trained, max_trained or 0)` is called after each round.
+    `max_trained` in total). With `explore` (which needs `max_trained`), a stable choice does not end
+    the loop: the untrained networks closest to being chosen are trained next (`next_to_explore`),
+    until the limit is reached or nothing untrained could be chosen. `progress(trained,
+    max_trained or 0)` is called after each round.
     """
     if not budgets:
         raise InvalidInputError("active finalization needs at least one budget")
     if max_trained is not None and max_trained < 0:
         raise InvalidInputError(f"the compute limit must be a number of networks >= 0, got {max_trained}")
+    if explore and max_trained is None:
+        raise InvalidInputError("exploring needs a compute limit (a number of networks to train at most)")
     chooser = MeasuredFirst(get_estimator(estimator))
     known = results
     rounds: list[tuple[NetworkKey, ...]] = []
+
+    def finish(selections: dict[float, Selection], reason: str) -> ActiveFinalization:
+        deployable = deployable_choices(known, budgets, tasks=tasks, costs=costs)
+        return ActiveFinalization(selections, tuple(rounds), reason, known, deployable)
+
     while True:
-        selections = choose_with_known(known, chooser, budgets, extras=extras, tasks=tasks, costs=costs)
+        selector = _selector(known, chooser, extras=extras, tasks=tasks, costs=costs)
+        selections = {budget: selector.select(budget) for budget in budgets}
         missing = untrained(selections, known)
-        if not missing:
-            return ActiveFinalization(selections, tuple(rounds), "stable", known)
         done = sum(len(round_) for round_ in rounds)
         room = len(missing) if max_trained is None else max_trained - done
+        if not missing:
+            if not explore:
+                return finish(selections, "stable")
+            if room <= 0:
+                return finish(selections, "limit")
+            exploration = next_to_explore(selector, set(zip(*_full_val(known))), budgets)
+            if exploration is None:
+                return finish(selections, "exhausted")
+            missing = list(exploration.networks)
         if room <= 0:
-            return ActiveFinalization(selections, tuple(rounds), "limit", known)
+            return finish(selections, "limit")
         batch = missing[:room]
         new = train(batch)
         got = set(zip(*_full_val(new)))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -20,8 +20,17 @@ from torch.utils.data import Dataset
 
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec
-from taskgroup.training.batches import epoch_loader, evaluation_loader, steps_per_epoch, to_device
-from taskgroup.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from taskgroup.training.batches import (
+    epoch_loader,
+    evaluation_loader,
+    steps_per_epoch,
+    to_device,
+)
+from taskgroup.training.checkpoint import (
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+)
 from taskgroup.training.config import STAGES, TrainConfig
 from taskgroup.training.groups import SoloGroup, StackedGroup, make_groups
 from taskgroup.training.outcome import TrainOutcome
@@ -32,6 +41,19 @@ Candidate = tuple[Sequence[str], SizeSpec]
 ProgressCallback = Callable[[int, int], None]
 StepHook = Callable[[CandidateRun, Mapping[str, Tensor], int], None]
 """Called as `hook(run, batch, step)` before each candidate's step on `batch` (e.g. lookahead affinity)."""
+
+
+@runtime_checkable
+class StatefulHook(Protocol):
+    """A step hook whose state (e.g. running sums) is checkpointed with the candidate it watches, so
+    a resumed run continues the hook where the weights continue, not from scratch."""
+
+    def __call__(self, run: CandidateRun, batch: Mapping[str, Tensor], step: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
 CHECKPOINT_FORMAT = 1
 
 
@@ -58,6 +80,7 @@ class _Job:
     elapsed: float = 0.0
     data_rng: dict[str, Any] | None = None
     outcome: TrainOutcome | None = None
+    hook_state: dict[str, Any] | None = None
 
 
 def train_runs(
@@ -75,7 +98,7 @@ def train_runs(
 ) -> list[TrainOutcome]:
     """Train `candidates` together on one batch stream and return their outcomes in order.
     `step_hook`, if given, sees every candidate and batch before the candidate's step on it; it must
-    leave the model unchanged."""
+    leave the model unchanged. A `StatefulHook` watches one candidate and is checkpointed with it."""
     if stage not in STAGES:
         raise InvalidInputError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
     for split in ("train", "val", "test"):
@@ -86,10 +109,15 @@ def train_runs(
         raise InvalidInputError(f"{len(candidates)} candidates but {len(directories)} checkpoint directories")
     device = torch.device(device)
     planned = config.planned_steps(steps_per_epoch(splits["train"], config.batch_size), stage)
+    stateful = isinstance(step_hook, StatefulHook)
+    if stateful and len(candidates) != 1:
+        raise InvalidInputError(f"a stateful step hook watches one candidate; got {len(candidates)}")
     jobs = [
         _restore(_new_job(tasks, size, config, device, stage, planned, directory))
         for (tasks, size), directory in zip(candidates, directories)
     ]
+    if stateful and jobs[0].hook_state is not None:
+        step_hook.load_state_dict(jobs[0].hook_state)  # type: ignore[union-attr]
     pending = [job for job in jobs if job.outcome is None]
     by_position: dict[tuple[int, int, int], list[_Job]] = {}
     for job in pending:
@@ -130,6 +158,7 @@ def _restore(job: _Job) -> _Job:
             f"(saved {_describe(saved.get('identity'))}, now {_describe(job.identity)}); "
             "use a fresh checkpoint directory or the same settings"
         )
+    job.hook_state = saved.get("hook")
     if saved.get("outcome") is not None:
         job.outcome = TrainOutcome.from_dict(saved["outcome"])
         return job
@@ -254,8 +283,7 @@ class _Loop:
         if job.directory is not None:
             save_checkpoint(job.directory, self._payload(job, position, data_rng, elapsed, clone=False))
 
-    @staticmethod
-    def _payload(job: _Job, position: Position, data_rng: RngStream, elapsed: float, clone: bool) -> dict[str, Any]:
+    def _payload(self, job: _Job, position: Position, data_rng: RngStream, elapsed: float, clone: bool) -> dict[str, Any]:
         state = job.run.state_dict()
         if clone:
             state["model"] = {key: value.detach().clone() for key, value in state["model"].items()}
@@ -266,6 +294,7 @@ class _Loop:
             "data_rng": data_rng.to_checkpoint(),
             "run": state,
             "outcome": None,
+            "hook": self.step_hook.state_dict() if isinstance(self.step_hook, StatefulHook) else None,
         }
 
 

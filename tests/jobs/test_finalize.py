@@ -69,6 +69,9 @@ def test_the_compute_limit_stops_the_loop_after_that_many_networks():
     nothing = run_json("finalize", "limited", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "0",
                        *UNTIL_STABLE)
     assert nothing["stop_reason"] == "limit" and nothing["rounds"] == []
+    text = run_ok("finalize", "limited", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "0",
+                  *UNTIL_STABLE).stdout
+    assert "(not trained)" in text and "best trained choice: " in text  # untrained choices are marked
     resumed = run_json("finalize", "limited", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE)
     assert resumed["stop_reason"] == "stable"
     assert chosen(resumed) == chosen(needed)  # the limit only paused the same deterministic search
@@ -111,3 +114,32 @@ def test_lookahead_finalize_reads_the_stored_affinity():
 def test_max_trained_without_until_stable_is_refused():
     create_hoa_study()
     assert "--until-stable" in run_error("finalize", "s", "--budgets", "1", "--estimator", "hoa", "--max-trained", "2")
+
+
+def test_explore_without_a_limit_is_refused():
+    create_hoa_study()
+    message = run_error("finalize", "s", "--budgets", "1", "--estimator", "hoa", "--explore", *UNTIL_STABLE)
+    assert "--max-trained" in message
+
+
+def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_stable():
+    create_hoa_study("plain", plan="esa")
+    plain = run_json("finalize", "plain", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE)
+    assert plain["stop_reason"] == "stable"
+    limit = plain["networks_trained"] + 3
+
+    create_hoa_study("explored", plan="esa")
+    explored = run_json("finalize", "explored", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained",
+                        str(limit), "--explore", *UNTIL_STABLE)
+    assert explored["stop_reason"] in {"limit", "exhausted"}
+    assert explored["networks_trained"] == len(fully_trained("explored")) > plain["networks_trained"]
+    assert explored["rounds"][: len(plain["rounds"])] == plain["rounds"]  # the same search, then exploration
+    deployable = {entry["budget"]: entry["selection"] for entry in explored["deployable"]}
+    for budget in plain["budgets"]:
+        assert deployable[budget["budget"]]["val_loss"] <= budget["val_loss"] + 1e-12
+        exact = run_json("select", "explored", "--budget", str(budget["budget"]), "--estimator", "exact")
+        assert deployable[budget["budget"]]["val_loss"] == pytest.approx(exact["val_loss"])
+
+    text = run_ok("finalize", "explored", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "0",
+                  "--explore", *UNTIL_STABLE)
+    assert "stopped at the limit of 0 networks" in text.stdout

@@ -84,3 +84,26 @@ def test_errors_are_one_clear_line(tmp_path) -> None:
     assert make_one.exit_code == 0, make_one.output
     result = invoke("affinity", "measure", "one", "--db", db)
     assert result.exit_code == 1 and "at least two" in result.output
+
+
+def test_measure_checkpoints_under_the_checkpoint_root_and_a_finished_run_is_not_repeated(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
+    root = tmp_path / "ckpt"
+    first = json.loads(invoke("affinity", "measure", "s", "--every", "2", "--checkpoint-root", str(root),
+                              "--db", db, "--json").stdout)
+    folder = root / "s"
+    assert [p.name.startswith("affinity-tiny-") for p in folder.iterdir()] == [True]
+    assert first["checkpoint"].startswith(str(folder))
+    checkpoint = next(folder.iterdir()) / "last.pt"
+    written = checkpoint.stat().st_mtime_ns
+
+    again = json.loads(invoke("affinity", "measure", "s", "--every", "2", "--checkpoint-root", str(root),
+                              "--db", db, "--json").stdout)
+    assert again["affinity"] == first["affinity"] and again["checkpoint"] == first["checkpoint"]
+    assert checkpoint.stat().st_mtime_ns == written  # read back, not trained again
+
+    other = json.loads(invoke("affinity", "measure", "s", "--every", "1", "--checkpoint-root", str(root),
+                              "--db", db, "--json").stdout)
+    assert other["checkpoint"] != first["checkpoint"]  # other settings: a fresh measurement
+    assert len(list(folder.iterdir())) == 2

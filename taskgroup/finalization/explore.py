@@ -1,0 +1,85 @@
+"""Exploration for active finalization: which untrained networks to try once the choice is stable.
+
+Finalization corrects only optimism: a network predicted too good is chosen, trained and dropped,
+but one predicted too bad is never chosen, so never trained. When a user allows more compute than
+the stable choice needed, the rest is best spent on the untrained networks closest to being chosen.
+
+"Closest" is measured by optimism: shrink every untrained network's predicted losses by a factor
+``1 - k`` and find, per budget, the smallest ``k`` at which the optimal choice includes an untrained
+network. The budget with the smallest ``k`` wins, and the untrained networks of its choice at that
+``k`` are the ones to train. The trained networks keep their real losses throughout, so the
+comparison is always against what can be deployed now. The objective at a fixed choice falls
+linearly in ``k`` and the best all-trained choice does not move, so ``k`` is found by bisection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from taskgroup.errors import InfeasibleError
+from taskgroup.selection.build import build_problem
+from taskgroup.selection.select import Selector, choose_engine
+
+NetworkKey = tuple[str, str]
+"""(tasks joined by `+`, size label)"""
+
+BISECTION_STEPS = 14
+"""Halvings of the optimism interval [0, 1]: resolves ``k`` to about 6e-5, far below loss noise."""
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The untrained networks to train next, the budget they serve and the optimism they needed."""
+
+    networks: tuple[NetworkKey, ...]
+    budget: float
+    optimism: float
+
+
+def next_to_explore(selector: Selector, trained: set[NetworkKey], budgets: Sequence[float]) -> Exploration | None:
+    """The untrained networks closest to being chosen at some budget (see the module docstring), or
+    None when no untrained network can be chosen at any budget, even predicted perfect."""
+    best: Exploration | None = None
+    for budget in budgets:
+        found = _least_optimism(selector, trained, budget)
+        if found is not None and (best is None or found.optimism < best.optimism):
+            best = found
+    return best
+
+
+def _least_optimism(selector: Selector, trained: set[NetworkKey], budget: float) -> Exploration | None:
+    keys = list(zip(selector.estimates["tasks"], selector.estimates["size"]))
+    is_untrained = pd.Series([key not in trained for key in keys], index=selector.estimates.index)
+    if not is_untrained.any():
+        return None
+
+    def untrained_choice(optimism: float) -> tuple[NetworkKey, ...]:
+        scaled = selector.estimates.copy()
+        scaled.loc[is_untrained, "loss"] = scaled.loc[is_untrained, "loss"] * (1.0 - optimism)
+        problem = build_problem(scaled, selector.costs, selector.tasks, budget)
+        solution = choose_engine("auto", problem).solve(problem)
+        if solution is None:
+            raise InfeasibleError(f"no choice fits budget {budget:g}")
+        chosen = [(problem.candidates[c].name, problem.candidates[c].size) for c in solution.chosen]
+        return tuple(sorted((key for key in chosen if key not in trained), key=lambda key: (key[0].count("+"), key)))
+
+    try:
+        if untrained_choice(0.0):
+            return Exploration(untrained_choice(0.0), budget, 0.0)
+        networks = untrained_choice(1.0)
+    except InfeasibleError:
+        return None
+    if not networks:
+        return None
+    low, high = 0.0, 1.0
+    for _ in range(BISECTION_STEPS):
+        middle = (low + high) / 2
+        found = untrained_choice(middle)
+        if found:
+            high, networks = middle, found
+        else:
+            low = middle
+    return Exploration(networks, budget, high)

@@ -1,0 +1,109 @@
+"""Exploration after a stable choice: pessimistic predictions get trained when a limit leaves room."""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskgroup.errors import InfeasibleError, InvalidInputError
+from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence
+from taskgroup.finalization import finalize_actively, next_to_explore
+from taskgroup.finalization.active import MeasuredFirst
+from taskgroup.selection.select import Selector
+from tests.taskgroup.finalization.test_active import TRUTH, replay, table
+
+
+class Shifted(Estimator):
+    """Predicts each network's real validation losses plus a shift per (tasks, task) row."""
+
+    name = "shifted"
+
+    def __init__(self, truth: pd.DataFrame, shift: dict[tuple[str, str], float]) -> None:
+        self.truth, self.shift = truth, shift
+
+    def estimate(self, evidence: Evidence) -> pd.DataFrame:
+        rows = self.truth[self.truth["split"] == "val"][ESTIMATE_COLUMNS].copy()
+        rows["loss"] = [loss + self.shift.get((t, task), 0.0) for t, task, loss in zip(rows["tasks"], rows["task"], rows["loss"])]
+        return rows
+
+
+SINGLES = {key: value for key, value in TRUTH.items() if "+" not in key[0]}
+# a+c (the optimum with b at budget 2: 1.5 + 3.0 + 1.0 = 5.5) is predicted with c at 4.9 instead of
+# 3.0, so {a+c, b} looks like 7.4 and {a+b, c} (really 7.3) is chosen, trained, and stable; b is
+# predicted 0.5 worse in b+c and a+b+c, so that no pair of networks with a+c looks better than 7.3.
+PESSIMISTIC = Shifted(table(TRUTH), {("a+c", "c"): 1.9, ("b+c", "b"): 0.5, ("a+b+c", "b"): 0.5})
+
+
+def chosen(outcome, budget: float) -> list[str]:
+    return sorted(n.name for n in outcome.selections[budget].networks)
+
+
+def test_without_exploration_a_pessimistic_prediction_is_never_trained() -> None:
+    outcome = finalize_actively(table(SINGLES), PESSIMISTIC, [2.0], replay(table(TRUTH), log := []), max_trained=5)
+    assert log == [[("a+b", "full")]] and outcome.stop_reason == "stable"
+    assert chosen(outcome, 2.0) == ["a+b", "c"]
+
+
+def test_exploration_trains_the_network_closest_to_being_chosen_and_finds_the_optimum() -> None:
+    outcome = finalize_actively(table(SINGLES), PESSIMISTIC, [2.0], replay(table(TRUTH), log := []), max_trained=2,
+                                explore=True)
+    # Shrinking the untrained networks' predicted losses by k, {a+c, b} beats 7.3 from k = 1.6%
+    # (6.4 * (1 - k) + 1 < 7.3), {a+b, a+c} from 3.1%, {a+c, b+c} from 4.0%, {a+c, a+b+c} from 5.2%:
+    # a+c is explored first, and with its real losses {a+c, b} is the optimum.
+    assert log == [[("a+b", "full")], [("a+c", "full")]]
+    assert outcome.stop_reason == "limit"
+    assert chosen(outcome, 2.0) == ["a+c", "b"]
+    assert outcome.selections[2.0].val_loss == Selector(table(TRUTH), "exact").select(2.0).val_loss == 5.5
+    deployable = outcome.deployable[2.0]
+    assert deployable is not None and deployable.networks == outcome.selections[2.0].networks
+
+
+def test_the_optimism_found_is_the_least_that_changes_the_choice() -> None:
+    known = table(SINGLES | {key: value for key, value in TRUTH.items() if key[0] == "a+b"})
+    selector = Selector(known, MeasuredFirst(PESSIMISTIC))
+    found = next_to_explore(selector, {("a", "full"), ("b", "full"), ("c", "full"), ("a+b", "full")}, [2.0])
+    assert found is not None and found.networks == (("a+c", "full"),) and found.budget == 2.0
+    assert found.optimism == pytest.approx(1 - 6.3 / 6.4, abs=1e-4)
+
+
+def test_exploring_needs_a_limit() -> None:
+    with pytest.raises(InvalidInputError, match="compute limit"):
+        finalize_actively(table(SINGLES), PESSIMISTIC, [2.0], replay(table(TRUTH), []), explore=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_exploration_within_a_limit_deploys_the_best_trained_choice_and_with_room_for_all_the_optimum(data) -> None:
+    tasks = ["p", "q", "r", "s"]
+    groups = ["+".join(g) for k in range(1, 5) for g in combinations(tasks, k)]
+    truth_losses = {(g, task): data.draw(st.floats(0.5, 5.0)) for g in groups for task in g.split("+")}
+    shift = {key: data.draw(st.floats(-2.0, 2.0)) for key in truth_losses}  # optimistic and pessimistic
+    truth = table(truth_losses)
+    budgets = [1.0, 2.0, 3.0]
+    singles = table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
+    limit = data.draw(st.integers(0, len(groups)))
+    outcome = finalize_actively(singles, Shifted(truth, shift), budgets, replay(truth, []), max_trained=limit, explore=True)
+
+    assert len(outcome.trained) == len(set(outcome.trained)) <= limit
+    names = {g for g, _ in outcome.trained}
+    trained = table({k: v for k, v in truth_losses.items() if k[0] in names or "+" not in k[0]})
+    for budget in budgets:
+        try:
+            best_trained = Selector(trained, "exact").select(budget).val_loss
+        except InfeasibleError:  # budget 1 needs the all-task network, which may not be trained
+            best_trained = None
+        deployable = outcome.deployable[budget]
+        if best_trained is None:
+            assert deployable is None
+        else:
+            assert deployable is not None and math.isclose(deployable.val_loss, best_trained, rel_tol=1e-12)
+    if limit >= len(groups) - len(tasks):  # room to explore everything that could be chosen
+        assert outcome.stop_reason in {"exhausted", "limit"}
+        for budget in budgets:
+            exact = Selector(truth, "exact").select(budget)
+            assert math.isclose(outcome.selections[budget].val_loss, exact.val_loss, rel_tol=1e-12)
