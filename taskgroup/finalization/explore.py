@@ -67,8 +67,9 @@ def _least_optimism(selector: Selector, trained: set[NetworkKey], budget: float)
         return tuple(sorted((key for key in chosen if key not in trained), key=lambda key: (key[0].count("+"), key)))
 
     try:
-        if untrained_choice(0.0):
-            return Exploration(untrained_choice(0.0), budget, 0.0)
+        now = untrained_choice(0.0)
+        if now:
+            return Exploration(now, budget, 0.0)
         networks = untrained_choice(1.0)
     except InfeasibleError:
         return None
