@@ -56,3 +56,12 @@ def test_other_measurement_settings_are_refused(splits, size, tmp_path) -> None:
         measure_affinity(TASKS, size, splits, "cpu", CONFIG, every=2, checkpoint_dir=tmp_path, should_stop=stop_after(2))
     with pytest.raises(InvalidInputError, match="every 2 steps .* now every 3"):
         measure_affinity(TASKS, size, splits, "cpu", CONFIG, every=3, checkpoint_dir=tmp_path)
+
+
+def test_a_stateful_hook_watches_one_candidate(splits, size) -> None:
+    from taskgroup.affinity.recorder import AffinityRecorder
+    from taskgroup.training.engine import train_runs
+
+    with pytest.raises(InvalidInputError, match="watches one candidate; got 2"):
+        train_runs([(["depth", "edge"], size), (["depth", "normal"], size)], splits, "cpu", CONFIG,
+                   step_hook=AffinityRecorder(every=2))
