@@ -141,6 +141,7 @@ def main() -> None:
     if args.replicate_seed is not None:
         other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"), _study(args),
                         lambda: _replicate(tasks, size, config, args))
+        noise = _seed_noise(truth, other, tasks)
         replica = Selector(other, "exact")
         for budget in budgets:
             keys = {(n.name, n.size) for n in replica.select(budget).networks}
@@ -161,12 +162,17 @@ def main() -> None:
     print(_summary(table, budgets))
     print()
     print(_target(table, args.compute_cap))
+    if args.replicate_seed is not None:
+        print(f"\nPer task, over every network that has it: seed {args.seed} vs seed {args.replicate_seed} training run "
+              "(validation losses)\n")
+        print(noise)
     print()
     print(_markdown(table, budgets))
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))
     if args.plot:
-        _plot(table, args.plot, len(tasks))
+        _plot(table, args.plot, f"Search quality, {len(tasks)} synthetic tasks (seed {args.seed}, "
+                                f"{args.train_images} training images, {args.epochs} epochs)")
 
 
 def _train_tables(tasks, size, config, args):
@@ -296,6 +302,25 @@ def _score(method, budget, keys, truth, optimum, epochs, exhaustive) -> dict:
     }
 
 
+def _seed_noise(truth: pd.DataFrame, other: pd.DataFrame, tasks) -> str:
+    """Per task: how much a network's loss changes with the training seed (std of the difference
+    between the two runs / sqrt 2, % of the mean) against how much it differs between the networks
+    that have the task (std of the two-run mean, %), and the correlation of the two runs over those
+    networks: near 0, which network is best for the task is decided by the seed, not the grouping."""
+    first = truth[truth["split"] == "val"].set_index(["tasks", "task"])["loss"]
+    second = other[other["split"] == "val"].set_index(["tasks", "task"])["loss"]
+    lines = ["| task | mean loss | seed noise (%) | spread over groupings (%) | correlation of the two runs |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for task in tasks:
+        a = first.xs(task, level="task")
+        b = second.xs(task, level="task").reindex(a.index)
+        mean = float(a.mean())
+        noise = float((a - b).std(ddof=0)) / 2 ** 0.5 / mean * 100
+        spread = float(((a + b) / 2).std(ddof=0)) / mean * 100
+        lines.append(f"| {task} | {mean:.4f} | {noise:.1f} | {spread:.1f} | {a.corr(b):+.2f} |")
+    return "\n".join(lines)
+
+
 def _random_grouping(tasks, budget, rng) -> list[str]:
     labels = [rng.randrange(min(budget, len(tasks))) for _ in tasks]
     return ["+".join(t for t, l in zip(tasks, labels) if l == g) for g in sorted(set(labels))]
@@ -333,7 +358,7 @@ def _target(table: pd.DataFrame, cap_pct: float) -> str:
             f"on validation losses {'met by ' + ', '.join(val) if val else 'not met'}.")
 
 
-def _plot(table: pd.DataFrame, path: Path, n: int) -> None:
+def _plot(table: pd.DataFrame, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -341,16 +366,17 @@ def _plot(table: pd.DataFrame, path: Path, n: int) -> None:
 
     figure, axis = plt.subplots(figsize=(9, 4))
     methods = table["method"]
-    shown = ~methods.str.contains("<=") & ~methods.str.endswith("%") & ~methods.isin(["exact"])
+    shown = ~methods.str.contains("<=") & ~methods.str.endswith("per budget") & ~methods.isin(["exact"])
     shown &= ~(methods.str.contains("fin@") & ~methods.str.startswith("lookahead"))
+    palette = iter(color for i, color in enumerate(plt.get_cmap("tab10").colors) if i != 7)  # grey is the noise floor's
     for method, rows in table[shown].groupby("method", sort=False):
-        style = {"color": "grey", "linestyle": "--"} if method.startswith("exact") else {}
+        style = {"color": "grey", "linestyle": "--"} if method.startswith("exact") else {"color": next(palette)}
         axis.plot(rows["budget"], rows["regret_pct"], marker="o", **style,
                   label=f"{method} ({rows['compute_pct'].max():.0f}% compute)")
     axis.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     axis.set_xlabel("budget (full-size single-task networks)")
     axis.set_ylabel("regret vs exact optimum, test loss (%)")
-    axis.set_title(f"Search quality, {n} synthetic tasks")
+    axis.set_title(title)
     axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
