@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,13 @@ from torch.utils.data import Dataset
 from taskgroup.data.arrays import load_npy
 from taskgroup.data.render import MAX_KEYPOINTS, SEGMENT_CLASSES, Rendering, render
 from taskgroup.data.scenes import sample_scene
-from taskgroup.data.source import DATASETS, SPLITS, DatasetSource, Progress, reject_unknown_options
+from taskgroup.data.source import (
+    DATASETS,
+    SPLITS,
+    DatasetSource,
+    Progress,
+    reject_unknown_options,
+)
 from taskgroup.data.spec import DatasetSpec
 from taskgroup.errors import InvalidInputError
 
@@ -108,10 +115,13 @@ def render_image(params: SyntheticParams, index: int) -> Rendering:
 
 def generate(out: Path, params: SyntheticParams, progress: Progress | None = None) -> Path:
     """Render every image into `out` (written to a temporary sibling first, then renamed, so a
-    crash never leaves a half-written dataset behind)."""
+    crash never leaves a half-written dataset behind).
+
+    Safe when several processes (or machines sharing the cache) generate the same `out` at once:
+    the data is deterministic, so the first rename wins and the others discard their copy; a
+    leftover `out` without metadata is moved aside before the rename, never deleted in place."""
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
     n, r = params.images, params.resolution
     files = {}
@@ -132,10 +142,26 @@ def generate(out: Path, params: SyntheticParams, progress: Progress | None = Non
         array.flush()
     del files, keypoints
     (tmp / META_FILE).write_text(json.dumps(params.meta(), indent=2) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    _publish(tmp, out)
     return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the finished `tmp` to `out` unless another process already published it."""
+    if out.exists() and not (out / META_FILE).is_file():  # a broken leftover: move it aside first
+        stale = out.with_name(f".{out.name}.stale-{uuid.uuid4().hex}")
+        try:
+            out.rename(stale)
+        except FileNotFoundError:  # another process moved it
+            pass
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
+        tmp.rename(out)
+    except OSError:  # another process published the same data first
+        if not (out / META_FILE).is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_meta(root: Path) -> dict[str, Any]:

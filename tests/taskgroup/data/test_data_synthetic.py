@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +216,43 @@ def test_cache_defaults_to_taskgroup_cache_env(monkeypatch: pytest.MonkeyPatch, 
 
 def test_synthetic_lists_its_seven_tasks() -> None:
     assert available_tasks(DatasetSpec()) == sorted(ALL_TASKS)
+
+
+def _generate_at(args: tuple[str, int]) -> str:
+    """Generate the same small dataset in another process (top level: picklable for spawn)."""
+    out, start = args
+    while time.time() < start:  # start together
+        time.sleep(0.001)
+    return str(generate(Path(out), SyntheticParams(images=6, resolution=16, seed=3)))
+
+
+def test_concurrent_generation_of_the_same_dataset_is_safe(tmp_path) -> None:
+    out = tmp_path / "shared"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        results = pool.map(_generate_at, [(str(out), time.time() + 3)] * 3)
+    assert results == [str(out)] * 3
+    arrays = SyntheticArrays(out)
+    expected = SyntheticArrays(generate(tmp_path / "alone", SyntheticParams(images=6, resolution=16, seed=3)))
+    for stem, array in expected.arrays.items():
+        assert np.array_equal(arrays.arrays[stem], array), stem
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "shared"]  # no temporary copy left
+
+
+def test_a_broken_leftover_is_replaced(tmp_path) -> None:
+    out = tmp_path / "broken"
+    out.mkdir()
+    (out / "depth.npy").write_bytes(b"half a file")
+    generate(out, SyntheticParams(images=4, resolution=16, seed=3))
+    assert SyntheticArrays(out).meta["images"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
+
+
+def test_generating_again_never_removes_a_published_dataset(tmp_path) -> None:
+    """Another worker may be reading it: a second generation discards its own copy instead."""
+    params = SyntheticParams(images=4, resolution=16, seed=3)
+    out = generate(tmp_path / "published", params)
+    files = {path.name: path.stat().st_ino for path in out.iterdir()}
+    generate(out, params)
+    assert {path.name: path.stat().st_ino for path in out.iterdir()} == files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["published"]
