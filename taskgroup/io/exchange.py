@@ -7,13 +7,13 @@ anything is written.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from taskgroup.errors import InvalidInputError
+from taskgroup.numbers import finite_number
 
 COLUMNS = ("tasks", "size", "cost", "stage", "split", "task", "loss")
 STAGES = ("full", "early")
@@ -102,13 +102,7 @@ def _parse_row(raw: dict[str, str], where: str) -> tuple[str, str, float, str, s
 
 
 def _number(text: str, column: str, where: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInputError(f"{where}: {column} {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{where}: {column} must be a finite number, got {text}")
-    return value
+    return finite_number(text, f"{where}: {column}")
 
 
 def check_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterable[str]) -> None:

@@ -10,13 +10,13 @@ come in binary-counting order, but the published files list them by subset size 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from taskgroup.errors import InvalidInputError
+from taskgroup.numbers import finite_number
 
 RESULT_COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
 HALF_COST = 0.5
@@ -117,10 +117,4 @@ def _read_file(
 
 
 def _parse_loss(field: str, path: Path, number: int, task: str) -> float:
-    try:
-        value = float(field)
-    except ValueError:
-        raise InvalidInputError(f"{path}, line {number}: loss of {task} is not a number: {field.strip()!r}") from None
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{path}, line {number}: loss of {task} is not finite: {field.strip()!r}")
-    return value
+    return finite_number(field, f"{path}, line {number}: loss of {task}")

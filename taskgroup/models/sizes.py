@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.models.encoders import ENCODERS, Encoder
+from taskgroup.numbers import finite_number
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -99,10 +100,7 @@ def _encoder(name: str, label: str) -> type[Encoder]:
 
 
 def _number(text: str, field: str, item: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise InvalidInputError(f"size {item!r}: {field} {text.strip()!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
+    value = finite_number(text, f"size {item!r}: {field}")
+    if value <= 0:
         raise InvalidInputError(f"size {item!r}: {field} must be a positive number, got {text.strip()!r}")
     return value

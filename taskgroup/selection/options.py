@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from taskgroup.errors import InvalidInputError
+from taskgroup.numbers import finite_number
 
 MAX_BUDGETS = 10_000
 
@@ -66,12 +66,7 @@ def parse_task_values(items: str | Iterable[str], option: str) -> dict[str, floa
             task, raw = task.strip(), raw.strip()
             if not separator or not task or not raw:
                 raise InvalidInputError(f"{option}: expected TASK=VALUE, got {item.strip()!r}")
-            try:
-                value = float(raw)
-            except ValueError:
-                raise InvalidInputError(f"{option}: value of {task} is not a number: {raw!r}") from None
-            if not math.isfinite(value):
-                raise InvalidInputError(f"{option}: value of {task} must be finite, got {raw!r}")
+            value = finite_number(raw, f"{option}: value of {task}")
             if task in values:
                 raise InvalidInputError(f"{option}: {task} is given twice")
             values[task] = value

@@ -51,8 +51,8 @@ def test_trailing_newline_is_optional(tmp_path: Path) -> None:
     ("lines", "message"),
     [
         (["0.5\t0.6", "0.4\t", "\t0.7\t", "0.3\t0.65"], r"line 3: expected 2 tab-separated columns .* found 3"),
-        (["0.5\t0.6", "0.4\t", "\tabc", "0.3\t0.65"], r"line 3: loss of b is not a number: 'abc'"),
-        (["0.5\t0.6", "0.4\t", "\tnan", "0.3\t0.65"], r"line 3: loss of b is not finite"),
+        (["0.5\t0.6", "0.4\t", "\tabc", "0.3\t0.65"], r"line 3: loss of b 'abc' is not a number"),
+        (["0.5\t0.6", "0.4\t", "\tnan", "0.3\t0.65"], r"line 3: loss of b must be a finite number"),
         (["0.5\t0.6", "0.4\t", "\t0.7"], r"expected 4 lines for 2 tasks .* found 3"),
         (["0.5\t0.6", "0.4\t", "\t0.7", "0.3\t0.65", "0.1\t0.1"], r"expected 4 lines for 2 tasks .* found 5"),
         (["0.5\t", "0.4\t", "\t0.7", "0.3\t0.65"], r"line 1: .*half-size.* empty: b"),
