@@ -14,6 +14,9 @@ once more with lookahead measurements. Then, for each budget, each method choose
   to being chosen (`finalize --explore`);
 - exact, seed N run (`--replicate-seed N`): the exact choice of a second exhaustive run with another
   training seed, scored on the first: the regret of a perfect search, i.e. the run-to-run noise floor;
+  with it, every method is also scored on the mean of the two runs of each network (against that
+  table's own exact optimum: a grouping's quality with one run's luck halved), and the seed noise of
+  each task's losses is printed next to their spread over the groupings;
 - random: random groupings of the tasks into at most `budget` networks (mean of many draws).
 
 Validation and test splits are 10% of `--images` each; `--train-images` trains on fewer images than
@@ -142,16 +145,26 @@ def main() -> None:
         other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"), _study(args),
                         lambda: _replicate(tasks, size, config, args))
         noise = _seed_noise(truth, other, tasks)
+        mean_truth = _mean_table(truth, other)
+        mean_optimum = {b: Selector(mean_truth, "exact").select(b) for b in budgets}
+        for record in records:
+            keys = {(g, size.label) for g in record["networks"].split()}
+            record["mean_regret_pct"] = 100 * (_totals(keys, mean_truth)[1] / mean_optimum[record["budget"]].test_loss - 1)
         replica = Selector(other, "exact")
         for budget in budgets:
             keys = {(n.name, n.size) for n in replica.select(budget).networks}
-            records.append(_score(f"exact, seed {args.replicate_seed} run", budget, keys, truth, optimum[budget], exhaustive, exhaustive))
+            records.append(_score(f"exact, seed {args.replicate_seed} run", budget, keys, truth, optimum[budget],
+                                  exhaustive, exhaustive, mean_truth, mean_optimum[budget]))
+    else:
+        mean_truth, mean_optimum = None, {}
     rng = random.Random(args.seed)
     for budget in budgets:
         draws = [_random_grouping(tasks, int(budget), rng) for _ in range(args.random_draws)]
         scored = [_score("random", budget, {(g, size.label) for g in d}, truth, optimum[budget],
-                         sum(epochs[(g, size.label)] for g in d), exhaustive) for d in draws]
-        mean = {key: sum(s[key] for s in scored) / len(scored) for key in ("test_loss", "regret_pct", "val_regret_pct", "epochs", "compute_pct")}
+                         sum(epochs[(g, size.label)] for g in d), exhaustive, mean_truth, mean_optimum.get(budget))
+                  for d in draws]
+        averaged = ["test_loss", "regret_pct", "val_regret_pct", "epochs", "compute_pct"]
+        mean = {key: sum(s[key] for s in scored) / len(scored) for key in averaged + ["mean_regret_pct"] * (mean_truth is not None)}
         records.append({"method": "random (mean)", "budget": budget, "networks": f"{args.random_draws} draws", **mean})
     table = pd.DataFrame(records)
     print(f"{len(tasks)} tasks ({', '.join(tasks)}), size {args.size}, {args.images} images at {args.resolution}px "
@@ -163,6 +176,9 @@ def main() -> None:
     print()
     print(_target(table, args.compute_cap))
     if args.replicate_seed is not None:
+        print(f"\nTest regret (%) on the mean of the seed {args.seed} and seed {args.replicate_seed} runs of every network, "
+              "against the exact optimum of that mean table (luck of one run averaged out):\n")
+        print(_mean_summary(table, budgets))
         print(f"\nPer task, over every network that has it: seed {args.seed} vs seed {args.replicate_seed} training run "
               "(validation losses)\n")
         print(noise)
@@ -284,8 +300,8 @@ def _rows(outcomes, cost: float, stage: str) -> pd.DataFrame:
     )
 
 
-def _score(method, budget, keys, truth, optimum, epochs, exhaustive) -> dict:
-    """Real losses of the chosen networks: each task served by its lowest real validation loss."""
+def _totals(keys, truth) -> tuple[float, float]:
+    """Validation and test total of the networks `keys`, each task served by its lowest validation loss."""
     val = truth[truth["split"] == "val"].set_index(["tasks", "size", "task"])["loss"]
     test = truth[truth["split"] == "test"].set_index(["tasks", "size", "task"])["loss"]
     tasks = sorted({t for g, _ in keys for t in g.split("+")})
@@ -294,11 +310,21 @@ def _score(method, budget, keys, truth, optimum, epochs, exhaustive) -> dict:
         serving = min((k for k in keys if task in k[0].split("+")), key=lambda k: val[(k[0], k[1], task)])
         val_total += val[(serving[0], serving[1], task)]
         test_total += test[(serving[0], serving[1], task)]
+    return val_total, test_total
+
+
+def _score(method, budget, keys, truth, optimum, epochs, exhaustive, mean_truth=None, mean_optimum=None) -> dict:
+    """Real losses of the chosen networks: each task served by its lowest real validation loss; with a
+    two-run mean table, also the test regret on it against its own exact optimum."""
+    val_total, test_total = _totals(keys, truth)
+    extra = {}
+    if mean_truth is not None:
+        extra["mean_regret_pct"] = 100 * (_totals(keys, mean_truth)[1] / mean_optimum.test_loss - 1)
     return {
         "method": method, "budget": budget, "networks": " ".join(sorted(g for g, _ in keys)),
         "test_loss": test_total, "regret_pct": 100 * (test_total / optimum.test_loss - 1),
         "val_regret_pct": 100 * (val_total / optimum.val_loss - 1),
-        "epochs": epochs, "compute_pct": 100 * epochs / exhaustive,
+        "epochs": epochs, "compute_pct": 100 * epochs / exhaustive, **extra,
     }
 
 
@@ -344,6 +370,25 @@ def _summary(table: pd.DataFrame, budgets) -> str:
         cells = [f"{by_budget.loc[b, 'val_regret_pct']:+.2f} / {by_budget.loc[b, 'regret_pct']:+.2f}" for b in budgets]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {rows['compute_pct'].max():.1f} |")
     return "\n".join(lines)
+
+
+def _mean_summary(table: pd.DataFrame, budgets) -> str:
+    """One row per method: test regret on the two-run mean table at each budget, and its compute."""
+    head = "| method | " + " | ".join(f"B={b:g}" for b in budgets) + " | compute (% of exhaustive) |"
+    lines = [head, "| --- |" + " ---: |" * (len(budgets) + 1)]
+    for method, rows in table.groupby("method", sort=False):
+        by_budget = rows.set_index("budget")
+        cells = [f"{by_budget.loc[b, 'mean_regret_pct']:+.2f}" for b in budgets]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {rows['compute_pct'].max():.1f} |")
+    return "\n".join(lines)
+
+
+def _mean_table(truth: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Every network's losses averaged over the two training runs (same rows, mean `loss`)."""
+    keys = ["tasks", "size", "cost", "stage", "split", "task"]
+    merged = truth.merge(other, on=keys, suffixes=("", "_other"), validate="one_to_one")
+    merged["loss"] = (merged["loss"] + merged["loss_other"]) / 2
+    return merged[COLUMNS]
 
 
 def _target(table: pd.DataFrame, cap_pct: float) -> str:
