@@ -363,22 +363,21 @@ def _markdown(table: pd.DataFrame, budgets) -> str:
 
 def _summary(table: pd.DataFrame, budgets) -> str:
     """One row per method: regret (val / test, %) at each budget and the most compute any budget took."""
-    head = "| method | " + " | ".join(f"B={b:g} val / test" for b in budgets) + " | compute (% of exhaustive) |"
-    lines = [head, "| --- |" + " ---: |" * (len(budgets) + 1)]
-    for method, rows in table.groupby("method", sort=False):
-        by_budget = rows.set_index("budget")
-        cells = [f"{by_budget.loc[b, 'val_regret_pct']:+.2f} / {by_budget.loc[b, 'regret_pct']:+.2f}" for b in budgets]
-        lines.append(f"| {method} | " + " | ".join(cells) + f" | {rows['compute_pct'].max():.1f} |")
-    return "\n".join(lines)
+    return _per_budget(table, budgets, " val / test", lambda row: f"{row.val_regret_pct:+.2f} / {row.regret_pct:+.2f}")
 
 
 def _mean_summary(table: pd.DataFrame, budgets) -> str:
     """One row per method: test regret on the two-run mean table at each budget, and its compute."""
-    head = "| method | " + " | ".join(f"B={b:g}" for b in budgets) + " | compute (% of exhaustive) |"
+    return _per_budget(table, budgets, "", lambda row: f"{row.mean_regret_pct:+.2f}")
+
+
+def _per_budget(table: pd.DataFrame, budgets, suffix: str, cell) -> str:
+    """A markdown table, one row per method, a column per budget (`cell(record)`), then the compute."""
+    head = "| method | " + " | ".join(f"B={b:g}{suffix}" for b in budgets) + " | compute (% of exhaustive) |"
     lines = [head, "| --- |" + " ---: |" * (len(budgets) + 1)]
     for method, rows in table.groupby("method", sort=False):
         by_budget = rows.set_index("budget")
-        cells = [f"{by_budget.loc[b, 'mean_regret_pct']:+.2f}" for b in budgets]
+        cells = [cell(by_budget.loc[b]) for b in budgets]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {rows['compute_pct'].max():.1f} |")
     return "\n".join(lines)
 
