@@ -12,11 +12,12 @@ once more with lookahead measurements. Then, for each budget, each method choose
   counted), one search for all budgets; "per budget": a separate search for each budget;
   "explore": once the choice is stable, the rest of the cap trains the untrained networks closest
   to being chosen (`finalize --explore`);
-- exact, seed N run (`--replicate-seed N`): the exact choice of a second exhaustive run with another
-  training seed, scored on the first: the regret of a perfect search, i.e. the run-to-run noise floor;
-  with it, every method is also scored on the mean of the two runs of each network (against that
-  table's own exact optimum: a grouping's quality with one run's luck halved), and the seed noise of
-  each task's losses is printed next to their spread over the groupings;
+- exact, seed N run (`--replicate-seed N[,M...]`): the exact choice of another exhaustive run with
+  training seed N, scored on the first: the regret of a perfect search, i.e. the run-to-run noise
+  floor; with it, every method is also scored on the mean of all the runs of each network (against
+  that table's own exact optimum: a grouping's quality with most of one run's luck averaged out),
+  and the seed noise of each task's losses (first two runs) is printed next to their spread over
+  the groupings;
 - random: random groupings of the tasks into at most `budget` networks (mean of many draws).
 
 Validation and test splits are 10% of `--images` each; `--train-images` trains on fewer images than
@@ -84,9 +85,10 @@ def main() -> None:
     parser.add_argument("--lookahead-every", type=int, default=None,
                         help="lookahead measurement interval in steps (default: the library's, 4 x tasks); "
                              "measured in its own run, cached next to --cache")
-    parser.add_argument("--replicate-seed", type=int, default=None,
-                        help="train every subset again with this training seed (same data) and add a row 'exact, "
-                             "other seed': the regret of a perfect search on another run, i.e. the noise floor")
+    parser.add_argument("--replicate-seed", type=lambda text: [int(seed) for seed in text.split(",")], default=None,
+                        help="train every subset again with these training seeds (comma-separated; same data) and "
+                             "add rows 'exact, seed N run' (a perfect search on another run: the noise floor) and "
+                             "the regret on the mean of all runs")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -142,19 +144,21 @@ def main() -> None:
             records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
                                    truth, optimum, exhaustive, args.compute_cap, per_budget, explore))
     if args.replicate_seed is not None:
-        other = _cached(args.cache and args.cache.with_suffix(f".seed{args.replicate_seed}.pkl"), _study(args),
-                        lambda: _replicate(tasks, size, config, args))
-        noise = _seed_noise(truth, other, tasks)
-        mean_truth = _mean_table(truth, other)
+        others = {seed: _cached(args.cache and args.cache.with_suffix(f".seed{seed}.pkl"), _study(args),
+                                lambda seed=seed: _replicate(tasks, size, config, args, seed))
+                  for seed in args.replicate_seed}
+        noise = _seed_noise(truth, others[args.replicate_seed[0]], tasks)
+        mean_truth = _mean_table([truth, *others.values()])
         mean_optimum = {b: Selector(mean_truth, "exact").select(b) for b in budgets}
         for record in records:
             keys = {(g, size.label) for g in record["networks"].split()}
             record["mean_regret_pct"] = 100 * (_totals(keys, mean_truth)[1] / mean_optimum[record["budget"]].test_loss - 1)
-        replica = Selector(other, "exact")
-        for budget in budgets:
-            keys = {(n.name, n.size) for n in replica.select(budget).networks}
-            records.append(_score(f"exact, seed {args.replicate_seed} run", budget, keys, truth, optimum[budget],
-                                  exhaustive, exhaustive, mean_truth, mean_optimum[budget]))
+        for seed, other in others.items():
+            replica = Selector(other, "exact")
+            for budget in budgets:
+                keys = {(n.name, n.size) for n in replica.select(budget).networks}
+                records.append(_score(f"exact, seed {seed} run", budget, keys, truth, optimum[budget],
+                                      exhaustive, exhaustive, mean_truth, mean_optimum[budget]))
     else:
         mean_truth, mean_optimum = None, {}
     rng = random.Random(args.seed)
@@ -176,11 +180,12 @@ def main() -> None:
     print()
     print(_target(table, args.compute_cap))
     if args.replicate_seed is not None:
-        print(f"\nTest regret (%) on the mean of the seed {args.seed} and seed {args.replicate_seed} runs of every network, "
-              "against the exact optimum of that mean table (luck of one run averaged out):\n")
+        seeds = ", ".join(str(seed) for seed in [args.seed, *args.replicate_seed])
+        print(f"\nTest regret (%) on the mean of the runs with training seeds {seeds} of every network, "
+              "against the exact optimum of that mean table (most of one run's luck averaged out):\n")
         print(_mean_summary(table, budgets))
-        print(f"\nPer task, over every network that has it: seed {args.seed} vs seed {args.replicate_seed} training run "
-              "(validation losses)\n")
+        print(f"\nPer task, over every network that has it: seed {args.seed} vs seed {args.replicate_seed[0]} "
+              "training run (validation losses)\n")
         print(noise)
     print()
     print(_markdown(table, budgets))
@@ -204,10 +209,10 @@ def _train_tables(tasks, size, config, args):
             sum(o.steps / per_epoch for o in early), affinity, overhead, measurements)
 
 
-def _replicate(tasks, size, config, args) -> pd.DataFrame:
+def _replicate(tasks, size, config, args, seed: int) -> pd.DataFrame:
     """The exhaustive full-stage table again, trained with another seed on the same data."""
     subsets = [list(g) for k in range(1, len(tasks) + 1) for g in combinations(tasks, k)]
-    other = replace(config, seed=args.replicate_seed)
+    other = replace(config, seed=seed)
     return _rows(train_lockstep([(g, size) for g in subsets], _splits(tasks, args), "cpu", other, stage="full"), size.cost, "full")
 
 
@@ -382,12 +387,14 @@ def _per_budget(table: pd.DataFrame, budgets, suffix: str, cell) -> str:
     return "\n".join(lines)
 
 
-def _mean_table(truth: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
-    """Every network's losses averaged over the two training runs (same rows, mean `loss`)."""
+def _mean_table(runs: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every network's losses averaged over several training runs (the rows of the first, mean `loss`)."""
     keys = ["tasks", "size", "cost", "stage", "split", "task"]
-    merged = truth.merge(other, on=keys, suffixes=("", "_other"), validate="one_to_one")
-    merged["loss"] = (merged["loss"] + merged["loss_other"]) / 2
-    return merged[COLUMNS]
+    stacked = pd.concat(runs, ignore_index=True)
+    mean = stacked.groupby(keys, sort=False, as_index=False)["loss"].mean()
+    if len(mean) != len(runs[0]) or (stacked.groupby(keys, sort=False).size() != len(runs)).any():
+        raise SystemExit("error: the training runs do not hold the same networks")
+    return mean[COLUMNS]
 
 
 def _target(table: pd.DataFrame, cap_pct: float) -> str:
