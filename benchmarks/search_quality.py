@@ -419,6 +419,8 @@ def _plot(table: pd.DataFrame, path: Path, title: str) -> None:
     methods = table["method"]
     shown = ~methods.str.contains("<=") & ~methods.str.endswith("per budget") & ~methods.isin(["exact"])
     shown &= ~(methods.str.contains("fin@") & ~methods.str.startswith("lookahead"))
+    replicas = methods[methods.str.startswith("exact, seed")].unique()
+    shown &= ~methods.isin(replicas[1:])  # one noise-floor line is enough
     palette = iter(color for i, color in enumerate(plt.get_cmap("tab10").colors) if i != 7)  # grey is the noise floor's
     for method, rows in table[shown].groupby("method", sort=False):
         style = {"color": "grey", "linestyle": "--"} if method.startswith("exact") else {"color": next(palette)}
