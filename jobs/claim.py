@@ -52,6 +52,13 @@ class JobInterrupted(Exception):
 def checkpoint_dir(root: Path, study: str, job_id: int, training: dict[str, Any]) -> Path:
     """`root/<study>/job-<id>-<settings hash>`: one folder per job, kept across attempts so a reclaimed
     job resumes; changed training settings (e.g. a lower learning rate before `retry`) start afresh."""
-    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", study) or "study"
-    digest = hashlib.sha256(json.dumps(training, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return Path(root) / safe / f"job-{job_id}-{digest}"
+    return settings_folder(root, study, f"job-{job_id}", training)
+
+
+def settings_folder(root: Path, study: str, name: str, settings: dict[str, Any]) -> Path:
+    """`root/<study>/<name>-<hash of settings>` (unsafe characters replaced): a run's checkpoint folder
+    that the same run finds again and a run with other settings never shares."""
+    safe_study = re.sub(r"[^A-Za-z0-9_.\-]", "_", study) or "study"
+    safe_name = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return Path(root) / safe_study / f"{safe_name}-{digest}"

@@ -8,9 +8,6 @@ lookahead` then reads the stored matrix.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +15,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from db import open_store
@@ -33,14 +24,7 @@ from db.models import Study
 from db.results import results_frame, store_results
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
-from taskgroup.cli.common import (
-    DbOption,
-    JsonOption,
-    console,
-    emit_json,
-    err_console,
-    stop_on_signals,
-)
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, stop_on_signals
 from taskgroup.errors import InvalidInputError
 
 affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
@@ -74,6 +58,7 @@ def measure(
 ) -> None:
     """Train the network of all the study's tasks once, measuring how a step on each task's loss
     changes every task's loss; store the averaged affinity matrix (replacing an earlier one at that size)."""
+    from jobs.claim import settings_folder
     from jobs.settings import default_checkpoint_root
     from taskgroup.affinity.measure import default_interval, measure_affinity
     from taskgroup.cost import resolve_device
@@ -99,7 +84,8 @@ def measure(
     data = DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
     splits = load_splits(data, tasks)
     interval = every or default_interval(len(tasks))
-    directory = _checkpoint_dir(checkpoint_root or default_checkpoint_root(), name, spec["label"],
+    # Keyed by the study's creation time too: a new study of the same name starts afresh.
+    directory = settings_folder(checkpoint_root or default_checkpoint_root(), name, f"affinity-{spec['label']}",
                                 {"created": created, "dataset": dataset, "training": training, "every": interval,
                                  "lr_scale": lr_scale})
     message = "stopping: checkpointing the measurement (Ctrl-C again to stop at once)"
@@ -166,14 +152,6 @@ def show(
         return
     for label in sorted(frame["size"].unique()):
         _print_matrix(frame, label, f"Affinity of {name} (size {label})")
-
-
-def _checkpoint_dir(root: Path, study: str, size: str, settings: dict[str, Any]) -> Path:
-    """`root/<study>/affinity-<size>-<settings hash>`: the same measurement resumes; another study of
-    the same name, other data, training or lookahead settings start afresh."""
-    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", study) or "study"
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return root / safe / f"affinity-{re.sub(r'[^A-Za-z0-9_.-]', '_', size)}-{digest}"
 
 
 def _size(sizes: list[dict[str, Any]], label: str | None, study: str) -> dict[str, Any]:
