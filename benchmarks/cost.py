@@ -22,7 +22,7 @@ from collections import defaultdict
 import torch
 
 from taskgroup.cost import CostMeasurement, candidate_costs, measure_candidates
-from taskgroup.models import build_model, parse_sizes
+from taskgroup.models import parse_sizes
 from taskgroup.tasks import get_task
 
 TASKS = ("segment", "depth", "normal", "keypoint", "edge")

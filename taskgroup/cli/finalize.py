@@ -13,19 +13,8 @@ from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_c
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence
 from taskgroup.cli.work import (
-    AddressOption,
-    AttemptsOption,
-    BackendOption,
-    CheckpointOption,
-    DevicesOption,
-    GraceOption,
-    HeartbeatOption,
-    PerDeviceOption,
-    RunnerOption,
-    RunnerSetOption,
-    _prepare,
-    _request,
-    run_queued_jobs,
+    AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
+    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
 

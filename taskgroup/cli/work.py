@@ -15,26 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from db import open_store
 from db.models import Study
 from taskgroup.cli.common import (
-    DbOption,
-    JsonOption,
-    console,
-    emit_json,
-    err_console,
-    parse_key_values,
-    stop_on_signals,
+    DbOption, JsonOption, console, emit_json, err_console, parse_key_values, stop_on_signals,
 )
 from taskgroup.cli.plan import EstimatorOption, SetOption
 from taskgroup.errors import InvalidInputError

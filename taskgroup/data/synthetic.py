@@ -24,13 +24,7 @@ from torch.utils.data import Dataset
 from taskgroup.data.arrays import load_npy
 from taskgroup.data.render import MAX_KEYPOINTS, SEGMENT_CLASSES, Rendering, render
 from taskgroup.data.scenes import sample_scene
-from taskgroup.data.source import (
-    DATASETS,
-    SPLITS,
-    DatasetSource,
-    Progress,
-    reject_unknown_options,
-)
+from taskgroup.data.source import DATASETS, SPLITS, DatasetSource, Progress, reject_unknown_options
 from taskgroup.data.spec import DatasetSpec
 from taskgroup.errors import InvalidInputError
 

@@ -13,6 +13,6 @@ from taskgroup.finalization.active import (
 from taskgroup.finalization.explore import Exploration, next_to_explore
 
 __all__ = [
-    "ActiveFinalization", "Exploration", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known", "deployable_choices", "finalize_actively", "untrained",
-    "next_to_explore",
+    "ActiveFinalization", "Exploration", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known",
+    "deployable_choices", "finalize_actively", "next_to_explore", "untrained",
 ]

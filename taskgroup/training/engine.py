@@ -20,17 +20,8 @@ from torch.utils.data import Dataset
 
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec
-from taskgroup.training.batches import (
-    epoch_loader,
-    evaluation_loader,
-    steps_per_epoch,
-    to_device,
-)
-from taskgroup.training.checkpoint import (
-    checkpoint_path,
-    load_checkpoint,
-    save_checkpoint,
-)
+from taskgroup.training.batches import epoch_loader, evaluation_loader, steps_per_epoch, to_device
+from taskgroup.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from taskgroup.training.config import STAGES, TrainConfig
 from taskgroup.training.groups import SoloGroup, StackedGroup, make_groups
 from taskgroup.training.outcome import TrainOutcome

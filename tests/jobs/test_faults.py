@@ -4,7 +4,6 @@ resumes it from the checkpoint, and the study ends with every result exactly onc
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from db.models import Candidate, Job, Result
+from db.models import Job, Result
 from jobs.runners import build_runner
 from jobs.worker import Worker
 from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings

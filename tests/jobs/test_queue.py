@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from sqlalchemy import select
 
 from db.models import Job, Study
