@@ -272,8 +272,10 @@ def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, 
             return finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks,
                                      max_trained=limit, explore=explore)
         # Finalization with a limit k trains a prefix of what an unlimited run trains (only the last
-        # round is cut), so the longest run within the cap is found from one long run.
-        longest = run(len(epochs))
+        # round is cut), so the longest run within the cap is found from one long run; no more
+        # networks than the cheapest ones could fit in what is left of the cap need be looked at.
+        fits = max(0, int((cap - spent) // min(epochs.values())) + 1)
+        longest = run(min(len(epochs), fits))
         total, count = spent, 0
         for key in longest.trained:
             total += epochs[key]
