@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import torch
 from typer.testing import CliRunner
 
 from db import open_store
@@ -107,3 +113,33 @@ def test_measure_checkpoints_under_the_checkpoint_root_and_a_finished_run_is_not
                               "--db", db, "--json").stdout)
     assert other["checkpoint"] != first["checkpoint"]  # other settings: a fresh measurement
     assert len(list(folder.iterdir())) == 2
+
+
+def test_ctrl_c_checkpoints_the_measurement_and_the_same_command_resumes_it(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
+    store = open_store(db)
+    with store.session() as session:  # long enough to be interrupted after its first checkpoint
+        Study.find_or_raise_by_name(session, "s").training = {"max_epochs": 12, "batch_size": 8, "seed": 0, "patience": 12}
+    root = tmp_path / "ckpt"
+    executable = Path(sys.executable).parent / "taskgroup"  # the installed command, as a user runs it
+    command = [str(executable), "affinity", "measure", "s", "--every", "1",
+               "--checkpoint-root", str(root), "--db", db, "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(root.glob("s/affinity-tiny-*/last.pt")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "interrupted" in stderr and "run the same command to resume" in stderr
+    [checkpoint] = root.glob("s/affinity-tiny-*/last.pt")
+    stopped_at = torch.load(checkpoint, weights_only=True)["position"]["step"]
+    assert stopped_at > 0
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    payload = json.loads(resumed.stdout)
+    assert payload["steps"] > stopped_at
+    assert payload["measurements"] == payload["steps"]  # the sums before the interruption were kept
+    assert list(root.glob("s/affinity-tiny-*/last.pt")) == [checkpoint]  # the same folder, resumed
