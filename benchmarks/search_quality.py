@@ -16,8 +16,8 @@ once more with lookahead measurements. Then, for each budget, each method choose
   training seed N, scored on the first: the regret of a perfect search, i.e. the run-to-run noise
   floor; with it, every method is also scored on the mean of all the runs of each network (against
   that table's own exact optimum: a grouping's quality with most of one run's luck averaged out),
-  and the seed noise of each task's losses (first two runs) is printed next to their spread over
-  the groupings;
+  and the seed noise of each task's losses over all the runs is printed next to their spread over
+  the groupings (`benchmarks/seed_noise.py`);
 - random: random groupings of the tasks into at most `budget` networks (mean of many draws).
 
 Validation and test splits are 10% of `--images` each; `--train-images` trains on fewer images than
@@ -50,6 +50,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from seed_noise import noise_table  # benchmarks/ is on sys.path when this script runs
 
 from taskgroup.affinity.measure import measure_affinity
 from taskgroup.data import DatasetSpec, load_splits
@@ -147,7 +148,7 @@ def main() -> None:
         others = {seed: _cached(args.cache and args.cache.with_suffix(f".seed{seed}.pkl"), _study(args),
                                 lambda seed=seed: _replicate(tasks, size, config, args, seed))
                   for seed in args.replicate_seed}
-        noise = _seed_noise(truth, others[args.replicate_seed[0]], tasks)
+        noise = noise_table([_val_losses(t) for t in [truth, *others.values()]], tasks)
         mean_truth = _mean_table([truth, *others.values()])
         mean_optimum = {b: Selector(mean_truth, "exact").select(b) for b in budgets}
         for record in records:
@@ -184,8 +185,8 @@ def main() -> None:
         print(f"\nTest regret (%) on the mean of the runs with training seeds {seeds} of every network, "
               "against the exact optimum of that mean table (most of one run's luck averaged out):\n")
         print(_mean_summary(table, budgets))
-        print(f"\nPer task, over every network that has it: seed {args.seed} vs seed {args.replicate_seed[0]} "
-              "training run (validation losses)\n")
+        print(f"\nPer task, over every network that has it, validation losses of the runs with training seeds {seeds} "
+              "(benchmarks/seed_noise.py):\n")
         print(noise)
     print()
     print(_markdown(table, budgets))
@@ -335,23 +336,10 @@ def _score(method, budget, keys, truth, optimum, epochs, exhaustive, mean_truth=
     }
 
 
-def _seed_noise(truth: pd.DataFrame, other: pd.DataFrame, tasks) -> str:
-    """Per task: how much a network's loss changes with the training seed (std of the difference
-    between the two runs / sqrt 2, % of the mean) against how much it differs between the networks
-    that have the task (std of the two-run mean, %), and the correlation of the two runs over those
-    networks: near 0, which network is best for the task is decided by the seed, not the grouping."""
-    first = truth[truth["split"] == "val"].set_index(["tasks", "task"])["loss"]
-    second = other[other["split"] == "val"].set_index(["tasks", "task"])["loss"]
-    lines = ["| task | mean loss | seed noise (%) | spread over groupings (%) | correlation of the two runs |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for task in tasks:
-        a = first.xs(task, level="task")
-        b = second.xs(task, level="task").reindex(a.index)
-        mean = float(a.mean())
-        noise = float((a - b).std(ddof=0)) / 2 ** 0.5 / mean * 100
-        spread = float(((a + b) / 2).std(ddof=0)) / mean * 100
-        lines.append(f"| {task} | {mean:.4f} | {noise:.1f} | {spread:.1f} | {a.corr(b):+.2f} |")
-    return "\n".join(lines)
+def _val_losses(table: pd.DataFrame) -> pd.Series:
+    """Validation losses indexed by (network, task), as `seed_noise.noise_table` takes them."""
+    val = table[table["split"] == "val"]
+    return val.set_index(["tasks", "task"])["loss"].rename_axis(["network", "task"])
 
 
 def _random_grouping(tasks, budget, rng) -> list[str]:
