@@ -33,7 +33,9 @@ training of every chosen network a method needs before deployment.
 
     .venv/bin/python benchmarks/search_quality.py --tasks depth,edge,keypoint,normal,occlusion,reshade,segment
 
-`--cache FILE` keeps the trained tables (pickle), so the analysis can be re-run without training.
+`--cache FILE` keeps the trained tables (pickle), so the analysis can be re-run without training;
+`--replicates-only` trains just the `--replicate-seed` tables into their caches, so a second
+process can train them beside the main one.
 """
 
 from __future__ import annotations
@@ -91,13 +93,22 @@ def main() -> None:
                              "add rows 'exact, seed N run' (a perfect search on another run: the noise floor) and "
                              "the regret on the mean of all runs")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
+    parser.add_argument("--replicates-only", action="store_true",
+                        help="only train the --replicate-seed tables into their caches next to --cache, then stop: "
+                             "run it beside the same command without this flag to use a second core")
     args = parser.parse_args()
+    if args.replicates_only and (args.cache is None or args.replicate_seed is None):
+        parser.error("--replicates-only needs --cache and --replicate-seed")
     torch.set_num_threads(args.threads)
     tasks = sorted(args.tasks.split(","))
     budgets = [float(b) for b in args.budgets.split(",")]
     size = parse_size(args.size)
     config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed)
     started = time.perf_counter()
+    if args.replicates_only:
+        _replicates(tasks, size, config, args)
+        print(f"trained seeds {', '.join(map(str, args.replicate_seed))} into caches next to {args.cache}")
+        return
     trained_tables = _cached(args.cache, _study(args), lambda: _train_tables(tasks, size, config, args))
     truth, early_rows, epochs, early_epochs, affinity, overhead, measurements = trained_tables
     if args.lookahead_every is not None:
@@ -145,9 +156,7 @@ def main() -> None:
             records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
                                    truth, optimum, exhaustive, args.compute_cap, per_budget, explore))
     if args.replicate_seed is not None:
-        others = {seed: _cached(args.cache and args.cache.with_suffix(f".seed{seed}.pkl"), _study(args),
-                                lambda seed=seed: _replicate(tasks, size, config, args, seed))
-                  for seed in args.replicate_seed}
+        others = _replicates(tasks, size, config, args)
         noise = noise_table([_val_losses(t) for t in [truth, *others.values()]], tasks)
         mean_truth = _mean_table([truth, *others.values()])
         mean_optimum = {b: Selector(mean_truth, "exact").select(b) for b in budgets}
@@ -208,6 +217,13 @@ def _train_tables(tasks, size, config, args):
     affinity, overhead, measurements = _lookahead(tasks, size, config, args, splits, None)
     return (_rows(full, size.cost, "full"), _rows(early, size.cost, "early"), epochs,
             sum(o.steps / per_epoch for o in early), affinity, overhead, measurements)
+
+
+def _replicates(tasks, size, config, args) -> dict[int, pd.DataFrame]:
+    """The table of every --replicate-seed run, each read from or written to its cache next to --cache."""
+    return {seed: _cached(args.cache and args.cache.with_suffix(f".seed{seed}.pkl"), _study(args),
+                          lambda seed=seed: _replicate(tasks, size, config, args, seed))
+            for seed in args.replicate_seed}
 
 
 def _replicate(tasks, size, config, args, seed: int) -> pd.DataFrame:
