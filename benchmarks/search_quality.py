@@ -35,7 +35,9 @@ training of every chosen network a method needs before deployment.
 
 `--cache FILE` keeps the trained tables (pickle), so the analysis can be re-run without training;
 `--replicates-only` trains just the `--replicate-seed` tables into their caches, so a second
-process can train them beside the main one.
+process can train them beside the main one. Every run also prints whether the affinities rank the
+groups the right way round (`affinity_fit.py`); `--affinity-norm source` scores the lookahead rows
+with source-normalised affinities instead (a prototype, not the library's estimator).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from seed_noise import noise_table  # benchmarks/ is on sys.path when this script runs
+from affinity_fit import fit_table, source_normalised  # benchmarks/ is on sys.path when this script runs
+from seed_noise import noise_table
 
 from taskgroup.affinity.measure import measure_affinity
 from taskgroup.data import DatasetSpec, load_splits
@@ -92,6 +95,9 @@ def main() -> None:
                         help="train every subset again with these training seeds (comma-separated; same data) and "
                              "add rows 'exact, seed N run' (a perfect search on another run: the noise floor) and "
                              "the regret on the mean of all runs")
+    parser.add_argument("--affinity-norm", choices=["target", "source"], default="target",
+                        help="how the lookahead estimator normalises an affinity: by the target's own step (the "
+                             "library's) or by the source's own effect (benchmarks/affinity_fit.py; a prototype)")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     parser.add_argument("--replicates-only", action="store_true",
                         help="only train the --replicate-seed tables into their caches next to --cache, then stop: "
@@ -115,6 +121,7 @@ def main() -> None:
         affinity, overhead, measurements = _cached(
             args.cache and args.cache.with_suffix(f".every{args.lookahead_every}.pkl"), _study(args),
             lambda: _lookahead(tasks, size, config, args, _splits(tasks, args), args.lookahead_every))
+    read_affinity = source_normalised(affinity) if args.affinity_norm == "source" else affinity
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
     exhaustive = sum(epochs.values())
@@ -130,7 +137,7 @@ def main() -> None:
         "exact": ("exact", truth, {}, exhaustive, set(epochs)),
         "esa": ("esa", early_rows, {}, early_epochs, set()),
         "hoa": ("hoa", rows_of(singles + pairs), {}, sum(epochs[k] for k in singles + pairs), set(singles + pairs)),
-        "lookahead": ("lookahead", rows_of(singles + [(everything, size.label)]), {"affinity": affinity},
+        "lookahead": ("lookahead", rows_of(singles + [(everything, size.label)]), {"affinity": read_affinity},
                       sum(epochs[k] for k in singles) + lookahead_epochs, set(singles) | {(everything, size.label)}),
     }
     exact_selector = Selector(truth, "exact")
@@ -197,6 +204,8 @@ def main() -> None:
         print(f"\nPer task, over every network that has it, validation losses of the runs with training seeds {seeds} "
               "(benchmarks/seed_noise.py):\n")
         print(noise)
+    print("\nDo the affinities point the right way? Per task, over the multi-task networks (benchmarks/affinity_fit.py):\n")
+    print(fit_table(truth, affinity, tasks))
     print()
     print(_markdown(table, budgets))
     if args.json:

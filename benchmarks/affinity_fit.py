@@ -1,0 +1,74 @@
+"""Do the lookahead affinities point the right way? Checked against a study's real losses.
+
+`search_quality.py` prints `fit_table` for every study: per task, how well the mean normalised
+affinity of a group onto the task ranks the task's real loss in that group's network (Spearman,
+sign flipped so that + is the right way round: more affinity, lower loss), for the estimator's
+normalisation (by the target's own step, A[i -> t] / A[t -> t]) and for one by the source's own
+effect (A[i -> t] / A[i -> i], which removes the size of the source's step); then the scaling the
+estimator fits on the all-task network and the normalised matrix. `source_normalised` turns an
+affinity table into one that the estimator reads as source-normalised
+(`search_quality.py --affinity-norm source`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from taskgroup.affinity.frame import affinity_lookup
+from taskgroup.estimators.lookahead import fit_scaling, mean_affinity_onto
+
+
+def source_normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table whose target-normalised values A'[i -> t] / A'[t -> t] equal A[i -> t] / A[i -> i]
+    (A' = A * A[t -> t] / A[i -> i]; 0 where the source's own effect is not positive)."""
+    own = frame[frame["source"] == frame["target"]].set_index(["size", "source"])["affinity"]
+    source_own = own.reindex(list(zip(frame["size"], frame["source"]))).to_numpy()
+    target_own = own.reindex(list(zip(frame["size"], frame["target"]))).to_numpy()
+    scaled = frame["affinity"] * target_own / source_own
+    return frame.assign(affinity=scaled.where(source_own > 0, 0.0))
+
+
+def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str]) -> str:
+    """Markdown: per task the right-way Spearman of both normalisations, the fitted scaling and the matrix."""
+    val = truth[(truth["stage"] == "full") & (truth["split"] == "val")]
+    width = val["tasks"].str.count(r"\+") + 1
+    singles = {(size, task): float(loss) for size, task, loss in val[width == 1][["size", "task", "loss"]].itertuples(index=False)}
+    multi = val[width >= 2][["tasks", "size", "task", "loss"]]
+    size = multi["size"].iloc[0]
+    ratio = pd.Series([loss / singles[(s, task)] - 1 for _, s, task, loss in multi.itertuples(index=False)], index=multi.index)
+
+    def mean_affinity(frame: pd.DataFrame) -> pd.Series:
+        matrix = affinity_lookup(frame)[size]
+        return pd.Series([mean_affinity_onto(task, group.split("+"), matrix) for group, _, task, _ in multi.itertuples(index=False)],
+                         index=multi.index)
+
+    def right_way(mean: pd.Series) -> dict[str, float]:
+        return {task: -mean[multi["task"] == task].rank().corr(ratio[multi["task"] == task].rank()) for task in tasks}
+
+    by_target, by_source = mean_affinity(affinity), mean_affinity(source_normalised(affinity))
+    target_rho, source_rho = right_way(by_target), right_way(by_source)
+    lines = ["| task | right-way Spearman, / A[t -> t] | right-way Spearman, / A[i -> i] |", "| --- | ---: | ---: |"]
+    lines += [f"| {task} | {target_rho[task]:+.2f} | {source_rho[task]:+.2f} |" for task in tasks]
+    lines.append(f"| mean | {np.mean(list(target_rho.values())):+.2f} | {np.mean(list(source_rho.values())):+.2f} |")
+    lookup = affinity_lookup(affinity)
+    scaling = fit_scaling(multi[multi["tasks"] == "+".join(sorted(tasks))], singles, lookup)
+    matrix = lookup[size]
+    lines += [
+        "",
+        (
+            f"Over all {len(multi)} multi-task losses, correlation of the mean normalised affinity with the loss "
+            f"ratio to the single-task network: {by_target.corr(ratio):+.2f} (right way: negative). Scaling fitted "
+            f"on the all-task network: strength {scaling.strength:.3f}, offset {scaling.offset:+.3f}."
+        ),
+        "",
+        "Normalised affinity A[source -> target] / A[target -> target], before clipping (rows: source):",
+        "",
+        "| source | " + " | ".join(tasks) + " |",
+        "| --- |" + " ---: |" * len(tasks),
+    ]
+    lines += [f"| {source} | " + " | ".join(f"{matrix[(source, target)] / matrix[(target, target)]:.2f}" for target in tasks) + " |"
+              for source in tasks]
+    return "\n".join(lines)
