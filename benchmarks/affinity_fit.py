@@ -4,21 +4,24 @@
 affinity of a group onto the task ranks the task's real loss in that group's network (Spearman,
 sign flipped so that + is the right way round: more affinity, lower loss), for the estimator's
 normalisation (by the target's own step, A[i -> t] / A[t -> t]) and for one by the source's own
-effect (A[i -> t] / A[i -> i], which removes the size of the source's step); then the scaling the
-estimator fits on the all-task network and the normalised matrix. `source_normalised` turns an
-affinity table into one that the estimator reads as source-normalised
-(`search_quality.py --affinity-norm source`).
+effect (A[i -> t] / A[i -> i], which removes the size of the source's step), and for
+`alignment_score` (how well a group's summed gradient points along the task's, recovered from the
+matrix); then the scaling the estimator fits on the all-task network and the normalised matrix.
+`source_normalised` turns an affinity table into one that the estimator reads as source-normalised
+(`search_quality.py --affinity-norm source`); `alignment_score` is a feature the estimator can
+scale by instead of the mean affinity (`search_quality.py --lookahead-score alignment`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from math import sqrt
 
 import numpy as np
 import pandas as pd
 
 from taskgroup.affinity.frame import affinity_lookup
-from taskgroup.estimators.lookahead import fit_scaling, mean_affinity_onto
+from taskgroup.estimators.lookahead import AffinityMatrix, fit_scaling, mean_affinity_onto
 
 
 def source_normalised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -29,6 +32,27 @@ def source_normalised(frame: pd.DataFrame) -> pd.DataFrame:
     target_own = own.reindex(list(zip(frame["size"], frame["target"]))).to_numpy()
     scaled = frame["affinity"] * target_own / source_own
     return frame.assign(affinity=scaled.where(source_own > 0, 0.0))
+
+
+def alignment_score(task: str, group: Sequence[str], matrix: AffinityMatrix, scale: Mapping[str, float]) -> float:
+    """cos(g_t, sum of g_j over the group) - 1, from the lookahead matrix: 0 alone, down to -2.
+
+    To first order A[i -> t] = lr * g_i . g_t / L_t, so K[i, t] = (A[i -> t] L_t + A[t -> i] L_i) / 2
+    is the tasks' gradient Gram matrix up to the learning rate (the single-task losses stand in for
+    the L). Adam fixes the size of an update, so what a task gets from training in a group is how
+    well the group's summed gradient points along its own, whatever the partners' gradient sizes.
+    """
+
+    def gram(i: str, j: str) -> float:
+        return (matrix.get((i, j), 0.0) * scale[j] + matrix.get((j, i), 0.0) * scale[i]) / 2
+
+    own = gram(task, task)
+    if own <= 0.0:
+        return 0.0
+    total = sum(gram(i, j) for i in group for j in group)
+    if total <= 0.0:
+        return -2.0
+    return min(1.0, max(-1.0, sum(gram(task, j) for j in group) / sqrt(own * total))) - 1.0
 
 
 def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str]) -> str:
@@ -45,14 +69,20 @@ def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str])
         return pd.Series([mean_affinity_onto(task, group.split("+"), matrix) for group, _, task, _ in multi.itertuples(index=False)],
                          index=multi.index)
 
+    def alignment(frame: pd.DataFrame) -> pd.Series:
+        matrix, scale = affinity_lookup(frame)[size], {task: singles[(size, task)] for task in tasks}
+        return pd.Series([alignment_score(task, group.split("+"), matrix, scale) for group, _, task, _ in multi.itertuples(index=False)],
+                         index=multi.index)
+
     def right_way(mean: pd.Series) -> dict[str, float]:
         return {task: -mean[multi["task"] == task].rank().corr(ratio[multi["task"] == task].rank()) for task in tasks}
 
-    by_target, by_source = mean_affinity(affinity), mean_affinity(source_normalised(affinity))
-    target_rho, source_rho = right_way(by_target), right_way(by_source)
-    lines = ["| task | right-way Spearman, / A[t -> t] | right-way Spearman, / A[i -> i] |", "| --- | ---: | ---: |"]
-    lines += [f"| {task} | {target_rho[task]:+.2f} | {source_rho[task]:+.2f} |" for task in tasks]
-    lines.append(f"| mean | {np.mean(list(target_rho.values())):+.2f} | {np.mean(list(source_rho.values())):+.2f} |")
+    by_target, by_source, by_alignment = mean_affinity(affinity), mean_affinity(source_normalised(affinity)), alignment(affinity)
+    rhos = [right_way(by_target), right_way(by_source), right_way(by_alignment)]
+    lines = ["| task | right-way Spearman, / A[t -> t] | right-way Spearman, / A[i -> i] | right-way Spearman, alignment |",
+             "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {task} | " + " | ".join(f"{rho[task]:+.2f}" for rho in rhos) + " |" for task in tasks]
+    lines.append("| mean | " + " | ".join(f"{np.mean(list(rho.values())):+.2f}" for rho in rhos) + " |")
     lookup = affinity_lookup(affinity)
     scaling = fit_scaling(multi[multi["tasks"] == "+".join(sorted(tasks))], singles, lookup)
     matrix = lookup[size]
@@ -60,7 +90,8 @@ def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str])
         "",
         (
             f"Over all {len(multi)} multi-task losses, correlation of the mean normalised affinity with the loss "
-            f"ratio to the single-task network: {by_target.corr(ratio):+.2f} (right way: negative). Scaling fitted "
+            f"ratio to the single-task network: {by_target.corr(ratio):+.2f} (right way: negative; of the alignment: "
+            f"{by_alignment.corr(ratio):+.2f}). Scaling fitted "
             f"on the all-task network: strength {scaling.strength:.3f}, offset {scaling.offset:+.3f}."
         ),
         "",

@@ -37,7 +37,8 @@ training of every chosen network a method needs before deployment.
 `--replicates-only` trains just the `--replicate-seed` tables into their caches, so a second
 process can train them beside the main one. Every run also prints whether the affinities rank the
 groups the right way round (`affinity_fit.py`); `--affinity-norm source` scores the lookahead rows
-with source-normalised affinities instead (a prototype, not the library's estimator).
+with source-normalised affinities instead, `--lookahead-score alignment` with the alignment of a
+group's gradients recovered from the matrix (prototypes, not the library's estimator).
 """
 
 from __future__ import annotations
@@ -54,12 +55,17 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from affinity_fit import fit_table, source_normalised  # benchmarks/ is on sys.path when this script runs
+from affinity_fit import (  # benchmarks/ is on sys.path when this script runs
+    alignment_score,
+    fit_table,
+    source_normalised,
+)
 from seed_noise import noise_table
 
 from taskgroup.affinity.measure import measure_affinity
 from taskgroup.data import DatasetSpec, load_splits
 from taskgroup.data.synthetic import SyntheticDataset
+from taskgroup.estimators.lookahead import LookaheadEstimator, mean_score
 from taskgroup.finalization import finalize_actively
 from taskgroup.models import parse_size
 from taskgroup.selection.select import Selector
@@ -98,6 +104,10 @@ def main() -> None:
     parser.add_argument("--affinity-norm", choices=["target", "source"], default="target",
                         help="how the lookahead estimator normalises an affinity: by the target's own step (the "
                              "library's) or by the source's own effect (benchmarks/affinity_fit.py; a prototype)")
+    parser.add_argument("--lookahead-score", choices=["mean", "alignment"], default="mean",
+                        help="the group feature the lookahead estimator scales by: the mean normalised affinity "
+                             "(the library's) or the alignment of the group's summed gradient with the task's "
+                             "(benchmarks/affinity_fit.py; a prototype)")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     parser.add_argument("--replicates-only", action="store_true",
                         help="only train the --replicate-seed tables into their caches next to --cache, then stop: "
@@ -122,6 +132,7 @@ def main() -> None:
             args.cache and args.cache.with_suffix(f".every{args.lookahead_every}.pkl"), _study(args),
             lambda: _lookahead(tasks, size, config, args, _splits(tasks, args), args.lookahead_every))
     read_affinity = source_normalised(affinity) if args.affinity_norm == "source" else affinity
+    lookahead = LookaheadEstimator(score=alignment_score if args.lookahead_score == "alignment" else mean_score)
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
     exhaustive = sum(epochs.values())
@@ -137,7 +148,7 @@ def main() -> None:
         "exact": ("exact", truth, {}, exhaustive, set(epochs)),
         "esa": ("esa", early_rows, {}, early_epochs, set()),
         "hoa": ("hoa", rows_of(singles + pairs), {}, sum(epochs[k] for k in singles + pairs), set(singles + pairs)),
-        "lookahead": ("lookahead", rows_of(singles + [(everything, size.label)]), {"affinity": read_affinity},
+        "lookahead": (lookahead, rows_of(singles + [(everything, size.label)]), {"affinity": read_affinity},
                       sum(epochs[k] for k in singles) + lookahead_epochs, set(singles) | {(everything, size.label)}),
     }
     exact_selector = Selector(truth, "exact")

@@ -17,13 +17,17 @@ cost of sharing a network) are fitted by least squares to every measured multi-t
 (normally at least the all-task network trained by the lookahead job), with ``strength >= 0``;
 with fewer than two measured multi-task losses they are `DEFAULT_STRENGTH` and 0.
 
+A `score` passed to the estimator replaces ``m_t(G)`` with another feature of the group, computed
+from the same matrix and the single-task losses (the scaling is fitted to it the same way); the
+search-quality benchmark tries alternatives through it.
+
 Networks that were fully trained keep their measured losses (so re-solving after finalization uses
 what is known). A size without its own matrix uses the mean matrix over the stored sizes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -36,6 +40,8 @@ from taskgroup.estimators.base import ESTIMATE_COLUMNS, ESTIMATORS, Estimator, E
 
 DEFAULT_STRENGTH = 0.1
 AffinityMatrix = Mapping[tuple[str, str], float]
+GroupScore = Callable[[str, Sequence[str], AffinityMatrix, Mapping[str, float]], float]
+"""(task, group, affinity matrix, each task's single-task loss) -> the feature `m_t(G)` the scaling reads."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,9 @@ class LookaheadEstimator(Estimator):
 
     name = "lookahead"
 
-    def __init__(self, scaling: Scaling | None = None) -> None:
+    def __init__(self, scaling: Scaling | None = None, score: GroupScore | None = None) -> None:
         self.scaling = scaling
+        self.score = score or mean_score
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         if "affinity" not in evidence.extras:
@@ -69,19 +76,20 @@ class LookaheadEstimator(Estimator):
         measured = evidence.losses("full", "val")
         width = measured["tasks"].str.count(r"\+") + 1
         singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}
-        scaling = self.scaling or fit_scaling(measured[width >= 2], singles, lookup)
+        scaling = self.scaling or fit_scaling(measured[width >= 2], singles, lookup, self.score)
         rows = list(measured.itertuples(index=False, name=None))
         known = set(zip(measured["tasks"], measured["size"]))
         for size in sorted({size for size, _ in singles}):
             matrix = _matrix_for(size, lookup)
             tasks = sorted(task for s, task in singles if s == size and (task, task) in matrix)
+            scale = {task: singles[(size, task)] for task in tasks}
             for k in range(2, len(tasks) + 1):
                 for group in combinations(tasks, k):
                     name = "+".join(group)
                     if (name, size) in known:
                         continue
                     rows.extend(
-                        (name, size, task, singles[(size, task)] * scaling.factor(mean_affinity_onto(task, group, matrix)))
+                        (name, size, task, singles[(size, task)] * scaling.factor(self.score(task, group, matrix, scale)))
                         for task in group
                     )
         return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
@@ -104,8 +112,16 @@ def mean_affinity_onto(task: str, group: Sequence[str], matrix: AffinityMatrix) 
     return sum(normalized_affinity(other, task, matrix) for other in others) / len(others)
 
 
+def mean_score(task: str, group: Sequence[str], matrix: AffinityMatrix, scale: Mapping[str, float]) -> float:
+    """The estimator's feature: `mean_affinity_onto` (the losses are not needed)."""
+    return mean_affinity_onto(task, group, matrix)
+
+
 def fit_scaling(
-    multi: pd.DataFrame, singles: Mapping[tuple[str, str], float], lookup: Mapping[str, AffinityMatrix]
+    multi: pd.DataFrame,
+    singles: Mapping[tuple[str, str], float],
+    lookup: Mapping[str, AffinityMatrix],
+    score: GroupScore = mean_score,
 ) -> Scaling:
     """Least-squares `strength >= 0` and `offset` of `loss / single = 1 + offset - strength * m` over
     the measured multi-task rows (tasks, size, task, loss) whose single and affinities are known."""
@@ -117,7 +133,8 @@ def fit_scaling(
         if single is None or single == 0.0 or not all((other, task) in matrix for other in group):
             continue
         ratios.append(float(loss) / single - 1.0)
-        means.append(mean_affinity_onto(task, group, matrix))
+        scale = {t: singles.get((size, t), 0.0) for t in group}
+        means.append(score(task, group, matrix, scale))
     if len(ratios) < 2:
         return Scaling()
     y, m = np.asarray(ratios), np.asarray(means)

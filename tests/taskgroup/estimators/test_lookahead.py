@@ -82,6 +82,24 @@ def test_affinities_that_predict_the_wrong_way_get_no_strength() -> None:
     assert math.isclose(got[("a+c", "full", "c")], 4.0 * (1 + offset), rel_tol=1e-9)
 
 
+def test_a_custom_score_replaces_the_mean_affinity_in_prediction_and_fit() -> None:
+    # A score that sees the group and the single-task losses: -1 for every task sharing a network
+    # with c (the largest single loss), else 0. The all-task network is measured as strength 0.4 and
+    # offset 0.1 predict it under that score; the fit must recover them from it.
+    seen: list[dict[str, float]] = []
+
+    def near_c(task, group, matrix, scale) -> float:
+        seen.append(dict(scale))
+        return -1.0 if "c" in group and task != "c" else 0.0
+
+    measured = [("a+b+c", "a", 2.0 * 1.5), ("a+b+c", "b", 1.0 * 1.5), ("a+b+c", "c", 4.0 * 1.1)]
+    got = estimates(LookaheadEstimator(score=near_c), results(single_rows() + measured), affinity_frame(TASKS, MATRIX, "full"))
+    assert math.isclose(got[("a+b", "full", "a")], 2.0 * 1.1, rel_tol=1e-9)
+    assert math.isclose(got[("a+c", "full", "a")], 2.0 * 1.5, rel_tol=1e-9)
+    assert math.isclose(got[("b+c", "full", "c")], 4.0 * 1.1, rel_tol=1e-9)
+    assert all(scale[task] == SINGLES[task] for scale in seen for task in scale)
+
+
 def test_selection_groups_the_tasks_that_help_each_other() -> None:
     selector = Selector(
         results(single_rows()), LookaheadEstimator(Scaling(strength=0.2)),
