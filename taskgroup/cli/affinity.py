@@ -3,7 +3,8 @@
 `measure` trains one network of all the study's tasks (at one size) with lookahead measurements
 every few steps, stores the averaged matrix, and records that network's losses as full-stage
 results (it was trained on the study's schedule like any other candidate). `select --estimator
-lookahead` then reads the stored matrix.
+lookahead` then reads the stored matrix. Both commands also say how the estimator's scaling fits
+the networks with real losses, and warn when those contradict the affinities.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from db import open_store
 from db.affinity import load_affinity, store_affinity
@@ -26,6 +28,8 @@ from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, stop_on_signals
 from taskgroup.errors import InvalidInputError
+from taskgroup.estimators import Evidence
+from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling
 
 affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
 
@@ -112,6 +116,7 @@ def measure(
                 for task, loss in losses.items()
             ]
             store_results(session, study, rows, replace=False)
+        scaling = _scaling(session, study)
     payload = {
         "study": name,
         "size": spec["label"],
@@ -123,15 +128,19 @@ def measure(
         "results_recorded": recorded,
         "checkpoint": str(directory),
         "affinity": _nested(measurement.affinity),
+        "scaling": _scaling_json(scaling),
     }
     if json_output:
         emit_json(payload)
+        warn_if_contradicted(scaling, name)
         return
     _print_matrix(measurement.affinity, spec["label"], f"Affinity of {name} (size {spec['label']})")
     console.print(
         f"{measurement.measurements} lookahead measurements over {measurement.outcome.steps} steps; "
         + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results; kept them.")
     )
+    console.print(_scaling_text(scaling))
+    warn_if_contradicted(scaling, name)
 
 
 @affinity_app.command("show")
@@ -144,14 +153,47 @@ def show(
     lowered task j's loss, relative to j's loss (positive: i helps j)."""
     store = open_store(db)
     with store.session() as session:
-        frame = load_affinity(session, Study.find_or_raise_by_name(session, name))
-    if frame.empty:
-        raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
+        study = Study.find_or_raise_by_name(session, name)
+        frame = load_affinity(session, study)
+        if frame.empty:
+            raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
+        scaling = _scaling(session, study)
     if json_output:
-        emit_json({"study": name, "affinity": _nested(frame)})
-        return
-    for label in sorted(frame["size"].unique()):
-        _print_matrix(frame, label, f"Affinity of {name} (size {label})")
+        emit_json({"study": name, "affinity": _nested(frame), "scaling": _scaling_json(scaling)})
+    else:
+        for label in sorted(frame["size"].unique()):
+            _print_matrix(frame, label, f"Affinity of {name} (size {label})")
+        console.print(_scaling_text(scaling))
+    warn_if_contradicted(scaling, name)
+
+
+def _scaling(session: Session, study: Study) -> Scaling:
+    """The lookahead estimator's scaling on the study's stored matrix and results, as `select` would fit it."""
+    evidence = Evidence(results_frame(session, study), {"affinity": load_affinity(session, study)})
+    return LookaheadEstimator().scaling_for(evidence)
+
+
+def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
+    return {"strength": scaling.strength, "offset": scaling.offset, "fitted_on": scaling.fitted_on}
+
+
+def _scaling_text(scaling: Scaling) -> str:
+    if scaling.fitted_on == 0:
+        return (f"Lookahead scaling not fitted yet (it needs the singles' and at least one multi-task network's "
+                f"full-stage losses): strength {scaling.strength:g}, offset {scaling.offset:g} by default.")
+    return (f"Lookahead scaling fitted to {scaling.fitted_on} multi-task losses: strength {scaling.strength:.3f}, "
+            f"offset {scaling.offset:+.3f} (predicted loss = single x (1 + offset - strength x mean normalised affinity)).")
+
+
+def warn_if_contradicted(scaling: Scaling, name: str) -> None:
+    """Say so when the measured networks contradict the affinities: lookahead then predicts no grouping."""
+    if scaling.ignores_affinity:
+        err_console.print(
+            f"note: the networks with real losses contradict the affinities (fitted strength 0), so lookahead "
+            f"predicts every untrained network at its tasks' single-task losses {scaling.offset:+.1%}: its choices "
+            f"carry no grouping information. Finalize with --until-stable --max-trained N --explore to train beyond "
+            f"them, or use `taskgroup plan {name} --estimator hoa`."
+        )
 
 
 def _size(sizes: list[dict[str, Any]], label: str | None, study: str) -> dict[str, Any]:

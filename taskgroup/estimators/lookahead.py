@@ -46,10 +46,21 @@ GroupScore = Callable[[str, Sequence[str], AffinityMatrix, Mapping[str, float]],
 
 @dataclass(frozen=True)
 class Scaling:
-    """`loss_t(G) = single_t * max(0, 1 + offset - strength * m_t(G))` (see the module docstring)."""
+    """`loss_t(G) = single_t * max(0, 1 + offset - strength * m_t(G))` (see the module docstring).
+
+    `fitted_on` is the number of measured multi-task losses it was fitted to (0: the defaults).
+    Fitted with a strength of 0, the affinities did not explain those losses, and every untrained
+    network is predicted at its singles plus the offset: the estimate then carries no grouping.
+    """
 
     strength: float = DEFAULT_STRENGTH
     offset: float = 0.0
+    fitted_on: int = 0
+
+    @property
+    def ignores_affinity(self) -> bool:
+        """Fitted, and to a strength of 0: the measured networks contradicted the affinities."""
+        return self.fitted_on > 0 and self.strength == 0.0
 
     def factor(self, mean_affinity: float) -> float:
         return max(0.0, 1.0 + self.offset - self.strength * mean_affinity)
@@ -66,17 +77,8 @@ class LookaheadEstimator(Estimator):
         self.score = score or mean_score
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
-        if "affinity" not in evidence.extras:
-            raise InvalidInputError(
-                "the lookahead estimator needs an affinity matrix; run `taskgroup affinity measure STUDY` first"
-            )
-        lookup = affinity_lookup(evidence.extras["affinity"])
-        if not lookup:
-            raise InvalidInputError("the affinity table is empty; run `taskgroup affinity measure STUDY` first")
-        measured = evidence.losses("full", "val")
-        width = measured["tasks"].str.count(r"\+") + 1
-        singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}
-        scaling = self.scaling or fit_scaling(measured[width >= 2], singles, lookup, self.score)
+        lookup, measured, singles = _inputs(evidence)
+        scaling = self.scaling_for(evidence)
         rows = list(measured.itertuples(index=False, name=None))
         known = set(zip(measured["tasks"], measured["size"]))
         for size in sorted({size for size, _ in singles}):
@@ -93,6 +95,30 @@ class LookaheadEstimator(Estimator):
                         for task in group
                     )
         return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+
+
+    def scaling_for(self, evidence: Evidence) -> Scaling:
+        """The scaling `estimate` uses on `evidence`: the one given, else fitted to its measured networks."""
+        if self.scaling is not None:
+            return self.scaling
+        lookup, measured, singles = _inputs(evidence)
+        width = measured["tasks"].str.count(r"\+") + 1
+        return fit_scaling(measured[width >= 2], singles, lookup, self.score)
+
+
+def _inputs(evidence: Evidence) -> tuple[dict[str, AffinityMatrix], pd.DataFrame, dict[tuple[str, str], float]]:
+    """The affinity matrices by size, the measured full-stage validation losses, and the singles among them."""
+    if "affinity" not in evidence.extras:
+        raise InvalidInputError(
+            "the lookahead estimator needs an affinity matrix; run `taskgroup affinity measure STUDY` first"
+        )
+    lookup = affinity_lookup(evidence.extras["affinity"])
+    if not lookup:
+        raise InvalidInputError("the affinity table is empty; run `taskgroup affinity measure STUDY` first")
+    measured = evidence.losses("full", "val")
+    width = measured["tasks"].str.count(r"\+") + 1
+    singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}
+    return lookup, measured, singles
 
 
 def normalized_affinity(source: str, target: str, matrix: AffinityMatrix) -> float:
@@ -139,11 +165,11 @@ def fit_scaling(
         return Scaling()
     y, m = np.asarray(ratios), np.asarray(means)
     if np.ptp(m) < 1e-12:  # no spread in affinity: only the offset is identifiable
-        return Scaling(strength=DEFAULT_STRENGTH, offset=float(np.mean(y + DEFAULT_STRENGTH * m)))
+        return Scaling(strength=DEFAULT_STRENGTH, offset=float(np.mean(y + DEFAULT_STRENGTH * m)), fitted_on=len(y))
     slope, intercept = np.polyfit(m, y, 1)
     strength = max(0.0, -float(slope))
     offset = float(np.mean(y + strength * m)) if strength == 0.0 else float(intercept)
-    return Scaling(strength=strength, offset=offset)
+    return Scaling(strength=strength, offset=offset, fitted_on=len(y))
 
 
 def _matrix_for(size: str, lookup: Mapping[str, AffinityMatrix]) -> AffinityMatrix:

@@ -13,9 +13,9 @@ import torch
 from typer.testing import CliRunner
 
 from db import open_store
-from db.affinity import load_affinity
+from db.affinity import load_affinity, store_affinity
 from db.models import Study
-from db.results import results_frame
+from db.results import results_frame, store_results
 from taskgroup.cli.main import app
 from taskgroup.estimators import Evidence, get_estimator
 
@@ -49,6 +49,7 @@ def test_measure_stores_the_matrix_and_the_all_task_results(tmp_path) -> None:
     matrix = payload["affinity"]["tiny"]
     assert all(matrix[task][task] > 0 for task in payload["tasks"])
     assert payload["results_recorded"] is True
+    assert payload["scaling"]["fitted_on"] == 0  # no singles yet: nothing to fit the scaling to
 
     store = open_store(db)
     with store.session() as session:
@@ -143,3 +144,60 @@ def test_ctrl_c_checkpoints_the_measurement_and_the_same_command_resumes_it(tmp_
     assert payload["steps"] > stopped_at
     assert payload["measurements"] == payload["steps"]  # the sums before the interruption were kept
     assert list(root.glob("s/affinity-tiny-*/last.pt")) == [checkpoint]  # the same folder, resumed
+
+
+# A[i -> j] (row: source); normalised by the target's own entry the all-task network's mean
+# affinities onto depth, edge and normal are -0.25, +0.375 and -0.5 (worked in estimators/test_lookahead.py).
+MATRIX = {"depth": {"depth": 0.02, "edge": 0.01, "normal": -0.01},
+          "edge": {"depth": 0.01, "edge": 0.04, "normal": 0.00},
+          "normal": {"depth": -0.04, "edge": 0.02, "normal": 0.01}}
+MEAN_AFFINITY = {"depth": -0.25, "edge": 0.375, "normal": -0.5}
+
+
+def store_evidence(db: str, all_task_losses: dict[str, float]) -> None:
+    """Singles at loss 1, the all-task network at `all_task_losses`, and MATRIX as the measured affinity."""
+    networks = {task: {task: 1.0} for task in MATRIX} | {"depth+edge+normal": all_task_losses}
+    rows = [{"tasks": tasks, "size": "tiny", "cost": 0.25, "stage": "full", "split": split, "task": task, "loss": loss}
+            for tasks, losses in networks.items() for task, loss in losses.items() for split in ("val", "test")]
+    affinity = [{"size": "tiny", "source": s, "target": t, "affinity": v} for s, row in MATRIX.items() for t, v in row.items()]
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, "s")
+        store_results(session, study, rows, replace=True)
+        store_affinity(session, study, affinity, measurements=3)
+
+
+def test_show_reports_the_fitted_scaling_and_warns_when_the_networks_contradict_the_affinities(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
+    # Losses that fall as affinity rises (strength 0.3, offset 0.05): the affinities are believed.
+    store_evidence(db, {task: 1.05 - 0.3 * m for task, m in MEAN_AFFINITY.items()})
+    agreeing = invoke("affinity", "show", "s", "--db", db, "--json")
+    scaling = json.loads(agreeing.stdout)["scaling"]
+    assert scaling["fitted_on"] == 3 and abs(scaling["strength"] - 0.3) < 1e-9 and abs(scaling["offset"] - 0.05) < 1e-9
+    assert "contradict" not in agreeing.stderr
+    text = invoke("affinity", "show", "s", "--db", db)
+    assert "fitted to 3 multi-task losses: strength 0.300, offset +0.050" in text.stdout and "contradict" not in text.output
+
+    # Losses that rise with affinity: the fit gives the affinities no weight, and the user is told.
+    store_evidence(db, {task: 1.0 + 0.3 * m for task, m in MEAN_AFFINITY.items()})
+    contradicted = invoke("affinity", "show", "s", "--db", db, "--json")
+    scaling = json.loads(contradicted.stdout)["scaling"]
+    assert scaling["strength"] == 0.0 and scaling["fitted_on"] == 3
+    assert "contradict the affinities" in contradicted.stderr and "--explore" in contradicted.stderr
+    assert "--explore" in invoke("affinity", "show", "s", "--db", db).stderr
+
+
+def test_finalize_with_lookahead_warns_when_its_choice_is_stable_only_because_the_affinities_were_dropped(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
+    store_evidence(db, {task: 1.0 + 0.3 * m for task, m in MEAN_AFFINITY.items()})
+    result = invoke("finalize", "s", "--budgets", "1,2", "--estimator", "lookahead", "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    assert "contradict the affinities" in result.stderr
+    json.loads(result.stdout)  # the note stays off stdout, which a script reads
+
+    store_evidence(db, {task: 1.05 - 0.3 * m for task, m in MEAN_AFFINITY.items()})
+    agreeing = invoke("finalize", "s", "--budgets", "1,2", "--estimator", "lookahead", "--db", db)
+    assert agreeing.exit_code == 0 and "contradict" not in agreeing.output
+    other = invoke("finalize", "s", "--budgets", "1,2", "--estimator", "hoa", "--db", db)
+    assert other.exit_code == 0 and "contradict" not in other.output
