@@ -139,7 +139,7 @@ def measure(
         f"{measurement.measurements} lookahead measurements over {measurement.outcome.steps} steps; "
         + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results; kept them.")
     )
-    console.print(_scaling_text(scaling))
+    console.print(scaling.summary())
     warn_if_contradicted(scaling, name)
 
 
@@ -163,7 +163,7 @@ def show(
     else:
         for label in sorted(frame["size"].unique()):
             _print_matrix(frame, label, f"Affinity of {name} (size {label})")
-        console.print(_scaling_text(scaling))
+        console.print(scaling.summary())
     warn_if_contradicted(scaling, name)
 
 
@@ -177,22 +177,13 @@ def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
     return {"strength": scaling.strength, "offset": scaling.offset, "fitted_on": scaling.fitted_on}
 
 
-def _scaling_text(scaling: Scaling) -> str:
-    if scaling.fitted_on == 0:
-        return (f"Lookahead scaling not fitted yet (it needs the singles' and at least one multi-task network's "
-                f"full-stage losses): strength {scaling.strength:g}, offset {scaling.offset:g} by default.")
-    return (f"Lookahead scaling fitted to {scaling.fitted_on} multi-task losses: strength {scaling.strength:.3f}, "
-            f"offset {scaling.offset:+.3f} (predicted loss = single x (1 + offset - strength x mean normalised affinity)).")
-
-
 def warn_if_contradicted(scaling: Scaling, name: str) -> None:
-    """Say so when the measured networks contradict the affinities: lookahead then predicts no grouping."""
-    if scaling.ignores_affinity:
+    """Say so when the measured networks contradict the affinities, and what to do instead."""
+    contradiction = scaling.contradiction()
+    if contradiction is not None:
         err_console.print(
-            f"note: the networks with real losses contradict the affinities (fitted strength 0), so lookahead "
-            f"predicts every untrained network at its tasks' single-task losses {scaling.offset:+.1%}: its choices "
-            f"carry no grouping information. Finalize with --until-stable --max-trained N --explore to train beyond "
-            f"them, or use `taskgroup plan {name} --estimator hoa`."
+            f"note: {contradiction[0].lower()}{contradiction[1:]} Finalize with --until-stable --max-trained N "
+            f"--explore to train beyond its choices, or use `taskgroup plan {name} --estimator hoa`."
         )
 
 

@@ -62,6 +62,24 @@ class Scaling:
         """Fitted, and to a strength of 0: the measured networks contradicted the affinities."""
         return self.fitted_on > 0 and self.strength == 0.0
 
+    def summary(self) -> str:
+        """One sentence for users (CLI and reports): the values and what they were fitted to."""
+        if self.fitted_on == 0:
+            return (f"The lookahead scaling is not fitted yet (it needs the single-task networks' and at least one "
+                    f"multi-task network's full-stage losses): strength {self.strength:g}, offset {self.offset:g} by "
+                    "default.")
+        return (f"The lookahead scaling is fitted to {self.fitted_on} multi-task losses: strength {self.strength:.3f}, "
+                f"offset {self.offset:+.3f} (predicted loss = single x (1 + offset - strength x mean normalised "
+                "affinity)).")
+
+    def contradiction(self) -> str | None:
+        """Why lookahead's choices carry no grouping information, when the fit gave the affinities no weight."""
+        if not self.ignores_affinity:
+            return None
+        return (f"The networks with real losses contradict the affinities (fitted strength 0), so lookahead predicts "
+                f"every untrained network at its tasks' single-task losses {self.offset:+.1%}: its choices carry no "
+                "grouping information.")
+
     def factor(self, mean_affinity: float) -> float:
         return max(0.0, 1.0 + self.offset - self.strength * mean_affinity)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from taskgroup.affinity import AFFINITY_COLUMNS, matrix_table
+from taskgroup.estimators import Evidence
+from taskgroup.estimators.lookahead import LookaheadEstimator
 from taskgroup.report import figures
 from taskgroup.report.affinity import gain_matrix, mutual_gains, pair_gains
 from taskgroup.report.compute import EXACT, JOB_COLUMNS, NeedsJob, compute_against_distance, compute_spent, distance_from_exact
@@ -128,6 +130,9 @@ def _affinity_section(data: ReportInput) -> Section:
     if not data.lookahead_affinity.empty:
         text += (" The lookahead affinity tables (taskgroup affinity measure, one all-task run) show how much one "
                  "step on the row task's loss lowered the column task's loss, relative to it: positive helps.")
+        scaling = LookaheadEstimator().scaling_for(Evidence(data.results, {"affinity": data.lookahead_affinity}))
+        contradiction = scaling.contradiction()
+        text += f" {scaling.summary()}" + (f" {contradiction}" if contradiction else "")
     return Section(
         "affinity", "Pairwise task affinity", text,
         figures=(Figure("affinity_heatmap", "Pairwise gain heatmap", figures.affinity_heatmap(gains, data.tasks)),),

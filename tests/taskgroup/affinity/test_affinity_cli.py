@@ -176,7 +176,8 @@ def test_show_reports_the_fitted_scaling_and_warns_when_the_networks_contradict_
     assert scaling["fitted_on"] == 3 and abs(scaling["strength"] - 0.3) < 1e-9 and abs(scaling["offset"] - 0.05) < 1e-9
     assert "contradict" not in agreeing.stderr
     text = invoke("affinity", "show", "s", "--db", db)
-    assert "fitted to 3 multi-task losses: strength 0.300, offset +0.050" in text.stdout and "contradict" not in text.output
+    shown = " ".join(text.stdout.split())  # rich wraps lines at the terminal's width
+    assert "fitted to 3 multi-task losses: strength 0.300, offset +0.050" in shown and "contradict" not in text.output
 
     # Losses that rise with affinity: the fit gives the affinities no weight, and the user is told.
     store_evidence(db, {task: 1.0 + 0.3 * m for task, m in MEAN_AFFINITY.items()})

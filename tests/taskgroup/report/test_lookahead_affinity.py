@@ -43,6 +43,25 @@ def test_report_shows_the_stored_lookahead_matrix(tmp_path):
     assert "Lookahead affinity, full size" in (tmp_path / "report" / "report.md").read_text()
 
 
+@pytest.mark.parametrize(("sign", "contradicted"), [(1, False), (-1, True)])
+def test_report_states_the_fitted_scaling_and_whether_the_networks_contradict_the_affinities(tmp_path, sign, contradicted):
+    # The same measured networks against an affinity matrix and its mirror image (off-diagonal
+    # signs flipped): the fit believes one and gives the other no weight.
+    import_study(tmp_path)
+    values = {(s, t): (0.01 if s == t else sign * 0.004 * (j - i)) for i, s in enumerate(TASKS) for j, t in enumerate(TASKS)}
+    with open_store(None).session() as session:
+        rows = [{"size": "full", "source": s, "target": t, "affinity": v} for (s, t), v in values.items()]
+        store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=3)
+    scaling = run_json("affinity", "show", "s")["scaling"]
+    assert scaling["fitted_on"] == 9  # three pairs and the triple
+    assert (scaling["strength"] == 0.0) == contradicted
+
+    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "md", "--estimators", "exact,lookahead")
+    text = " ".join((tmp_path / "report" / "report.md").read_text().split())
+    assert f"fitted to 9 multi-task losses: strength {scaling['strength']:.3f}, offset {scaling['offset']:+.3f}" in text
+    assert ("contradict the affinities" in text) == contradicted
+
+
 def test_report_without_a_lookahead_matrix_has_no_such_table(tmp_path):
     import_study(tmp_path)
     run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv")
