@@ -9,7 +9,7 @@ the networks with real losses, and warn when those contradict the affinities.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +28,7 @@ from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, stop_on_signals
 from taskgroup.errors import InvalidInputError
-from taskgroup.estimators import Evidence
+from taskgroup.estimators import Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling
 
 affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
@@ -175,6 +175,14 @@ def _scaling(session: Session, study: Study) -> Scaling:
 
 def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
     return {"strength": scaling.strength, "offset": scaling.offset, "fitted_on": scaling.fitted_on}
+
+
+def note_if_contradicted(name: str, estimator: str, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame]) -> None:
+    """For `select`, `sweep` and `finalize`: with the lookahead estimator, warn when the trained
+    networks gave its affinities no weight (its choices are then the singles' and the all-task network's)."""
+    chosen = get_estimator(estimator)
+    if isinstance(chosen, LookaheadEstimator) and "affinity" in extras:
+        warn_if_contradicted(chosen.scaling_for(Evidence(results, extras)), name)
 
 
 def warn_if_contradicted(scaling: Scaling, name: str) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.affinity import warn_if_contradicted
+from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence
@@ -18,8 +18,6 @@ from taskgroup.cli.work import (
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
-from taskgroup.estimators import Evidence, get_estimator
-from taskgroup.estimators.lookahead import LookaheadEstimator
 
 
 def register(app: typer.Typer) -> None:
@@ -82,7 +80,7 @@ def finalize(
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator,
                                      evidence.results, extras=evidence.extras, costs=evidence.costs)
-        _note_if_affinities_contradicted(name, estimator, evidence.results, evidence.extras)
+        note_if_contradicted(name, estimator, evidence.results, evidence.extras)
         if json_output:
             emit_json({"study": name, **summary.to_json()})
             return
@@ -95,7 +93,7 @@ def finalize(
                        runner_option, None, backend, address)
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore)
     if not explore:
-        _note_if_affinities_contradicted(name, estimator, outcome.results, evidence.extras)
+        note_if_contradicted(name, estimator, outcome.results, evidence.extras)
     if json_output:
         emit_json({
             "study": name,
@@ -111,14 +109,6 @@ def finalize(
         })
         return
     _print_outcome(outcome, max_trained)
-
-
-def _note_if_affinities_contradicted(name: str, estimator: str, results: Any, extras: Any) -> None:
-    """With the lookahead estimator, warn when the trained networks gave its affinities no weight:
-    then "stable" only means the all-task network and the singles were confirmed."""
-    chosen = get_estimator(estimator)
-    if isinstance(chosen, LookaheadEstimator) and "affinity" in extras:
-        warn_if_contradicted(chosen.scaling_for(Evidence(results, extras)), name)
 
 
 def _print_outcome(outcome: Any, max_trained: int | None) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.selection_input import load_study_evidence
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
@@ -70,6 +70,7 @@ def select_command(
         emit_json(selection.to_json())
     else:
         print_selection(selection, name)
+    note_if_contradicted(name, estimator, evidence.results, evidence.extras)
 
 
 def _loss(value: float | None) -> str:
@@ -127,8 +128,10 @@ def sweep_command(
         )
     if json_output:
         emit_json(outcome.to_json())
-        return
-    print_sweep(outcome, name)
+    else:
+        print_sweep(outcome, name)
+    for estimator in usable:
+        note_if_contradicted(name, estimator, evidence.results, evidence.extras)
 
 
 def _networks(networks: Any) -> str:

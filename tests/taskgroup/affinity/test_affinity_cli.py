@@ -188,17 +188,26 @@ def test_show_reports_the_fitted_scaling_and_warns_when_the_networks_contradict_
     assert "--explore" in invoke("affinity", "show", "s", "--db", db).stderr
 
 
-def test_finalize_with_lookahead_warns_when_its_choice_is_stable_only_because_the_affinities_were_dropped(tmp_path) -> None:
+CHOOSING = [("select", "--budget", "1"), ("sweep", "--budgets", "1,2", "--estimators", "exact,lookahead"),
+            ("finalize", "--budgets", "1,2", "--estimator", "lookahead")]
+
+
+def test_choosing_with_lookahead_warns_when_the_affinities_were_given_no_weight(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     make_study(db, tmp_path)
     store_evidence(db, {task: 1.0 + 0.3 * m for task, m in MEAN_AFFINITY.items()})
-    result = invoke("finalize", "s", "--budgets", "1,2", "--estimator", "lookahead", "--db", db, "--json")
-    assert result.exit_code == 0, result.output
-    assert "contradict the affinities" in result.stderr
-    json.loads(result.stdout)  # the note stays off stdout, which a script reads
+    for command, *options in CHOOSING:
+        lookahead = ["--estimator", "lookahead"] if command == "select" else []
+        result = invoke(command, "s", *options, *lookahead, "--db", db, "--json")
+        assert result.exit_code == 0, result.output
+        assert "contradict the affinities" in result.stderr, command
+        json.loads(result.stdout)  # the note stays off stdout, which a script reads
 
     store_evidence(db, {task: 1.05 - 0.3 * m for task, m in MEAN_AFFINITY.items()})
     agreeing = invoke("finalize", "s", "--budgets", "1,2", "--estimator", "lookahead", "--db", db)
     assert agreeing.exit_code == 0 and "contradict" not in agreeing.output
-    other = invoke("finalize", "s", "--budgets", "1,2", "--estimator", "hoa", "--db", db)
-    assert other.exit_code == 0 and "contradict" not in other.output
+    store_evidence(db, {task: 1.0 + 0.3 * m for task, m in MEAN_AFFINITY.items()})
+    for command, estimator in (("finalize", "hoa"), ("select", "exact")):
+        other = invoke(command, "s", "--budget" + ("s" if command == "finalize" else ""), "1", "--estimator", estimator,
+                       "--db", db)
+        assert other.exit_code == 0 and "contradict" not in other.output, command
