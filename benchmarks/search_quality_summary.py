@@ -62,7 +62,10 @@ def main() -> None:
         label, _, path = study.rpartition("=")
         if not label:
             parser.error(f"expected LABEL=FILE.json, got {study!r}")
-        studies[label] = json.loads(Path(path).read_text())
+        try:
+            studies[label] = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            parser.error(f"cannot read {path} ({error}); write it with search_quality.py --json")
     print("Worst test regret (%) over the budgets, and compute (% of the exhaustive search), one training run:\n")
     print(markdown({label: study_row(records, "regret_pct") for label, records in studies.items()}))
     replicated = {label: records for label, records in studies.items() if "mean_regret_pct" in records[0]}
