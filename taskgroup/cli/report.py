@@ -22,9 +22,8 @@ from db.results import candidates_frame
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import load_study_evidence
+from taskgroup.cli.selection_input import load_study_evidence, usable_estimators
 from taskgroup.errors import InvalidInputError
-from taskgroup.estimators import Evidence, get_estimator
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
 from taskgroup.report.compute import NeedsJob
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
@@ -107,19 +106,7 @@ def gather_report_input(
         jobs = _jobs_frame(session, study)
     tasks, results = evidence.tasks, evidence.results
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
-    notes = []
-    usable = []
-    for estimator in estimators:
-        chosen = get_estimator(estimator)  # an unknown name is an error
-        try:
-            empty = chosen.estimate(Evidence(results, evidence.extras)).empty
-        except InvalidInputError as missing:  # e.g. lookahead before `taskgroup affinity`
-            notes.append(f"estimator {estimator} left out: {missing}")
-            continue
-        if empty:
-            notes.append(f"estimator {estimator} has nothing to estimate from in study {name!r}; left out")
-        else:
-            usable.append(estimator)
+    usable, notes = usable_estimators(list(estimators), evidence)
     if not usable:
         raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
-from taskgroup.cli.selection_input import load_study_evidence
+from taskgroup.cli.selection_input import load_study_evidence, usable_estimators
+from taskgroup.errors import InvalidInputError
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
@@ -114,9 +115,11 @@ def sweep_command(
     one network per task, random groupings (mean and spread) and the worst feasible choice."""
     evidence = load_study_evidence(db, name, unit)
     names = [part.strip() for part in estimators.split(",") if part.strip()]
-    usable = [e for e in names if e != "lookahead" or "affinity" in evidence.extras]
-    if len(usable) < len(names):
-        err_console.print(f"note: no affinity measured for {name!r}, lookahead left out (`taskgroup affinity {name}`)")
+    usable, notes = usable_estimators(names, evidence)
+    if not usable:
+        raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
+    for note in notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         step = bar.add_task("sweeping", total=None)

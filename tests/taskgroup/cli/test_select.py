@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
@@ -120,6 +122,15 @@ def test_sweep_json_has_every_budget_and_estimator_plus_baselines(paper):
 def test_sweep_table_is_readable(paper):
     out = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact", "--random-samples", "20").stdout
     assert "exact" in out and "all-in-one" in out and "worst" in out and "0.45224" in out
+
+
+def test_sweep_leaves_out_an_estimator_that_cannot_estimate_and_says_why(paper):
+    result = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact,lookahead", "--random-samples", "20",
+                    "--json")
+    assert "estimator lookahead left out" in result.stderr and "taskgroup affinity measure" in result.stderr
+    estimators = {row["estimator"] for row in json.loads(result.stdout) if "estimator" in row}
+    assert estimators == {"exact"}
+    assert "no estimator can select" in run_error("sweep", paper, "--budgets", "1", "--estimators", "lookahead")
 
 
 def test_sweep_rejects_bad_budgets(paper):
