@@ -9,19 +9,23 @@ effect (A[i -> t] / A[i -> i], which removes the size of the source's step), and
 matrix); then the scaling the estimator fits on the all-task network and the normalised matrix.
 `source_normalised` turns an affinity table into one that the estimator reads as source-normalised
 (`search_quality.py --affinity-norm source`); `alignment_score` is a feature the estimator can
-scale by instead of the mean affinity (`search_quality.py --lookahead-score alignment`).
+scale by instead of the mean affinity (`search_quality.py --lookahead-score alignment`);
+`TaskOffsetLookahead` gives each task its own sharing cost (`--lookahead-score task-offset`). All
+three are prototypes, not kept (docs/benchmarks.md, "Tried and not kept").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 from math import sqrt
 
 import numpy as np
 import pandas as pd
 
 from taskgroup.affinity.frame import affinity_lookup
-from taskgroup.estimators.lookahead import AffinityMatrix, fit_scaling, mean_affinity_onto
+from taskgroup.estimators.base import ESTIMATE_COLUMNS, Evidence
+from taskgroup.estimators.lookahead import AffinityMatrix, LookaheadEstimator, fit_scaling, mean_affinity_onto
 
 
 def source_normalised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -53,6 +57,40 @@ def alignment_score(task: str, group: Sequence[str], matrix: AffinityMatrix, sca
     if total <= 0.0:
         return -2.0
     return min(1.0, max(-1.0, sum(gram(task, j) for j in group) / sqrt(own * total))) - 1.0
+
+
+class TaskOffsetLookahead(LookaheadEstimator):
+    """Lookahead with a sharing cost per task: `loss_t(G) = single_t * (1 + offset_t - strength * m_t(G))`.
+
+    `offset_t` is the mean over the measured multi-task networks with t of t's loss ratio to its single
+    (after the strength term), so a task the all-task network hurt is predicted hurt in every group;
+    `strength >= 0` is fitted on the variation within each task only (needs two measured networks
+    with the task), so the between-task differences the all-task network shows do not set it. One size.
+    """
+
+    def estimate(self, evidence: Evidence) -> pd.DataFrame:
+        [(size, matrix)] = affinity_lookup(evidence.extras["affinity"]).items()
+        measured = evidence.losses("full", "val")
+        width = measured["tasks"].str.count(r"\+") + 1
+        singles = {task: float(loss) for _, _, task, loss in measured[width == 1].itertuples(index=False)}
+        points: dict[str, list[tuple[float, float]]] = {}
+        for tasks, _, task, loss in measured[width >= 2].itertuples(index=False):
+            if singles.get(task):
+                points.setdefault(task, []).append((mean_affinity_onto(task, tasks.split("+"), matrix), loss / singles[task] - 1))
+        centred = [(m - np.mean([p[0] for p in pts]), r - np.mean([p[1] for p in pts]))
+                   for pts in points.values() if len(pts) >= 2 for m, r in pts]
+        spread = sum(m * m for m, _ in centred)
+        strength = max(0.0, -sum(m * r for m, r in centred) / spread) if spread > 1e-12 else 0.0
+        offsets = {task: float(np.mean([r + strength * m for m, r in pts])) for task, pts in points.items()}
+        common = float(np.mean(list(offsets.values()))) if offsets else 0.0
+        rows = list(measured.itertuples(index=False, name=None))
+        known = set(measured["tasks"])
+        tasks = sorted(task for task in singles if (task, task) in matrix)
+        for group in (g for k in range(2, len(tasks) + 1) for g in combinations(tasks, k)):
+            if "+".join(group) not in known:
+                rows.extend(("+".join(group), size, task, singles[task] * max(
+                    0.0, 1 + offsets.get(task, common) - strength * mean_affinity_onto(task, group, matrix))) for task in group)
+        return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
 
 
 def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str]) -> str:

@@ -56,6 +56,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from affinity_fit import (  # benchmarks/ is on sys.path when this script runs
+    TaskOffsetLookahead,
     alignment_score,
     fit_table,
     source_normalised,
@@ -104,10 +105,11 @@ def main() -> None:
     parser.add_argument("--affinity-norm", choices=["target", "source"], default="target",
                         help="how the lookahead estimator normalises an affinity: by the target's own step (the "
                              "library's) or by the source's own effect (benchmarks/affinity_fit.py; a prototype)")
-    parser.add_argument("--lookahead-score", choices=["mean", "alignment"], default="mean",
+    parser.add_argument("--lookahead-score", choices=["mean", "alignment", "task-offset"], default="mean",
                         help="the group feature the lookahead estimator scales by: the mean normalised affinity "
                              "(the library's) or the alignment of the group's summed gradient with the task's "
-                             "(benchmarks/affinity_fit.py; a prototype)")
+                             "(benchmarks/affinity_fit.py; a prototype), or the mean affinity with a sharing cost per task "
+                             "(task-offset, a prototype)")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     parser.add_argument("--replicates-only", action="store_true",
                         help="only train the --replicate-seed tables into their caches next to --cache, then stop: "
@@ -132,7 +134,8 @@ def main() -> None:
             args.cache and args.cache.with_suffix(f".every{args.lookahead_every}.pkl"), _study(args),
             lambda: _lookahead(tasks, size, config, args, _splits(tasks, args), args.lookahead_every))
     read_affinity = source_normalised(affinity) if args.affinity_norm == "source" else affinity
-    lookahead = LookaheadEstimator(score=alignment_score if args.lookahead_score == "alignment" else mean_score)
+    lookahead = (TaskOffsetLookahead() if args.lookahead_score == "task-offset"
+                 else LookaheadEstimator(score=alignment_score if args.lookahead_score == "alignment" else mean_score))
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
     exhaustive = sum(epochs.values())
