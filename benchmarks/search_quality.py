@@ -38,7 +38,9 @@ training of every chosen network a method needs before deployment.
 process can train them beside the main one. Every run also prints whether the affinities rank the
 groups the right way round (`affinity_fit.py`); `--affinity-norm source` scores the lookahead rows
 with source-normalised affinities instead, `--lookahead-score alignment` with the alignment of a
-group's gradients recovered from the matrix (prototypes, not the library's estimator).
+group's gradients recovered from the matrix, `--lookahead-score task-offset` with a sharing cost per
+task (prototypes, not the library's estimator). `search_quality_summary.py` puts the `--json` files
+of several studies side by side.
 """
 
 from __future__ import annotations
