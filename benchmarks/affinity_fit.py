@@ -25,7 +25,14 @@ import pandas as pd
 
 from taskgroup.affinity.frame import affinity_lookup
 from taskgroup.estimators.base import ESTIMATE_COLUMNS, Evidence
-from taskgroup.estimators.lookahead import AffinityMatrix, LookaheadEstimator, fit_scaling, mean_affinity_onto
+from taskgroup.estimators.lookahead import (
+    AffinityMatrix,
+    GroupScore,
+    LookaheadEstimator,
+    fit_scaling,
+    mean_affinity_onto,
+    mean_score,
+)
 
 
 def source_normalised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -102,20 +109,18 @@ def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str])
     size = multi["size"].iloc[0]
     ratio = pd.Series([loss / singles[(s, task)] - 1 for _, s, task, loss in multi.itertuples(index=False)], index=multi.index)
 
-    def mean_affinity(frame: pd.DataFrame) -> pd.Series:
-        matrix = affinity_lookup(frame)[size]
-        return pd.Series([mean_affinity_onto(task, group.split("+"), matrix) for group, _, task, _ in multi.itertuples(index=False)],
-                         index=multi.index)
+    scale = {task: singles[(size, task)] for task in tasks}
 
-    def alignment(frame: pd.DataFrame) -> pd.Series:
-        matrix, scale = affinity_lookup(frame)[size], {task: singles[(size, task)] for task in tasks}
-        return pd.Series([alignment_score(task, group.split("+"), matrix, scale) for group, _, task, _ in multi.itertuples(index=False)],
+    def feature(frame: pd.DataFrame, score: GroupScore) -> pd.Series:
+        matrix = affinity_lookup(frame)[size]
+        return pd.Series([score(task, group.split("+"), matrix, scale) for group, _, task, _ in multi.itertuples(index=False)],
                          index=multi.index)
 
     def right_way(mean: pd.Series) -> dict[str, float]:
         return {task: -mean[multi["task"] == task].rank().corr(ratio[multi["task"] == task].rank()) for task in tasks}
 
-    by_target, by_source, by_alignment = mean_affinity(affinity), mean_affinity(source_normalised(affinity)), alignment(affinity)
+    by_target, by_source = feature(affinity, mean_score), feature(source_normalised(affinity), mean_score)
+    by_alignment = feature(affinity, alignment_score)
     rhos = [right_way(by_target), right_way(by_source), right_way(by_alignment)]
     lines = ["| task | right-way Spearman, / A[t -> t] | right-way Spearman, / A[i -> i] | right-way Spearman, alignment |",
              "| --- | ---: | ---: | ---: |"]

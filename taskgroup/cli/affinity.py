@@ -116,7 +116,7 @@ def measure(
                 for task, loss in losses.items()
             ]
             store_results(session, study, rows, replace=False)
-        scaling = _scaling(session, study)
+        scaling = _scaling(session, study, load_affinity(session, study))
     payload = {
         "study": name,
         "size": spec["label"],
@@ -157,7 +157,7 @@ def show(
         frame = load_affinity(session, study)
         if frame.empty:
             raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
-        scaling = _scaling(session, study)
+        scaling = _scaling(session, study, frame)
     if json_output:
         emit_json({"study": name, "affinity": _nested(frame), "scaling": _scaling_json(scaling)})
     else:
@@ -167,10 +167,9 @@ def show(
     warn_if_contradicted(scaling, name)
 
 
-def _scaling(session: Session, study: Study) -> Scaling:
+def _scaling(session: Session, study: Study, affinity: pd.DataFrame) -> Scaling:
     """The lookahead estimator's scaling on the study's stored matrix and results, as `select` would fit it."""
-    evidence = Evidence(results_frame(session, study), {"affinity": load_affinity(session, study)})
-    return LookaheadEstimator().scaling_for(evidence)
+    return LookaheadEstimator().scaling_for(Evidence(results_frame(session, study), {"affinity": affinity}))
 
 
 def _scaling_json(scaling: Scaling) -> dict[str, float | int]:

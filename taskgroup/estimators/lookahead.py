@@ -96,7 +96,7 @@ class LookaheadEstimator(Estimator):
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         lookup, measured, singles = _inputs(evidence)
-        scaling = self.scaling_for(evidence)
+        scaling = self._scaling(lookup, measured, singles)
         rows = list(measured.itertuples(index=False, name=None))
         known = set(zip(measured["tasks"], measured["size"]))
         for size in sorted({size for size, _ in singles}):
@@ -114,12 +114,15 @@ class LookaheadEstimator(Estimator):
                     )
         return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
 
-
     def scaling_for(self, evidence: Evidence) -> Scaling:
         """The scaling `estimate` uses on `evidence`: the one given, else fitted to its measured networks."""
+        return self._scaling(*_inputs(evidence))
+
+    def _scaling(
+        self, lookup: Mapping[str, AffinityMatrix], measured: pd.DataFrame, singles: Mapping[tuple[str, str], float]
+    ) -> Scaling:
         if self.scaling is not None:
             return self.scaling
-        lookup, measured, singles = _inputs(evidence)
         width = measured["tasks"].str.count(r"\+") + 1
         return fit_scaling(measured[width >= 2], singles, lookup, self.score)
 
