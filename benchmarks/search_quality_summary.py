@@ -29,6 +29,8 @@ COLUMNS: dict[str, str] = {
 }
 """Method rows of `search_quality.py` -> column heading."""
 ANOTHER_RUN = "exact, another run"
+ROW_KEYS = ("method", "budget", "regret_pct", "compute_pct")
+"""What every row of a `search_quality.py --json` file has."""
 
 
 def study_row(records: list[dict], measure: str) -> dict[str, str]:
@@ -63,9 +65,14 @@ def main() -> None:
         if not label:
             parser.error(f"expected LABEL=FILE.json, got {study!r}")
         try:
-            studies[label] = json.loads(Path(path).read_text())
+            records = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as error:
             parser.error(f"cannot read {path} ({error}); write it with search_quality.py --json")
+        if not isinstance(records, list) or not records or not all(
+            isinstance(row, dict) and set(ROW_KEYS) <= set(row) for row in records
+        ):
+            parser.error(f"{path} is not a search_quality.py --json file (rows with {', '.join(ROW_KEYS)})")
+        studies[label] = records
     print("Worst test regret (%) over the budgets, and compute (% of the exhaustive search), one training run:\n")
     print(markdown({label: study_row(records, "regret_pct") for label, records in studies.items()}))
     replicated = {label: records for label, records in studies.items() if "mean_regret_pct" in records[0]}
