@@ -10,13 +10,14 @@ matrix); then the scaling the estimator fits on the all-task network and the nor
 `source_normalised` turns an affinity table into one that the estimator reads as source-normalised
 (`search_quality.py --affinity-norm source`); `alignment_score` is a feature the estimator can
 scale by instead of the mean affinity (`search_quality.py --lookahead-score alignment`);
-`TaskOffsetLookahead` gives each task its own sharing cost (`--lookahead-score task-offset`). All
-three are prototypes, not kept (docs/benchmarks.md, "Tried and not kept").
+`TaskOffsetLookahead` gives each task its own sharing cost (`--lookahead-score task-offset`);
+`PairwiseLookahead` lets every measured network update a per-task pair model (`--lookahead-score
+pairwise`). All four are prototypes, not kept (docs/benchmarks.md, "Tried and not kept").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 from math import sqrt
 
@@ -32,6 +33,7 @@ from taskgroup.estimators.lookahead import (
     fit_scaling,
     mean_affinity_onto,
     mean_score,
+    normalized_affinity,
 )
 
 
@@ -76,28 +78,93 @@ class TaskOffsetLookahead(LookaheadEstimator):
     """
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
-        [(size, matrix)] = affinity_lookup(evidence.extras["affinity"]).items()
-        measured = evidence.losses("full", "val")
-        width = measured["tasks"].str.count(r"\+") + 1
-        singles = {task: float(loss) for _, _, task, loss in measured[width == 1].itertuples(index=False)}
-        points: dict[str, list[tuple[float, float]]] = {}
-        for tasks, _, task, loss in measured[width >= 2].itertuples(index=False):
-            if singles.get(task):
-                points.setdefault(task, []).append((mean_affinity_onto(task, tasks.split("+"), matrix), loss / singles[task] - 1))
+        matrix, singles, points = _ratios(evidence)
+        features = {task: [(mean_affinity_onto(task, [task, *others], matrix), ratio) for others, ratio in pts]
+                    for task, pts in points.items()}
         centred = [(m - np.mean([p[0] for p in pts]), r - np.mean([p[1] for p in pts]))
-                   for pts in points.values() if len(pts) >= 2 for m, r in pts]
+                   for pts in features.values() if len(pts) >= 2 for m, r in pts]
         spread = sum(m * m for m, _ in centred)
         strength = max(0.0, -sum(m * r for m, r in centred) / spread) if spread > 1e-12 else 0.0
-        offsets = {task: float(np.mean([r + strength * m for m, r in pts])) for task, pts in points.items()}
+        offsets = {task: float(np.mean([r + strength * m for m, r in pts])) for task, pts in features.items()}
         common = float(np.mean(list(offsets.values()))) if offsets else 0.0
-        rows = list(measured.itertuples(index=False, name=None))
-        known = set(measured["tasks"])
-        tasks = sorted(task for task in singles if (task, task) in matrix)
-        for group in (g for k in range(2, len(tasks) + 1) for g in combinations(tasks, k)):
-            if "+".join(group) not in known:
-                rows.extend(("+".join(group), size, task, singles[task] * max(
-                    0.0, 1 + offsets.get(task, common) - strength * mean_affinity_onto(task, group, matrix))) for task in group)
-        return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+        return _with_untrained(evidence, singles, matrix, lambda task, group: max(
+            0.0, 1 + offsets.get(task, common) - strength * mean_affinity_onto(task, group, matrix)))
+
+
+class PairwiseLookahead(LookaheadEstimator):
+    """Lookahead as a prior that every measured network updates: per task t, Bayesian linear regression
+    of the loss ratio `loss_t(G) / single_t - 1 = c_t + mean over i in G, i != t of w[i -> t]`.
+
+    The prior means are the library's fitted scaling (`c_t = offset`, `w[i -> t] = -strength * r[i -> t]`),
+    with standard deviations `tau_c` and `tau_w`; each measured multi-task loss is an observation with
+    noise `sigma` (all in loss-ratio units: 0.03 is 3% of the single's loss). The posterior mean
+    predicts every untrained network, so finalization's networks teach the pair weights. One size.
+    """
+
+    def __init__(self, tau_c: float = 0.05, tau_w: float = 0.05, sigma: float = 0.03) -> None:
+        super().__init__()
+        self.tau_c, self.tau_w, self.sigma = tau_c, tau_w, sigma
+
+    def estimate(self, evidence: Evidence) -> pd.DataFrame:
+        matrix, singles, points = _ratios(evidence)
+        measured = evidence.losses("full", "val")
+        size = measured["size"].iloc[0]
+        width = measured["tasks"].str.count(r"\+") + 1
+        scaling = fit_scaling(measured[width >= 2], {(size, t): v for t, v in singles.items()}, {size: matrix})
+        tasks = sorted(singles)
+        column = {task: 1 + k for k, task in enumerate(tasks)}
+        weights = {}
+        for task in tasks:
+            prior = np.zeros(len(tasks) + 1)
+            prior[0] = scaling.offset
+            for source in tasks:
+                if source != task:
+                    prior[column[source]] = -scaling.strength * normalized_affinity(source, task, matrix)
+            precision = np.diag([self.tau_c ** -2] + [self.tau_w ** -2] * len(tasks))
+            rows, ratios = [], []
+            for others, ratio in points.get(task, []):
+                row = np.zeros(len(tasks) + 1)
+                row[0] = 1.0
+                row[[column[o] for o in others]] = 1.0 / len(others)
+                rows.append(row)
+                ratios.append(ratio)
+            design = np.asarray(rows).reshape(-1, len(tasks) + 1)
+            weights[task] = np.linalg.solve(design.T @ design / self.sigma ** 2 + precision,
+                                            design.T @ np.asarray(ratios) / self.sigma ** 2 + precision @ prior)
+
+        def factor(task: str, group: Sequence[str]) -> float:
+            others = [column[o] for o in group if o != task]
+            return max(0.0, 1.0 + weights[task][0] + float(np.mean(weights[task][others])))
+
+        return _with_untrained(evidence, singles, matrix, factor)
+
+
+def _ratios(evidence: Evidence) -> tuple[AffinityMatrix, dict[str, float], dict[str, list[tuple[list[str], float]]]]:
+    """The one size's matrix, the singles, and per task its (other tasks, loss ratio - 1) in each measured network."""
+    [(_, matrix)] = affinity_lookup(evidence.extras["affinity"]).items()
+    measured = evidence.losses("full", "val")
+    width = measured["tasks"].str.count(r"\+") + 1
+    singles = {task: float(loss) for _, _, task, loss in measured[width == 1].itertuples(index=False)
+               if (task, task) in matrix}
+    points: dict[str, list[tuple[list[str], float]]] = {}
+    for tasks, _, task, loss in measured[width >= 2].itertuples(index=False):
+        if singles.get(task):
+            points.setdefault(task, []).append(([o for o in tasks.split("+") if o != task], loss / singles[task] - 1))
+    return matrix, singles, points
+
+
+def _with_untrained(evidence: Evidence, singles: Mapping[str, float], matrix: AffinityMatrix,
+                    factor: Callable[[str, Sequence[str]], float]) -> pd.DataFrame:
+    """The measured rows, plus every untrained group of two or more tasks at `single_t * factor(t, group)`."""
+    measured = evidence.losses("full", "val")
+    size = measured["size"].iloc[0]
+    rows = list(measured.itertuples(index=False, name=None))
+    known = set(measured["tasks"])
+    tasks = sorted(singles)
+    for group in (g for k in range(2, len(tasks) + 1) for g in combinations(tasks, k)):
+        if "+".join(group) not in known:
+            rows.extend(("+".join(group), size, task, singles[task] * factor(task, group)) for task in group)
+    return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
 
 
 def fit_table(truth: pd.DataFrame, affinity: pd.DataFrame, tasks: Sequence[str]) -> str:

@@ -39,7 +39,8 @@ process can train them beside the main one. Every run also prints whether the af
 groups the right way round (`affinity_fit.py`); `--affinity-norm source` scores the lookahead rows
 with source-normalised affinities instead, `--lookahead-score alignment` with the alignment of a
 group's gradients recovered from the matrix, `--lookahead-score task-offset` with a sharing cost per
-task (prototypes, not the library's estimator). `search_quality_summary.py` puts the `--json` files
+task, `--lookahead-score pairwise` with a per-task pair model that every measured network updates
+(prototypes, not the library's estimator). `search_quality_summary.py` puts the `--json` files
 of several studies side by side.
 """
 
@@ -58,6 +59,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from affinity_fit import (  # benchmarks/ is on sys.path when this script runs
+    PairwiseLookahead,
     TaskOffsetLookahead,
     alignment_score,
     fit_table,
@@ -107,11 +109,16 @@ def main() -> None:
     parser.add_argument("--affinity-norm", choices=["target", "source"], default="target",
                         help="how the lookahead estimator normalises an affinity: by the target's own step (the "
                              "library's) or by the source's own effect (benchmarks/affinity_fit.py; a prototype)")
-    parser.add_argument("--lookahead-score", choices=["mean", "alignment", "task-offset"], default="mean",
+    parser.add_argument("--lookahead-score", choices=["mean", "alignment", "task-offset", "pairwise"], default="mean",
                         help="the group feature the lookahead estimator scales by: the mean normalised affinity "
                              "(the library's) or the alignment of the group's summed gradient with the task's "
                              "(benchmarks/affinity_fit.py; a prototype), or the mean affinity with a sharing cost per task "
-                             "(task-offset, a prototype)")
+                             "(task-offset, a prototype), or a per-task pair model that every measured network "
+                             "updates (pairwise, a prototype; --pairwise-prior)")
+    parser.add_argument("--pairwise-prior", type=lambda text: [float(v) for v in text.split(",")], default=[0.05, 0.05, 0.03],
+                        metavar="TAU_C,TAU_W,SIGMA",
+                        help="--lookahead-score pairwise: prior sd of each task's sharing cost and of each pair weight, and "
+                             "the noise of a measured loss, in loss-ratio units (default 0.05,0.05,0.03)")
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the trained tables: read if present, else written")
     parser.add_argument("--replicates-only", action="store_true",
                         help="only train the --replicate-seed tables into their caches next to --cache, then stop: "
@@ -119,6 +126,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.replicates_only and (args.cache is None or args.replicate_seed is None):
         parser.error("--replicates-only needs --cache and --replicate-seed")
+    if len(args.pairwise_prior) != 3 or min(args.pairwise_prior) <= 0:
+        parser.error("--pairwise-prior takes three positive numbers: TAU_C,TAU_W,SIGMA")
     torch.set_num_threads(args.threads)
     tasks = sorted(args.tasks.split(","))
     budgets = [float(b) for b in args.budgets.split(",")]
@@ -137,6 +146,7 @@ def main() -> None:
             lambda: _lookahead(tasks, size, config, args, _splits(tasks, args), args.lookahead_every))
     read_affinity = source_normalised(affinity) if args.affinity_norm == "source" else affinity
     lookahead = (TaskOffsetLookahead() if args.lookahead_score == "task-offset"
+                 else PairwiseLookahead(*args.pairwise_prior) if args.lookahead_score == "pairwise"
                  else LookaheadEstimator(score=alignment_score if args.lookahead_score == "alignment" else mean_score))
     everything = "+".join(tasks)
     lookahead_epochs = epochs[(everything, size.label)] * overhead
