@@ -28,7 +28,7 @@ from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, stop_on_signals
 from taskgroup.errors import InvalidInputError
-from taskgroup.estimators import Evidence, get_estimator
+from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling
 
 affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
@@ -176,7 +176,9 @@ def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
     return {"strength": scaling.strength, "offset": scaling.offset, "fitted_on": scaling.fitted_on}
 
 
-def note_if_contradicted(name: str, estimator: str, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame]) -> None:
+def note_if_contradicted(
+    name: str, estimator: str | Estimator, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame]
+) -> None:
     """For `select`, `sweep` and `finalize`: with the lookahead estimator, warn when the trained
     networks gave its affinities no weight (its choices are then the singles' and the all-task network's)."""
     chosen = get_estimator(estimator)

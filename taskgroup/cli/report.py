@@ -22,7 +22,7 @@ from db.results import candidates_frame
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import load_study_evidence, usable_estimators
+from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
 from taskgroup.report.compute import NeedsJob
@@ -106,12 +106,12 @@ def gather_report_input(
         jobs = _jobs_frame(session, study)
     tasks, results = evidence.tasks, evidence.results
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
-    usable, notes = usable_estimators(list(estimators), evidence)
+    usable, notes = usable_selectors(list(estimators), evidence)
     if not usable:
         raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)
-    order = {estimator: i for i, estimator in enumerate(usable)}
+    order = {selector.estimator.name: i for i, selector in enumerate(usable)}
     selections = sorted((row.to_json() for row in swept.selections if isinstance(row, Selection)),
                         key=lambda s: (order[s["estimator"]], s["budget"]))
     for row in swept.selections:

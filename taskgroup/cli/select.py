@@ -10,7 +10,7 @@ from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
-from taskgroup.cli.selection_input import load_study_evidence, usable_estimators
+from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
@@ -115,7 +115,7 @@ def sweep_command(
     one network per task, random groupings (mean and spread) and the worst feasible choice."""
     evidence = load_study_evidence(db, name, unit)
     names = [part.strip() for part in estimators.split(",") if part.strip()]
-    usable, notes = usable_estimators(names, evidence)
+    usable, notes = usable_selectors(names, evidence)
     if not usable:
         raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
     for note in notes:
@@ -133,8 +133,8 @@ def sweep_command(
         emit_json(outcome.to_json())
     else:
         print_sweep(outcome, name)
-    for estimator in usable:
-        note_if_contradicted(name, estimator, evidence.results, evidence.extras)
+    for selector in usable:
+        note_if_contradicted(name, selector.estimator, evidence.results, evidence.extras)
 
 
 def _networks(networks: Any) -> str:

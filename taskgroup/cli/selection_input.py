@@ -12,7 +12,7 @@ from db.models import Study
 from db.results import candidates_frame, results_frame
 from taskgroup.cost import UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
-from taskgroup.estimators import Evidence, get_estimator
+from taskgroup.selection import Selector
 
 MEASURED_COLUMNS = ["params", "macs", "latency_ms", "latency_spread_ms"]
 DECLARED_UNIT = "declared"
@@ -80,19 +80,19 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple
     return candidate_costs(measurements, unit)
 
 
-def usable_estimators(names: list[str], evidence: StudyEvidence) -> tuple[list[str], list[str]]:
-    """The estimators among `names` that can estimate from the study's evidence, and a note for each
-    one left out (e.g. lookahead before `taskgroup affinity measure`); an unknown name is an error."""
+def usable_selectors(names: list[str], evidence: StudyEvidence) -> tuple[list[Selector], list[str]]:
+    """A prepared selector for each estimator among `names` that can estimate from the study's
+    evidence (estimated once, so `sweep` reuses it), and a note for each one left out (e.g.
+    lookahead before `taskgroup affinity measure`); an unknown name is an error."""
     usable, notes = [], []
     for name in names:
-        estimator = get_estimator(name)
         try:
-            empty = estimator.estimate(Evidence(evidence.results, evidence.extras)).empty
+            selector = Selector(evidence.results, name, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
         except InvalidInputError as missing:
             notes.append(f"estimator {name} left out: {missing}")
             continue
-        if empty:
+        if selector.estimates.empty:
             notes.append(f"estimator {name} has nothing to estimate from in study {evidence.name!r}; left out")
         else:
-            usable.append(name)
+            usable.append(selector)
     return usable, notes

@@ -42,7 +42,7 @@ class Sweep:
 def sweep(
     results: pd.DataFrame,
     budgets: Sequence[float],
-    estimators: Iterable[str | Estimator] = ("exact",),
+    estimators: Iterable[str | Estimator | Selector] = ("exact",),
     *,
     solver: str = "auto",
     weights: Mapping[str, float] | None = None,
@@ -61,12 +61,13 @@ def sweep(
     """Select at every budget with every estimator, plus the baselines at every budget.
 
     An infeasible budget becomes an `InfeasibleRow` instead of stopping the sweep; bad options
-    still raise. `progress(done, total)` is called after each step.
+    still raise. A `Selector` among `estimators` is used as prepared (the CLI builds them once to
+    see which estimators can estimate). `progress(done, total)` is called after each step.
     """
     budgets = list(budgets)
     require, forbid = tuple(require), tuple(forbid)
     kwargs = dict(costs=costs, tasks=tasks, extras=extras)
-    selectors = [Selector(results, estimator, **kwargs) for estimator in estimators]
+    selectors = [e if isinstance(e, Selector) else Selector(results, e, **kwargs) for e in estimators]
     exact = next((s for s in selectors if s.estimator.name == "exact"), None) or Selector(results, "exact", **kwargs)
     total = len(budgets) * (len(selectors) + (1 if with_baselines else 0))
     done = 0

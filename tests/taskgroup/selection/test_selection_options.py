@@ -10,7 +10,7 @@ import pytest
 
 from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
 from taskgroup.io.standley import read_standley
-from taskgroup.selection import BudgetTooSmallError, parse_budgets, parse_task_values, select, sweep
+from taskgroup.selection import BudgetTooSmallError, Selector, parse_budgets, parse_task_values, select, sweep
 
 COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
 
@@ -175,3 +175,15 @@ def test_all_in_one_is_one_network_even_where_two_sizes_would_score_better() -> 
     assert [len(row.networks) for row in outcome.selections] == [2]  # the optimum does use both sizes
     all_in_one = next(row for row in outcome.baselines if row.baseline == "all-in-one")
     assert len(all_in_one.networks) == 1 and all_in_one.val_loss == pytest.approx(1.1)
+
+
+def test_sweep_takes_prepared_selectors_as_they_are(reference_dir: Path) -> None:
+    frame = read_standley(reference_dir / "results.txt", reference_dir / "results_test.txt", list("sdnkt"), reference_dir / "results_20.txt")
+    budgets = [1.0, 1.5, 2.0]
+    by_name = sweep(frame, budgets, ["hoa"], with_baselines=False).to_json()
+    assert sweep(frame, budgets, [Selector(frame, "hoa")], with_baselines=False).to_json() == by_name
+    # a selector prepared with other costs keeps them: at twice the cost nothing fits budget 1
+    doubled = {(tasks, size): 2 * cost for tasks, size, cost in frame[["tasks", "size", "cost"]].drop_duplicates().itertuples(index=False)}
+    rows = sweep(frame, budgets, [Selector(frame, "hoa", costs=doubled)], with_baselines=False).to_json()
+    assert "error" not in by_name[0] and "error" in rows[0]
+    assert all(row["cost"] <= row["budget"] for row in rows if "error" not in row)
