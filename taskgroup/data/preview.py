@@ -32,7 +32,7 @@ def save_preview(root: Path, index: int, out: Path) -> Path:
     keypoints = arrays.keypoints_xy[index]
     keypoints = keypoints[~np.isnan(keypoints[:, 0])]
 
-    fig, axes = plt.subplots(1, 8, figsize=(20, 3.3), constrained_layout=True)
+    fig, axes = plt.subplots(1, 11, figsize=(27, 3.3), constrained_layout=True)
     fig.suptitle(f"{root} - image {index} ({split_of(arrays, index)} split)", fontsize=11)
 
     axes[0].imshow(a["rgb"].transpose(1, 2, 0), interpolation="nearest")
@@ -57,14 +57,24 @@ def save_preview(root: Path, index: int, out: Path) -> Path:
     axes[3].set_title("segment")
 
     for ax, key, title in zip(
-        axes[4:], ("edge", "occlusion", "keypoint", "reshade"),
-        ("edge (texture) [0,1]", "occlusion [0,1]", "keypoint [0,1]", "reshade [0,1]"),
+        axes[4:9], ("edge", "occlusion", "keypoint", "reshade", "shadow"),
+        ("edge (texture) [0,1]", "occlusion [0,1]", "keypoint [0,1]", "reshade [0,1]", "shadow (cast) [0,1]"),
     ):  # fmt: skip
         image = a[key][0].astype(np.float32)
         if key == "reshade":
             image = np.ma.masked_where(~valid, image)
         ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title)
+
+    grey = 0xB0 / 255  # the invalid-pixel background of the other panels
+    albedo = np.where(valid[..., None], a["albedo"].astype(np.float32).transpose(1, 2, 0), grey)
+    axes[9].imshow(np.clip(albedo, 0, 1), interpolation="nearest")
+    axes[9].set_title("albedo (no light)")
+
+    height = np.ma.masked_where(~valid, a["height"][0])
+    im = axes[10].imshow(height, cmap="magma", interpolation="nearest")
+    fig.colorbar(im, ax=axes[10], fraction=0.046, pad=0.02, label="metres")
+    axes[10].set_title("height above ground")
 
     for ax in axes:
         ax.set_facecolor("#b0b0b0")

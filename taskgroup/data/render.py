@@ -2,7 +2,8 @@
 
 Every label comes from the same ray hits, so they agree physically: normals are the true surface
 normals of the depth map, occlusion edges are exactly the depth discontinuities between surfaces,
-keypoints are the visible projected box corners, and texture edges are the image gradients.
+keypoints are the visible projected box corners, texture edges are the image gradients, and the
+noise-free image is the albedo times the shading (ambient, plus direct light outside cast shadows).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Rendering:
     occlusion: np.ndarray  # float32 [1,H,W] in {0,1}
     keypoint: np.ndarray  # float32 [1,H,W] in [0,1]
     reshade: np.ndarray  # float32 [1,H,W] in [0,1], 0 where invalid
+    albedo: np.ndarray  # float32 [3,H,W] in [0,1], surface colour without light or shadow, 0 where invalid
+    shadow: np.ndarray  # float32 [1,H,W] in {0,1}, 1 on surfaces turned to the light but in a cast shadow
+    height: np.ndarray  # float32 [1,H,W], metres above the ground plane, 0 where invalid
     keypoints_xy: np.ndarray  # float32 [MAX_KEYPOINTS,2] (column, row) of visible corners, NaN padded
 
 
@@ -236,7 +240,8 @@ def render(scene: Scene, resolution: int, rng: np.random.Generator) -> Rendering
     shade = scene.ambient + (1 - scene.ambient) * lambert * lit
     sky_mix = np.clip(d[:, 1], 0.0, 1.0)[:, None]
     sky = scene.sky_colors[0] * (1 - sky_mix) + scene.sky_colors[1] * sky_mix
-    rgb = np.where(hit[:, None], _albedo(scene, ids, points) * shade[:, None], sky).reshape(n, n, 3)
+    albedo = np.where(hit[:, None], _albedo(scene, ids, points), 0.0)
+    rgb = np.where(hit[:, None], albedo * shade[:, None], sky).reshape(n, n, 3)
 
     gray = rgb @ np.array([0.299, 0.587, 0.114])
     edge = np.clip(_sobel_magnitude(gray) / EDGE_FULL_SCALE, 0.0, 1.0)
@@ -265,5 +270,8 @@ def render(scene: Scene, resolution: int, rng: np.random.Generator) -> Rendering
         occlusion=occlusion_edges(depth, valid, id_map)[None].astype(f32),
         keypoint=keypoint_heatmap(keypoints, n)[None].astype(f32),
         reshade=reshade[None].astype(f32),
+        albedo=albedo.reshape(n, n, 3).transpose(2, 0, 1).astype(f32),
+        shadow=(hit & (lambert > 0) & ~lit).reshape(1, n, n).astype(f32),
+        height=np.where(hit, points[:, 1], 0.0).reshape(1, n, n).astype(f32),
         keypoints_xy=keypoints_xy,
     )

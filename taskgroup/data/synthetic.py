@@ -1,4 +1,4 @@
-"""The built-in synthetic dataset: rendered scenes with seven dense labels, generated once and cached.
+"""The built-in synthetic dataset: rendered scenes with ten dense labels, generated once and cached.
 
 A generated dataset is a directory of memory-mapped `.npy` arrays (one per label, first axis the
 image) and a `meta.json` with the parameters and the split boundaries. Image `i` depends only on
@@ -29,7 +29,7 @@ from taskgroup.data.spec import DatasetSpec
 from taskgroup.errors import InvalidInputError
 
 FORMAT = "taskgroup-synthetic"
-VERSION = 1  # bump when the renderer changes, so stale caches are not reused
+VERSION = 2  # bump when the renderer changes, so stale caches are not reused
 DEFAULTS: dict[str, int] = {"images": 400, "resolution": 64, "seed": 0}
 OPTIONS: tuple[str, ...] = ("images", "resolution", "seed", "cache_dir")
 META_FILE = "meta.json"
@@ -45,6 +45,9 @@ ARRAYS: dict[str, tuple[type, int | None]] = {
     "occlusion": (np.float16, 1),
     "keypoint": (np.float16, 1),
     "reshade": (np.float16, 1),
+    "albedo": (np.float16, 3),
+    "shadow": (np.float16, 1),
+    "height": (np.float32, 1),
 }
 # Task name -> whether its label has invalid (sky) pixels, given by the `valid` array.
 TASK_MASKED: dict[str, bool] = {
@@ -55,6 +58,9 @@ TASK_MASKED: dict[str, bool] = {
     "occlusion": False,
     "keypoint": False,
     "reshade": True,
+    "albedo": True,
+    "shadow": False,
+    "height": True,
 }
 
 
@@ -259,7 +265,7 @@ def ensure_generated(spec: DatasetSpec, progress: Progress | None = None) -> Pat
 
 @DATASETS.register("synthetic")
 class SyntheticSource(DatasetSource):
-    """Rendered scenes (sky, ground, spheres, boxes, cylinders) with seven dense labels."""
+    """Rendered scenes (sky, ground, spheres, boxes, cylinders) with ten dense labels."""
 
     name = "synthetic"
 

@@ -74,7 +74,7 @@ def test_errors_are_one_line_naming_the_path_or_task(tmp_path: Path) -> None:
     run("generate", "--out", str(syn), "--images", "3", "--resolution", "8")
     assert_one_line_error(run("show", str(syn), "--index", "3", "--out", str(tmp_path / "a.png")), "--index 3", "0..2")
     assert_one_line_error(run("check", "synthetic", "--root", str(syn), "--tasks", "depth,curvature"),
-                          "'curvature'", "available: depth")  # fmt: skip
+                          "'curvature'", "available: albedo, depth")  # fmt: skip
     (syn / "normal.npy").write_bytes(b"broken")
     assert_one_line_error(run("check", "synthetic", "--root", str(syn)), str(syn / "normal.npy"))
     (syn / "depth.npy").unlink()

@@ -17,7 +17,7 @@ from taskgroup.data.scenes import FOV_DEGREES
 from taskgroup.data.synthetic import ARRAYS, SyntheticArrays, SyntheticParams, generate
 from taskgroup.tasks import get_task
 
-ALL_TASKS = ["segment", "depth", "normal", "edge", "occlusion", "keypoint", "reshade"]
+ALL_TASKS = ["segment", "depth", "normal", "edge", "occlusion", "keypoint", "reshade", "albedo", "shadow", "height"]
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +74,17 @@ def test_items_have_the_documented_shapes_dtypes_ranges_and_masks(small: Path) -
     seg = batch["segment"]
     assert seg.dtype == torch.int64 and seg.shape == (b, r, r)
     assert 0 <= seg.min() and seg.max() < len(SEGMENT_CLASSES) <= get_task("segment").channels
-    for name in ["depth", "normal", "edge", "occlusion", "keypoint", "reshade"]:
+    for name in ["depth", "normal", "edge", "occlusion", "keypoint", "reshade", "albedo", "shadow", "height"]:
         assert batch[name].dtype == torch.float32
         assert batch[name].shape == (b, get_task(name).channels, r, r)
-    for name in ["edge", "occlusion", "keypoint", "reshade"]:
+    for name in ["edge", "occlusion", "keypoint", "reshade", "albedo", "shadow"]:
         assert 0.0 <= batch[name].min() and batch[name].max() <= 1.0
     assert set(batch["occlusion"].unique().tolist()) <= {0.0, 1.0}
+    assert set(batch["shadow"].unique().tolist()) == {0.0, 1.0}
     valid = batch["depth_mask"]
     assert valid.dtype == torch.bool and valid.shape == (b, 1, r, r)
-    assert torch.equal(batch["normal_mask"], valid) and torch.equal(batch["reshade_mask"], valid)
+    for name in ["normal", "reshade", "albedo", "height"]:
+        assert torch.equal(batch[f"{name}_mask"], valid)
     assert 0 < valid.float().mean() < 1  # the sky is invalid, the rest is not
     sky = seg == SEGMENT_CLASSES.index("sky")
     assert torch.equal(sky, ~valid[:, 0])
@@ -90,8 +92,10 @@ def test_items_have_the_documented_shapes_dtypes_ranges_and_masks(small: Path) -
     norms = batch["normal"].norm(dim=1)
     assert torch.allclose(norms[valid[:, 0]], torch.ones(()), atol=2e-3)
     assert torch.all(batch["normal"].abs() <= 1.0)
-    assert torch.all(batch["reshade"][~valid] == 0)
-    assert "segment_mask" not in batch and "edge_mask" not in batch  # every pixel of these is valid
+    for name in ["reshade", "albedo", "height"]:
+        assert torch.all(batch[name][~valid.expand_as(batch[name])] == 0)
+    assert torch.all(batch["shadow"][~valid] == 0)  # the sky is never in a shadow
+    assert "segment_mask" not in batch and "edge_mask" not in batch and "shadow_mask" not in batch
 
 
 def test_only_the_requested_labels_are_read(small: Path) -> None:
@@ -196,13 +200,45 @@ def test_keypoints_are_visible_box_corners_inside_the_image_and_peak_the_heatmap
     assert total > 0
 
 
+def test_the_image_is_albedo_times_light_and_cast_shadows_get_the_ambient_light_only(sharp: SyntheticArrays) -> None:
+    shadowed_images = 0
+    for k in range(sharp.meta["images"]):
+        rgb = sharp.arrays["rgb"][k].astype(np.float64) / 255
+        albedo = sharp.arrays["albedo"][k].astype(np.float64)
+        shadow = sharp.arrays["shadow"][k, 0] > 0
+        bright = sharp.arrays["valid"][k, 0] & (albedo.min(axis=0) > 0.25)  # enough signal over the noise
+        ratio = (rgb / np.maximum(albedo, 1e-6)).mean(axis=0)
+        assert np.all(rgb[:, bright] <= albedo[:, bright] + 0.03)  # light never exceeds 1, plus sensor noise
+        in_shadow = ratio[bright & shadow]
+        if len(in_shadow) < 10:
+            continue
+        shadowed_images += 1
+        ambient = np.median(in_shadow)
+        assert 0.2 - 0.03 <= ambient <= 0.4 + 0.03  # the scenes' ambient level
+        assert np.percentile(np.abs(in_shadow - ambient), 90) < 0.06  # one light level in every cast shadow
+        assert np.median(ratio[bright & ~shadow]) > ambient  # outside them the direct light adds
+    assert shadowed_images >= 3
+
+
+def test_height_is_zero_on_the_ground_and_positive_on_the_objects(sharp: SyntheticArrays) -> None:
+    for k in range(sharp.meta["images"]):
+        height = sharp.arrays["height"][k, 0]
+        seg = sharp.arrays["segment"][k]
+        ground = seg == SEGMENT_CLASSES.index("ground")
+        objects = sharp.arrays["valid"][k, 0] & ~ground
+        assert np.all(np.abs(height[ground]) < 1e-4)
+        assert objects.any() and np.all(height[objects] > 0)
+        assert height.max() <= 1.7 + 1e-3  # the tallest primitive: a sphere of radius 0.85
+        assert np.all(height[~sharp.arrays["valid"][k, 0]] == 0)
+
+
 def test_loading_without_a_root_generates_once_into_the_cache(tmp_path: Path) -> None:
     spec = DatasetSpec(options={"images": 6, "resolution": 16, "seed": 3, "cache_dir": str(tmp_path / "c")})
     calls: list[int] = []
     splits = load_splits(spec, ["depth", "segment"], progress=lambda d, t: calls.append(d))
     assert calls == [1, 2, 3, 4, 5, 6]
     cached = list((tmp_path / "c").iterdir())
-    assert [p.name for p in cached] == ["synthetic-v1-n6-r16-s3"]
+    assert [p.name for p in cached] == ["synthetic-v2-n6-r16-s3"]
     again = load_splits(spec, ["depth"], progress=lambda d, t: calls.append(d))
     assert calls == [1, 2, 3, 4, 5, 6]  # nothing rendered the second time
     assert torch.equal(again["test"][0]["depth"], splits["test"][0]["depth"])
@@ -211,10 +247,10 @@ def test_loading_without_a_root_generates_once_into_the_cache(tmp_path: Path) ->
 def test_cache_defaults_to_taskgroup_cache_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TASKGROUP_CACHE", str(tmp_path / "env-cache"))
     load_splits(DatasetSpec(options={"images": 3, "resolution": 8}), ["edge"])
-    assert (tmp_path / "env-cache" / "synthetic-v1-n3-r8-s0" / "meta.json").is_file()
+    assert (tmp_path / "env-cache" / "synthetic-v2-n3-r8-s0" / "meta.json").is_file()
 
 
-def test_synthetic_lists_its_seven_tasks() -> None:
+def test_synthetic_lists_its_ten_tasks() -> None:
     assert available_tasks(DatasetSpec()) == sorted(ALL_TASKS)
 
 

@@ -13,7 +13,7 @@ from taskgroup.errors import UnknownNameError
 from taskgroup.tasks import TASKS, get_task
 from taskgroup.tasks.attribute import CELEBA_ATTRIBUTES
 
-DENSE_REGRESSION = ["depth", "normal", "edge", "occlusion", "keypoint", "reshade"]
+DENSE_REGRESSION = ["depth", "normal", "edge", "occlusion", "keypoint", "reshade", "albedo", "shadow", "height"]
 
 
 def dense_batch(name: str, seed: int, b: int = 2, size: int = 6, masked: bool = True) -> dict[str, torch.Tensor]:
@@ -29,7 +29,8 @@ def dense_batch(name: str, seed: int, b: int = 2, size: int = 6, masked: bool = 
 
 
 def test_builtin_tasks_are_registered_with_the_documented_shapes() -> None:
-    expected = {"segment": 18, "depth": 1, "normal": 3, "edge": 1, "occlusion": 1, "keypoint": 1, "reshade": 1}
+    expected = {"segment": 18, "depth": 1, "normal": 3, "edge": 1, "occlusion": 1, "keypoint": 1, "reshade": 1,
+                "albedo": 3, "shadow": 1, "height": 1}
     for name, channels in expected.items():
         task = get_task(name)
         assert task.name == name and task.label == name
