@@ -71,7 +71,7 @@ from taskgroup.affinity.measure import measure_affinity
 from taskgroup.data import DatasetSpec, load_splits
 from taskgroup.data.synthetic import SyntheticDataset
 from taskgroup.estimators.lookahead import LookaheadEstimator, mean_score
-from taskgroup.finalization import finalize_actively
+from taskgroup.finalization import choose_with_known, deployable_choices, finalize_actively
 from taskgroup.models import parse_size
 from taskgroup.selection.select import Selector
 from taskgroup.training import TrainConfig, train_candidate, train_lockstep
@@ -306,6 +306,10 @@ def _cached(path, study, compute):
     return value
 
 
+class _CapReached(Exception):
+    """Raised by the replayed training once finalization has passed the compute cap."""
+
+
 def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained, truth, optimum,
             exhaustive, cap_pct, per_budget, explore=False) -> list[dict]:
     """Finalization under a compute cap (`cap_pct` of exhaustive, everything counted): the longest
@@ -320,30 +324,34 @@ def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, 
     label = f"{name} + fin@{cap_pct:g}%" + (" explore" if explore else "") + (" per budget" if per_budget else "")
     records = []
     for group in groups:
-        def run(limit):
-            return finalize_actively(evidence, estimator, group, rows_of, extras=extras, tasks=tasks,
-                                     max_trained=limit, explore=explore)
         # Finalization with a limit k trains a prefix of what an unlimited run trains (only the last
-        # round is cut), so the longest run within the cap is found from one long run; no more
-        # networks than the cheapest ones could fit in what is left of the cap need be looked at.
-        fits = max(0, int((cap - spent) // min(epochs.values())) + 1)
-        longest = run(min(len(epochs), fits))
-        total, count = spent, 0
-        for key in longest.trained:
-            total += epochs[key]
-            if total > cap:
-                break
-            count += 1
-        outcome = run(count)
-        while count and spent + sum(epochs[key] for key in set(outcome.trained) - trained) > cap:
+        # round is cut), so one run, stopped as soon as it passes the cap, gives every prefix; the
+        # outcome at the longest prefix within the cap is the choice with those networks known.
+        order: list[tuple[str, str]] = []
+
+        def train(keys):
+            order.extend(keys)
+            if spent + sum(epochs[key] for key in set(order) - trained) > cap:
+                raise _CapReached
+            return rows_of(keys)
+
+        try:
+            finalize_actively(evidence, estimator, group, train, extras=extras, tasks=tasks,
+                              max_trained=len(epochs), explore=explore)
+        except _CapReached:
+            pass
+        count = len(order)
+        while count and spent + sum(epochs[key] for key in set(order[:count]) - trained) > cap:
             count -= 1
-            outcome = run(count)
-        have = trained | set(outcome.trained)
+        known = pd.concat([evidence, rows_of(order[:count])], ignore_index=True)
+        selections = choose_with_known(known, estimator, group, extras=extras, tasks=tasks)
+        deployable = deployable_choices(known, group, tasks=tasks)
+        have = trained | set(order[:count])
         extra = sum(epochs[key] for key in have - trained)
         for budget in group:
-            keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
+            keys = {(n.name, n.size) for n in selections[budget].networks}
             deploy = sum(epochs[key] for key in keys - have)
-            fallback = outcome.deployable[budget]
+            fallback = deployable[budget]
             if deploy and spent + extra + deploy > cap and fallback is not None:
                 keys, deploy = {(n.name, n.size) for n in fallback.networks}, 0.0
             records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
