@@ -15,9 +15,7 @@ linearly in ``k`` and the best all-trained choice does not move, so ``k`` is fou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-import pandas as pd
+from dataclasses import dataclass, replace
 
 from taskgroup.errors import InfeasibleError
 from taskgroup.selection.build import build_problem
@@ -51,15 +49,16 @@ def next_to_explore(selector: Selector, trained: set[NetworkKey], budgets: Seque
 
 
 def _least_optimism(selector: Selector, trained: set[NetworkKey], budget: float) -> Exploration | None:
-    keys = list(zip(selector.estimates["tasks"], selector.estimates["size"]))
-    is_untrained = pd.Series([key not in trained for key in keys], index=selector.estimates.index)
-    if not is_untrained.any():
+    base = build_problem(selector.estimates, selector.costs, selector.tasks, budget)
+    is_untrained = [(c.name, c.size) not in trained for c in base.candidates]
+    if not any(is_untrained):
         return None
 
     def untrained_choice(optimism: float) -> tuple[NetworkKey, ...]:
-        scaled = selector.estimates.copy()
-        scaled.loc[is_untrained, "loss"] = scaled.loc[is_untrained, "loss"] * (1.0 - optimism)
-        problem = build_problem(scaled, selector.costs, selector.tasks, budget)
+        # Built once per budget; only the untrained candidates' (integer) losses shrink with `optimism`.
+        losses = tuple({t: round(v * (1.0 - optimism)) for t, v in served.items()} if untrained else served
+                       for served, untrained in zip(base.losses, is_untrained))
+        problem = replace(base, losses=losses)
         solution = choose_engine("auto", problem).solve(problem)
         if solution is None:
             raise InfeasibleError(f"no choice fits budget {budget:g}")
