@@ -78,7 +78,7 @@ class TaskOffsetLookahead(LookaheadEstimator):
     """
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
-        matrix, singles, points = _ratios(evidence)
+        measured, matrix, singles, points = _ratios(evidence)
         features = {task: [(mean_affinity_onto(task, [task, *others], matrix), ratio) for others, ratio in pts]
                     for task, pts in points.items()}
         centred = [(m - np.mean([p[0] for p in pts]), r - np.mean([p[1] for p in pts]))
@@ -87,7 +87,7 @@ class TaskOffsetLookahead(LookaheadEstimator):
         strength = max(0.0, -sum(m * r for m, r in centred) / spread) if spread > 1e-12 else 0.0
         offsets = {task: float(np.mean([r + strength * m for m, r in pts])) for task, pts in features.items()}
         common = float(np.mean(list(offsets.values()))) if offsets else 0.0
-        return _with_untrained(evidence, singles, matrix, lambda task, group: max(
+        return _with_untrained(measured, singles, lambda task, group: max(
             0.0, 1 + offsets.get(task, common) - strength * mean_affinity_onto(task, group, matrix)))
 
 
@@ -106,8 +106,7 @@ class PairwiseLookahead(LookaheadEstimator):
         self.tau_c, self.tau_w, self.sigma = tau_c, tau_w, sigma
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
-        matrix, singles, points = _ratios(evidence)
-        measured = evidence.losses("full", "val")
+        measured, matrix, singles, points = _ratios(evidence)
         size = measured["size"].iloc[0]
         width = measured["tasks"].str.count(r"\+") + 1
         scaling = fit_scaling(measured[width >= 2], {(size, t): v for t, v in singles.items()}, {size: matrix})
@@ -136,11 +135,14 @@ class PairwiseLookahead(LookaheadEstimator):
             others = [column[o] for o in group if o != task]
             return max(0.0, 1.0 + weights[task][0] + float(np.mean(weights[task][others])))
 
-        return _with_untrained(evidence, singles, matrix, factor)
+        return _with_untrained(measured, singles, factor)
 
 
-def _ratios(evidence: Evidence) -> tuple[AffinityMatrix, dict[str, float], dict[str, list[tuple[list[str], float]]]]:
-    """The one size's matrix, the singles, and per task its (other tasks, loss ratio - 1) in each measured network."""
+def _ratios(
+    evidence: Evidence,
+) -> tuple[pd.DataFrame, AffinityMatrix, dict[str, float], dict[str, list[tuple[list[str], float]]]]:
+    """The measured full-stage validation losses, the one size's matrix, the singles, and per task its
+    (other tasks, loss ratio - 1) in each measured multi-task network."""
     [(_, matrix)] = affinity_lookup(evidence.extras["affinity"]).items()
     measured = evidence.losses("full", "val")
     width = measured["tasks"].str.count(r"\+") + 1
@@ -150,13 +152,12 @@ def _ratios(evidence: Evidence) -> tuple[AffinityMatrix, dict[str, float], dict[
     for tasks, _, task, loss in measured[width >= 2].itertuples(index=False):
         if singles.get(task):
             points.setdefault(task, []).append(([o for o in tasks.split("+") if o != task], loss / singles[task] - 1))
-    return matrix, singles, points
+    return measured, matrix, singles, points
 
 
-def _with_untrained(evidence: Evidence, singles: Mapping[str, float], matrix: AffinityMatrix,
+def _with_untrained(measured: pd.DataFrame, singles: Mapping[str, float],
                     factor: Callable[[str, Sequence[str]], float]) -> pd.DataFrame:
     """The measured rows, plus every untrained group of two or more tasks at `single_t * factor(t, group)`."""
-    measured = evidence.losses("full", "val")
     size = measured["size"].iloc[0]
     rows = list(measured.itertuples(index=False, name=None))
     known = set(measured["tasks"])
