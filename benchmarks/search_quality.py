@@ -74,7 +74,7 @@ from taskgroup.estimators.lookahead import LookaheadEstimator, mean_score
 from taskgroup.finalization import choose_with_known, deployable_choices, finalize_actively
 from taskgroup.models import parse_size
 from taskgroup.selection.select import Selector
-from taskgroup.training import TrainConfig, train_candidate, train_lockstep
+from taskgroup.training import INITS, TrainConfig, train_candidate, train_lockstep
 from taskgroup.training.batches import steps_per_epoch
 
 COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
@@ -94,6 +94,10 @@ def main() -> None:
     parser.add_argument("--random-draws", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--init", choices=INITS, default=TrainConfig.init,
+                        help="how a network's parts are initialised (TrainConfig.init): per-task (each decoder starts the "
+                             "same in every network) or sequential (the library's before schema 0004, and every study "
+                             "in docs/benchmarks.md before the 10-task per-task one)")
     parser.add_argument("--plot", type=Path, default=None, help="write a regret-by-budget plot (PNG) here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw table as JSON here")
     parser.add_argument("--fin-limits", default="", help="comma-separated compute limits (networks) for finalization")
@@ -132,7 +136,7 @@ def main() -> None:
     tasks = sorted(args.tasks.split(","))
     budgets = [float(b) for b in args.budgets.split(",")]
     size = parse_size(args.size)
-    config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed)
+    config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=3, seed=args.seed, init=args.init)
     started = time.perf_counter()
     if args.replicates_only:
         _replicates(tasks, size, config, args)
@@ -216,7 +220,7 @@ def main() -> None:
     table = pd.DataFrame(records)
     print(f"{len(tasks)} tasks ({', '.join(tasks)}), size {args.size}, {args.images} images at {args.resolution}px "
           f"(train on {args.train_images or 'all'} of the first 80%, val and test 10% each), "
-          f"max {args.epochs} epochs, batch {args.batch_size}; {len(subsets)} candidates; exhaustive compute "
+          f"max {args.epochs} epochs, batch {args.batch_size}, {args.init} init; {len(subsets)} candidates; exhaustive compute "
           f"{exhaustive:.1f} candidate-epochs; lookahead CPU-time overhead {overhead:.2f}x "
           f"({measurements} measurements); {time.perf_counter() - started:.0f} s\n")
     print(_summary(table, budgets))
@@ -290,7 +294,7 @@ def _lookahead(tasks, size, config, args, splits, every):
 
 def _study(args) -> dict:
     """What a cached table depends on, so a cache from another study is refused, not silently reused."""
-    keys = ("tasks", "size", "images", "train_images", "resolution", "epochs", "batch_size", "seed")
+    keys = ("tasks", "size", "images", "train_images", "resolution", "epochs", "batch_size", "seed", "init")
     return {key: getattr(args, key) for key in keys} | {"tasks": sorted(args.tasks.split(","))}
 
 

@@ -36,7 +36,7 @@ import torch
 from taskgroup.data import DatasetSpec, load_splits
 from taskgroup.data.synthetic import SyntheticDataset
 from taskgroup.models import parse_size
-from taskgroup.training import TrainConfig, train_lockstep
+from taskgroup.training import INITS, TrainConfig, train_lockstep
 
 TASKS = "depth,edge,keypoint,normal,occlusion,reshade,segment"
 
@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--seeds", type=lambda text: [int(seed) for seed in text.split(",")], default=[0, 1, 2],
                         help="training seeds (comma-separated, at least two); the data always uses seed 0")
+    parser.add_argument("--init", choices=INITS, default=TrainConfig.init,
+                        help="how a network's parts are initialised (TrainConfig.init): per-task (each decoder starts the "
+                             "same in every network) or sequential (the library's before schema 0004)")
     parser.add_argument("--pairs", type=int, default=7, help="how many two-task networks to add (in lexical order)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=None,
@@ -64,7 +67,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tasks = sorted(args.tasks.split(","))
     size = parse_size(args.size)
-    config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, lr=args.lr)
+    config = TrainConfig(max_epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, lr=args.lr,
+                         init=args.init)
     candidates = _sample(tasks, args.pairs)
     started = time.perf_counter()
     study = {key: value for key, value in vars(args).items() if key not in ("threads", "cache")}

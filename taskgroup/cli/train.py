@@ -46,6 +46,10 @@ def train(
     patience: Annotated[int, typer.Option("--patience", help="Stop after this many epochs without improvement.")] = TrainConfig.patience,
     stage_fraction: Annotated[float, typer.Option("--stage-fraction", help="Share of the schedule an early run trains.")] = TrainConfig.stage_fraction,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation and shuffling.")] = TrainConfig.seed,
+    init: Annotated[
+        str, typer.Option("--init", help="per-task: each task's decoder starts the same in every candidate; sequential: "
+                          "decoders draw one after another (studies made before schema 0004).")
+    ] = TrainConfig.init,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present).")] = "auto",
     workers: Annotated[int, typer.Option("--workers", help="Data-loading worker processes.")] = 0,
     checkpoint_dir: Annotated[
@@ -63,7 +67,7 @@ def train(
     config = TrainConfig(
         optimizer=optimizer, lr=lr, batch_size=batch_size, max_epochs=epochs, patience=patience,
         weighting=weighting, weighting_options=parse_key_values(weighting_option, "--weighting-option"),
-        seed=seed, stage_fraction=stage_fraction, num_workers=workers,
+        seed=seed, stage_fraction=stage_fraction, num_workers=workers, init=init,
     )  # fmt: skip
     spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
     splits = load_splits(spec, task_names)

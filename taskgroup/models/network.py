@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import torch
 from torch import Tensor, nn
 
 from taskgroup.errors import InvalidInputError
@@ -40,8 +43,15 @@ class MultiTaskNet(nn.Module):
         return list(self.encoder.parameters())
 
 
-def build_model(tasks: Sequence[Task], size: SizeSpec, in_channels: int = 3) -> MultiTaskNet:
-    """The candidate network for `tasks` at `size`, randomly initialised (never downloads weights)."""
+def build_model(tasks: Sequence[Task], size: SizeSpec, in_channels: int = 3, seed: int | None = None) -> MultiTaskNet:
+    """The candidate network for `tasks` at `size`, randomly initialised (never downloads weights).
+
+    With `seed`, the encoder and each task's decoder draw their initial weights from a generator of
+    their own (seeded from `seed` and the part's name), so a task's decoder starts from the same
+    weights in every candidate that has it: candidates then differ by their grouping, not by which
+    other decoders were drawn before theirs. Without it, the parts draw one after another from
+    torch's global generator.
+    """
     names = [task.name for task in tasks]
     if not names:
         raise InvalidInputError("a network needs at least one task")
@@ -49,8 +59,22 @@ def build_model(tasks: Sequence[Task], size: SizeSpec, in_channels: int = 3) -> 
         raise InvalidInputError(f"tasks {'+'.join(names)!r} list a task more than once")
     if in_channels < 1:
         raise InvalidInputError(f"in_channels must be at least 1, got {in_channels}")
-    encoder = ENCODERS.get(size.encoder)(in_channels=in_channels, width=size.width)
-    decoders = {
-        task.name: decoder_for(task, encoder.out_channels, encoder.output_stride, size.width) for task in tasks
-    }
+    with _drawing(seed, "encoder"):
+        encoder = ENCODERS.get(size.encoder)(in_channels=in_channels, width=size.width)
+    decoders = {}
+    for task in tasks:
+        with _drawing(seed, f"decoder/{task.name}"):
+            decoders[task.name] = decoder_for(task, encoder.out_channels, encoder.output_stride, size.width)
     return MultiTaskNet(encoder, decoders)
+
+
+@contextmanager
+def _drawing(seed: int | None, part: str) -> Iterator[None]:
+    """Torch's global generator seeded for `part` inside the block (and restored after), or left as is."""
+    if seed is None:
+        yield
+        return
+    digest = hashlib.sha256(f"{seed}/{part}".encode()).digest()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int.from_bytes(digest[:8], "big") >> 1)
+        yield

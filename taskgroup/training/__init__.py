@@ -2,12 +2,13 @@
 at the `full` or `early` (ESA) stage, with atomic checkpoints and exact resume."""
 
 from taskgroup.training.candidate import train_candidate
-from taskgroup.training.config import STAGES, TrainConfig
+from taskgroup.training.config import INITS, STAGES, TrainConfig
 from taskgroup.training.engine import TrainingInterrupted
 from taskgroup.training.lockstep import train_lockstep
 from taskgroup.training.outcome import EpochRecord, TrainOutcome
 
 __all__ = [
+    "INITS",
     "STAGES",
     "EpochRecord",
     "TrainConfig",

@@ -11,6 +11,12 @@ from taskgroup.errors import InvalidInputError
 STAGES = ("full", "early")
 """`full`: trained to convergence; `early`: the ESA run, the same schedule cut at `stage_fraction`."""
 
+INITS = ("per-task", "sequential")
+"""`per-task`: the encoder and each task's decoder start from weights of their own, drawn from `seed`
+and the part's name, so a task's decoder starts the same in every candidate; `sequential`: the parts
+draw one after another from one stream, so a decoder's start depends on the tasks drawn before it
+(every study created before schema revision 0004)."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -37,6 +43,7 @@ class TrainConfig:
     stage_fraction: float = 0.2
     num_workers: int = 0
     amp: bool = True
+    init: str = "per-task"
 
     def __post_init__(self) -> None:
         positive_ints = {"batch_size": self.batch_size, "max_epochs": self.max_epochs, "patience": self.patience}
@@ -54,6 +61,8 @@ class TrainConfig:
             raise InvalidInputError(f"training option momentum must lie in [0, 1), got {self.momentum!r}")
         if not 0 < self.plateau_factor < 1:
             raise InvalidInputError(f"training option plateau_factor must lie in (0, 1), got {self.plateau_factor!r}")
+        if self.init not in INITS:
+            raise InvalidInputError(f"training option init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not 0 < self.stage_fraction <= 1:
             raise InvalidInputError(f"training option stage_fraction must lie in (0, 1], got {self.stage_fraction!r}")
 

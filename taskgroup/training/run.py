@@ -35,7 +35,7 @@ class CandidateRun:
         self.device = device
         self.rng = RngStream.from_seed(config.seed, cuda=device.type == "cuda")
         with self.rng.active():
-            model = build_model(self.tasks, size)
+            model = build_model(self.tasks, size, seed=config.seed if config.init == "per-task" else None)
             weighting = build_weighting(config.weighting, self.task_names, **config.weighting_options)
         self.model: MultiTaskNet = model.to(device)
         self.weighting: WeightingMethod = weighting.to(device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -11,8 +13,9 @@ from sqlalchemy import text
 
 from db import SchemaVersionError, open_store
 from db.migrations_api import alembic_config, current_revision, head_revision, upgrade_to_head
-from db.models import Base
+from db.models import Base, Study
 from db.store import create_db_engine
+from jobs.training_options import training_config
 
 REVISIONS = [script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
 
@@ -51,3 +54,29 @@ def test_sample_database_of_an_older_revision_upgrades_with_its_data(db_url, rev
     store = open_store(db_url)
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT name FROM study")).scalars().all() == ["old"]
+
+
+def test_studies_made_before_per_task_init_keep_training_sequentially(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO study (name, tasks, sizes, dataset, training, created_at) VALUES "
+            "('plain', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP), "
+            "('tuned', '[\"a\"]', '[]', '{}', '{\"lr\": 0.01, \"seed\": 3}', CURRENT_TIMESTAMP)"
+        ))
+    open_store(db_url, check=False).upgrade()
+    store = open_store(db_url)
+    with store.session() as session:
+        assert Study.find_or_raise_by_name(session, "plain").training == {"init": "sequential"}
+        tuned = Study.find_or_raise_by_name(session, "tuned").training
+    assert tuned == {"lr": 0.01, "seed": 3, "init": "sequential"}
+    assert training_config(tuned).init == "sequential"
+
+    command.downgrade(alembic_config(store.engine), "0003")
+    with store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, training FROM study ORDER BY name")).all()
+    assert [(name, json.loads(training) if isinstance(training, str) else training) for name, training in rows] == [
+        ("plain", {}), ("tuned", {"lr": 0.01, "seed": 3})
+    ]
+

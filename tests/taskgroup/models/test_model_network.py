@@ -164,3 +164,35 @@ def test_moves_to_cuda_when_present() -> None:
     outputs = model(torch.randn(2, 3, 32, 32, device="cuda"))
     assert all(out.device.type == "cuda" for out in outputs.values())
     assert all(p.device.type == "cuda" for p in model.shared_parameters())
+
+
+def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_with_a_seed_a_tasks_decoder_and_the_encoder_start_the_same_in_every_candidate() -> None:
+    depth, normal, segment = _tasks()
+    alone = build_model([depth], HALF, seed=3)
+    grouped = build_model([normal, depth, segment], HALF, seed=3)
+    assert _same(alone.decoders["depth"], grouped.decoders["depth"])
+    assert _same(alone.encoder, grouped.encoder)
+    assert _same(build_model([normal], HALF, seed=3).decoders["normal"], grouped.decoders["normal"])
+    assert not _same(alone.decoders["depth"], build_model([depth], HALF, seed=4).decoders["depth"])
+
+
+def test_without_a_seed_decoders_draw_one_after_another_from_the_global_generator() -> None:
+    depth, normal, _ = _tasks()
+    torch.manual_seed(3)
+    alone = build_model([depth], HALF)
+    torch.manual_seed(3)
+    after_normal = build_model([normal, depth], HALF)  # normal's decoder is drawn before depth's
+    assert _same(alone.encoder, after_normal.encoder)
+    assert not _same(alone.decoders["depth"], after_normal.decoders["depth"])
+
+
+def test_a_seeded_build_leaves_the_global_generator_where_it_was() -> None:
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    build_model(_tasks(), HALF, seed=1)
+    assert torch.equal(torch.rand(3), expected)

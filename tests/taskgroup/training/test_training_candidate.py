@@ -71,3 +71,19 @@ def test_bad_input_is_refused(splits, size, config) -> None:
         TrainConfig(batch_size=0)
     with pytest.raises(InvalidInputError, match="stage_fraction"):
         TrainConfig(stage_fraction=1.5)
+    with pytest.raises(InvalidInputError, match="init must be one of per-task, sequential"):
+        TrainConfig(init="random")
+
+
+def test_a_tasks_decoder_starts_the_same_in_every_candidate_unless_init_is_sequential(size) -> None:
+    def depth_decoder(tasks: list[str], config: TrainConfig) -> list[torch.Tensor]:
+        return list(CandidateRun(tasks, size, config, torch.device("cpu")).model.decoders["depth"].state_dict().values())
+
+    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+    per_task = TrainConfig(seed=2)
+    assert per_task.init == "per-task"
+    assert same(depth_decoder(["depth"], per_task), depth_decoder(["albedo", "depth", "normal"], per_task))
+    sequential = TrainConfig(seed=2, init="sequential")  # albedo's decoder is drawn before depth's
+    assert not same(depth_decoder(["depth"], sequential), depth_decoder(["albedo", "depth", "normal"], sequential))

@@ -52,7 +52,10 @@ def test_same_shaped_loss_only_candidates_are_stacked(size) -> None:
 
 
 def test_candidate_that_stops_early_leaves_the_others_running(splits, size) -> None:
-    config = TrainConfig(batch_size=8, max_epochs=5, seed=5, patience=1, lr=0.03)
+    # A rate this high makes training chaotic: stacking's float noise (1e-7) would grow to percents
+    # within epochs. With the sequential init the stacked depth and edge networks start identical
+    # (same shapes, same draws) and stay close enough to compare.
+    config = TrainConfig(batch_size=8, max_epochs=5, seed=5, patience=1, lr=0.03, init="sequential")
     candidates = [["depth"], ["edge"], ["normal"]]
     outcomes = train_lockstep([(tasks, size) for tasks in candidates], splits, "cpu", config)
     alone = [train_candidate(tasks, size, splits, "cpu", config) for tasks in candidates]
@@ -88,7 +91,9 @@ def test_stacked_candidates_keep_their_own_learning_rates(splits, size) -> None:
             group.train_step(batch, 0, step)
     for mine, theirs in zip(stacked_runs, alone_runs):
         for name, value in mine.model.state_dict().items():
-            torch.testing.assert_close(value, theirs.model.state_dict()[name], rtol=1e-4, atol=1e-6, msg=name)
+            # Adam moves a weight by about its rate each step, so float noise can flip a gradient near 0
+            # (1e-5 here); a wrong rate puts most weights 1e-3 off
+            torch.testing.assert_close(value, theirs.model.state_dict()[name], rtol=1e-4, atol=1e-4, msg=name)
 
 
 def test_lockstep_with_sgd_equals_alone(splits, size) -> None:
