@@ -41,8 +41,10 @@ def test_configure_refuses_unknown_or_bad_options():
     create()
     assert "unknown training option 'learning_rate'" in run_error("configure", "s", "--set", "learning_rate=0.1")
     assert "lr must be a positive number" in run_error("configure", "s", "--set", "lr=-1")
+    assert "init must be one of per-task, sequential" in run_error("configure", "s", "--set", "init=shuffled")
     stored = run_json("configure", "s", "--set", "lr=0.01", "--set", "max_epochs=3")["training"]
     assert stored == {"lr": 0.01, "max_epochs": 3}
+    assert run_json("configure", "s", "--set", "init=sequential")["training"]["init"] == "sequential"
 
 
 def test_work_dry_finishes_the_queue_then_retry_and_cancel():
