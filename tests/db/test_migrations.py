@@ -79,4 +79,3 @@ def test_studies_made_before_per_task_init_keep_training_sequentially(db_url):
     assert [(name, json.loads(training) if isinstance(training, str) else training) for name, training in rows] == [
         ("plain", {}), ("tuned", {"lr": 0.01, "seed": 3})
     ]
-
