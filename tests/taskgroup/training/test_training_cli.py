@@ -14,12 +14,13 @@ SMALL = ["--size", "tiny=0.25", "--data-option", "images=40", "--data-option", "
 
 def test_train_prints_json_losses_per_task(tmp_path) -> None:
     result = CliRunner().invoke(
-        app, ["train", "--tasks", "depth,edge", "--epochs", "2", "--stage", "early", "--json", *SMALL,
-              "--data-option", f"cache_dir={tmp_path}"],  # fmt: skip
+        app, ["train", "--tasks", "depth,edge", "--epochs", "2", "--stage", "early", "--init", "sequential", "--json",
+              *SMALL, "--data-option", f"cache_dir={tmp_path}"],  # fmt: skip
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["tasks"] == ["depth", "edge"] and payload["stage"] == "early"
+    assert payload["config"]["init"] == "sequential"
     assert set(payload["val_losses"]) == set(payload["test_losses"]) == {"depth", "edge"}
     assert payload["steps"] == payload["planned_steps"] == 2  # 20% of 2 epochs x 4 steps, rounded up
     assert payload["device"] == "cpu"
@@ -35,9 +36,12 @@ def test_diverging_run_exits_1_with_one_error_line(tmp_path) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: training of depth (tiny) diverged"), result.output
 
 
-def test_unknown_weighting_and_size_are_one_line_errors(tmp_path) -> None:
+def test_unknown_weighting_init_and_size_are_one_line_errors(tmp_path) -> None:
     result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--weighting", "nope", *SMALL,
                                       "--data-option", f"cache_dir={tmp_path}"])  # fmt: skip
     assert result.exit_code == 1 and "unknown weighting method 'nope'" in result.output
+    result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--init", "shuffled", *SMALL,
+                                      "--data-option", f"cache_dir={tmp_path}"])  # fmt: skip
+    assert result.exit_code == 1 and "init must be one of per-task, sequential, got 'shuffled'" in result.output
     result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--size", "huge"])
     assert result.exit_code == 1 and "--size 'huge'" in result.output
