@@ -18,7 +18,6 @@ import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from db import open_store
 from db.affinity import load_affinity, store_affinity
@@ -29,7 +28,7 @@ from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, stop_on_signals
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
-from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling
+from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
 
 affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
 
@@ -116,7 +115,7 @@ def measure(
                 for task, loss in losses.items()
             ]
             store_results(session, study, rows, replace=False)
-        scaling = _scaling(session, study, load_affinity(session, study))
+        scaling = study_scaling(results_frame(session, study), load_affinity(session, study))
     payload = {
         "study": name,
         "size": spec["label"],
@@ -157,7 +156,7 @@ def show(
         frame = load_affinity(session, study)
         if frame.empty:
             raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
-        scaling = _scaling(session, study, frame)
+        scaling = study_scaling(results_frame(session, study), frame)
     if json_output:
         emit_json({"study": name, "affinity": _nested(frame), "scaling": _scaling_json(scaling)})
     else:
@@ -165,11 +164,6 @@ def show(
             _print_matrix(frame, label, f"Affinity of {name} (size {label})")
         console.print(scaling.summary())
     warn_if_contradicted(scaling, name)
-
-
-def _scaling(session: Session, study: Study, affinity: pd.DataFrame) -> Scaling:
-    """The lookahead estimator's scaling on the study's stored matrix and results, as `select` would fit it."""
-    return LookaheadEstimator().scaling_for(Evidence(results_frame(session, study), {"affinity": affinity}))
 
 
 def _scaling_json(scaling: Scaling) -> dict[str, float | int]:

@@ -127,6 +127,12 @@ class LookaheadEstimator(Estimator):
         return fit_scaling(measured[width >= 2], singles, lookup, self.score)
 
 
+def study_scaling(results: pd.DataFrame, affinity: pd.DataFrame) -> Scaling:
+    """The scaling `select --estimator lookahead` fits on a study's results and stored affinity table
+    (what `affinity measure`/`show` and the report tell users)."""
+    return LookaheadEstimator().scaling_for(Evidence(results, {"affinity": affinity}))
+
+
 def _inputs(evidence: Evidence) -> tuple[dict[str, AffinityMatrix], pd.DataFrame, dict[tuple[str, str], float]]:
     """The affinity matrices by size, the measured full-stage validation losses, and the singles among them."""
     if "affinity" not in evidence.extras:

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from taskgroup.affinity import AFFINITY_COLUMNS, matrix_table
-from taskgroup.estimators import Evidence
-from taskgroup.estimators.lookahead import LookaheadEstimator
+from taskgroup.estimators.lookahead import study_scaling
 from taskgroup.report import figures
 from taskgroup.report.affinity import gain_matrix, mutual_gains, pair_gains
 from taskgroup.report.compute import EXACT, JOB_COLUMNS, NeedsJob, compute_against_distance, compute_spent, distance_from_exact
@@ -130,7 +129,7 @@ def _affinity_section(data: ReportInput) -> Section:
     if not data.lookahead_affinity.empty:
         text += (" The lookahead affinity tables (taskgroup affinity measure, one all-task run) show how much one "
                  "step on the row task's loss lowered the column task's loss, relative to it: positive helps.")
-        scaling = LookaheadEstimator().scaling_for(Evidence(data.results, {"affinity": data.lookahead_affinity}))
+        scaling = study_scaling(data.results, data.lookahead_affinity)
         contradiction = scaling.contradiction()
         text += f" {scaling.summary()}" + (f" {contradiction}" if contradiction else "")
     return Section(
