@@ -46,8 +46,8 @@ def finalize(
     ] = None,
     explore: Annotated[
         bool, typer.Option("--explore", help="With --max-trained: once the choice is stable, spend the rest of the "
-                           "limit on the untrained networks closest to being chosen (they may turn out better "
-                           "than predicted, which plain finalization never finds out).")
+                           "limit on the untrained networks closest to being chosen, each budget in turn (they may "
+                           "turn out better than predicted, which plain finalization never finds out).")
     ] = False,
     devices: DevicesOption = None,
     per_device: PerDeviceOption = 1,

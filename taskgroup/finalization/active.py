@@ -138,9 +138,9 @@ def finalize_actively(
 
     Each round trains the union of the missing networks over all budgets (smallest first, cut at
     `max_trained` in total). With `explore` (which needs `max_trained`), a stable choice does not end
-    the loop: the untrained networks closest to being chosen are trained next (`next_to_explore`),
-    until the limit is reached or nothing untrained could be chosen. `progress(trained,
-    max_trained or 0)` is called after each round.
+    the loop: the untrained networks closest to being chosen are trained next (`next_to_explore`, the
+    budgets taking turns), until the limit is reached or nothing untrained could be chosen.
+    `progress(trained, max_trained or 0)` is called after each round.
     """
     if not budgets:
         raise InvalidInputError("active finalization needs at least one budget")
@@ -151,6 +151,7 @@ def finalize_actively(
     chooser = MeasuredFirst(get_estimator(estimator))
     known = results
     rounds: list[tuple[NetworkKey, ...]] = []
+    explored: float | None = None  # the budget explored last: the next exploration is at the one after
 
     def finish(selections: dict[float, Selection], reason: str) -> ActiveFinalization:
         deployable = deployable_choices(known, budgets, tasks=tasks, costs=costs)
@@ -167,10 +168,10 @@ def finalize_actively(
                 return finish(selections, "stable")
             if room <= 0:
                 return finish(selections, "limit")
-            exploration = next_to_explore(selector, set(zip(*_full_val(known))), budgets)
+            exploration = next_to_explore(selector, set(zip(*_full_val(known))), list(budgets), after=explored)
             if exploration is None:
                 return finish(selections, "exhausted")
-            missing = list(exploration.networks)
+            missing, explored = list(exploration.networks), exploration.budget
         if room <= 0:
             return finish(selections, "limit")
         batch = missing[:room]

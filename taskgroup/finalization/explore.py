@@ -5,11 +5,17 @@ but one predicted too bad is never chosen, so never trained. When a user allows 
 the stable choice needed, the rest is best spent on the untrained networks closest to being chosen.
 
 "Closest" is measured by optimism: shrink every untrained network's predicted losses by a factor
-``1 - k`` and find, per budget, the smallest ``k`` at which the optimal choice includes an untrained
-network. The budget with the smallest ``k`` wins, and the untrained networks of its choice at that
-``k`` are the ones to train. The trained networks keep their real losses throughout, so the
-comparison is always against what can be deployed now. The objective at a fixed choice falls
-linearly in ``k`` and the best all-trained choice does not move, so ``k`` is found by bisection.
+``1 - k`` and find, for a budget, the smallest ``k`` at which the optimal choice includes an untrained
+network; the untrained networks of its choice at that ``k`` are the ones to train. The trained
+networks keep their real losses throughout, so the comparison is always against what can be
+deployed now. The objective at a fixed choice falls linearly in ``k`` and the best all-trained
+choice does not move, so ``k`` is found by bisection.
+
+The budgets take turns (the one after the budget explored last, in the order given). Picking the
+budget with the smallest ``k`` instead spent most of a limit on whichever budget had the closest
+calls and left others unexplored; users read every budget they asked about, so each gets its share
+(docs/benchmarks.md: the worst budget's regret fell on two of the search-quality studies and rose
+on none).
 """
 
 from __future__ import annotations
@@ -37,15 +43,18 @@ class Exploration:
     optimism: float
 
 
-def next_to_explore(selector: Selector, trained: set[NetworkKey], budgets: Sequence[float]) -> Exploration | None:
-    """The untrained networks closest to being chosen at some budget (see the module docstring), or
+def next_to_explore(
+    selector: Selector, trained: set[NetworkKey], budgets: Sequence[float], after: float | None = None
+) -> Exploration | None:
+    """The untrained networks closest to being chosen at the first budget after `after` (in turn,
+    wrapping around; from the first budget when `after` is None or not among them) that has any, or
     None when no untrained network can be chosen at any budget, even predicted perfect."""
-    best: Exploration | None = None
-    for budget in budgets:
+    start = budgets.index(after) + 1 if after in budgets else 0
+    for budget in [*budgets[start:], *budgets[:start]]:
         found = _least_optimism(selector, trained, budget)
-        if found is not None and (best is None or found.optimism < best.optimism):
-            best = found
-    return best
+        if found is not None:
+            return found
+    return None
 
 
 def _least_optimism(selector: Selector, trained: set[NetworkKey], budget: float) -> Exploration | None:

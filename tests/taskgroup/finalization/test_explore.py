@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from itertools import combinations
 
 import pandas as pd
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence
-from taskgroup.finalization import finalize_actively, next_to_explore
+from taskgroup.finalization import active, finalize_actively, next_to_explore
 from taskgroup.finalization.active import MeasuredFirst
 from taskgroup.selection.select import Selector
 from tests.taskgroup.finalization.test_active import TRUTH, replay, table
@@ -69,6 +70,55 @@ def test_the_optimism_found_is_the_least_that_changes_the_choice() -> None:
     found = next_to_explore(selector, {("a", "full"), ("b", "full"), ("c", "full"), ("a+b", "full")}, [2.0])
     assert found is not None and found.networks == (("a+c", "full"),) and found.budget == 2.0
     assert found.optimism == pytest.approx(1 - 6.3 / 6.4, abs=1e-4)
+
+
+def test_budgets_take_turns_whatever_their_optimism() -> None:
+    # Known: the singles and a+b. At budget 1 the untrained a+b+c is the only choice and at budget 3
+    # {a+c, b, c} already looks better than every trained choice (6.5 against 7.0): optimism 0 at
+    # both; at budget 2, {a+c, b} needs 1.6%. Exploring only the closest call would never reach 2.
+    known = table(SINGLES | {key: value for key, value in TRUTH.items() if key[0] == "a+b"})
+    selector = Selector(known, MeasuredFirst(PESSIMISTIC))
+    trained = {("a", "full"), ("b", "full"), ("c", "full"), ("a+b", "full")}
+    budgets = [1.0, 2.0, 3.0]
+
+    def turn(after: float | None) -> tuple[float, tuple, float]:
+        found = next_to_explore(selector, trained, budgets, after=after)
+        assert found is not None
+        return found.budget, found.networks, found.optimism
+
+    assert turn(None) == (1.0, (("a+b+c", "full"),), 0.0)
+    assert turn(1.0) == (2.0, (("a+c", "full"),), pytest.approx(1 - 6.3 / 6.4, abs=1e-4))
+    assert turn(2.0) == (3.0, (("a+c", "full"),), 0.0)
+    assert turn(3.0)[0] == 1.0  # wraps around
+    # Once a+b+c is trained, budget 1 has nothing left to explore and its turn passes to budget 2.
+    known = table(SINGLES | {key: value for key, value in TRUTH.items() if key[0] in {"a+b", "a+b+c"}})
+    later = Selector(known, MeasuredFirst(PESSIMISTIC))
+    found = next_to_explore(later, trained | {("a+b+c", "full")}, budgets, after=3.0)
+    assert found is not None and found.budget == 2.0
+
+
+def test_finalization_explores_the_budgets_in_turn(monkeypatch) -> None:
+    calls: list[tuple[float | None, float | None]] = []
+
+    def recording(selector, trained, budgets, after=None):
+        found = next_to_explore(selector, trained, budgets, after=after)
+        calls.append((after, None if found is None else found.budget))
+        return found
+
+    monkeypatch.setattr(active, "next_to_explore", recording)
+    # Random losses, every multi-task network predicted too pessimistic. On this draw, exploring the
+    # budget with the least optimism each time (the rule before budgets took turns) explores budget
+    # 3 three times out of four and never budget 4.
+    rng = random.Random(1)
+    groups = ["+".join(g) for k in range(1, 5) for g in combinations(["p", "q", "r", "s"], k)]
+    truth_losses = {(g, task): round(rng.uniform(1, 3), 1) for g in groups for task in g.split("+")}
+    shift = {key: round(rng.uniform(0, 1), 1) for key in truth_losses if "+" in key[0]}
+    singles = table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
+    finalize_actively(singles, Shifted(table(truth_losses), shift), [2.0, 3.0, 4.0], replay(table(truth_losses), []),
+                      max_trained=6, explore=True)
+
+    assert [budget for _, budget in calls] == [2.0, 3.0, 4.0, 2.0]  # every budget in turn
+    assert [after for after, _ in calls] == [None, 2.0, 3.0, 4.0]
 
 
 def test_exploring_needs_a_limit() -> None:
