@@ -100,6 +100,8 @@ def finalize(
             "estimator": next(iter(outcome.selections.values())).estimator,
             "stop_reason": outcome.stop_reason,
             "rounds": [[{"tasks": tasks.split("+"), "size": size} for tasks, size in round_] for round_ in outcome.rounds],
+            "explorations": [None if e is None else {"budget": e.budget, "optimism": e.optimism}
+                             for e in outcome.explorations],
             "networks_trained": len(outcome.trained),
             "budgets": budgets_json(outcome.selections),
             "deployable": [
@@ -130,7 +132,20 @@ def _print_outcome(outcome: Any, max_trained: int | None) -> None:
         "limit": f"stopped at the limit of {max_trained} networks",
         "exhausted": "explored every network that could be chosen",
     }[outcome.stop_reason]
-    console.print(f"{len(outcome.rounds)} rounds, {len(outcome.trained)} networks trained; {reason}.")
+    trained = f"{len(outcome.rounds)} rounds, {len(outcome.trained)} networks trained{_explored(outcome)}"
+    console.print(f"{trained}; {reason}.")
+
+
+def _explored(outcome: Any) -> str:
+    """How much of the training explored, and for which budgets (empty when nothing was explored)."""
+    per_budget: dict[float, int] = {}
+    for exploration, round_ in zip(outcome.explorations, outcome.rounds):
+        if exploration is not None:
+            per_budget[exploration.budget] = per_budget.get(exploration.budget, 0) + len(round_)
+    if not per_budget:
+        return ""
+    where = ", ".join(f"{count} for budget {budget:g}" for budget, count in sorted(per_budget.items()))
+    return f" ({sum(per_budget.values())} of them exploring: {where})"
 
 
 def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: list[float], estimator: str,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence, get_estimator
-from taskgroup.finalization.explore import NetworkKey, next_to_explore
+from taskgroup.finalization.explore import Exploration, NetworkKey, next_to_explore
 from taskgroup.selection.select import Selection, Selector
 
 Trainer = Callable[[Sequence[NetworkKey]], pd.DataFrame]
@@ -50,6 +50,10 @@ class ActiveFinalization:
     `deployable` is, per budget, the best choice among the fully trained networks on their real
     losses (None if they cannot serve every task within the budget): what to deploy when the loop
     stopped at the limit with untrained networks still chosen, and equal to `selections` otherwise.
+
+    `explorations` has one entry per round: None where the round trained chosen networks, else the
+    exploration it trained (the budget it served and the optimism that networks needed to be
+    chosen), so users can see why a network no budget chose was trained.
     """
 
     selections: dict[float, Selection]
@@ -57,6 +61,7 @@ class ActiveFinalization:
     stop_reason: str
     results: pd.DataFrame
     deployable: dict[float, Selection | None]
+    explorations: tuple[Exploration | None, ...]
 
     @property
     def trained(self) -> list[NetworkKey]:
@@ -151,11 +156,11 @@ def finalize_actively(
     chooser = MeasuredFirst(get_estimator(estimator))
     known = results
     rounds: list[tuple[NetworkKey, ...]] = []
-    explored: float | None = None  # the budget explored last: the next exploration is at the one after
+    explorations: list[Exploration | None] = []
 
     def finish(selections: dict[float, Selection], reason: str) -> ActiveFinalization:
         deployable = deployable_choices(known, budgets, tasks=tasks, costs=costs)
-        return ActiveFinalization(selections, tuple(rounds), reason, known, deployable)
+        return ActiveFinalization(selections, tuple(rounds), reason, known, deployable, tuple(explorations))
 
     while True:
         selector = _selector(known, chooser, extras=extras, tasks=tasks, costs=costs)
@@ -163,15 +168,18 @@ def finalize_actively(
         missing = untrained(selections, known)
         done = sum(len(round_) for round_ in rounds)
         room = len(missing) if max_trained is None else max_trained - done
+        exploration = None
         if not missing:
             if not explore:
                 return finish(selections, "stable")
             if room <= 0:
                 return finish(selections, "limit")
+            # The budgets take turns: the next exploration is at the budget after the one explored last.
+            explored = next((e.budget for e in reversed(explorations) if e is not None), None)
             exploration = next_to_explore(selector, set(zip(*_full_val(known))), list(budgets), after=explored)
             if exploration is None:
                 return finish(selections, "exhausted")
-            missing, explored = list(exploration.networks), exploration.budget
+            missing = list(exploration.networks)
         if room <= 0:
             return finish(selections, "limit")
         batch = missing[:room]
@@ -184,6 +192,7 @@ def finalize_actively(
             )
         known = pd.concat([known, new], ignore_index=True)
         rounds.append(tuple(batch))
+        explorations.append(exploration)
         if progress is not None:
             progress(done + len(batch), max_trained or 0)
 

@@ -134,6 +134,10 @@ def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_sta
     assert explored["stop_reason"] in {"limit", "exhausted"}
     assert explored["networks_trained"] == len(fully_trained("explored")) > plain["networks_trained"]
     assert explored["rounds"][: len(plain["rounds"])] == plain["rounds"]  # the same search, then exploration
+    reasons = explored["explorations"]
+    assert len(reasons) == len(explored["rounds"]) and reasons[: len(plain["rounds"])] == [None] * len(plain["rounds"])
+    assert reasons[len(plain["rounds"]):] and all(r["budget"] in {1, 2, 3, 4} and 0 <= r["optimism"] <= 1
+                                                  for r in reasons[len(plain["rounds"]):])
     deployable = {entry["budget"]: entry["selection"] for entry in explored["deployable"]}
     for budget in plain["budgets"]:
         assert deployable[budget["budget"]]["val_loss"] <= budget["val_loss"] + 1e-12
@@ -142,4 +146,11 @@ def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_sta
 
     text = run_ok("finalize", "explored", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "0",
                   "--explore", *UNTIL_STABLE)
-    assert "stopped at the limit of 0 networks" in text.stdout
+    assert "stopped at the limit of 0 networks" in text.stdout and "exploring" not in text.stdout
+
+    create_hoa_study("told", plan="esa")  # the same search again, told as text
+    text = run_ok("finalize", "told", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", str(limit),
+                  "--explore", *UNTIL_STABLE)
+    exploring = sum(len(round_) for round_, reason in zip(explored["rounds"], reasons) if reason is not None)
+    assert f"{explored['networks_trained']} networks trained ({exploring} of them exploring: " in text.stdout
+    assert f" for budget {reasons[-1]['budget']:g}" in text.stdout

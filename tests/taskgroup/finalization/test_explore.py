@@ -57,6 +57,10 @@ def test_exploration_trains_the_network_closest_to_being_chosen_and_finds_the_op
     # (6.4 * (1 - k) + 1 < 7.3), {a+b, a+c} from 3.1%, {a+c, b+c} from 4.0%, {a+c, a+b+c} from 5.2%:
     # a+c is explored first, and with its real losses {a+c, b} is the optimum.
     assert log == [[("a+b", "full")], [("a+c", "full")]]
+    assert outcome.explorations[0] is None  # a+b was chosen; a+c was explored, at the optimism below
+    assert outcome.explorations[1] == next_to_explore(
+        Selector(table(SINGLES | {k: v for k, v in TRUTH.items() if k[0] == "a+b"}), MeasuredFirst(PESSIMISTIC)),
+        {("a", "full"), ("b", "full"), ("c", "full"), ("a+b", "full")}, [2.0])
     assert outcome.stop_reason == "limit"
     assert chosen(outcome, 2.0) == ["a+c", "b"]
     assert outcome.selections[2.0].val_loss == Selector(table(TRUTH), "exact").select(2.0).val_loss == 5.5
@@ -114,11 +118,12 @@ def test_finalization_explores_the_budgets_in_turn(monkeypatch) -> None:
     truth_losses = {(g, task): round(rng.uniform(1, 3), 1) for g in groups for task in g.split("+")}
     shift = {key: round(rng.uniform(0, 1), 1) for key in truth_losses if "+" in key[0]}
     singles = table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
-    finalize_actively(singles, Shifted(table(truth_losses), shift), [2.0, 3.0, 4.0], replay(table(truth_losses), []),
-                      max_trained=6, explore=True)
+    outcome = finalize_actively(singles, Shifted(table(truth_losses), shift), [2.0, 3.0, 4.0],
+                                replay(table(truth_losses), []), max_trained=6, explore=True)
 
     assert [budget for _, budget in calls] == [2.0, 3.0, 4.0, 2.0]  # every budget in turn
     assert [after for after, _ in calls] == [None, 2.0, 3.0, 4.0]
+    assert [e.budget for e in outcome.explorations if e is not None] == [2.0, 3.0, 4.0, 2.0]
 
 
 def test_exploring_needs_a_limit() -> None:
@@ -140,6 +145,9 @@ def test_exploration_within_a_limit_deploys_the_best_trained_choice_and_with_roo
     outcome = finalize_actively(singles, Shifted(truth, shift), budgets, replay(truth, []), max_trained=limit, explore=True)
 
     assert len(outcome.trained) == len(set(outcome.trained)) <= limit
+    assert len(outcome.explorations) == len(outcome.rounds)
+    for exploration, round_ in zip(outcome.explorations, outcome.rounds):
+        assert exploration is None or (set(round_) <= set(exploration.networks) and exploration.budget in budgets)
     names = {g for g, _ in outcome.trained}
     trained = table({k: v for k, v in truth_losses.items() if k[0] in names or "+" not in k[0]})
     for budget in budgets:
