@@ -14,8 +14,8 @@ choice does not move, so ``k`` is found by bisection.
 The budgets take turns (the one after the budget explored last, in the order given). Picking the
 budget with the smallest ``k`` instead spent most of a limit on whichever budget had the closest
 calls and left others unexplored; users read every budget they asked about, so each gets its share
-(docs/benchmarks.md: the worst budget's regret fell on two of the search-quality studies and rose
-on none).
+(docs/benchmarks.md, "Exploration: the budgets take turns": the worst budget's test regret fell in
+5 of 21 search-quality studies, rose in 1, and stayed in 15).
 """
 
 from __future__ import annotations
