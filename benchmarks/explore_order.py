@@ -61,7 +61,7 @@ def replay(path: Path, rule, cap_pct: float) -> tuple[float, float, float]:
     try:
         records = search_quality._capped(
             "lookahead", LookaheadEstimator(), rows_of([*singles, everything]), {"affinity": affinity}, tasks, BUDGETS,
-            rows_of, epochs, spent, {*singles, everything}, truth, optimum, sum(epochs.values()), cap_pct,
+            rows_of, epochs, spent, {*singles, everything}, truth, optimum, sum(epochs.values()), [cap_pct],
             per_budget=False, explore=True)
     finally:
         active.next_to_explore = library

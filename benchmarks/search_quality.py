@@ -191,7 +191,7 @@ def main() -> None:
                 records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
         for per_budget, explore in ((False, False), (True, False), (False, True)):
             records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
-                                   truth, optimum, exhaustive, args.compute_cap, per_budget, explore))
+                                   truth, optimum, exhaustive, [args.compute_cap], per_budget, explore))
     if args.replicate_seed is not None:
         others = _replicates(tasks, size, config, args)
         noise = noise_table([_val_losses(t) for t in [truth, *others.values()]], tasks)
@@ -315,27 +315,27 @@ class _CapReached(Exception):
 
 
 def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained, truth, optimum,
-            exhaustive, cap_pct, per_budget, explore=False) -> list[dict]:
-    """Finalization under a compute cap (`cap_pct` of exhaustive, everything counted): the longest
-    run of finalization (in networks trained) that stays within the cap; a budget whose final choice
-    would still need untrained networks beyond the cap deploys the best choice among the networks
-    trained so far. Only compute is looked at, never the ground truth. `per_budget`: each budget is a
-    separate search (its own finalization and its own compute), as for a user with one budget; else
-    one search serves every budget at once and its compute is shared. `explore`: a stable choice does
-    not stop the search; the rest of the cap goes to the untrained networks closest to being chosen."""
-    cap = exhaustive * cap_pct / 100
+            exhaustive, cap_pcts, per_budget, explore=False) -> list[dict]:
+    """Finalization under a compute cap (each of `cap_pcts`, % of exhaustive, everything counted):
+    the longest run of finalization (in networks trained) that stays within the cap; a budget whose
+    final choice would still need untrained networks beyond the cap deploys the best choice among the
+    networks trained so far. Only compute is looked at, never the ground truth. `per_budget`: each
+    budget is a separate search (its own finalization and its own compute), as for a user with one
+    budget; else one search serves every budget at once and its compute is shared. `explore`: a
+    stable choice does not stop the search; the rest of the cap goes to the untrained networks
+    closest to being chosen."""
+    top = exhaustive * max(cap_pcts) / 100
     groups = [[b] for b in budgets] if per_budget else [budgets]
-    label = f"{name} + fin@{cap_pct:g}%" + (" explore" if explore else "") + (" per budget" if per_budget else "")
     records = []
     for group in groups:
         # Finalization with a limit k trains a prefix of what an unlimited run trains (only the last
-        # round is cut), so one run, stopped as soon as it passes the cap, gives every prefix; the
-        # outcome at the longest prefix within the cap is the choice with those networks known.
+        # round is cut), so one run, stopped as soon as it passes the largest cap, gives every prefix;
+        # the outcome at the longest prefix within a cap is the choice with those networks known.
         order: list[tuple[str, str]] = []
 
         def train(keys):
             order.extend(keys)
-            if spent + sum(epochs[key] for key in set(order) - trained) > cap:
+            if spent + sum(epochs[key] for key in set(order) - trained) > top:
                 raise _CapReached
             return rows_of(keys)
 
@@ -344,21 +344,33 @@ def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, 
                               max_trained=len(epochs), explore=explore)
         except _CapReached:
             pass
-        count = len(order)
-        while count and spent + sum(epochs[key] for key in set(order[:count]) - trained) > cap:
-            count -= 1
-        known = pd.concat([evidence, rows_of(order[:count])], ignore_index=True)
-        selections = choose_with_known(known, estimator, group, extras=extras, tasks=tasks)
-        deployable = deployable_choices(known, group, tasks=tasks)
-        have = trained | set(order[:count])
-        extra = sum(epochs[key] for key in have - trained)
-        for budget in group:
-            keys = {(n.name, n.size) for n in selections[budget].networks}
-            deploy = sum(epochs[key] for key in keys - have)
-            fallback = deployable[budget]
-            if deploy and spent + extra + deploy > cap and fallback is not None:
-                keys, deploy = {(n.name, n.size) for n in fallback.networks}, 0.0
-            records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
+        for cap_pct in cap_pcts:
+            records.extend(_within_cap(f"{name} + fin@{cap_pct:g}%" + (" explore" if explore else "")
+                                       + (" per budget" if per_budget else ""), exhaustive * cap_pct / 100, order,
+                                       estimator, evidence, extras, tasks, group, rows_of, epochs, spent, trained,
+                                       truth, optimum, exhaustive))
+    return records
+
+
+def _within_cap(label, cap, order, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
+                truth, optimum, exhaustive) -> list[dict]:
+    """The scored choices at every budget with the longest prefix of `order` trained whose compute fits `cap`."""
+    count = len(order)
+    while count and spent + sum(epochs[key] for key in set(order[:count]) - trained) > cap:
+        count -= 1
+    known = pd.concat([evidence, rows_of(order[:count])], ignore_index=True)
+    selections = choose_with_known(known, estimator, budgets, extras=extras, tasks=tasks)
+    deployable = deployable_choices(known, budgets, tasks=tasks)
+    have = trained | set(order[:count])
+    extra = sum(epochs[key] for key in have - trained)
+    records = []
+    for budget in budgets:
+        keys = {(n.name, n.size) for n in selections[budget].networks}
+        deploy = sum(epochs[key] for key in keys - have)
+        fallback = deployable[budget]
+        if deploy and spent + extra + deploy > cap and fallback is not None:
+            keys, deploy = {(n.name, n.size) for n in fallback.networks}, 0.0
+        records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
     return records
 
 

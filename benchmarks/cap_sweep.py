@@ -1,0 +1,84 @@
+"""How much compute does finalization need to get within 1% of the exact optimum? Regret by compute cap.
+
+Replays "lookahead + fin@X% explore" and "HOA + fin@X% explore" of `search_quality.py` on its cached
+studies (`--cache` files; nothing is trained) at several caps X. One finalization run per study and
+estimator, stopped at the largest cap, gives every smaller cap as a prefix. Prints, per study and
+cap, each estimator's worst test regret over the budgets (validation in brackets; "over" where the
+estimator's own networks already cost more than the cap), as markdown, and per cap the number of
+studies within 1% on test.
+
+    .venv/bin/python benchmarks/cap_sweep.py --caps 10,15,20,30 /tmp/crn/sq7.pkl /tmp/crn/sq7s1.pkl
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+from itertools import combinations
+from pathlib import Path
+
+import search_quality  # benchmarks/ is on sys.path when this script runs
+
+from taskgroup.estimators.lookahead import LookaheadEstimator
+from taskgroup.selection.select import Selector
+
+BUDGETS = [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def sweep(path: Path, caps: list[float]) -> dict[tuple[str, float], tuple[float, float] | None]:
+    """(estimator, cap) -> worst test and validation regret (%) over the budgets; None where the
+    estimator's own networks (before finalization) already cost more than the cap."""
+    study, (truth, _, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
+    tasks = sorted(study["tasks"])
+    size = next(iter(epochs))[1]
+    everything = ("+".join(tasks), size)
+    singles = [(task, size) for task in tasks]
+    pairs = [("+".join(pair), size) for pair in combinations(tasks, 2)]
+
+    def rows_of(keys):
+        wanted = set(keys)
+        return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
+
+    exact = Selector(truth, "exact")
+    optimum = {budget: exact.select(budget) for budget in BUDGETS}
+    starts = {
+        "lookahead": (LookaheadEstimator(), [*singles, everything], {"affinity": affinity},
+                      sum(epochs[key] for key in singles) + epochs[everything] * overhead),
+        "HOA": ("hoa", [*singles, *pairs], {}, sum(epochs[key] for key in [*singles, *pairs])),
+    }
+    worst = {}
+    for name, (estimator, known, extras, spent) in starts.items():
+        records = search_quality._capped(name, estimator, rows_of(known), extras, tasks, BUDGETS, rows_of, epochs,
+                                         spent, set(known), truth, optimum, sum(epochs.values()), caps,
+                                         per_budget=False, explore=True)
+        for cap in caps:
+            label = f"{name} + fin@{cap:g}% explore"
+            mine = [r for r in records if r["method"] == label]
+            over = max(r["compute_pct"] for r in mine) > cap + 1e-9
+            worst[(name, cap)] = None if over else (max(r["regret_pct"] for r in mine),
+                                                   max(r["val_regret_pct"] for r in mine))
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("caches", nargs="+", type=Path, help="search_quality.py --cache files")
+    parser.add_argument("--caps", default="10,15,20,30", help="compute caps, %% of the exhaustive compute")
+    args = parser.parse_args()
+    caps = sorted(float(cap) for cap in args.caps.split(","))
+    names = ["lookahead", "HOA"]
+    columns = [(name, cap) for name in names for cap in caps]
+    print("| study | " + " | ".join(f"{name} @{cap:g}%" for name, cap in columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
+    met = dict.fromkeys(columns, 0)
+    for path in args.caches:
+        worst = sweep(path, caps)
+        for column in columns:
+            met[column] += worst[column] is not None and worst[column][0] <= 1.0
+        cells = " | ".join("over" if worst[c] is None else f"{worst[c][0]:+.2f} ({worst[c][1]:+.2f})" for c in columns)
+        print(f"| {path.name} | {cells} |", flush=True)
+    print("| within 1% on test | " + " | ".join(f"{met[c]} of {len(args.caches)}" for c in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()
