@@ -13,47 +13,23 @@ studies within 1% on test.
 from __future__ import annotations
 
 import argparse
-import pickle
-from itertools import combinations
 from pathlib import Path
 
 import search_quality  # benchmarks/ is on sys.path when this script runs
 
-from taskgroup.estimators.lookahead import LookaheadEstimator
-from taskgroup.selection.select import Selector
-
 BUDGETS = [1.0, 2.0, 3.0, 4.0, 5.0]
+ESTIMATORS = {"lookahead": "lookahead", "HOA": "hoa"}
+"""Column name -> `search_quality.replay_explored` estimator."""
 
 
 def sweep(path: Path, caps: list[float]) -> dict[tuple[str, float], tuple[float, float] | None]:
     """(estimator, cap) -> worst test and validation regret (%) over the budgets; None where the
     estimator's own networks (before finalization) already cost more than the cap."""
-    study, (truth, _, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
-    tasks = sorted(study["tasks"])
-    size = next(iter(epochs))[1]
-    everything = ("+".join(tasks), size)
-    singles = [(task, size) for task in tasks]
-    pairs = [("+".join(pair), size) for pair in combinations(tasks, 2)]
-
-    def rows_of(keys):
-        wanted = set(keys)
-        return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
-
-    exact = Selector(truth, "exact")
-    optimum = {budget: exact.select(budget) for budget in BUDGETS}
-    starts = {
-        "lookahead": (LookaheadEstimator(), [*singles, everything], {"affinity": affinity},
-                      sum(epochs[key] for key in singles) + epochs[everything] * overhead),
-        "HOA": ("hoa", [*singles, *pairs], {}, sum(epochs[key] for key in [*singles, *pairs])),
-    }
     worst = {}
-    for name, (estimator, known, extras, spent) in starts.items():
-        records = search_quality._capped(name, estimator, rows_of(known), extras, tasks, BUDGETS, rows_of, epochs,
-                                         spent, set(known), truth, optimum, sum(epochs.values()), caps,
-                                         per_budget=False, explore=True)
+    for name, key in ESTIMATORS.items():
+        records = search_quality.replay_explored(path, key, caps, BUDGETS)
         for cap in caps:
-            label = f"{name} + fin@{cap:g}% explore"
-            mine = [r for r in records if r["method"] == label]
+            mine = [r for r in records if r["method"] == f"{key} + fin@{cap:g}% explore"]
             over = max(r["compute_pct"] for r in mine) > cap + 1e-9
             worst[(name, cap)] = None if over else (max(r["regret_pct"] for r in mine),
                                                    max(r["val_regret_pct"] for r in mine))
@@ -66,7 +42,7 @@ def main() -> None:
     parser.add_argument("--caps", default="10,15,20,30", help="compute caps, %% of the exhaustive compute")
     args = parser.parse_args()
     caps = sorted(float(cap) for cap in args.caps.split(","))
-    names = ["lookahead", "HOA"]
+    names = list(ESTIMATORS)
     columns = [(name, cap) for name in names for cap in caps]
     print("| study | " + " | ".join(f"{name} @{cap:g}%" for name, cap in columns) + " |")
     print("| --- |" + " ---: |" * len(columns))

@@ -12,13 +12,11 @@ validation regret over the budgets and its compute, as markdown.
 from __future__ import annotations
 
 import argparse
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import search_quality  # benchmarks/ is on sys.path when this script runs
 
-from taskgroup.estimators.lookahead import LookaheadEstimator
 from taskgroup.finalization import active, explore
 from taskgroup.finalization.explore import Exploration
 from taskgroup.selection.select import Selector
@@ -43,26 +41,10 @@ RULES = {"budgets in turn (library)": explore.next_to_explore, "closest call (be
 
 def replay(path: Path, rule, cap_pct: float) -> tuple[float, float, float]:
     """Worst test and validation regret (%) over the budgets, and compute (%), of lookahead + fin@cap explore."""
-    study, (truth, _, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
-    tasks = sorted(study["tasks"])
-    size = next(iter(epochs))[1]
-    everything = ("+".join(tasks), size)
-    singles = [(task, size) for task in tasks]
-
-    def rows_of(keys):
-        wanted = set(keys)
-        return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
-
-    exact = Selector(truth, "exact")
-    optimum = {budget: exact.select(budget) for budget in BUDGETS}
-    spent = sum(epochs[key] for key in singles) + epochs[everything] * overhead
     library = active.next_to_explore
     active.next_to_explore = rule
     try:
-        records = search_quality._capped(
-            "lookahead", LookaheadEstimator(), rows_of([*singles, everything]), {"affinity": affinity}, tasks, BUDGETS,
-            rows_of, epochs, spent, {*singles, everything}, truth, optimum, sum(epochs.values()), [cap_pct],
-            per_budget=False, explore=True)
+        records = search_quality.replay_explored(path, "lookahead", [cap_pct], BUDGETS)
     finally:
         active.next_to_explore = library
     return (max(r["regret_pct"] for r in records), max(r["val_regret_pct"] for r in records),

@@ -53,6 +53,7 @@ import random
 import tempfile
 import time
 from dataclasses import replace
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 
@@ -152,23 +153,17 @@ def main() -> None:
     lookahead = (TaskOffsetLookahead() if args.lookahead_score == "task-offset"
                  else PairwiseLookahead(*args.pairwise_prior) if args.lookahead_score == "pairwise"
                  else LookaheadEstimator(score=alignment_score if args.lookahead_score == "alignment" else mean_score))
-    everything = "+".join(tasks)
-    lookahead_epochs = epochs[(everything, size.label)] * overhead
     exhaustive = sum(epochs.values())
     subsets = [g for g in epochs]
-
-    def rows_of(keys) -> pd.DataFrame:
-        wanted = set(keys)
-        return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
-
-    singles = [(t, size.label) for t in tasks]
-    pairs = [("+".join(p), size.label) for p in combinations(tasks, 2)]
+    rows_of = partial(_rows_of, truth)
+    hoa_known, hoa_spent = _head_start("hoa", tasks, size.label, epochs, overhead)
+    lookahead_known, lookahead_spent = _head_start("lookahead", tasks, size.label, epochs, overhead)
     methods = {
         "exact": ("exact", truth, {}, exhaustive, set(epochs)),
         "esa": ("esa", early_rows, {}, early_epochs, set()),
-        "hoa": ("hoa", rows_of(singles + pairs), {}, sum(epochs[k] for k in singles + pairs), set(singles + pairs)),
-        "lookahead": (lookahead, rows_of(singles + [(everything, size.label)]), {"affinity": read_affinity},
-                      sum(epochs[k] for k in singles) + lookahead_epochs, set(singles) | {(everything, size.label)}),
+        "hoa": ("hoa", rows_of(hoa_known), {}, hoa_spent, set(hoa_known)),
+        "lookahead": (lookahead, rows_of(lookahead_known), {"affinity": read_affinity}, lookahead_spent,
+                      set(lookahead_known)),
     }
     exact_selector = Selector(truth, "exact")
     optimum = {b: exact_selector.select(b) for b in budgets}
@@ -308,6 +303,39 @@ def _cached(path, study, compute):
     if path:
         path.write_bytes(pickle.dumps((study, value)))
     return value
+
+
+def _rows_of(truth: pd.DataFrame, keys) -> pd.DataFrame:
+    """The rows of `truth` of the networks `keys` ((tasks, size label) pairs): "training" them, replayed."""
+    wanted = set(keys)
+    return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
+
+
+def _head_start(name: str, tasks, size: str, epochs, overhead: float) -> tuple[list[tuple[str, str]], float]:
+    """What `hoa` or `lookahead` trains before its first selection, and that compute (candidate-epochs):
+    the singles and pairs; the singles and the all-task lookahead run (`overhead` x a plain run)."""
+    singles = [(task, size) for task in tasks]
+    if name == "hoa":
+        known = singles + [("+".join(pair), size) for pair in combinations(tasks, 2)]
+        return known, sum(epochs[key] for key in known)
+    everything = ("+".join(tasks), size)
+    return singles + [everything], sum(epochs[key] for key in singles) + epochs[everything] * overhead
+
+
+def replay_explored(path: Path, name: str, cap_pcts, budgets) -> list[dict]:
+    """`name` (`hoa` or `lookahead`) + finalization with exploration at each of `cap_pcts`, replayed
+    from a `--cache` file (nothing is trained): the rows `_capped` scores (benchmarks/cap_sweep.py,
+    benchmarks/explore_order.py)."""
+    study, (truth, _, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
+    tasks = sorted(study["tasks"])
+    size = next(iter(epochs))[1]
+    known, spent = _head_start(name, tasks, size, epochs, overhead)
+    estimator, extras = (LookaheadEstimator(), {"affinity": affinity}) if name == "lookahead" else ("hoa", {})
+    exact = Selector(truth, "exact")
+    optimum = {budget: exact.select(budget) for budget in budgets}
+    return _capped(name, estimator, _rows_of(truth, known), extras, tasks, list(budgets), partial(_rows_of, truth),
+                   epochs, spent, set(known), truth, optimum, sum(epochs.values()), cap_pcts, per_budget=False,
+                   explore=True)
 
 
 class _CapReached(Exception):
