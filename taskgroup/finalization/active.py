@@ -176,7 +176,7 @@ def finalize_actively(
                 return finish(selections, "limit")
             # The budgets take turns: the next exploration is at the budget after the one explored last.
             explored = next((e.budget for e in reversed(explorations) if e is not None), None)
-            exploration = next_to_explore(selector, set(zip(*_full_val(known))), list(budgets), after=explored)
+            exploration = next_to_explore(selector, set(zip(*_full_val(known))), budgets, after=explored)
             if exploration is None:
                 return finish(selections, "exhausted")
             missing = list(exploration.networks)
