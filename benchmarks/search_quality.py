@@ -305,8 +305,9 @@ def _cached(path, study, compute):
     return value
 
 
-def _rows_of(truth: pd.DataFrame, keys) -> pd.DataFrame:
-    """The rows of `truth` of the networks `keys` ((tasks, size label) pairs): "training" them, replayed."""
+def _rows_of(truth: pd.DataFrame, keys, exploration=None) -> pd.DataFrame:
+    """The rows of `truth` of the networks `keys` ((tasks, size label) pairs): "training" them, replayed
+    (a `finalize_actively` trainer; what they explore for does not change a replay)."""
     wanted = set(keys)
     return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
 
@@ -361,7 +362,7 @@ def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, 
         # the outcome at the longest prefix within a cap is the choice with those networks known.
         order: list[tuple[str, str]] = []
 
-        def train(keys):
+        def train(keys, exploration):
             order.extend(keys)
             if spent + sum(epochs[key] for key in set(order) - trained) > top:
                 raise _CapReached

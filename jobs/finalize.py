@@ -24,7 +24,7 @@ from db.models import Job, Study
 from db.results import results_frame
 from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
-from taskgroup.finalization import NetworkKey, choose_with_known
+from taskgroup.finalization import Exploration, NetworkKey, choose_with_known
 from taskgroup.selection import Selection
 
 FINALIZE_PRIORITY = 10
@@ -76,9 +76,12 @@ def check_estimates_done(session: Session, study: Study) -> None:
         )
 
 
-def queue_full_training(session: Session, study: Study, networks: Sequence[NetworkKey]) -> PlanSummary:
-    """Queue full-stage jobs for `networks`, ahead of other work (those with results or a job get none)."""
-    return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY)
+def queue_full_training(session: Session, study: Study, networks: Sequence[NetworkKey],
+                        explored_budget: float | None = None) -> PlanSummary:
+    """Queue full-stage jobs for `networks`, ahead of other work (those with results or a job get none);
+    `explored_budget`: the budget they explore for, when `finalize --explore` queues them."""
+    return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY,
+                    explored_budget=explored_budget)
 
 
 def finalize_study(
@@ -111,9 +114,10 @@ class QueuedTraining:
         self.run_workers = run_workers
         self.on_round = on_round
 
-    def __call__(self, networks: Sequence[NetworkKey]) -> pd.DataFrame:
+    def __call__(self, networks: Sequence[NetworkKey], exploration: Exploration | None = None) -> pd.DataFrame:
         with self.store.session() as session:
-            queue_full_training(session, Study.find_or_raise_by_name(session, self.study), networks)
+            queue_full_training(session, Study.find_or_raise_by_name(session, self.study), networks,
+                                None if exploration is None else exploration.budget)
         if self.on_round is not None:
             self.on_round(networks)
         self.run_workers()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from db import open_store
-from db.models import Study
+from db.models import Job, Study
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
@@ -154,6 +154,9 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
     from jobs.finalize import QueuedTraining
     from taskgroup.finalization import finalize_actively
 
+    with store.session() as session:  # the budgets' turns go on from where the last exploring run left them
+        explored_last = Job.last_explored_budget(session, Study.find_or_raise_by_name(session, name).id)
+
     rounds = 0
     prepared = False
 
@@ -173,4 +176,5 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
     return finalize_actively(
         evidence.results, estimator, budgets, QueuedTraining(store, name, work_off_queue, on_round=announce),
         extras=evidence.extras, tasks=evidence.tasks, costs=evidence.costs, max_trained=max_trained, explore=explore,
+        explored_last=explored_last,
     )

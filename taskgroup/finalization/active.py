@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pandas as pd
 
@@ -21,8 +22,14 @@ from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence, get_esti
 from taskgroup.finalization.explore import Exploration, NetworkKey, next_to_explore
 from taskgroup.selection.select import Selection, Selector
 
-Trainer = Callable[[Sequence[NetworkKey]], pd.DataFrame]
-"""Trains networks to convergence; returns their exchange-format rows (`full` stage, `val` and `test`)."""
+
+class Trainer(Protocol):
+    """Trains networks to convergence; returns their exchange-format rows (`full` stage, `val` and
+    `test`). `exploration` is what the networks explore for, None when they were chosen (the job
+    queue records it, so that the next `finalize --explore` continues the budgets' turns)."""
+
+    def __call__(self, networks: Sequence[NetworkKey], exploration: Exploration | None) -> pd.DataFrame: ...
+
 
 
 class MeasuredFirst(Estimator):
@@ -137,6 +144,7 @@ def finalize_actively(
     costs: Mapping[NetworkKey, float] | None = None,
     max_trained: int | None = None,
     explore: bool = False,
+    explored_last: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ActiveFinalization:
     """Select at every budget, train the chosen networks that lack full-stage losses, and repeat.
@@ -144,7 +152,8 @@ def finalize_actively(
     Each round trains the union of the missing networks over all budgets (smallest first, cut at
     `max_trained` in total). With `explore` (which needs `max_trained`), a stable choice does not end
     the loop: the untrained networks closest to being chosen are trained next (`next_to_explore`, the
-    budgets taking turns), until the limit is reached or nothing untrained could be chosen.
+    budgets taking turns, from the budget after `explored_last`: the one an earlier run explored
+    last), until the limit is reached or nothing untrained could be chosen.
     `progress(trained, max_trained or 0)` is called after each round.
     """
     if not budgets:
@@ -175,7 +184,7 @@ def finalize_actively(
             if room <= 0:
                 return finish(selections, "limit")
             # The budgets take turns: the next exploration is at the budget after the one explored last.
-            explored = next((e.budget for e in reversed(explorations) if e is not None), None)
+            explored = next((e.budget for e in reversed(explorations) if e is not None), explored_last)
             exploration = next_to_explore(selector, set(zip(*_full_val(known))), budgets, after=explored)
             if exploration is None:
                 return finish(selections, "exhausted")
@@ -183,7 +192,7 @@ def finalize_actively(
         if room <= 0:
             return finish(selections, "limit")
         batch = missing[:room]
-        new = train(batch)
+        new = train(batch, exploration)
         got = set(zip(*_full_val(new)))
         absent = [key for key in batch if key not in got]
         if absent:

@@ -154,3 +154,19 @@ def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_sta
     exploring = sum(len(round_) for round_, reason in zip(explored["rounds"], reasons) if reason is not None)
     assert f"{explored['networks_trained']} networks trained ({exploring} of them exploring: " in text.stdout
     assert f" for budget {reasons[-1]['budget']:g}" in text.stdout
+
+
+def test_a_second_exploring_run_continues_the_budgets_turns():
+    create_hoa_study("once", plan="esa")
+    args = ("--budgets", "1:4:1", "--estimator", "esa", "--explore", *UNTIL_STABLE)
+    once = run_json("finalize", "once", "--max-trained", "11", *args)
+    exploring = [i for i, reason in enumerate(once["explorations"]) if reason is not None]
+    assert len({once["explorations"][i]["budget"] for i in exploring}) >= 2  # the dry losses explore two budgets
+
+    create_hoa_study("twice", plan="esa")  # the same limit, spent in two runs
+    first_limit = sum(len(round_) for round_ in once["rounds"][: exploring[0] + 1])
+    first = run_json("finalize", "twice", "--max-trained", str(first_limit), *args)
+    second = run_json("finalize", "twice", "--max-trained", str(once["networks_trained"] - first_limit), *args)
+    assert first["rounds"] + second["rounds"] == once["rounds"]
+    assert first["explorations"] + second["explorations"] == once["explorations"]
+    assert second["budgets"] == once["budgets"]

@@ -30,11 +30,14 @@ def table(losses: dict[tuple[str, str], float]) -> pd.DataFrame:
     )
 
 
-def replay(truth: pd.DataFrame, log: list):
-    """A trainer that 'trains' by reading the exhaustive table, logging what it was asked for."""
+def replay(truth: pd.DataFrame, log: list, told: list | None = None):
+    """A trainer that 'trains' by reading the exhaustive table, logging what it was asked for (and in
+    `told`, what each round explored for)."""
 
-    def train(keys):
+    def train(keys, exploration):
         log.append(list(keys))
+        if told is not None:
+            told.append(exploration)
         wanted = set(keys)
         return truth[[key in wanted for key in zip(truth["tasks"], truth["size"])]]
 
@@ -87,7 +90,7 @@ def test_the_compute_limit_stops_the_loop() -> None:
 def test_a_trainer_that_returns_nothing_is_an_error() -> None:
     with pytest.raises(InvalidInputError, match="a\\+b \\(full\\) returned no full-stage"):
         finalize_actively(
-            table(SINGLES), "lookahead", [2.0], lambda keys: table({}),
+            table(SINGLES), "lookahead", [2.0], lambda keys, exploration: table({}),
             extras={"affinity": affinity_frame(["a", "b", "c"], MISLEADING, "full")},
         )
 

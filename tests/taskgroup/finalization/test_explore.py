@@ -126,6 +126,32 @@ def test_finalization_explores_the_budgets_in_turn(monkeypatch) -> None:
     assert [e.budget for e in outcome.explorations if e is not None] == [2.0, 3.0, 4.0, 2.0]
 
 
+def test_a_later_run_continues_the_turns_where_the_last_one_stopped() -> None:
+    # The table of the test above, its limit of 6 networks spent in two runs instead of one: the second
+    # run, told the budget explored last (as the CLI reads it from the job queue), trains exactly what
+    # the rest of the single run trained. The trainer is told what each round explored for.
+    rng = random.Random(1)
+    groups = ["+".join(g) for k in range(1, 5) for g in combinations(["p", "q", "r", "s"], k)]
+    truth_losses = {(g, task): round(rng.uniform(1, 3), 1) for g in groups for task in g.split("+")}
+    shift = {key: round(rng.uniform(0, 1), 1) for key in truth_losses if "+" in key[0]}
+    truth, estimator = table(truth_losses), Shifted(table(truth_losses), shift)
+    singles = table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
+    budgets = [2.0, 3.0, 4.0]
+    one = finalize_actively(singles, estimator, budgets, replay(truth, [], told := []), max_trained=6, explore=True)
+    assert told == list(one.explorations)
+    assert [e.budget for e in one.explorations if e is not None] == [2.0, 3.0, 4.0, 2.0]
+
+    for split in range(1, len(one.rounds)):
+        first_limit = sum(len(round_) for round_ in one.rounds[:split])
+        first = finalize_actively(singles, estimator, budgets, replay(truth, []), max_trained=first_limit, explore=True)
+        last = next((e.budget for e in reversed(first.explorations) if e is not None), None)
+        second = finalize_actively(first.results, estimator, budgets, replay(truth, []), max_trained=6 - first_limit,
+                                   explore=True, explored_last=last)
+        assert first.rounds + second.rounds == one.rounds
+        assert first.explorations + second.explorations == one.explorations
+        assert second.selections == one.selections
+
+
 def test_exploring_needs_a_limit() -> None:
     with pytest.raises(InvalidInputError, match="compute limit"):
         finalize_actively(table(SINGLES), PESSIMISTIC, [2.0], replay(table(TRUTH), []), explore=True)
