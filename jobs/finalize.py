@@ -108,7 +108,7 @@ class QueuedTraining:
     queue off, and read back their full-stage rows (the `train` step of `finalize_actively`)."""
 
     def __init__(self, store: Store, study: str, run_workers: Callable[[], object],
-                 on_round: Callable[[Sequence[NetworkKey]], None] | None = None) -> None:
+                 on_round: Callable[[Sequence[NetworkKey], Exploration | None], None] | None = None) -> None:
         self.store = store
         self.study = study
         self.run_workers = run_workers
@@ -119,7 +119,7 @@ class QueuedTraining:
             queue_full_training(session, Study.find_or_raise_by_name(session, self.study), networks,
                                 None if exploration is None else exploration.budget)
         if self.on_round is not None:
-            self.on_round(networks)
+            self.on_round(networks, exploration)
         self.run_workers()
         with self.store.session() as session:
             frame = results_frame(session, Study.find_or_raise_by_name(session, self.study))

@@ -160,11 +160,12 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
     rounds = 0
     prepared = False
 
-    def announce(networks: Sequence[tuple[str, str]]) -> None:
+    def announce(networks: Sequence[tuple[str, str]], exploration: Any) -> None:
         nonlocal rounds
         rounds += 1
-        err_console.print(f"round {rounds}: training {len(networks)} networks fully: " + ", ".join(map(_label, networks)),
-                          markup=False, highlight=False)
+        why = "" if exploration is None else f" (exploring for budget {exploration.budget:g})"
+        err_console.print(f"round {rounds}{why}: training {len(networks)} networks fully: "
+                          + ", ".join(map(_label, networks)), markup=False, highlight=False)
 
     def work_off_queue() -> None:
         nonlocal prepared

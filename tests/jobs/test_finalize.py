@@ -154,6 +154,11 @@ def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_sta
     exploring = sum(len(round_) for round_, reason in zip(explored["rounds"], reasons) if reason is not None)
     assert f"{explored['networks_trained']} networks trained ({exploring} of them exploring: " in text.stdout
     assert f" for budget {reasons[-1]['budget']:g}" in text.stdout
+    announced = [line for line in text.stderr.splitlines() if line.startswith("round ")]
+    assert len(announced) == len(reasons)  # each round says what it trains, and why when it explores
+    for line, reason in zip(announced, reasons):
+        assert ("exploring" in line) == (reason is not None)
+        assert reason is None or f"(exploring for budget {reason['budget']:g}): training" in line
 
 
 def test_a_second_exploring_run_continues_the_budgets_turns():
