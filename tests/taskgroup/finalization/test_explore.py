@@ -94,6 +94,7 @@ def test_budgets_take_turns_whatever_their_optimism() -> None:
     assert turn(1.0) == (2.0, (("a+c", "full"),), pytest.approx(1 - 6.3 / 6.4, abs=1e-4))
     assert turn(2.0) == (3.0, (("a+c", "full"),), 0.0)
     assert turn(3.0)[0] == 1.0  # wraps around
+    assert turn(2.5)[0] == 1.0  # explored last at a budget not asked about now (an earlier run's): from the first
     # Once a+b+c is trained, budget 1 has nothing left to explore and its turn passes to budget 2.
     known = table(SINGLES | {key: value for key, value in TRUTH.items() if key[0] in {"a+b", "a+b+c"}})
     later = Selector(known, MeasuredFirst(PESSIMISTIC))
