@@ -164,7 +164,8 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
         nonlocal rounds
         rounds += 1
         why = "" if exploration is None else f" (exploring for budget {exploration.budget:g})"
-        err_console.print(f"round {rounds}{why}: training {len(networks)} networks fully: "
+        count = f"{len(networks)} network" + ("" if len(networks) == 1 else "s")
+        err_console.print(f"round {rounds}{why}: training {count} fully: "
                           + ", ".join(map(_label, networks)), markup=False, highlight=False)
 
     def work_off_queue() -> None:
