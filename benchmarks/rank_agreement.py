@@ -44,11 +44,6 @@ def _spearman(a: pd.Series, b: pd.Series) -> float:
     return float(a.rank().corr(b.rank()))
 
 
-def _val(table: pd.DataFrame) -> pd.Series:
-    """Validation loss indexed by (network, task)."""
-    return table[table["split"] == "val"].set_index(["tasks", "task"])["loss"]
-
-
 def agreement(path: Path) -> dict[str, float]:
     """The mean within-task Spearman correlations of one cached study (and the pooled one)."""
     study, (truth, early, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
@@ -60,7 +55,7 @@ def agreement(path: Path) -> dict[str, float]:
     head, _ = search_quality._head_start("lookahead", tasks, next(iter(epochs))[1], epochs, overhead)
     evidence = Evidence(search_quality._rows_of(truth, head), {"affinity": affinity})
     predicted = LookaheadEstimator().estimate(evidence).set_index(["tasks", "task"])["loss"]
-    one, two, stopped = _val(truth), _val(other), _val(early)
+    one, two, stopped = (search_quality._val_losses(table) for table in (truth, other, early))
     mean = (one + two) / 2
     per_task = []
     for task in tasks:
