@@ -29,6 +29,8 @@ from taskgroup.selection.select import Selector
 BUDGETS = [1.0, 2.0, 3.0, 4.0, 5.0]
 MAX_SETS = 5000
 """Search every set of networks that fits the room when there are at most this many, else greedily."""
+MAX_GREEDY = 20000
+"""Search greedily only when it takes at most this many selections (room x candidates), else not at all."""
 
 Key = tuple[str, str]
 
@@ -72,6 +74,8 @@ def oracle_row(path: Path, cap: float) -> dict:
         sets = [s for k in range(1, room + 1) for s in combinations(others, k)]
         row["oracle"] = min([row["head_only"], *map(worst, sets)])
         row["search"] = f"all {len(sets)} sets"
+    elif room * len(others) > MAX_GREEDY:
+        row["oracle"], row["search"] = None, "too large to search"
     else:
         chosen: list[Key] = []
         for _ in range(room):
