@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
@@ -39,13 +38,11 @@ def oracle_row(path: Path, cap: float) -> dict:
     """For one cached study: the room the cap leaves after lookahead's head start, the networks the
     exact optimum adds to it, the worst test (and validation) regret of deploying from the head
     start alone, of the oracle's best use of the room, and of lookahead + fin@cap% explore."""
-    study, (truth, _, epochs, _, _, overhead, _) = pickle.loads(path.read_bytes())
-    tasks = sorted(study["tasks"])
-    size = next(iter(epochs))[1]
-    head, spent = search_quality._head_start("lookahead", tasks, size, epochs, overhead)
+    cached = search_quality.read_cache(path)
+    truth, epochs = cached.truth, cached.epochs
+    head, spent = cached.head_start("lookahead")
     left = cap / 100 * sum(epochs.values()) - spent
-    exact = Selector(truth, "exact")
-    optimum = {budget: exact.select(budget) for budget in BUDGETS}
+    optimum = cached.optimum(BUDGETS)
 
     def worst(extra: Sequence[Key]) -> tuple[float, float]:
         """Worst test and validation regret (%) over the budgets, deploying the best choice on
@@ -60,12 +57,11 @@ def oracle_row(path: Path, cap: float) -> dict:
 
     others = [key for key in epochs if key not in set(head)]
     needed = sorted({(n.name, n.size) for s in optimum.values() for n in s.networks} - set(head))
-    room = max(0, int(left // max(epochs[key] for key in others))) if left >= 0 else None
-    row = {"study": path.stem, "room": left / max(epochs[key] for key in others), "needed": len(needed),
-           "head_only": worst([]) if room is not None else None}
-    cells = search_quality.replay_explored(path, "lookahead", [cap], BUDGETS)
-    mine = [r for r in cells if r["method"] == f"lookahead + fin@{cap:g}% explore"]
-    row["lookahead"] = (max(r["regret_pct"] for r in mine), max(r["val_regret_pct"] for r in mine))
+    per_network = max(epochs[key] for key in others)
+    room = max(0, int(left // per_network)) if left >= 0 else None
+    row = {"study": path.stem, "room": left / per_network, "needed": len(needed),
+           "head_only": worst([]) if room is not None else None,
+           "lookahead": search_quality.worst_explored(path, "lookahead", [cap], BUDGETS)[cap][:2]}
     if room is None:
         row["oracle"], row["search"] = None, "over the cap"
     elif sum(epochs[key] for key in needed) <= left:

@@ -27,12 +27,8 @@ def sweep(path: Path, caps: list[float]) -> dict[tuple[str, float], tuple[float,
     estimator's own networks (before finalization) already cost more than the cap."""
     worst = {}
     for name, key in ESTIMATORS.items():
-        records = search_quality.replay_explored(path, key, caps, BUDGETS)
-        for cap in caps:
-            mine = [r for r in records if r["method"] == f"{key} + fin@{cap:g}% explore"]
-            over = max(r["compute_pct"] for r in mine) > cap + 1e-9
-            worst[(name, cap)] = None if over else (max(r["regret_pct"] for r in mine),
-                                                   max(r["val_regret_pct"] for r in mine))
+        for cap, (test, val, compute) in search_quality.worst_explored(path, key, caps, BUDGETS).items():
+            worst[(name, cap)] = None if compute > cap + 1e-9 else (test, val)
     return worst
 
 

@@ -44,11 +44,9 @@ def replay(path: Path, rule, cap_pct: float) -> tuple[float, float, float]:
     library = active.next_to_explore
     active.next_to_explore = rule
     try:
-        records = search_quality.replay_explored(path, "lookahead", [cap_pct], BUDGETS)
+        return search_quality.worst_explored(path, "lookahead", [cap_pct], BUDGETS)[cap_pct]
     finally:
         active.next_to_explore = library
-    return (max(r["regret_pct"] for r in records), max(r["val_regret_pct"] for r in records),
-            max(r["compute_pct"] for r in records))
 
 
 def main() -> None:

@@ -46,16 +46,16 @@ def _spearman(a: pd.Series, b: pd.Series) -> float:
 
 def agreement(path: Path) -> dict[str, float]:
     """The mean within-task Spearman correlations of one cached study (and the pooled one)."""
-    study, (truth, early, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
+    cached = search_quality.read_cache(path)
     replicates = sorted(path.parent.glob(f"{path.stem}.seed*.pkl"))
     if not replicates:
         raise SystemExit(f"error: {path} has no replicate table ({path.stem}.seedN.pkl); train it with --replicate-seed")
     _, other = pickle.loads(replicates[0].read_bytes())
-    tasks = sorted(study["tasks"])
-    head, _ = search_quality._head_start("lookahead", tasks, next(iter(epochs))[1], epochs, overhead)
-    evidence = Evidence(search_quality._rows_of(truth, head), {"affinity": affinity})
+    tasks = cached.tasks
+    head, _ = cached.head_start("lookahead")
+    evidence = Evidence(search_quality._rows_of(cached.truth, head), {"affinity": cached.affinity})
     predicted = LookaheadEstimator().estimate(evidence).set_index(["tasks", "task"])["loss"]
-    one, two, stopped = (search_quality._val_losses(table) for table in (truth, other, early))
+    one, two, stopped = (search_quality._val_losses(table) for table in (cached.truth, other, cached.early))
     mean = (one + two) / 2
     per_task = []
     for task in tasks:

@@ -52,7 +52,7 @@ import pickle
 import random
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import combinations
 from pathlib import Path
@@ -323,20 +323,49 @@ def _head_start(name: str, tasks, size: str, epochs, overhead: float) -> tuple[l
     return singles + [everything], sum(epochs[key] for key in singles) + epochs[everything] * overhead
 
 
-def replay_explored(path: Path, name: str, cap_pcts, budgets) -> list[dict]:
+@dataclass(frozen=True)
+class CachedStudy:
+    """The tables of a `--cache` file, as the replay scripts read them (benchmarks/cap_sweep.py,
+    explore_order.py, cap_oracle.py, rank_agreement.py)."""
+
+    tasks: list[str]
+    size: str
+    truth: pd.DataFrame
+    early: pd.DataFrame
+    epochs: dict[tuple[str, str], float]
+    affinity: pd.DataFrame
+    overhead: float
+
+    def head_start(self, name: str) -> tuple[list[tuple[str, str]], float]:
+        return _head_start(name, self.tasks, self.size, self.epochs, self.overhead)
+
+    def optimum(self, budgets) -> dict:
+        exact = Selector(self.truth, "exact")
+        return {budget: exact.select(budget) for budget in budgets}
+
+
+def read_cache(path: Path) -> CachedStudy:
+    study, (truth, early, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
+    return CachedStudy(sorted(study["tasks"]), next(iter(epochs))[1], truth, early, epochs, affinity, overhead)
+
+
+def worst_explored(path: Path, name: str, cap_pcts, budgets) -> dict[float, tuple[float, float, float]]:
     """`name` (`hoa` or `lookahead`) + finalization with exploration at each of `cap_pcts`, replayed
-    from a `--cache` file (nothing is trained): the rows `_capped` scores (benchmarks/cap_sweep.py,
-    benchmarks/explore_order.py)."""
-    study, (truth, _, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
-    tasks = sorted(study["tasks"])
-    size = next(iter(epochs))[1]
-    known, spent = _head_start(name, tasks, size, epochs, overhead)
-    estimator, extras = (LookaheadEstimator(), {"affinity": affinity}) if name == "lookahead" else ("hoa", {})
-    exact = Selector(truth, "exact")
-    optimum = {budget: exact.select(budget) for budget in budgets}
-    return _capped(name, estimator, _rows_of(truth, known), extras, tasks, list(budgets), partial(_rows_of, truth),
-                   epochs, spent, set(known), truth, optimum, sum(epochs.values()), cap_pcts, per_budget=False,
-                   explore=True)
+    from a `--cache` file (nothing is trained): per cap, the worst test and validation regret (%)
+    over the budgets and the most compute (%) any budget's choice needs."""
+    cached = read_cache(path)
+    known, spent = cached.head_start(name)
+    estimator, extras = (LookaheadEstimator(), {"affinity": cached.affinity}) if name == "lookahead" else ("hoa", {})
+    truth, epochs = cached.truth, cached.epochs
+    records = _capped(name, estimator, _rows_of(truth, known), extras, cached.tasks, list(budgets),
+                      partial(_rows_of, truth), epochs, spent, set(known), truth, cached.optimum(budgets),
+                      sum(epochs.values()), cap_pcts, per_budget=False, explore=True)
+    worst = {}
+    for cap in cap_pcts:
+        mine = [r for r in records if r["method"] == f"{name} + fin@{cap:g}% explore"]
+        worst[cap] = (max(r["regret_pct"] for r in mine), max(r["val_regret_pct"] for r in mine),
+                      max(r["compute_pct"] for r in mine))
+    return worst
 
 
 class _CapReached(Exception):
