@@ -19,7 +19,7 @@ import search_quality  # benchmarks/ is on sys.path when this script runs
 
 BUDGETS = [1.0, 2.0, 3.0, 4.0, 5.0]
 ESTIMATORS = {"lookahead": "lookahead", "HOA": "hoa"}
-"""Column name -> `search_quality.replay_explored` estimator."""
+"""Column name -> `search_quality.worst_explored` estimator."""
 
 
 def sweep(path: Path, caps: list[float]) -> dict[tuple[str, float], tuple[float, float] | None]:
