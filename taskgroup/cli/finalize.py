@@ -152,15 +152,17 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
                   evidence: Any, max_trained: int | None, explore: bool) -> Any:
     """`finalize_actively` with the job queue and this command's workers as its training step."""
     from jobs.finalize import QueuedTraining
-    from taskgroup.finalization import finalize_actively
+    from taskgroup.finalization import Exploration, finalize_actively
 
-    with store.session() as session:  # the budgets' turns go on from where the last exploring run left them
-        explored_last = Job.last_explored_budget(session, Study.find_or_raise_by_name(session, name).id)
+    explored_last = None
+    if explore:
+        with store.session() as session:  # the budgets' turns go on from where the last exploring run left them
+            explored_last = Job.last_explored_budget(session, Study.find_or_raise_by_name(session, name).id)
 
     rounds = 0
     prepared = False
 
-    def announce(networks: Sequence[tuple[str, str]], exploration: Any) -> None:
+    def announce(networks: Sequence[tuple[str, str]], exploration: Exploration | None) -> None:
         nonlocal rounds
         rounds += 1
         why = "" if exploration is None else f" (exploring for budget {exploration.budget:g})"

@@ -31,7 +31,6 @@ class Trainer(Protocol):
     def __call__(self, networks: Sequence[NetworkKey], exploration: Exploration | None) -> pd.DataFrame: ...
 
 
-
 class MeasuredFirst(Estimator):
     """Another estimator's predictions, with every fully trained network's real validation losses in
     place of its prediction (ESA and HOA would otherwise ignore a network trained by finalization)."""

@@ -102,6 +102,17 @@ def test_budgets_take_turns_whatever_their_optimism() -> None:
     assert found is not None and found.budget == 2.0
 
 
+def pessimistic_draw() -> tuple[pd.DataFrame, Shifted, pd.DataFrame]:
+    """Random losses of every network of four tasks, every multi-task network predicted too
+    pessimistic: the real table, the estimator, and the singles (what finalization starts from)."""
+    rng = random.Random(1)
+    groups = ["+".join(g) for k in range(1, 5) for g in combinations(["p", "q", "r", "s"], k)]
+    truth_losses = {(g, task): round(rng.uniform(1, 3), 1) for g in groups for task in g.split("+")}
+    shift = {key: round(rng.uniform(0, 1), 1) for key in truth_losses if "+" in key[0]}
+    truth = table(truth_losses)
+    return truth, Shifted(truth, shift), table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
+
+
 def test_finalization_explores_the_budgets_in_turn(monkeypatch) -> None:
     calls: list[tuple[float | None, float | None]] = []
 
@@ -111,16 +122,10 @@ def test_finalization_explores_the_budgets_in_turn(monkeypatch) -> None:
         return found
 
     monkeypatch.setattr(active, "next_to_explore", recording)
-    # Random losses, every multi-task network predicted too pessimistic. On this draw, exploring the
-    # budget with the least optimism each time (the rule before budgets took turns) explores budget
-    # 3 three times out of four and never budget 4.
-    rng = random.Random(1)
-    groups = ["+".join(g) for k in range(1, 5) for g in combinations(["p", "q", "r", "s"], k)]
-    truth_losses = {(g, task): round(rng.uniform(1, 3), 1) for g in groups for task in g.split("+")}
-    shift = {key: round(rng.uniform(0, 1), 1) for key in truth_losses if "+" in key[0]}
-    singles = table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
-    outcome = finalize_actively(singles, Shifted(table(truth_losses), shift), [2.0, 3.0, 4.0],
-                                replay(table(truth_losses), []), max_trained=6, explore=True)
+    # On this draw, exploring the budget with the least optimism each time (the rule before budgets
+    # took turns) explores budget 3 three times out of four and never budget 4.
+    truth, estimator, singles = pessimistic_draw()
+    outcome = finalize_actively(singles, estimator, [2.0, 3.0, 4.0], replay(truth, []), max_trained=6, explore=True)
 
     assert [budget for _, budget in calls] == [2.0, 3.0, 4.0, 2.0]  # every budget in turn
     assert [after for after, _ in calls] == [None, 2.0, 3.0, 4.0]
@@ -131,12 +136,7 @@ def test_a_later_run_continues_the_turns_where_the_last_one_stopped() -> None:
     # The table of the test above, its limit of 6 networks spent in two runs instead of one: the second
     # run, told the budget explored last (as the CLI reads it from the job queue), trains exactly what
     # the rest of the single run trained. The trainer is told what each round explored for.
-    rng = random.Random(1)
-    groups = ["+".join(g) for k in range(1, 5) for g in combinations(["p", "q", "r", "s"], k)]
-    truth_losses = {(g, task): round(rng.uniform(1, 3), 1) for g in groups for task in g.split("+")}
-    shift = {key: round(rng.uniform(0, 1), 1) for key in truth_losses if "+" in key[0]}
-    truth, estimator = table(truth_losses), Shifted(table(truth_losses), shift)
-    singles = table({k: v for k, v in truth_losses.items() if "+" not in k[0]})
+    truth, estimator, singles = pessimistic_draw()
     budgets = [2.0, 3.0, 4.0]
     one = finalize_actively(singles, estimator, budgets, replay(truth, [], told := []), max_trained=6, explore=True)
     assert told == list(one.explorations)
