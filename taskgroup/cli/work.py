@@ -142,10 +142,12 @@ def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event) -> No
     if stop.is_set():
         err_console.print(f"stopped; run `taskgroup work {request.study}` again to continue")
         raise typer.Exit(130)
-    if report.counts["failed"]:
+    if report.failed:
+        first, more = report.failed[0], len(report.failed) - 1
+        others = f" and {more} more" if more else ""
         raise InvalidInputError(
-            f"{report.counts['failed']} jobs failed; see `taskgroup status {request.study}`, "
-            f"then `taskgroup retry {request.study}`"
+            f"job {first.id} {first.tasks}@{first.size} ({first.stage}) failed{others}: {first.error}; "
+            f"see `taskgroup status {request.study}`, then `taskgroup retry {request.study}`"
         )
 
 

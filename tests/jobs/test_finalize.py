@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from db import open_store
 from db.affinity import store_affinity
-from db.models import Study
+from db.models import Job, Study
 from db.results import results_frame
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
 
@@ -54,6 +55,25 @@ def test_until_stable_trains_the_choices_until_every_chosen_network_is_trained()
     assert again["rounds"] == [] and again["networks_trained"] == 0 and again["stop_reason"] == "stable"
     assert chosen(again) == chosen(summary)
     assert run_json("status", "s")["jobs"]["total"] == len(before) + len(trained)
+
+
+def test_a_failed_full_training_job_stops_the_loop_with_its_error_until_retried():
+    create_hoa_study(plan="esa")
+    run_ok("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa")  # queues the choices' full training
+    with open_store(None).session() as session:  # one of them fails as a diverging loss would fail it
+        job = session.scalars(select(Job).where(Job.state == "queued").order_by(Job.id)).first()
+        job.state, job.attempts, job.error = "failed", 1, "the loss of task a diverged (nan)"
+        failed = (job.candidate.tasks, job.candidate.size)
+    before = fully_trained()
+
+    error = run_error("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE)
+    assert f"{failed[0]}@{failed[1]} (full) failed: the loss of task a diverged (nan)" in error
+    assert "taskgroup retry s" in error
+    assert failed not in fully_trained() and before < fully_trained()  # the others were trained and kept
+
+    run_ok("retry", "s")
+    summary = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE)
+    assert summary["stop_reason"] == "stable" and failed in fully_trained()
 
 
 def test_the_compute_limit_stops_the_loop_after_that_many_networks():
