@@ -108,7 +108,7 @@ class TestStorage:
             add_jobs(session, one, [("a", "full", "early")])  # planned, not explored
             add_jobs(session, one, [("a+b", "full", "early")], explored_budget=2.0)
             add_jobs(session, one, [("b", "full", "full")], explored_budget=1.5)
-            add_jobs(session, one, [("b", "full", "early")])  # chosen by a later round: not exploring
+            add_jobs(session, one, [("b", "full", "early")])  # a later job that explores nothing
             add_jobs(session, two, [("a", "full", "early")], explored_budget=4.0)
         with store.session() as session:
             assert Job.last_explored_budget(session, Study.find_or_raise_by_name(session, "one").id) == 1.5
