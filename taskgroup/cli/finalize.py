@@ -134,6 +134,9 @@ def _print_outcome(outcome: Any, max_trained: int | None) -> None:
     }[outcome.stop_reason]
     trained = f"{len(outcome.rounds)} rounds, {len(outcome.trained)} networks trained{_explored(outcome)}"
     console.print(f"{trained}; {reason}.")
+    if outcome.stop_reason == "stable":  # never when exploring, which goes on past a stable choice
+        console.print("Networks the estimate judged worse than they are were never trained; with "
+                      "`--max-trained N --explore`, what is left of N networks goes to those closest to being chosen.")
 
 
 def _explored(outcome: Any) -> str:

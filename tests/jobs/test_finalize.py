@@ -167,6 +167,9 @@ def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_sta
     text = run_ok("finalize", "explored", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "0",
                   "--explore", *UNTIL_STABLE)
     assert "stopped at the limit of 0 networks" in text.stdout and "exploring" not in text.stdout
+    assert "never trained" not in text.stdout  # the hint to explore is for runs that did not
+    stable = run_ok("finalize", "plain", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE).stdout
+    assert "every chosen network is trained fully" in stable and "`--max-trained N --explore`" in stable
 
     create_hoa_study("told", plan="esa")  # the same search again, told as text
     text = run_ok("finalize", "told", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", str(limit),
