@@ -47,7 +47,7 @@ def oracle_row(path: Path, cap: float) -> dict:
     def worst(extra: Sequence[Key]) -> tuple[float, float]:
         """Worst test and validation regret (%) over the budgets, deploying the best choice on
         validation among the head start and `extra`."""
-        deployed = Selector(search_quality._rows_of(truth, [*head, *extra]), "exact")
+        deployed = Selector(search_quality.replayed_rows(truth, [*head, *extra]), "exact")
         regrets = []
         for budget in BUDGETS:
             keys = {(n.name, n.size) for n in deployed.select(budget).networks}

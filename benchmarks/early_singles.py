@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from search_quality import _capped, _rows_of, read_cache, worst_explored  # benchmarks/ is on sys.path
+from search_quality import capped_search, read_cache, replayed_rows, worst_explored  # benchmarks/ is on sys.path
 
 from taskgroup.estimators.base import Estimator, Evidence
 from taskgroup.estimators.lookahead import LookaheadEstimator
@@ -55,12 +55,12 @@ def worst_with_early_singles(path: Path, cap: float, budgets: list[float]) -> tu
     everything = ("+".join(cached.tasks), cached.size)
     spent = cached.epochs[everything] * cached.overhead + early_epochs * len(cached.tasks)
     early = cached.early[cached.early["tasks"].isin([*cached.tasks, everything[0]])]
-    evidence = pd.concat([_rows_of(cached.truth, [everything]), early], ignore_index=True)
+    evidence = pd.concat([replayed_rows(cached.truth, [everything]), early], ignore_index=True)
     exhaustive = sum(cached.epochs.values())
-    records = _capped("early singles", EarlySinglesLookahead(cached.tasks, cached.size), evidence,
-                      {"affinity": cached.affinity}, cached.tasks, budgets, partial(_rows_of, cached.truth),
-                      cached.epochs, spent, {everything}, cached.truth, cached.optimum(budgets), exhaustive, [cap],
-                      per_budget=False, explore=True)
+    records = capped_search("early singles", EarlySinglesLookahead(cached.tasks, cached.size), evidence,
+                            {"affinity": cached.affinity}, cached.tasks, budgets, partial(replayed_rows, cached.truth),
+                            cached.epochs, spent, {everything}, cached.truth, cached.optimum(budgets), exhaustive,
+                            [cap], per_budget=False, explore=True)
     return (max(r["regret_pct"] for r in records), max(r["val_regret_pct"] for r in records),
             max(r["compute_pct"] for r in records), 100 * spent / exhaustive)
 

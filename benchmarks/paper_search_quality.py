@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from search_quality import _capped, _per_budget, _rows_of, _score  # benchmarks/ is on sys.path
+from search_quality import capped_search, per_budget_table, replayed_rows, score_choice  # benchmarks/ is on sys.path
 
 from taskgroup.finalization import finalize_actively
 from taskgroup.io.standley import read_standley
@@ -53,23 +53,24 @@ def main() -> None:
                           early_path=args.reference / "results_20.txt")
     truth = frame[frame["stage"] == "full"].reset_index(drop=True)
     early = frame[frame["stage"] == "early"].reset_index(drop=True)
-    cost = {(tasks, size): c for tasks, size, c in truth[["tasks", "size", "cost"]].drop_duplicates().itertuples(index=False)}
+    networks = truth[["tasks", "size", "cost"]].drop_duplicates()
+    cost = {(group, size): c for group, size, c in networks.itertuples(index=False)}
     exhaustive = sum(cost.values())
     tasks = sorted(TASKS)
     optimum = {budget: Selector(truth, "exact", tasks=tasks).select(budget) for budget in budgets}
-    rows_of = partial(_rows_of, truth)
+    rows_of = partial(replayed_rows, truth)
     hoa_known = [(group, size) for group, size in cost if group.count("+") <= 1]  # with the half-size singles
     methods = {
         "esa": (early, EARLY_FRACTION * exhaustive, set()),
         "hoa": (rows_of(hoa_known), sum(cost[key] for key in hoa_known), set(hoa_known)),
     }
-    records = [_score("exact", b, {(n.name, n.size) for n in optimum[b].networks}, truth, optimum[b], exhaustive,
+    records = [score_choice("exact", b, {(n.name, n.size) for n in optimum[b].networks}, truth, optimum[b], exhaustive,
                       exhaustive) for b in budgets]
     for name, (evidence, spent, trained) in methods.items():
         selector = Selector(evidence, name, tasks=tasks)
         for budget in budgets:
             keys = {(n.name, n.size) for n in selector.select(budget).networks}
-            records.append(_score(name, budget, keys, truth, optimum[budget],
+            records.append(score_choice(name, budget, keys, truth, optimum[budget],
                                   spent + sum(cost[k] for k in keys - trained), exhaustive))
         for label, searches in ((f"{name} + fin", [budgets]), (f"{name} + fin per budget", [[b] for b in budgets])):
             for searched in searches:
@@ -77,16 +78,18 @@ def main() -> None:
                 extra = sum(cost[k] for k in set(outcome.trained) - trained)
                 for budget in searched:
                     keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
-                    records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra, exhaustive))
+                    records.append(score_choice(label, budget, keys, truth, optimum[budget], spent + extra, exhaustive))
         above = [cap for cap in caps if cap > 100 * spent / exhaustive]  # a cap below the head start is no cap
         for per_budget in (False, True):
-            records.extend(_capped(name, name, evidence, {}, tasks, budgets, rows_of, cost, spent, trained, truth,
-                                   optimum, exhaustive, above, per_budget=per_budget, explore=True))
+            records.extend(capped_search(name, name, evidence, {}, tasks, budgets, rows_of, cost, spent, trained,
+                                         truth, optimum, exhaustive, above, per_budget=per_budget, explore=True))
     table = pd.DataFrame(records)
     print(f"The paper's Taskonomy table: exhaustive search {exhaustive:g} full-size trainings; regret against the "
           "exact optimum, validation / test (%), and the most compute any budget's choice needs:\n")
-    print(_per_budget(table, budgets, " val / test", lambda row: f"{row.val_regret_pct:+.2f} / {row.regret_pct:+.2f}"))
-    print("\nExact test totals (the paper's Table 4): " + ", ".join(f"{b:g}: {optimum[b].test_loss:.5f}" for b in budgets))
+    print(per_budget_table(table, budgets, " val / test",
+                           lambda row: f"{row.val_regret_pct:+.2f} / {row.regret_pct:+.2f}"))
+    totals = ", ".join(f"{budget:g}: {optimum[budget].test_loss:.5f}" for budget in budgets)
+    print(f"\nExact test totals (the paper's Table 4): {totals}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def agreement(path: Path) -> dict[str, float]:
     _, other = pickle.loads(replicates[0].read_bytes())
     tasks = cached.tasks
     head, _ = cached.head_start("lookahead")
-    evidence = Evidence(search_quality._rows_of(cached.truth, head), {"affinity": cached.affinity})
+    evidence = Evidence(search_quality.replayed_rows(cached.truth, head), {"affinity": cached.affinity})
     predicted = LookaheadEstimator().estimate(evidence).set_index(["tasks", "task"])["loss"]
     one, two, stopped = (search_quality._val_losses(table) for table in (cached.truth, other, cached.early))
     mean = (one + two) / 2

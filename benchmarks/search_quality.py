@@ -155,7 +155,7 @@ def main() -> None:
                  else LookaheadEstimator(score=alignment_score if args.lookahead_score == "alignment" else mean_score))
     exhaustive = sum(epochs.values())
     subsets = [g for g in epochs]
-    rows_of = partial(_rows_of, truth)
+    rows_of = partial(replayed_rows, truth)
     hoa_known, hoa_spent = _head_start("hoa", tasks, size.label, epochs, overhead)
     lookahead_known, lookahead_spent = _head_start("lookahead", tasks, size.label, epochs, overhead)
     methods = {
@@ -173,7 +173,7 @@ def main() -> None:
         for budget in budgets:
             chosen = selector.select(budget).networks
             keys = {(n.name, n.size) for n in chosen}
-            records.append(_score(name, budget, keys, truth, optimum[budget], spent + sum(epochs[k] for k in keys - trained), exhaustive))
+            records.append(score_choice(name, budget, keys, truth, optimum[budget], spent + sum(epochs[k] for k in keys - trained), exhaustive))
         if name == "exact":
             continue
         for limit in [None, *(int(k) for k in args.fin_limits.split(",") if k)]:
@@ -183,10 +183,10 @@ def main() -> None:
             for budget in budgets:
                 keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
                 deploy = sum(epochs[k] for k in keys - trained - set(outcome.trained))  # chosen but not yet trained
-                records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
+                records.append(score_choice(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
         for per_budget, explore in ((False, False), (True, False), (False, True)):
-            records.extend(_capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained,
-                                   truth, optimum, exhaustive, [args.compute_cap], per_budget, explore))
+            records.extend(capped_search(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent,
+                                         trained, truth, optimum, exhaustive, [args.compute_cap], per_budget, explore))
     if args.replicate_seed is not None:
         others = _replicates(tasks, size, config, args)
         noise = noise_table([_val_losses(t) for t in [truth, *others.values()]], tasks)
@@ -199,14 +199,14 @@ def main() -> None:
             replica = Selector(other, "exact")
             for budget in budgets:
                 keys = {(n.name, n.size) for n in replica.select(budget).networks}
-                records.append(_score(f"exact, seed {seed} run", budget, keys, truth, optimum[budget],
+                records.append(score_choice(f"exact, seed {seed} run", budget, keys, truth, optimum[budget],
                                       exhaustive, exhaustive, mean_truth, mean_optimum[budget]))
     else:
         mean_truth, mean_optimum = None, {}
     rng = random.Random(args.seed)
     for budget in budgets:
         draws = [_random_grouping(tasks, int(budget), rng) for _ in range(args.random_draws)]
-        scored = [_score("random", budget, {(g, size.label) for g in d}, truth, optimum[budget],
+        scored = [score_choice("random", budget, {(g, size.label) for g in d}, truth, optimum[budget],
                          sum(epochs[(g, size.label)] for g in d), exhaustive, mean_truth, mean_optimum.get(budget))
                   for d in draws]
         averaged = ["test_loss", "regret_pct", "val_regret_pct", "epochs", "compute_pct"]
@@ -305,7 +305,7 @@ def _cached(path, study, compute):
     return value
 
 
-def _rows_of(truth: pd.DataFrame, keys, exploration=None) -> pd.DataFrame:
+def replayed_rows(truth: pd.DataFrame, keys, exploration=None) -> pd.DataFrame:
     """The rows of `truth` of the networks `keys` ((tasks, size label) pairs): "training" them, replayed
     (a `finalize_actively` trainer; what they explore for does not change a replay)."""
     wanted = set(keys)
@@ -357,9 +357,9 @@ def worst_explored(path: Path, name: str, cap_pcts, budgets) -> dict[float, tupl
     known, spent = cached.head_start(name)
     estimator, extras = (LookaheadEstimator(), {"affinity": cached.affinity}) if name == "lookahead" else ("hoa", {})
     truth, epochs = cached.truth, cached.epochs
-    records = _capped(name, estimator, _rows_of(truth, known), extras, cached.tasks, list(budgets),
-                      partial(_rows_of, truth), epochs, spent, set(known), truth, cached.optimum(budgets),
-                      sum(epochs.values()), cap_pcts, per_budget=False, explore=True)
+    records = capped_search(name, estimator, replayed_rows(truth, known), extras, cached.tasks, list(budgets),
+                            partial(replayed_rows, truth), epochs, spent, set(known), truth, cached.optimum(budgets),
+                            sum(epochs.values()), cap_pcts, per_budget=False, explore=True)
     worst = {}
     for cap in cap_pcts:
         mine = [r for r in records if r["method"] == f"{name} + fin@{cap:g}% explore"]
@@ -372,7 +372,7 @@ class _CapReached(Exception):
     """Raised by the replayed training once finalization has passed the compute cap."""
 
 
-def _capped(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained, truth, optimum,
+def capped_search(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent, trained, truth, optimum,
             exhaustive, cap_pcts, per_budget, explore=False) -> list[dict]:
     """Finalization under a compute cap (each of `cap_pcts`, % of exhaustive, everything counted):
     the longest run of finalization (in networks trained) that stays within the cap; a budget whose
@@ -428,7 +428,7 @@ def _within_cap(label, cap, order, estimator, evidence, extras, tasks, budgets, 
         fallback = deployable[budget]
         if deploy and spent + extra + deploy > cap and fallback is not None:
             keys, deploy = {(n.name, n.size) for n in fallback.networks}, 0.0
-        records.append(_score(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
+        records.append(score_choice(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
     return records
 
 
@@ -454,7 +454,7 @@ def _totals(keys, truth) -> tuple[float, float]:
     return val_total, test_total
 
 
-def _score(method, budget, keys, truth, optimum, epochs, exhaustive, mean_truth=None, mean_optimum=None) -> dict:
+def score_choice(method, budget, keys, truth, optimum, epochs, exhaustive, mean_truth=None, mean_optimum=None) -> dict:
     """Real losses of the chosen networks: each task served by its lowest real validation loss; with a
     two-run mean table, also the test regret on it against its own exact optimum."""
     val_total, test_total = _totals(keys, truth)
@@ -491,15 +491,15 @@ def _markdown(table: pd.DataFrame, budgets) -> str:
 
 def _summary(table: pd.DataFrame, budgets) -> str:
     """One row per method: regret (val / test, %) at each budget and the most compute any budget took."""
-    return _per_budget(table, budgets, " val / test", lambda row: f"{row.val_regret_pct:+.2f} / {row.regret_pct:+.2f}")
+    return per_budget_table(table, budgets, " val / test", lambda row: f"{row.val_regret_pct:+.2f} / {row.regret_pct:+.2f}")
 
 
 def _mean_summary(table: pd.DataFrame, budgets) -> str:
     """One row per method: test regret on the two-run mean table at each budget, and its compute."""
-    return _per_budget(table, budgets, "", lambda row: f"{row.mean_regret_pct:+.2f}")
+    return per_budget_table(table, budgets, "", lambda row: f"{row.mean_regret_pct:+.2f}")
 
 
-def _per_budget(table: pd.DataFrame, budgets, suffix: str, cell) -> str:
+def per_budget_table(table: pd.DataFrame, budgets, suffix: str, cell) -> str:
     """A markdown table, one row per method, a column per budget (`cell(record)`), then the compute."""
     head = "| method | " + " | ".join(f"B={b:g}{suffix}" for b in budgets) + " | compute (% of exhaustive) |"
     lines = [head, "| --- |" + " ---: |" * (len(budgets) + 1)]
