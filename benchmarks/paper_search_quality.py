@@ -29,7 +29,13 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from search_quality import capped_search, per_budget_table, replayed_rows, score_choice  # benchmarks/ is on sys.path
+from search_quality import (  # benchmarks/ is on sys.path
+    capped_search,
+    per_budget_table,
+    replayed_rows,
+    score_choice,
+    scored_selections,
+)
 
 from taskgroup.finalization import finalize_actively
 from taskgroup.io.standley import read_standley
@@ -68,17 +74,13 @@ def main() -> None:
                       exhaustive) for b in budgets]
     for name, (evidence, spent, trained) in methods.items():
         selector = Selector(evidence, name, tasks=tasks)
-        for budget in budgets:
-            keys = {(n.name, n.size) for n in selector.select(budget).networks}
-            records.append(score_choice(name, budget, keys, truth, optimum[budget],
-                                  spent + sum(cost[k] for k in keys - trained), exhaustive))
+        selections = {budget: selector.select(budget) for budget in budgets}
+        records.extend(scored_selections(name, selections, truth, optimum, cost, spent, trained, exhaustive))
         for label, searches in ((f"{name} + fin", [budgets]), (f"{name} + fin per budget", [[b] for b in budgets])):
             for searched in searches:
                 outcome = finalize_actively(evidence, name, searched, rows_of, tasks=tasks)
-                extra = sum(cost[k] for k in set(outcome.trained) - trained)
-                for budget in searched:
-                    keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
-                    records.append(score_choice(label, budget, keys, truth, optimum[budget], spent + extra, exhaustive))
+                records.extend(scored_selections(label, outcome.selections, truth, optimum, cost, spent, trained,
+                                                 exhaustive, also_trained=outcome.trained))
         above = [cap for cap in caps if cap > 100 * spent / exhaustive]  # a cap below the head start is no cap
         for per_budget in (False, True):
             records.extend(capped_search(name, name, evidence, {}, tasks, budgets, rows_of, cost, spent, trained,

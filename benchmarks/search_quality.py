@@ -170,20 +170,15 @@ def main() -> None:
     records = []
     for name, (estimator, evidence, extras, spent, trained) in methods.items():
         selector = Selector(evidence, estimator, extras=extras, tasks=tasks)
-        for budget in budgets:
-            chosen = selector.select(budget).networks
-            keys = {(n.name, n.size) for n in chosen}
-            records.append(score_choice(name, budget, keys, truth, optimum[budget], spent + sum(epochs[k] for k in keys - trained), exhaustive))
+        selections = {budget: selector.select(budget) for budget in budgets}
+        records.extend(scored_selections(name, selections, truth, optimum, epochs, spent, trained, exhaustive))
         if name == "exact":
             continue
         for limit in [None, *(int(k) for k in args.fin_limits.split(",") if k)]:
             outcome = finalize_actively(evidence, estimator, budgets, rows_of, extras=extras, tasks=tasks, max_trained=limit)
             label = f"{name} + fin" if limit is None else f"{name} + fin<={limit}"
-            extra = sum(epochs[k] for k in set(outcome.trained) - trained)
-            for budget in budgets:
-                keys = {(n.name, n.size) for n in outcome.selections[budget].networks}
-                deploy = sum(epochs[k] for k in keys - trained - set(outcome.trained))  # chosen but not yet trained
-                records.append(score_choice(label, budget, keys, truth, optimum[budget], spent + extra + deploy, exhaustive))
+            records.extend(scored_selections(label, outcome.selections, truth, optimum, epochs, spent, trained,
+                                             exhaustive, also_trained=outcome.trained))
         for per_budget, explore in ((False, False), (True, False), (False, True)):
             records.extend(capped_search(name, estimator, evidence, extras, tasks, budgets, rows_of, epochs, spent,
                                          trained, truth, optimum, exhaustive, [args.compute_cap], per_budget, explore))
@@ -452,6 +447,17 @@ def _totals(keys, truth) -> tuple[float, float]:
         val_total += val[(serving[0], serving[1], task)]
         test_total += test[(serving[0], serving[1], task)]
     return val_total, test_total
+
+
+def scored_selections(method, selections, truth, optimum, epochs, spent, trained, exhaustive, also_trained=()):
+    """`score_choice` of each budget's selection; its compute is the head start `spent` plus the
+    training of every network it deploys or `also_trained` (by finalization) beyond `trained`."""
+    records = []
+    for budget, selection in selections.items():
+        keys = {(n.name, n.size) for n in selection.networks}
+        compute = spent + sum(epochs[key] for key in (keys | set(also_trained)) - trained)
+        records.append(score_choice(method, budget, keys, truth, optimum[budget], compute, exhaustive))
+    return records
 
 
 def score_choice(method, budget, keys, truth, optimum, epochs, exhaustive, mean_truth=None, mean_optimum=None) -> dict:
