@@ -16,12 +16,17 @@ library's head start (nothing is trained):
 from __future__ import annotations
 
 import argparse
-import pickle
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from search_quality import capped_search, read_cache, replayed_rows, worst_explored  # benchmarks/ is on sys.path
+from search_quality import (  # benchmarks/ is on sys.path
+    CachedStudy,
+    capped_search,
+    read_cache,
+    replayed_rows,
+    worst_explored,
+)
 
 from taskgroup.estimators.base import Estimator, Evidence
 from taskgroup.estimators.lookahead import LookaheadEstimator
@@ -48,10 +53,10 @@ class EarlySinglesLookahead(Estimator):
                                             evidence.extras))
 
 
-def worst_with_early_singles(path: Path, cap: float, budgets: list[float]) -> tuple[float, float, float, float]:
+def worst_with_early_singles(cached: CachedStudy, cap: float,
+                             budgets: list[float]) -> tuple[float, float, float, float]:
     """Worst test and validation regret (%) over the budgets, the most compute (%) and the head start's (%)."""
-    cached = read_cache(path)
-    early_epochs = pickle.loads(path.read_bytes())[1][3] / len(cached.epochs)  # every early run is as long
+    early_epochs = cached.early_epochs / len(cached.epochs)  # every early run is as long
     everything = ("+".join(cached.tasks), cached.size)
     spent = cached.epochs[everything] * cached.overhead + early_epochs * len(cached.tasks)
     early = cached.early[cached.early["tasks"].isin([*cached.tasks, everything[0]])]
@@ -77,9 +82,9 @@ def main() -> None:
     print("| study | head start, early singles | early singles | head start, library | library |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for path in args.caches:
-        test, val, compute, head = worst_with_early_singles(path, args.cap, budgets)
-        library = worst_explored(path, "lookahead", [args.cap], budgets)[args.cap]
         cached = read_cache(path)
+        test, val, compute, head = worst_with_early_singles(cached, args.cap, budgets)
+        library = worst_explored(path, "lookahead", [args.cap], budgets)[args.cap]
         library_head = 100 * cached.head_start("lookahead")[1] / sum(cached.epochs.values())
         print(f"| {path.stem} | {head:.1f}% | {test:+.2f} ({val:+.2f}), {compute:.1f}% | {library_head:.1f}% | "
               f"{library[0]:+.2f} ({library[1]:+.2f}), {library[2]:.1f}% |", flush=True)

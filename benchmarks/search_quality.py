@@ -321,13 +321,15 @@ def _head_start(name: str, tasks, size: str, epochs, overhead: float) -> tuple[l
 @dataclass(frozen=True)
 class CachedStudy:
     """The tables of a `--cache` file, as the replay scripts read them (benchmarks/cap_sweep.py,
-    explore_order.py, cap_oracle.py, rank_agreement.py)."""
+    explore_order.py, cap_oracle.py, rank_agreement.py, early_singles.py); `early_epochs` is what
+    the early-stage runs of every network cost together."""
 
     tasks: list[str]
     size: str
     truth: pd.DataFrame
     early: pd.DataFrame
     epochs: dict[tuple[str, str], float]
+    early_epochs: float
     affinity: pd.DataFrame
     overhead: float
 
@@ -340,8 +342,9 @@ class CachedStudy:
 
 
 def read_cache(path: Path) -> CachedStudy:
-    study, (truth, early, epochs, _, affinity, overhead, _) = pickle.loads(path.read_bytes())
-    return CachedStudy(sorted(study["tasks"]), next(iter(epochs))[1], truth, early, epochs, affinity, overhead)
+    study, (truth, early, epochs, early_epochs, affinity, overhead, _) = pickle.loads(path.read_bytes())
+    return CachedStudy(sorted(study["tasks"]), next(iter(epochs))[1], truth, early, epochs, early_epochs, affinity,
+                       overhead)
 
 
 def worst_explored(path: Path, name: str, cap_pcts, budgets) -> dict[float, tuple[float, float, float]]:
