@@ -48,12 +48,9 @@ def oracle_row(path: Path, cap: float) -> dict:
         """Worst test and validation regret (%) over the budgets, deploying the best choice on
         validation among the head start and `extra`."""
         deployed = Selector(search_quality.replayed_rows(truth, [*head, *extra]), "exact")
-        regrets = []
-        for budget in BUDGETS:
-            keys = {(n.name, n.size) for n in deployed.select(budget).networks}
-            val, test = search_quality._totals(keys, truth)
-            regrets.append((100 * (test / optimum[budget].test_loss - 1), 100 * (val / optimum[budget].val_loss - 1)))
-        return max(r[0] for r in regrets), max(r[1] for r in regrets)
+        selections = {budget: deployed.select(budget) for budget in BUDGETS}
+        records = search_quality.scored_selections("oracle", selections, truth, optimum, epochs, 0.0, set(), 1.0)
+        return max(r["regret_pct"] for r in records), max(r["val_regret_pct"] for r in records)
 
     others = [key for key in epochs if key not in set(head)]
     needed = sorted({(n.name, n.size) for s in optimum.values() for n in s.networks} - set(head))

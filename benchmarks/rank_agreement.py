@@ -55,7 +55,7 @@ def agreement(path: Path) -> dict[str, float]:
     head, _ = cached.head_start("lookahead")
     evidence = Evidence(search_quality.replayed_rows(cached.truth, head), {"affinity": cached.affinity})
     predicted = LookaheadEstimator().estimate(evidence).set_index(["tasks", "task"])["loss"]
-    one, two, stopped = (search_quality._val_losses(table) for table in (cached.truth, other, cached.early))
+    one, two, stopped = (search_quality.val_losses_by_network(table) for table in (cached.truth, other, cached.early))
     mean = (one + two) / 2
     per_task = []
     for task in tasks:

@@ -184,7 +184,7 @@ def main() -> None:
                                          trained, truth, optimum, exhaustive, [args.compute_cap], per_budget, explore))
     if args.replicate_seed is not None:
         others = _replicates(tasks, size, config, args)
-        noise = noise_table([_val_losses(t) for t in [truth, *others.values()]], tasks)
+        noise = noise_table([val_losses_by_network(t) for t in [truth, *others.values()]], tasks)
         mean_truth = _mean_table([truth, *others.values()])
         mean_optimum = {b: Selector(mean_truth, "exact").select(b) for b in budgets}
         for record in records:
@@ -478,7 +478,7 @@ def score_choice(method, budget, keys, truth, optimum, epochs, exhaustive, mean_
     }
 
 
-def _val_losses(table: pd.DataFrame) -> pd.Series:
+def val_losses_by_network(table: pd.DataFrame) -> pd.Series:
     """Validation losses indexed by (network, task), as `seed_noise.noise_table` takes them."""
     val = table[table["split"] == "val"]
     return val.set_index(["tasks", "task"])["loss"].rename_axis(["network", "task"])
