@@ -53,6 +53,9 @@ class Study(Base):
     sizes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     dataset: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     training: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_explored_budget: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The budget `finalize --explore` last queued training for: where its next run continues the
+    budgets' turns (None until the study is explored)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     candidates: Mapped[list[Candidate]] = relationship(
@@ -155,8 +158,6 @@ class Job(Base):
     progress: Mapped[float | None] = mapped_column(Float, nullable=True)
     wall_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     curve: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
-    explored_budget: Mapped[float | None] = mapped_column(Float, nullable=True)
-    """The budget `finalize --explore` queued this job to explore for (None for any other job)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -177,14 +178,6 @@ class Job(Base):
     @classmethod
     def all_of_study(cls, session: Session, study_id: int) -> list[Job]:
         return list(session.scalars(select(cls).where(cls.study_id == study_id).order_by(cls.id)))
-
-    @classmethod
-    def last_explored_budget(cls, session: Session, study_id: int) -> float | None:
-        """The budget the study's most recently queued exploring job served: where the next
-        `finalize --explore` continues the budgets' turns."""
-        stmt = (select(cls.explored_budget).where(cls.study_id == study_id, cls.explored_budget.is_not(None))
-                .order_by(cls.id.desc()).limit(1))
-        return session.scalar(stmt)
 
 
 class Result(Base):

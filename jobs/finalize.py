@@ -79,9 +79,11 @@ def check_estimates_done(session: Session, study: Study) -> None:
 def queue_full_training(session: Session, study: Study, networks: Sequence[NetworkKey],
                         explored_budget: float | None = None) -> PlanSummary:
     """Queue full-stage jobs for `networks`, ahead of other work (those with results or a job get none);
-    `explored_budget`: the budget they explore for, when `finalize --explore` queues them."""
-    return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY,
-                    explored_budget=explored_budget)
+    `explored_budget`: the budget they explore for, when `finalize --explore` queues them, recorded on
+    the study even when their jobs were already queued (by a run that was stopped)."""
+    if explored_budget is not None:
+        study.last_explored_budget = explored_budget
+    return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY)
 
 
 def finalize_study(

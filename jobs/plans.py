@@ -122,11 +122,9 @@ def plan_study(session: Session, study: Study, estimator: str) -> PlanSummary:
     return add_jobs(session, study, keys)
 
 
-def add_jobs(session: Session, study: Study, keys: Iterable[JobKey], priority: int = 0,
-             explored_budget: float | None = None) -> PlanSummary:
+def add_jobs(session: Session, study: Study, keys: Iterable[JobKey], priority: int = 0) -> PlanSummary:
     """Queue a job for each (tasks, size, stage) that has neither a job nor results yet; candidates
-    are created as needed, at their size's declared cost. `explored_budget` marks the new jobs as
-    queued by `finalize --explore` for that budget."""
+    are created as needed, at their size's declared cost."""
     keys = list(dict.fromkeys(keys))
     size_cost = {size["label"]: float(size["cost"]) for size in study.sizes}
     candidates = {(c.tasks, c.size): c for c in Candidate.all_of_study(session, study.id)}
@@ -154,7 +152,7 @@ def add_jobs(session: Session, study: Study, keys: Iterable[JobKey], priority: i
             skipped += 1
         else:
             session.add(Job(study_id=study.id, candidate_id=candidate.id, stage=stage, state="queued",
-                            priority=priority, attempts=0, explored_budget=explored_budget))
+                            priority=priority, attempts=0))
             jobs.add((candidate.id, stage))
             added_jobs += 1
     session.flush()

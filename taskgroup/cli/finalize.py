@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from db import open_store
-from db.models import Job, Study
+from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
@@ -160,7 +160,7 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
     explored_last = None
     if explore:
         with store.session() as session:  # the budgets' turns go on from where the last exploring run left them
-            explored_last = Job.last_explored_budget(session, Study.find_or_raise_by_name(session, name).id)
+            explored_last = Study.find_or_raise_by_name(session, name).last_explored_budget
 
     rounds = 0
     prepared = False

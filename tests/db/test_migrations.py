@@ -79,3 +79,43 @@ def test_studies_made_before_per_task_init_keep_training_sequentially(db_url):
     assert [(name, json.loads(training) if isinstance(training, str) else training) for name, training in rows] == [
         ("plain", {}), ("tuned", {"lr": 0.01, "seed": 3})
     ]
+
+
+def test_the_budget_explored_last_moves_from_the_newest_marked_job_to_its_study(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine, "0005")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO study (id, name, tasks, sizes, dataset, training, created_at) VALUES "
+            "(1, 'explored', '[\"a\", \"b\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP), "
+            "(2, 'planned', '[\"a\", \"b\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)"
+        ))
+        connection.execute(text(
+            "INSERT INTO candidate (id, study_id, tasks, size, cost) VALUES "
+            "(1, 1, 'a', 'full', 1.0), (2, 1, 'b', 'full', 1.0), (3, 1, 'a+b', 'full', 1.0), (4, 2, 'a', 'full', 1.0)"
+        ))
+        connection.execute(text(
+            "INSERT INTO job (id, study_id, candidate_id, stage, state, priority, attempts, explored_budget, created_at) "
+            "VALUES (1, 1, 1, 'full', 'done', 10, 1, 2.0, CURRENT_TIMESTAMP), "
+            "(2, 1, 2, 'full', 'done', 10, 1, 1.5, CURRENT_TIMESTAMP), "
+            "(3, 1, 3, 'full', 'queued', 10, 0, NULL, CURRENT_TIMESTAMP), "
+            "(4, 2, 4, 'early', 'done', 0, 1, NULL, CURRENT_TIMESTAMP)"
+        ))
+        connection.execute(text(
+            "INSERT INTO result (candidate_id, job_id, stage, split, task, loss, created_at) "
+            "VALUES (2, 2, 'full', 'val', 'b', 0.25, CURRENT_TIMESTAMP)"
+        ))
+    open_store(db_url, check=False).upgrade()
+    store = open_store(db_url)
+    with store.session() as session:
+        assert Study.find_or_raise_by_name(session, "explored").last_explored_budget == 1.5
+        assert Study.find_or_raise_by_name(session, "planned").last_explored_budget is None
+    with store.engine.connect() as connection:  # rebuilding the job table kept what refers to it
+        assert connection.execute(text("SELECT job_id, loss FROM result")).all() == [(2, 0.25)]
+
+    command.downgrade(alembic_config(store.engine), "0005")
+    with store.engine.connect() as connection:
+        marked = connection.execute(text("SELECT id, explored_budget FROM job ORDER BY id")).all()
+        assert [tuple(row) for row in marked] == [(1, None), (2, None), (3, 1.5), (4, None)]
+        assert connection.execute(text("SELECT count(*) FROM candidate")).scalar() == 4
+        assert connection.execute(text("SELECT job_id, loss FROM result")).all() == [(2, 0.25)]

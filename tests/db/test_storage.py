@@ -9,7 +9,7 @@ from db import ConflictError, NotFoundError, SchemaVersionError, StorageError, o
 from db.migrations_api import current_revision, head_revision
 from db.models import Candidate, Job, Result, Study
 from db.results import results_frame, store_results
-from jobs.plans import add_jobs
+from jobs.finalize import queue_full_training
 
 ROWS = [
     {"tasks": "a", "size": "full", "cost": 1.0, "stage": "full", "split": "val", "task": "a", "loss": 0.5},
@@ -98,21 +98,24 @@ class TestStorage:
             assert session.query(Result).count() == 3
             assert session.query(Job).count() == 0
 
-    def test_the_budget_explored_last_is_that_of_the_studys_latest_exploring_job(self, db_url):
+    def test_the_budget_explored_last_is_that_of_the_studys_latest_exploring_training(self, db_url):
         store = open_store(db_url)
-        _make_study(store, "one")
-        _make_study(store, "two")
+        _make_study(store, "one", rows=[])  # nothing trained yet
+        _make_study(store, "two", rows=[])
         with store.session() as session:
             one, two = (Study.find_or_raise_by_name(session, name) for name in ("one", "two"))
-            assert Job.last_explored_budget(session, one.id) is None
-            add_jobs(session, one, [("a", "full", "early")])  # planned, not explored
-            add_jobs(session, one, [("a+b", "full", "early")], explored_budget=2.0)
-            add_jobs(session, one, [("b", "full", "full")], explored_budget=1.5)
-            add_jobs(session, one, [("b", "full", "early")])  # a later job that explores nothing
-            add_jobs(session, two, [("a", "full", "early")], explored_budget=4.0)
+            assert one.last_explored_budget is None
+            queue_full_training(session, one, [("a+b", "full")], explored_budget=2.0)
+            queue_full_training(session, one, [("a", "full")])  # chosen, then left queued by a stopped run
+            queue_full_training(session, two, [("a", "full")], explored_budget=4.0)
+        with store.session() as session:  # the next run explores the network whose job is still queued
+            queue_full_training(session, Study.find_or_raise_by_name(session, "one"), [("a", "full")], explored_budget=1.5)
         with store.session() as session:
-            assert Job.last_explored_budget(session, Study.find_or_raise_by_name(session, "one").id) == 1.5
-            assert Job.last_explored_budget(session, Study.find_or_raise_by_name(session, "two").id) == 4.0
+            queue_full_training(session, Study.find_or_raise_by_name(session, "one"), [("b", "full")])  # explores nothing
+        with store.session() as session:
+            one, two = (Study.find_or_raise_by_name(session, name) for name in ("one", "two"))
+            assert (one.last_explored_budget, two.last_explored_budget) == (1.5, 4.0)
+            assert len(Job.all_of_study(session, one.id)) == 3  # the queued job was not queued twice
 
     def test_error_inside_a_session_rolls_back(self, db_url):
         store = open_store(db_url)
