@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from db import SchemaVersionError, open_store
 from db.migrations_api import alembic_config, current_revision, head_revision, upgrade_to_head
-from db.models import Base, Study
+from db.models import Base, Candidate, Job, Result, Study
 from db.store import create_db_engine
 from jobs.training_options import training_config
 
@@ -35,6 +35,31 @@ def test_downgrade_to_base_and_upgrade_again(db_url):
     assert current_revision(engine) is None
     upgrade_to_head(engine)
     assert current_revision(engine) == head_revision()
+
+
+def test_downgrading_to_the_first_revision_and_back_keeps_every_row(db_url):
+    store = open_store(db_url)
+    with store.session() as session:
+        study = Study(name="kept", tasks=["a"], sizes=[{"label": "full", "cost": 1.0}], dataset={}, training={})
+        candidate = Candidate(study=study, tasks="a", size="full", cost=1.0)
+        session.add(candidate)
+        session.flush()
+        job = Job(study_id=study.id, candidate=candidate, stage="full", state="done")
+        session.add(job)
+        session.flush()
+        session.add(Result(candidate=candidate, job_id=job.id, stage="full", split="val", task="a", loss=0.25))
+
+    def rows() -> list[tuple]:
+        with store.engine.connect() as connection:
+            return [tuple(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                          for table in ("study", "candidate", "job", "result")),
+                    tuple(connection.execute(text("SELECT job_id IS NOT NULL, loss FROM result")).one())]
+
+    assert rows() == [(1, 1, 1, 1), (True, 0.25)]
+    command.downgrade(alembic_config(store.engine), REVISIONS[-1])  # each table rebuilt by some revision
+    assert rows() == [(1, 1, 1, 1), (True, 0.25)]
+    upgrade_to_head(store.engine)
+    assert rows() == [(1, 1, 1, 1), (True, 0.25)]
 
 
 @pytest.mark.parametrize("revision", [r for r in REVISIONS if r != head_revision()] or [None])
