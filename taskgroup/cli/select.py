@@ -26,8 +26,8 @@ UnitOption = Annotated[
 ]
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]
 MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help="Hard cap TASK=L on a task's loss (repeatable).")]
-RequireOption = Annotated[list[str], typer.Option("--require", help="Candidate that must be chosen, TASKS[@SIZE] (repeatable).")]
-ForbidOption = Annotated[list[str], typer.Option("--forbid", help="Candidate that must not be chosen, TASKS[@SIZE] (repeatable).")]
+RequireOption = Annotated[list[str], typer.Option("--require", help="Candidate that must be chosen, TASKS\\[@SIZE] (repeatable).")]
+ForbidOption = Annotated[list[str], typer.Option("--forbid", help="Candidate that must not be chosen, TASKS\\[@SIZE] (repeatable).")]
 MaxNetworksOption = Annotated[int | None, typer.Option("--max-networks", help="At most K networks.", min=1)]
 
 
@@ -97,7 +97,7 @@ def print_selection(selection: Selection, name: str) -> None:
 
 def sweep_command(
     name: Annotated[str, typer.Argument(help="Study to sweep.")],
-    budgets: Annotated[str, typer.Option("--budgets", help="START:END:STEP (end included) or a comma list.")] = "1:5:0.5",
+    budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a comma list.")] = "1:5:0.5",
     estimators: Annotated[str, typer.Option("--estimators", "--estimator", help="Comma-separated estimators.")] = "exact,esa,hoa",
     solver: SolverOption = "auto",
     unit: UnitOption = "relative",

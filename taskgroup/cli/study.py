@@ -21,7 +21,8 @@ from taskgroup.models import parse_sizes
 DEFAULT_SIZES = "full=1.0,half=0.5"
 
 study_app = typer.Typer(help="Create, list, show and delete studies.", no_args_is_help=True)
-_TASK_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+"""Task and study names: safe in candidate keys (`+`), folder names and rich markup (`[`)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -34,12 +35,16 @@ def parse_task_list(text: str) -> list[str]:
     if not tasks:
         raise InvalidInputError("--tasks needs at least one task name, e.g. --tasks depth,normal")
     for name in tasks:
-        if not _TASK_NAME.match(name):
-            raise InvalidInputError(f"task name {name!r} may only use letters, digits, '_', '-' and '.'")
+        _check_name(name, "task name")
     duplicates = sorted({name for name in tasks if tasks.count(name) > 1})
     if duplicates:
         raise InvalidInputError(f"task {duplicates[0]!r} is listed twice in --tasks")
     return tasks
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidInputError(f"{what} {name!r} may only use letters, digits, '_', '-' and '.'")
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ def create(
     ] = None,
     sizes: Annotated[
         str | None,
-        typer.Option("--sizes", help="Network sizes as LABEL=[ENCODER:]COST[@WIDTH], comma-separated. "
+        typer.Option("--sizes", help="Network sizes as LABEL=[ENCODER:]COST\\[@WIDTH], comma-separated. "
                      "Default: full=1.0,half=0.5.", show_default=False),
     ] = None,
     dataset: Annotated[
@@ -147,12 +152,13 @@ def create(
     ] = [],
     spec_file: Annotated[
         Path | None,
-        typer.Option("--spec", help="TOML study spec with tasks, sizes, [dataset] and [training]; flags override it."),
+        typer.Option("--spec", help="TOML study spec with tasks, sizes, \\[dataset] and \\[training]; flags override it."),
     ] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a study: its tasks, its network sizes and (for training) its dataset and training options."""
+    _check_name(name, "study name")
     spec_values = read_study_spec(spec_file) if spec_file else StudySpecFile()
     tasks = tasks or spec_values.tasks
     if not tasks:

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 def train(
     tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated tasks of the candidate, e.g. depth,normal.")],
     size: Annotated[
-        str, typer.Option("--size", help="full, half, or LABEL=[ENCODER:]COST[@WIDTH] (e.g. small=xception:0.25).")
+        str, typer.Option("--size", help="full, half, or LABEL=[ENCODER:]COST\\[@WIDTH] (e.g. small=xception:0.25).")
     ] = "full",
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset to train on.")] = "synthetic",
     data_root: Annotated[Path | None, typer.Option("--data-root", help="Folder of an on-disk dataset.")] = None,

@@ -20,7 +20,7 @@ def parse_budgets(text: str) -> list[float]:
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
-            raise InvalidInputError(f"invalid budgets {text!r}: write START:END:STEP, e.g. 1:5:0.5")
+            raise InvalidInputError(f"invalid budgets {text!r}: write START:STOP:STEP, e.g. 1:5:0.5")
         start, end, step = (_decimal(part, text) for part in parts)
         if step <= 0:
             raise InvalidInputError(f"invalid budgets {text!r}: the step must be positive")
@@ -45,7 +45,7 @@ def _decimal(part: str, text: str) -> Decimal:
     except InvalidOperation:
         raise InvalidInputError(
             f"invalid budgets {text!r}: {part.strip()!r} is not a number "
-            "(write START:END:STEP, e.g. 1:5:0.5, or a list, e.g. 1,2.5,4)"
+            "(write START:STOP:STEP, e.g. 1:5:0.5, or a list, e.g. 1,2.5,4)"
         ) from None
     if not value.is_finite():
         raise InvalidInputError(f"invalid budgets {text!r}: {part.strip()!r} is not a finite number")

@@ -89,7 +89,7 @@ def test_finalize_before_the_estimates_are_done_is_refused():
 def test_bad_budgets_and_devices_get_one_clear_error():
     create()
     run_ok("plan", "s")
-    assert "START:END:STEP" in run_error("finalize", "s", "--budgets", "one")
+    assert "START:STOP:STEP" in run_error("finalize", "s", "--budgets", "one")
     assert "unknown device 'gpu0'" in run_error("work", "s", "--devices", "gpu0", "--runner", "dry")
     assert "unknown job runner 'fast'" in run_error("work", "s", "--devices", "cpu", "--runner", "fast")
     assert "unknown plan 'tag'" in run_error("plan", "s", "--estimator", "tag")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import typer
+from rich.text import Text
 
 from taskgroup.cli.main import app
 from tests.taskgroup.cli.helpers import run_ok
@@ -35,3 +36,12 @@ def test_every_command_has_help_and_a_doc_section(path):
     assert f"## `taskgroup {' '.join(path)}`" in CLI_DOC.read_text(), (
         "docs/cli.md is out of date: regenerate it with the command at its top"
     )
+
+
+@pytest.mark.parametrize("path", [path for path, _ in COMMANDS], ids=lambda path: " ".join(path))
+def test_no_help_text_loses_a_bracketed_word_to_rich_markup(path):
+    """Help is rendered as rich markup, where `[dataset]` would be a style tag and vanish: a
+    literal bracket must be written `\\[`."""
+    command = dict(COMMANDS)[path]
+    for text in [command.help or "", *(getattr(param, "help", None) or "" for param in command.params)]:
+        assert Text.from_markup(text).plain == text.replace("\\[", "["), f"`taskgroup {' '.join(path)}`: {text!r}"
