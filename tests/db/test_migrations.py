@@ -20,6 +20,15 @@ from jobs.training_options import training_config
 REVISIONS = [script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
 
 
+def _sample_database(db_url: str, revision: str, *inserts: str) -> None:
+    """A database at an older `revision`, with rows written by that revision's SQL."""
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine, revision)
+    with engine.begin() as connection:
+        for insert in inserts:
+            connection.execute(text(insert))
+
+
 def test_models_match_the_migrations(db_url):
     engine = create_db_engine(db_url)
     upgrade_to_head(engine)
@@ -66,13 +75,8 @@ def test_downgrading_to_the_first_revision_and_back_keeps_every_row(db_url):
 def test_sample_database_of_an_older_revision_upgrades_with_its_data(db_url, revision):
     if revision is None:
         pytest.skip("only one revision so far: no older schema to upgrade from")
-    engine = create_db_engine(db_url)
-    upgrade_to_head(engine, revision)
-    with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO study (name, tasks, sizes, dataset, training, created_at) "
-            "VALUES ('old', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)"
-        ))
+    _sample_database(db_url, revision, "INSERT INTO study (name, tasks, sizes, dataset, training, created_at) "
+                     "VALUES ('old', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)")
     with pytest.raises(SchemaVersionError, match="taskgroup db upgrade"):
         open_store(db_url)
     open_store(db_url, check=False).upgrade()
@@ -82,14 +86,12 @@ def test_sample_database_of_an_older_revision_upgrades_with_its_data(db_url, rev
 
 
 def test_studies_made_before_per_task_init_keep_training_sequentially(db_url):
-    engine = create_db_engine(db_url)
-    upgrade_to_head(engine, "0003")
-    with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO study (name, tasks, sizes, dataset, training, created_at) VALUES "
-            "('plain', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP), "
-            "('tuned', '[\"a\"]', '[]', '{}', '{\"lr\": 0.01, \"seed\": 3}', CURRENT_TIMESTAMP)"
-        ))
+    _sample_database(
+        db_url, "0003",
+        "INSERT INTO study (name, tasks, sizes, dataset, training, created_at) VALUES "
+        "('plain', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP), "
+        "('tuned', '[\"a\"]', '[]', '{}', '{\"lr\": 0.01, \"seed\": 3}', CURRENT_TIMESTAMP)",
+    )
     open_store(db_url, check=False).upgrade()
     store = open_store(db_url)
     with store.session() as session:
@@ -107,29 +109,21 @@ def test_studies_made_before_per_task_init_keep_training_sequentially(db_url):
 
 
 def test_the_budget_explored_last_moves_from_the_newest_marked_job_to_its_study(db_url):
-    engine = create_db_engine(db_url)
-    upgrade_to_head(engine, "0005")
-    with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO study (id, name, tasks, sizes, dataset, training, created_at) VALUES "
-            "(1, 'explored', '[\"a\", \"b\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP), "
-            "(2, 'planned', '[\"a\", \"b\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)"
-        ))
-        connection.execute(text(
-            "INSERT INTO candidate (id, study_id, tasks, size, cost) VALUES "
-            "(1, 1, 'a', 'full', 1.0), (2, 1, 'b', 'full', 1.0), (3, 1, 'a+b', 'full', 1.0), (4, 2, 'a', 'full', 1.0)"
-        ))
-        connection.execute(text(
-            "INSERT INTO job (id, study_id, candidate_id, stage, state, priority, attempts, explored_budget, created_at) "
-            "VALUES (1, 1, 1, 'full', 'done', 10, 1, 2.0, CURRENT_TIMESTAMP), "
-            "(2, 1, 2, 'full', 'done', 10, 1, 1.5, CURRENT_TIMESTAMP), "
-            "(3, 1, 3, 'full', 'queued', 10, 0, NULL, CURRENT_TIMESTAMP), "
-            "(4, 2, 4, 'early', 'done', 0, 1, NULL, CURRENT_TIMESTAMP)"
-        ))
-        connection.execute(text(
-            "INSERT INTO result (candidate_id, job_id, stage, split, task, loss, created_at) "
-            "VALUES (2, 2, 'full', 'val', 'b', 0.25, CURRENT_TIMESTAMP)"
-        ))
+    _sample_database(
+        db_url, "0005",
+        "INSERT INTO study (id, name, tasks, sizes, dataset, training, created_at) VALUES "
+        "(1, 'explored', '[\"a\", \"b\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP), "
+        "(2, 'planned', '[\"a\", \"b\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)",
+        "INSERT INTO candidate (id, study_id, tasks, size, cost) VALUES "
+        "(1, 1, 'a', 'full', 1.0), (2, 1, 'b', 'full', 1.0), (3, 1, 'a+b', 'full', 1.0), (4, 2, 'a', 'full', 1.0)",
+        "INSERT INTO job (id, study_id, candidate_id, stage, state, priority, attempts, explored_budget, created_at) "
+        "VALUES (1, 1, 1, 'full', 'done', 10, 1, 2.0, CURRENT_TIMESTAMP), "
+        "(2, 1, 2, 'full', 'done', 10, 1, 1.5, CURRENT_TIMESTAMP), "
+        "(3, 1, 3, 'full', 'queued', 10, 0, NULL, CURRENT_TIMESTAMP), "
+        "(4, 2, 4, 'early', 'done', 0, 1, NULL, CURRENT_TIMESTAMP)",
+        "INSERT INTO result (candidate_id, job_id, stage, split, task, loss, created_at) "
+        "VALUES (2, 2, 'full', 'val', 'b', 0.25, CURRENT_TIMESTAMP)",
+    )
     open_store(db_url, check=False).upgrade()
     store = open_store(db_url)
     with store.session() as session:
