@@ -39,6 +39,26 @@ def upgrade_to_head(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+def check_upgradable(engine: Engine) -> None:
+    """Refuse to migrate what this code cannot: a database with tables of something else, or one
+    written by a newer taskgroup (whose revision no migration here knows)."""
+    current = current_revision(engine)
+    if current is None:
+        tables = set(inspect(engine).get_table_names())
+        if tables:
+            raise SchemaVersionError(
+                f"the database has tables ({', '.join(sorted(tables)[:5])}) but no taskgroup schema "
+                "version; it is not a taskgroup database"
+            )
+        return
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        raise SchemaVersionError(
+            f"the database schema revision {current} is unknown to this taskgroup (head {head_revision()}); "
+            "it was written by a newer taskgroup: upgrade taskgroup to use it"
+        )
+
+
 def check_schema(engine: Engine, *, create: bool) -> None:
     """Refuse a database of another schema version with a message that says what to run.
 
@@ -48,24 +68,13 @@ def check_schema(engine: Engine, *, create: bool) -> None:
     head = head_revision()
     if current == head:
         return
+    check_upgradable(engine)
     if current is None:
-        tables = set(inspect(engine).get_table_names())
-        if tables:
-            raise SchemaVersionError(
-                f"the database has tables ({', '.join(sorted(tables)[:5])}) but no taskgroup schema "
-                "version; it is not a taskgroup database"
-            )
         if create:
             upgrade_to_head(engine)
             return
         raise SchemaVersionError("the database is empty; run `taskgroup db upgrade` to create it")
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if current in known:
-        raise SchemaVersionError(
-            f"the database schema is at revision {current}, this taskgroup needs {head}: "
-            "run `taskgroup db upgrade` (with the same --db) to migrate it"
-        )
     raise SchemaVersionError(
-        f"the database schema revision {current} is unknown to this taskgroup (head {head}); "
-        "it was written by a newer taskgroup: upgrade taskgroup to use it"
+        f"the database schema is at revision {current}, this taskgroup needs {head}: "
+        "run `taskgroup db upgrade` (with the same --db) to migrate it"
     )

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import ConflictError, StorageError
-from db.migrations_api import check_schema, upgrade_to_head
+from db.migrations_api import check_schema, check_upgradable, upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -106,6 +106,7 @@ class Store:
 
     def upgrade(self) -> None:
         """Bring the schema to this code's head revision (`taskgroup db upgrade`)."""
+        check_upgradable(self.engine)
         upgrade_to_head(self.engine)
 
     def dispose(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from db import ConflictError, NotFoundError, SchemaVersionError, StorageError, open_store
 from db.migrations_api import current_revision, head_revision
@@ -133,6 +133,9 @@ class TestStorage:
             connection.execute(text("UPDATE alembic_version SET version_num = 'ffffffff'"))
         with pytest.raises(SchemaVersionError, match="newer taskgroup"):
             open_store(db_url)
+        with pytest.raises(SchemaVersionError, match="newer taskgroup"):  # and `taskgroup db upgrade` leaves it
+            open_store(db_url, check=False).upgrade()
+        assert current_revision(store.engine) == "ffffffff"
 
     def test_foreign_database_is_refused(self, db_url):
         store = open_store(db_url, check=False)
@@ -140,6 +143,9 @@ class TestStorage:
             connection.execute(text("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)"))
         with pytest.raises(SchemaVersionError, match="not a taskgroup database"):
             open_store(db_url)
+        with pytest.raises(SchemaVersionError, match="not a taskgroup database"):
+            open_store(db_url, check=False).upgrade()
+        assert inspect(store.engine).get_table_names() == ["unrelated"]
 
 
 def test_unreachable_database_is_one_storage_error(tmp_path):

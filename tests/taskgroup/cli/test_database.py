@@ -1,0 +1,37 @@
+"""`taskgroup db current|upgrade`: what a user runs after upgrading taskgroup, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from db.migrations_api import current_revision, head_revision, upgrade_to_head
+from db.store import create_db_engine
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+
+def _upgrade(db_url: str) -> str:
+    return " ".join(run_ok("db", "upgrade", "--db", db_url).stdout.split())  # a long URL wraps the line
+
+
+def test_an_older_database_is_refused_until_upgraded_then_keeps_its_studies(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine, "0005")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO study (name, tasks, sizes, dataset, training, created_at) "
+                                "VALUES ('old', '[\"a\"]', '[]', '{}', '{}', CURRENT_TIMESTAMP)"))
+    current = run_json("db", "current", "--db", db_url)
+    assert (current["revision"], current["head"]) == ("0005", head_revision())
+    assert "run `taskgroup db upgrade`" in run_error("study", "list", "--db", db_url)
+
+    assert f"schema 0005 -> {head_revision()}" in _upgrade(db_url)
+    assert [study["name"] for study in run_json("study", "list", "--db", db_url)] == ["old"]
+    assert f"schema {head_revision()} -> {head_revision()}" in _upgrade(db_url)  # again: nothing to do
+
+
+def test_upgrading_a_database_of_a_newer_taskgroup_is_refused_and_leaves_it(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    assert "written by a newer taskgroup" in run_error("db", "upgrade", "--db", db_url)
+    assert current_revision(engine) == "0099"
