@@ -24,7 +24,15 @@ from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_c
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
-from taskgroup.report import BASELINE_COLUMNS, JOB_COLUMNS, REPORT_FORMATS, ReportInput, build_report, write_report
+from taskgroup.report import (
+    BASELINE_COLUMNS,
+    JOB_COLUMNS,
+    REPORT_FORMATS,
+    ReportInput,
+    build_report,
+    report_writers,
+    write_report,
+)
 from taskgroup.report.compute import NeedsJob
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
@@ -69,6 +77,7 @@ def make_report(
     unit: str = "relative",
 ) -> dict[str, list[Path]]:
     """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`."""
+    report_writers(out, formats)  # a bad --out or format fails now, not after the selections
     with _progress_bar() as bar:
         task = bar.add_task("selecting", total=None)
         gathered = gather_report_input(

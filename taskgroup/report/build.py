@@ -22,6 +22,7 @@ from taskgroup.report.selections import (
     SelectObject,
     choices_table,
     chosen_network_costs,
+    curve_split,
     loss_curves,
     serving_losses,
 )
@@ -79,14 +80,15 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
 
 def _loss_section(data: ReportInput) -> Section:
     curves = loss_curves(data.selections, data.baselines)
+    split = "test" if curve_split(curves) == "test" else "validation"
     return Section(
         "loss-vs-budget",
         "Total loss against budget",
-        "Sum over tasks of the test losses of the networks serving them, for the set each estimator "
+        f"Sum over tasks of the {split} losses of the networks serving them, for the set each estimator "
         "chose at each budget, next to the baselines (the paper's Figure 4): all tasks in one network, one "
         "network per task, random groupings (band: one standard deviation) and the worst feasible grouping. "
         "Lower is better.",
-        figures=(Figure("loss_vs_budget", "Total test loss against budget", figures.loss_vs_budget(curves)),),
+        figures=(Figure("loss_vs_budget", f"Total {split} loss against budget", figures.loss_vs_budget(curves)),),
         tables=(Table("choices", "Chosen sets (as printed by taskgroup select --json)", choices_table(data.selections)),
                 Table("baselines", "Baselines where feasible (as in taskgroup sweep --json; random: mean and spread of seeded samples)",
                       data.baselines.dropna(subset=["cost"]).reset_index(drop=True)),

@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from taskgroup.report.affinity import gain_matrix
-from taskgroup.report.selections import SelectObject, network_label
+from taskgroup.report.selections import SelectObject, curve_split, network_label
 
 DPI = 90
 _BASELINE_STYLES = [{"linestyle": "--", "marker": marker, "alpha": 0.8, "markersize": size}
@@ -22,25 +22,30 @@ _ESTIMATOR_STYLE = {"linestyle": "-", "marker": "o", "linewidth": 2}
 
 
 def loss_vs_budget(curves: pd.DataFrame) -> bytes:
-    """Total test loss of the chosen set against budget, per estimator and baseline (Figure 4)."""
+    """Total loss of the chosen set against budget, per estimator and baseline (Figure 4); on the
+    test split where the study has one."""
+    split = curve_split(curves)
     figure, axes = _figure(7.5, 4.5)
     baselines = 0
-    for (series, kind), rows in curves.groupby(["series", "kind"], sort=False):
+    for (series, kind), rows in curves.dropna(subset=[f"{split}_loss"]).groupby(["series", "kind"], sort=False):
         rows = rows.sort_values("budget")
         if kind == "estimator":
             style = _ESTIMATOR_STYLE
         else:  # distinct markers, so baselines that coincide (e.g. worst = all-in-one) stay visible
             style, baselines = _BASELINE_STYLES[baselines % len(_BASELINE_STYLES)], baselines + 1
-        line = axes.plot(rows["budget"], rows["test_loss"], label=series, **style)[0]
-        spread = rows["test_loss_std"].to_numpy(dtype=float)
+        line = axes.plot(rows["budget"], rows[f"{split}_loss"], label=series, **style)[0]
+        spread = rows["test_loss_std"].to_numpy(dtype=float) if split == "test" else np.array([np.nan])
         if np.isfinite(spread).any():
             low, high = rows["test_loss"] - rows["test_loss_std"], rows["test_loss"] + rows["test_loss_std"]
             axes.fill_between(rows["budget"], low, high, color=line.get_color(), alpha=0.15)
     axes.set_xlabel("inference budget")
-    axes.set_ylabel("total test loss (lower is better)")
+    axes.set_ylabel(f"total {'test' if split == 'test' else 'validation'} loss (lower is better)")
     axes.set_title("Total loss against budget")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if axes.get_lines():
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        axes.text(0.5, 0.5, "no selections", ha="center", transform=axes.transAxes)
     return _png(figure)
 
 

@@ -26,15 +26,23 @@ class ReportWriter(ABC):
 REPORT_FORMATS: Registry[type[ReportWriter]] = Registry("report format")
 
 
-def write_report(report: Report, out_dir: str | Path, formats: Iterable[str]) -> dict[str, list[Path]]:
-    """Write each requested format under `out_dir` (created if needed); format name -> files written."""
+def report_writers(out_dir: str | Path, formats: Iterable[str]) -> dict[str, ReportWriter]:
+    """The writer of each requested format; refuses an unknown format or an `out_dir` that is a file,
+    which callers check before the work of building a report."""
     names = list(dict.fromkeys(formats))
     if not names:
         raise InvalidInputError("no report format given (known: " + ", ".join(REPORT_FORMATS.names()) + ")")
-    writers = {name: REPORT_FORMATS.get(name)() for name in names}  # unknown names fail before writing
+    writers = {name: REPORT_FORMATS.get(name)() for name in names}
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {out} exists and is not a directory")
+    return writers
+
+
+def write_report(report: Report, out_dir: str | Path, formats: Iterable[str]) -> dict[str, list[Path]]:
+    """Write each requested format under `out_dir` (created if needed); format name -> files written."""
+    writers = report_writers(out_dir, formats)
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return {name: writer.write(report, out) for name, writer in writers.items()}
 

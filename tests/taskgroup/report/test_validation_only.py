@@ -1,0 +1,46 @@
+"""A report of a study whose imported results have no test split: its curve is drawn on validation."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pandas as pd
+
+from tests.taskgroup.cli.helpers import run, run_ok
+
+ROWS = [("a", "a", 0.5), ("b", "b", 0.6), ("a+b", "a", 0.45), ("a+b", "b", 0.7)]
+
+
+def _validation_only_study(tmp_path) -> str:
+    db = f"sqlite:///{tmp_path / 'val.sqlite'}"
+    csv = tmp_path / "val.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\n"
+                   + "".join(f"{tasks},full,1.0,full,val,{task},{loss}\n" for tasks, task, loss in ROWS))
+    run_ok("study", "create", "v", "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    run_ok("import", "v", str(csv), "--db", db)
+    return db
+
+
+def test_the_curve_of_a_study_without_test_losses_is_its_validation_totals(tmp_path):
+    db = _validation_only_study(tmp_path)
+    out = tmp_path / "report"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's "no artists with labels" for an empty figure
+        run_ok("report", "v", "--out", str(out), "--budgets", "1:2:1", "--estimators", "exact", "--db", db)
+    curve = pd.read_csv(out / "tables" / "loss_vs_budget.csv")
+    exact = curve[curve["series"] == "exact"].set_index("budget")
+    assert exact["test_loss"].isna().all()
+    assert exact["val_loss"].to_dict() == {1.0: 0.45 + 0.7, 2.0: 0.45 + 0.6}  # a+b alone, then b beside it
+    section = {s["id"]: s for s in json.loads((out / "report.json").read_text())["sections"]}["loss-vs-budget"]
+    assert "validation losses" in section["text"] and "Total validation loss" in (out / "report.md").read_text()
+
+
+def test_an_out_path_that_is_a_file_is_refused_before_any_selection(tmp_path):
+    db = _validation_only_study(tmp_path)
+    taken = tmp_path / "report.csv"
+    taken.write_text("mine\n")
+    result = run("report", "v", "--out", str(taken), "--db", db)
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == f"error: --out {taken} exists and is not a directory"
+    assert "note:" not in result.output  # the selections (which note what they leave out) never ran
+    assert taken.read_text() == "mine\n"
