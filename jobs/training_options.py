@@ -34,3 +34,8 @@ def training_config(options: Mapping[str, Any]) -> TrainConfig:
         return TrainConfig(**dict(options))
     except TypeError as error:  # a value of the wrong kind reaching a comparison
         raise InvalidInputError(f"invalid training options {dict(options)}: {error}") from error
+
+
+def effective_training(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every training option with the value a worker uses: the stored ones, and defaults for the rest."""
+    return dataclasses.asdict(training_config(options))

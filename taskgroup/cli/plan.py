@@ -68,6 +68,7 @@ def configure(
 ) -> None:
     """Show or change how a study's candidates are trained (stored in the database, used by every worker)."""
     from jobs.manage import configure_training
+    from jobs.training_options import effective_training
     from taskgroup.selection import parse_candidate
 
     key = None
@@ -79,14 +80,26 @@ def configure(
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings or reset:
-            effective = configure_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
+            stored = configure_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
         else:
-            effective = dict(study.training or {})
-    if json_output:
-        emit_json({"study": name, "candidate": candidate, "training": effective})
+            stored = dict(study.training or {})
+    if candidate is not None:
+        _show_options(f"training of {name} ({candidate})", stored, stored, json_output,
+                      {"study": name, "candidate": candidate, "training": stored})
         return
-    table = Table("option", "value", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
-    for option, value in sorted(effective.items()):
-        table.add_row(option, str(value))
-    console.print(table if effective else f"Study [bold]{name}[/] trains with the default options.")
+    effective = effective_training(stored)
+    _show_options(f"training of {name}", effective, stored, json_output,
+                  {"study": name, "candidate": None, "training": stored, "effective": effective})
+
+
+def _show_options(title: str, shown: dict[str, Any], stored: dict[str, Any], json_output: bool,
+                  payload: dict[str, Any]) -> None:
+    """The options as a table that marks which are the study's own (`set`) and which are defaults."""
+    if json_output:
+        emit_json(payload)
+        return
+    table = Table("option", "value", "", title=title)
+    for option, value in shown.items():
+        table.add_row(option, str(value), "set" if option in stored else "[dim]default[/]")
+    console.print(table)
 

@@ -99,3 +99,16 @@ def test_training_an_import_only_study_is_refused():
     create()
     run_ok("plan", "s")
     assert "no dataset" in run_error("work", "s", "--devices", "cpu")
+
+
+def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
+    create()
+    shown = run_json("configure", "s", "--set", "lr=0.01")
+    assert shown["training"] == {"lr": 0.01}
+    effective = shown["effective"]
+    assert effective["lr"] == 0.01 and effective["init"] == "per-task" and effective["max_epochs"] > 0
+    assert run_json("configure", "s")["effective"] == effective  # showing changes nothing
+    table = run_ok("configure", "s").stdout
+    rows = {line.split("│")[1].strip(): line for line in table.splitlines() if line.count("│") >= 3}
+    assert set(rows) == set(effective)
+    assert "set" in rows["lr"] and "default" in rows["max_epochs"]
