@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
@@ -14,10 +13,12 @@ from rich.table import Column, Table
 from db import open_store
 from db.models import Candidate, Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
-from taskgroup.cost import CostMeasurement, candidate_costs, measure_candidates, resolve_device
+from taskgroup.cost import CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
-from taskgroup.models import SizeSpec
-from taskgroup.tasks import Task, get_task
+
+if TYPE_CHECKING:  # torch and the models are loaded by the command itself, not by every CLI start
+    from taskgroup.models import SizeSpec
+    from taskgroup.tasks import Task
 
 DEFAULT_IMAGE_SIZE = 64
 REFERENCE_SIZE = "full"
@@ -59,6 +60,9 @@ def cost(
     inference mode, in rounds over all candidates so that changing machine load hits all alike.
     Re-running overwrites earlier figures.
     """
+    from taskgroup.cost import measure_candidates, resolve_device
+    from taskgroup.models import SizeSpec
+
     target = resolve_device(device)
     store = open_store(db)
     with store.session() as session:
@@ -97,6 +101,8 @@ def cost(
 @contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
     """Run with `threads` CPU threads (when given), restoring torch's setting afterwards."""
+    import torch
+
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -108,6 +114,8 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 def _tasks_of(tasks: str) -> list[Task]:
     """The registered tasks of a candidate: only those have heads to build and measure."""
+    from taskgroup.tasks import get_task
+
     try:
         return [get_task(task) for task in tasks.split("+")]
     except UnknownNameError as error:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
-from taskgroup.data import DATASETS, DatasetSpec, available_tasks, load_splits
-from taskgroup.data.synthetic import META_FILE, SyntheticParams, generate, read_meta
 from taskgroup.errors import InvalidInputError
+
+if TYPE_CHECKING:  # the datasets (torch) are loaded by each command, not by every CLI start
+    from taskgroup.data.synthetic import SyntheticParams
 
 data_app = typer.Typer(help="Generate the synthetic dataset, preview it, and list the tasks each dataset has.",
                        no_args_is_help=True)  # fmt: skip
@@ -32,6 +33,8 @@ def generate_command(
     json_output: JsonOption = False,
 ) -> None:
     """Render the synthetic multi-task scene dataset into OUT (memory-mapped .npy arrays + meta.json)."""
+    from taskgroup.data.synthetic import META_FILE, SyntheticParams, generate, read_meta
+
     params = SyntheticParams.from_options({"images": images, "resolution": resolution, "seed": seed})
     reused = False
     if out.exists() and any(out.iterdir()):
@@ -59,6 +62,8 @@ def generate_command(
 
 
 def _same_params(out: Path, params: SyntheticParams) -> bool:
+    from taskgroup.data.synthetic import read_meta
+
     try:
         meta = read_meta(out)
     except InvalidInputError:
@@ -85,6 +90,8 @@ def tasks_command(
     json_output: JsonOption = False,
 ) -> None:
     """List the tasks each dataset has labels for (the names a study can use)."""
+    from taskgroup.data import DATASETS, DatasetSpec, available_tasks
+
     names = [dataset] if dataset else DATASETS.names()
     listing = {name: available_tasks(DatasetSpec(name=name)) for name in names}
     if json_output:
@@ -105,6 +112,7 @@ def check_command(
     json_output: JsonOption = False,
 ) -> None:
     """Load a dataset as a study would and read one item of each split: sizes, shapes and dtypes."""
+    from taskgroup.data import DatasetSpec, available_tasks, load_splits
 
     spec = DatasetSpec(name=dataset, root=root, options=parse_key_values(option or [], "--option"))
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else available_tasks(spec)

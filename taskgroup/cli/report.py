@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -24,17 +24,11 @@ from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_c
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
-from taskgroup.report import (
-    BASELINE_COLUMNS,
-    JOB_COLUMNS,
-    REPORT_FORMATS,
-    ReportInput,
-    build_report,
-    report_writers,
-    write_report,
-)
-from taskgroup.report.compute import NeedsJob
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
+
+if TYPE_CHECKING:  # the report package draws with matplotlib: loaded by the commands that write one
+    from taskgroup.report import ReportInput
+    from taskgroup.report.compute import NeedsJob
 
 DEFAULT_FORMATS = "html,md,csv,json"
 DEFAULT_ESTIMATORS = "exact,esa,hoa"
@@ -60,10 +54,7 @@ def report(
 ) -> None:
     """Write a study's report: loss against budget per estimator and baseline, the chosen groupings,
     pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute."""
-    wanted = _names(formats, "--format")
-    for fmt in wanted:
-        REPORT_FORMATS.get(fmt)  # an unknown format fails before any work
-    written = make_report(db, name, out, wanted, budgets=budgets, estimators=_names(estimators, "--estimators"), unit=unit)
+    written = make_report(db, name, out, _names(formats, "--format"), budgets=budgets, estimators=_names(estimators, "--estimators"), unit=unit)
     files = [str(path) for paths in written.values() for path in paths]
     if json_output:
         emit_json({"study": name, "out": str(out), "files": files})
@@ -77,6 +68,8 @@ def make_report(
     unit: str = "relative",
 ) -> dict[str, list[Path]]:
     """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`."""
+    from taskgroup.report import build_report, report_writers, write_report
+
     report_writers(out, formats)  # a bad --out or format fails now, not after the selections
     with _progress_bar() as bar:
         task = bar.add_task("selecting", total=None)
@@ -107,6 +100,8 @@ def gather_report_input(
 ) -> GatheredInput:
     """Read the study from the store and select at every (estimator, budget), as `select --json` would
     (same evidence: costs in `unit`, extra tables for estimators such as lookahead)."""
+    from taskgroup.report import ReportInput
+
     evidence = load_study_evidence(db, name, unit)
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
@@ -141,6 +136,8 @@ def default_budgets(task_count: int) -> list[float]:
 
 def _baselines_frame(rows: Sequence[BaselineRow]) -> pd.DataFrame:
     """The sweep's baseline rows with the chosen networks written as labels (none for `random`)."""
+    from taskgroup.report import BASELINE_COLUMNS
+
     records = []
     for row in rows:
         record = row.to_json()
@@ -161,6 +158,8 @@ def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequen
 
 
 def _jobs_frame(session: Session, study: Study) -> pd.DataFrame:
+    from taskgroup.report import JOB_COLUMNS
+
     rows = [
         (job.candidate.tasks, job.candidate.size, job.stage, job.state, job.epochs, job.device, job.started_at, job.finished_at)
         for job in Job.all_of_study(session, study.id)

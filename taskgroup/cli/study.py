@@ -16,7 +16,6 @@ from db import open_store
 from db.models import Candidate, Job, Result, Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
 from taskgroup.errors import InvalidInputError
-from taskgroup.models import parse_sizes
 
 DEFAULT_SIZES = "full=1.0,half=0.5"
 
@@ -158,6 +157,8 @@ def create(
     json_output: JsonOption = False,
 ) -> None:
     """Create a study: its tasks, its network sizes and (for training) its dataset and training options."""
+    from taskgroup.models import parse_sizes  # the encoders' registry needs torch: loaded here, not at CLI start
+
     _check_name(name, "study name")
     spec_values = read_study_spec(spec_file) if spec_file else StudySpecFile()
     tasks = tasks or spec_values.tasks

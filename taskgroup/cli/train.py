@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
-from taskgroup.data import DatasetSpec, load_splits
 from taskgroup.errors import InvalidInputError
-from taskgroup.models import SizeSpec, parse_size, parse_sizes
-from taskgroup.training import STAGES, TrainConfig, TrainOutcome, train_candidate
+from taskgroup.training import STAGES, TrainConfig, TrainOutcome
+
+if TYPE_CHECKING:  # torch, the data and the models are loaded by the command, not by every CLI start
+    import torch
+
+    from taskgroup.models import SizeSpec
 
 NAMED_SIZES = "full=1.0,half=0.5"
 """What a bare `--size` label means (the paper's two sizes); anything else is given in full."""
@@ -59,6 +61,9 @@ def train(
 ) -> None:
     """Train one candidate network and print each task's validation and test loss (of the checkpoint
     with the lowest summed validation loss)."""
+    from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.training import train_candidate
+
     task_names = [name.strip() for name in tasks.split(",") if name.strip()]
     if not task_names:
         raise InvalidInputError("--tasks needs at least one task name")
@@ -104,6 +109,8 @@ def _print(outcome: TrainOutcome, device: torch.device) -> None:
 
 
 def _size(text: str) -> SizeSpec:
+    from taskgroup.models import parse_size, parse_sizes
+
     if "=" in text:
         return parse_size(text)
     named = {size.label: size for size in parse_sizes(NAMED_SIZES)}
@@ -115,6 +122,8 @@ def _size(text: str) -> SizeSpec:
 
 
 def _device(text: str) -> torch.device:
+    import torch
+
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -1,15 +1,22 @@
-"""Inference cost of candidate networks: measuring it on a device and expressing it in a budget unit."""
+"""Inference cost of candidate networks: measuring it on a device and expressing it in a budget unit.
 
-from taskgroup.cost.measure import (
-    CostMeasurement,
-    combine_rounds,
-    count_macs,
-    count_params,
-    measure_candidates,
-    measure_cost,
-    resolve_device,
-)
+Measuring needs torch, so `measure`'s functions are imported on first use (lazy_loader): commands
+that only read stored costs start without loading it.
+"""
+
+import lazy_loader
+
+from taskgroup.cost.measurement import CostMeasurement
 from taskgroup.cost.units import UNITS, candidate_costs
+
+__getattr__, _, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "measure": [
+            "combine_rounds", "count_macs", "count_params", "measure_candidates", "measure_cost", "resolve_device",
+        ],
+    },
+)
 
 __all__ = [
     "UNITS",

@@ -11,38 +11,15 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from taskgroup.cost.measurement import CostMeasurement
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec, build_model
 from taskgroup.tasks.base import Task
-
-
-@dataclass(frozen=True)
-class CostMeasurement:
-    """One network's measured cost.
-
-    `latency_ms` is the median wall time of one forward pass over a batch of `batch_size` images;
-    `latency_spread_ms` is the interquartile range (75th minus 25th percentile) of the timed runs.
-    `peak_memory_bytes` is the device allocator's peak during a forward pass (weights, input and
-    activations); None on CPU, which has no per-tensor allocator statistics.
-    """
-
-    params: int
-    macs: int
-    latency_ms: float
-    latency_spread_ms: float
-    peak_memory_bytes: int | None
-    device: str
-    batch_size: int = 1
-
-    def as_dict(self) -> dict[str, int | float | str | None]:
-        """Plain values, for JSON output and storage."""
-        return asdict(self)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

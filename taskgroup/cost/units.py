@@ -19,7 +19,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from taskgroup.cost.measure import CostMeasurement
+from taskgroup.cost.measurement import CostMeasurement
 from taskgroup.errors import InvalidInputError
 from taskgroup.registry import Registry
 

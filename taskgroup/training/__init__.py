@@ -1,11 +1,23 @@
 """Training candidates: one at a time (`train_candidate`) or many in lockstep (`train_lockstep`),
-at the `full` or `early` (ESA) stage, with atomic checkpoints and exact resume."""
+at the `full` or `early` (ESA) stage, with atomic checkpoints and exact resume.
 
-from taskgroup.training.candidate import train_candidate
+The options and outcomes are plain data; the training itself needs torch and is imported on first
+use (lazy_loader), so commands that only read or check options start without loading it.
+"""
+
+import lazy_loader
+
 from taskgroup.training.config import INITS, STAGES, TrainConfig
-from taskgroup.training.engine import TrainingInterrupted
-from taskgroup.training.lockstep import train_lockstep
 from taskgroup.training.outcome import EpochRecord, TrainOutcome
+
+__getattr__, _, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "candidate": ["train_candidate"],
+        "engine": ["TrainingInterrupted"],
+        "lockstep": ["train_lockstep"],
+    },
+)
 
 __all__ = [
     "INITS",

@@ -41,6 +41,7 @@ def test_an_out_path_that_is_a_file_is_refused_before_any_selection(tmp_path):
     taken = tmp_path / "report.csv"
     taken.write_text("mine\n")
     result = run("report", "v", "--out", str(taken), "--db", db)
-    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == f"error: --out {taken} exists and is not a directory"
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"error: --out {taken} exists and is not a directory"
     assert "note:" not in result.output  # the selections (which note what they leave out) never ran
     assert taken.read_text() == "mine\n"
