@@ -49,10 +49,20 @@ class JobInterrupted(Exception):
     """The runner stopped because it was asked to, after checkpointing; the job can be resumed."""
 
 
-def checkpoint_dir(root: Path, study: str, job_id: int, training: dict[str, Any]) -> Path:
-    """`root/<study>/job-<id>-<settings hash>`: one folder per job, kept across attempts so a reclaimed
-    job resumes; changed training settings (e.g. a lower learning rate before `retry`) start afresh."""
-    return settings_folder(root, study, f"job-{job_id}", training)
+def checkpoint_dir(root: Path, study: str, job_id: int, run: dict[str, Any]) -> Path:
+    """`root/<study>/job-<id>-<hash of run>`: one folder per job, kept across attempts so a reclaimed
+    job resumes. `run` is everything that makes the job's training what it is (see `job_run_key`):
+    changed training settings (e.g. a lower learning rate before `retry`) start afresh, and so does a
+    job of a study deleted and created again under the same name, whose job ids start over."""
+    return settings_folder(root, study, f"job-{job_id}", run)
+
+
+def job_run_key(created: Any, dataset: dict[str, Any], tasks: str, size: dict[str, Any], stage: str,
+                training: dict[str, Any]) -> dict[str, Any]:
+    """What defines one job's run, for its checkpoint folder: the study's creation time, its dataset,
+    the candidate's tasks and size, the stage and the training settings."""
+    return {"created": str(created), "dataset": dataset, "tasks": tasks, "size": size, "stage": stage,
+            "training": training}
 
 
 def settings_folder(root: Path, study: str, name: str, settings: dict[str, Any]) -> Path:

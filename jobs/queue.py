@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from db.models import Candidate, Job, Result, Study
 from db.store import Store
 from jobs.clock import database_now, database_seconds_ago
-from jobs.claim import Claim, JobOutput, checkpoint_dir
+from jobs.claim import Claim, JobOutput, checkpoint_dir, job_run_key
 from jobs.settings import WorkerSettings
 
 OPEN_STATES = ("queued", "running")
@@ -112,7 +112,10 @@ class JobQueue:
             stage=job.stage,
             dataset=dict(study.dataset or {}),
             training=training,
-            checkpoint_dir=checkpoint_dir(self.settings.checkpoint_root, study.name, job.id, training),
+            checkpoint_dir=checkpoint_dir(
+                self.settings.checkpoint_root, study.name, job.id,
+                job_run_key(study.created_at, dict(study.dataset or {}), candidate.tasks, dict(size), job.stage, training),
+            ),
             reclaimed_from=previous,
         )
 
