@@ -25,7 +25,7 @@ from db.models import Study
 from db.results import results_frame, store_results
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, stop_on_signals
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note, stop_on_signals
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
@@ -184,10 +184,8 @@ def warn_if_contradicted(scaling: Scaling, name: str) -> None:
     """Say so when the measured networks contradict the affinities, and what to do instead."""
     contradiction = scaling.contradiction()
     if contradiction is not None:
-        err_console.print(
-            f"note: {contradiction[0].lower()}{contradiction[1:]} Finalize with --until-stable --max-trained N "
-            f"--explore to train beyond its choices, or use `taskgroup plan {name} --estimator hoa`."
-        )
+        print_note(f"{contradiction[0].lower()}{contradiction[1:]} Finalize with --until-stable --max-trained N "
+                   f"--explore to train beyond its choices, or use `taskgroup plan {name} --estimator hoa`.")
 
 
 def _size(sizes: list[dict[str, Any]], label: str | None, study: str) -> dict[str, Any]:

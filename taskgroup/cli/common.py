@@ -60,6 +60,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def print_note(text: str) -> None:
+    """A `note:` line on stderr: something left out or worth knowing, not an error. Not wrapped by rich,
+    so that a script reading stderr gets the note on one line."""
+    err_console.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 class ErrorHandlingGroup(typer.core.TyperGroup):
     """Top-level group that turns our own exceptions, raised by any subcommand, into one clear line."""
 

@@ -20,7 +20,7 @@ from db import open_store
 from db.models import Job, Study
 from db.results import candidates_frame
 from jobs.plans import PLANS
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
@@ -80,7 +80,7 @@ def make_report(
         task = bar.add_task("drawing", total=None)
         built = build_report(gathered.data, progress=lambda done, total: bar.update(task, completed=done, total=total))
     for note in gathered.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        print_note(note)
     return write_report(built, out, formats)
 
 

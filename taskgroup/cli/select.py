@@ -9,8 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
-from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
+from taskgroup.cli.selection_input import load_study_evidence, nothing_to_estimate, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
@@ -64,6 +64,8 @@ def select_command(
     """Choose the networks to deploy within a budget, and which task each serves."""
     evidence = load_study_evidence(db, name, unit)
     selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
+    if selector.estimates.empty:
+        raise InvalidInputError(nothing_to_estimate(selector, name))
     selection = selector.select(
         budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
     )
@@ -119,7 +121,7 @@ def sweep_command(
     if not usable:
         raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
     for note in notes:
-        err_console.print(f"note: {note}", markup=False, highlight=False)
+        print_note(note)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         step = bar.add_task("sweeping", total=None)

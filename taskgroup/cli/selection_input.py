@@ -92,7 +92,14 @@ def usable_selectors(names: list[str], evidence: StudyEvidence) -> tuple[list[Se
             notes.append(f"estimator {name} left out: {missing}")
             continue
         if selector.estimates.empty:
-            notes.append(f"estimator {name} has nothing to estimate from in study {evidence.name!r}; left out")
+            notes.append(f"{nothing_to_estimate(selector, evidence.name)}; left out")
         else:
             usable.append(selector)
     return usable, notes
+
+
+def nothing_to_estimate(selector: Selector, study: str) -> str:
+    """Why `selector` cannot choose for `study`, and the command that trains what it needs."""
+    name = selector.estimator.name
+    return (f"estimator {name} has nothing to estimate from in study {study!r}: it needs {selector.estimator.needs} "
+            f"(`taskgroup run {study} --estimator {name}` trains them)")

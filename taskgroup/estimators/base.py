@@ -43,6 +43,8 @@ class Estimator(ABC):
     """Predicts fully trained validation losses; `estimate` returns (tasks, size, task, loss) rows."""
 
     name: ClassVar[str]
+    needs: ClassVar[str]
+    """What it estimates from, as a user would train it: said when a study has none of it."""
 
     @abstractmethod
     def estimate(self, evidence: Evidence) -> pd.DataFrame:

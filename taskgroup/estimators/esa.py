@@ -12,6 +12,7 @@ class EarlyStoppingEstimator(Estimator):
     """Early-stage validation losses stand in for fully trained ones (cheaper to obtain)."""
 
     name = "esa"
+    needs = "early-stage (ESA) validation losses"
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         return evidence.losses("early", "val")

@@ -12,6 +12,7 @@ class ExactEstimator(Estimator):
     """Full-stage validation losses, as measured (the paper's optimal row)."""
 
     name = "exact"
+    needs = "fully trained (full-stage) validation losses"
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         return evidence.losses("full", "val")

@@ -20,6 +20,7 @@ class HigherOrderEstimator(Estimator):
     """Singles and pairs as measured; larger networks as the mean of the pairwise losses."""
 
     name = "hoa"
+    needs = "full-stage validation losses of the single-task networks and the pairs"
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         measured = evidence.losses("full", "val")

@@ -89,6 +89,7 @@ class LookaheadEstimator(Estimator):
     """Singles as measured; larger networks scaled from them by the affinities of their other tasks."""
 
     name = "lookahead"
+    needs = "full-stage validation losses of the single-task networks and an affinity matrix"
 
     def __init__(self, scaling: Scaling | None = None, score: GroupScore | None = None) -> None:
         self.scaling = scaling

@@ -94,6 +94,22 @@ def test_study_without_results_and_unknown_study():
     assert "no study named 'ghost'" in run_error("select", "ghost", "--budget", "1")
 
 
+def test_an_estimator_with_nothing_to_estimate_from_says_what_to_train(tmp_path):
+    csv = tmp_path / "early.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\n"
+                   "a,full,1,early,val,a,0.9\nb,full,1,early,val,b,0.8\na+b,full,1,early,val,a,0.7\n"
+                   "a+b,full,1,early,val,b,0.9\n")
+    run_ok("study", "create", "early", "--tasks", "a,b", "--sizes", "full=1.0")
+    run_ok("import", "early", str(csv))  # early-stage (ESA) runs only
+    assert ("estimator exact has nothing to estimate from in study 'early': it needs fully trained (full-stage) "
+            "validation losses (`taskgroup run early --estimator exact` trains them)") in run_error(
+        "select", "early", "--budget", "2")
+    assert run_json("select", "early", "--budget", "2", "--estimator", "esa")["predicted_loss"] == pytest.approx(1.5)
+    swept = run_ok("sweep", "early", "--budgets", "1,2", "--estimators", "exact,esa", "--random-samples", "5")
+    notes = [line for line in swept.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "taskgroup run early --estimator exact" in notes[0]  # one line, however long
+
+
 EXPECTED_EXACT = {1: 0.50278, 1.5: 0.46132, 2: 0.45224, 2.5: 0.44612, 3: 0.44235}
 
 

@@ -102,3 +102,10 @@ def test_unknown_estimator_lists_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match=r"unknown estimator 'oracle' \(known: esa, exact, hoa"):
         select(PAIRS, 1.0, estimator="oracle")
     assert {"exact", "esa", "hoa"} <= set(ESTIMATORS.names())
+
+
+@pytest.mark.parametrize("name", ESTIMATORS.names())
+def test_every_estimator_says_what_it_estimates_from(name: str) -> None:
+    """`select` quotes it when a study has none of it; an estimator registered without it would fail there."""
+    needs = getattr(ESTIMATORS.get(name), "needs", "")
+    assert isinstance(needs, str) and "loss" in needs
