@@ -12,7 +12,7 @@ from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import load_study_evidence
+from taskgroup.cli.selection_input import load_study_evidence, nothing_to_estimate
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, run_queued_jobs,
@@ -65,6 +65,7 @@ def finalize(
     """Select at each budget with the estimator and queue full training of the chosen networks (then
     `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing."""
     from jobs.finalize import budgets_json, check_estimates_done, finalize_study
+    from taskgroup.finalization import known_selector
     from taskgroup.selection import parse_budgets
 
     budget_list = parse_budgets(budgets)
@@ -76,6 +77,10 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
+    chooser = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
+                             costs=evidence.costs)
+    if chooser.estimates.empty:
+        raise InvalidInputError(nothing_to_estimate(chooser, name))
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator,

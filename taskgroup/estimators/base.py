@@ -43,7 +43,7 @@ class Estimator(ABC):
     """Predicts fully trained validation losses; `estimate` returns (tasks, size, task, loss) rows."""
 
     name: ClassVar[str]
-    needs: ClassVar[str]
+    needs: ClassVar[str] = "the results it estimates from"
     """What it estimates from, as a user would train it: said when a study has none of it."""
 
     @abstractmethod

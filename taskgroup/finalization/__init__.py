@@ -8,11 +8,12 @@ from taskgroup.finalization.active import (
     choose_with_known,
     deployable_choices,
     finalize_actively,
+    known_selector,
     untrained,
 )
 from taskgroup.finalization.explore import Exploration, next_to_explore
 
 __all__ = [
     "ActiveFinalization", "Exploration", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known",
-    "deployable_choices", "finalize_actively", "next_to_explore", "untrained",
+    "deployable_choices", "finalize_actively", "known_selector", "next_to_explore", "untrained",
 ]

@@ -38,6 +38,7 @@ class MeasuredFirst(Estimator):
     def __init__(self, inner: Estimator) -> None:
         self.inner = inner
         self.name = inner.name  # type: ignore[misc]  (reported as the estimator that chose)
+        self.needs = inner.needs  # type: ignore[misc]
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         measured = evidence.losses("full", "val")
@@ -85,11 +86,11 @@ def choose_with_known(
 ) -> dict[float, Selection]:
     """One round: select at every budget with `estimator`'s predictions, real full-stage validation
     losses in place of the predictions wherever a network was trained fully."""
-    selector = _selector(results, estimator, extras=extras, tasks=tasks, costs=costs)
+    selector = known_selector(results, estimator, extras=extras, tasks=tasks, costs=costs)
     return {budget: selector.select(budget) for budget in budgets}
 
 
-def _selector(
+def known_selector(
     results: pd.DataFrame,
     estimator: str | Estimator,
     *,
@@ -97,6 +98,7 @@ def _selector(
     tasks: Sequence[str] | None,
     costs: Mapping[NetworkKey, float] | None,
 ) -> Selector:
+    """A selector on `estimator`'s predictions with the fully trained networks' real losses in their place."""
     chooser = estimator if isinstance(estimator, MeasuredFirst) else MeasuredFirst(get_estimator(estimator))
     return Selector(results, chooser, tasks=tasks, extras=extras, costs=costs)
 
@@ -171,7 +173,7 @@ def finalize_actively(
         return ActiveFinalization(selections, tuple(rounds), reason, known, deployable, tuple(explorations))
 
     while True:
-        selector = _selector(known, chooser, extras=extras, tasks=tasks, costs=costs)
+        selector = known_selector(known, chooser, extras=extras, tasks=tasks, costs=costs)
         selections = {budget: selector.select(budget) for budget in budgets}
         missing = untrained(selections, known)
         done = sum(len(round_) for round_ in rounds)

@@ -198,3 +198,11 @@ def test_a_second_exploring_run_continues_the_budgets_turns():
     assert first["rounds"] + second["rounds"] == once["rounds"]
     assert first["explorations"] + second["explorations"] == once["explorations"]
     assert second["budgets"] == once["budgets"]
+
+
+def test_finalize_with_an_estimator_that_has_nothing_to_estimate_from_says_what_to_train():
+    create_hoa_study(plan="esa")  # early-stage runs only
+    error = run_error("finalize", "s", "--budgets", "1:2:1", "--estimator", "exact", *UNTIL_STABLE)
+    assert "estimator exact has nothing to estimate from in study 's': it needs fully trained" in error
+    assert "`taskgroup run s --estimator exact`" in error
+    assert run_json("status", "s")["jobs"]["total"] == len(fully_trained()) + 15  # nothing queued: the 15 early runs
