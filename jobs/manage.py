@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Job, Study
+from jobs.queue import training_of
 from jobs.training_options import training_config
 from taskgroup.errors import InvalidInputError
 
@@ -53,11 +54,7 @@ def configure_training(
         training_config(merged)
         study.training = merged
         return merged
-    found = Candidate.find_by_key(session, study.id, *candidate)
-    if found is None:
-        raise InvalidInputError(
-            f"study {study.name!r} has no candidate {candidate[0]}@{candidate[1]}; plan the study first"
-        )
+    found = _candidate(session, study, candidate)
     allowed = {"weighting", "weighting_options"}
     if not set(options) <= allowed:
         raise InvalidInputError(
@@ -67,3 +64,20 @@ def configure_training(
     training_config({**(study.training or {}), **override})
     found.weighting = override or None
     return {**(study.training or {}), **override}
+
+
+def stored_training(session: Session, study: Study, candidate: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The training options set for the study, with (given `candidate` = (tasks, size)) that
+    candidate's own weighting method over them; options not set take `TrainConfig`'s defaults."""
+    if candidate is None:
+        return dict(study.training or {})
+    return training_of(study, _candidate(session, study, candidate))
+
+
+def _candidate(session: Session, study: Study, candidate: tuple[str, str]) -> Candidate:
+    found = Candidate.find_by_key(session, study.id, *candidate)
+    if found is None:
+        raise InvalidInputError(
+            f"study {study.name!r} has no candidate {candidate[0]}@{candidate[1]}; plan the study first"
+        )
+    return found

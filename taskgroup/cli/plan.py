@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -38,7 +38,7 @@ def plan(
     json_output: JsonOption = False,
 ) -> None:
     """Queue the training jobs an estimator needs. Planning again adds only what is missing."""
-    from jobs.manage import configure_training
+    from jobs.manage import configure_training, stored_training
     from jobs.plans import plan_study
 
     with open_store(db).session() as session:
@@ -67,7 +67,7 @@ def configure(
     json_output: JsonOption = False,
 ) -> None:
     """Show or change how a study's candidates are trained (stored in the database, used by every worker)."""
-    from jobs.manage import configure_training
+    from jobs.manage import configure_training, stored_training
     from jobs.training_options import effective_training
     from taskgroup.selection import parse_candidate
 
@@ -82,24 +82,13 @@ def configure(
         if settings or reset:
             stored = configure_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
         else:
-            stored = dict(study.training or {})
-    if candidate is not None:
-        _show_options(f"training of {name} ({candidate})", stored, stored, json_output,
-                      {"study": name, "candidate": candidate, "training": stored})
-        return
+            stored = stored_training(session, study, key)
     effective = effective_training(stored)
-    _show_options(f"training of {name}", effective, stored, json_output,
-                  {"study": name, "candidate": None, "training": stored, "effective": effective})
-
-
-def _show_options(title: str, shown: dict[str, Any], stored: dict[str, Any], json_output: bool,
-                  payload: dict[str, Any]) -> None:
-    """The options as a table that marks which are the study's own (`set`) and which are defaults."""
     if json_output:
-        emit_json(payload)
+        emit_json({"study": name, "candidate": candidate, "training": stored, "effective": effective})
         return
-    table = Table("option", "value", "", title=title)
-    for option, value in shown.items():
+    table = Table("option", "value", "", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
+    for option, value in effective.items():  # the study's own options (`set`) and the defaults
         table.add_row(option, str(value), "set" if option in stored else "[dim]default[/]")
     console.print(table)
 

@@ -112,3 +112,10 @@ def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     rows = {line.split("│")[1].strip(): line for line in table.splitlines() if line.count("│") >= 3}
     assert set(rows) == set(effective)
     assert "set" in rows["lr"] and "default" in rows["max_epochs"]
+
+    run_ok("plan", "s", "--estimator", "hoa")
+    run_ok("configure", "s", "--candidate", "a+b@full", "--set", "weighting=uncertainty")
+    own = run_json("configure", "s", "--candidate", "a+b@full")  # shown, not changed: its weighting over the study's
+    assert own["training"] == {"lr": 0.01, "weighting": "uncertainty"} and own["effective"]["weighting"] == "uncertainty"
+    assert run_json("configure", "s")["effective"]["weighting"] == "uniform"
+    assert "no candidate a+b+c@full" in run_error("configure", "s", "--candidate", "a+b+c@full")  # hoa: not planned
