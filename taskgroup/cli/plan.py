@@ -60,7 +60,7 @@ def configure(
     name: Annotated[str, typer.Argument(help="Study name.")],
     settings: SetOption = [],
     candidate: Annotated[
-        str | None, typer.Option("--candidate", help="TASKS@SIZE: set this candidate's own weighting / weighting_options.")
+        str | None, typer.Option("--candidate", help="TASKS@SIZE: show or set this candidate's own weighting / weighting_options.")
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Replace the stored options instead of updating them.")] = False,
     db: DbOption = None,
