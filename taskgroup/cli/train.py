@@ -75,8 +75,8 @@ def train(
         seed=seed, stage_fraction=stage_fraction, num_workers=workers, init=init,
     )  # fmt: skip
     spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
+    chosen = _device(device)  # a bad device fails before the data is loaded
     splits = load_splits(spec, task_names)
-    chosen = _device(device)
     with Progress(
         TextColumn(f"training {'+'.join(sorted(task_names))}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("steps"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -122,14 +122,11 @@ def _size(text: str) -> SizeSpec:
 
 
 def _device(text: str) -> torch.device:
+    """`auto`: CUDA where present, else the CPU; any other name checked as `taskgroup cost` checks it."""
     import torch
+
+    from taskgroup.cost import resolve_device
 
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(text)
-    except RuntimeError:
-        raise InvalidInputError(f"--device {text!r} is not a device (cpu, cuda, cuda:1, ...)") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(f"--device {text}: CUDA is not available on this machine")
-    return chosen
+    return resolve_device(text)

@@ -45,3 +45,11 @@ def test_unknown_weighting_init_and_size_are_one_line_errors(tmp_path) -> None:
     assert result.exit_code == 1 and "init must be one of per-task, sequential, got 'shuffled'" in result.output
     result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--size", "huge"])
     assert result.exit_code == 1 and "--size 'huge'" in result.output
+
+
+def test_a_bad_device_is_one_line_error_before_any_data_is_made(tmp_path) -> None:
+    small = [arg for arg in SMALL if arg != "cpu" and arg != "--device"]
+    result = CliRunner().invoke(app, ["train", "--tasks", "depth", "--device", "gpu0", *small,
+                                      "--data-option", f"cache_dir={tmp_path}"])  # fmt: skip
+    assert result.exit_code == 1 and "device 'gpu0' is not a torch device" in result.output
+    assert not any(tmp_path.iterdir())  # the synthetic data was not rendered for a run that cannot start
