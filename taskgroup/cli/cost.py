@@ -60,6 +60,18 @@ def cost(
     inference mode, in rounds over all candidates so that changing machine load hits all alike.
     Re-running overwrites earlier figures.
     """
+    report, target, shape = measure_study(name, device, batch_size, image_size, warmup, repeats, rounds, threads, db)
+    if json_output:
+        emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
+                   "candidates": report})
+        return
+    _print_table(report, name, str(target), shape, batch_size)
+
+
+def measure_study(name: str, device: str, batch_size: int, image_size: int | None, warmup: int, repeats: int,
+                  rounds: int, threads: int | None, db: str | None) -> tuple[list[dict[str, Any]], Any, tuple[int, int, int]]:
+    """Measure and store every candidate's cost (with a progress bar): one record per candidate, the
+    device and the input shape. `cost` prints them; `demo` sums them up."""
     from taskgroup.cost import measure_candidates, resolve_device
     from taskgroup.models import SizeSpec
 
@@ -90,12 +102,7 @@ def cost(
         for (candidate_id, _, _, _), measurement in zip(rows, measured):
             _store(Candidate.find_or_raise_by_id(session, candidate_id), measurement)
 
-    report = _report(rows, measured)
-    if json_output:
-        emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
-                   "candidates": report})
-        return
-    _print_table(report, name, str(target), shape, batch_size)
+    return _report(rows, measured), target, shape
 
 
 @contextmanager
@@ -153,9 +160,10 @@ def _report(rows: list[tuple[int, str, str, float]], measured: list[CostMeasurem
 def _print_table(report: list[dict[str, Any]], name: str, device: str, shape: tuple[int, int, int], batch: int) -> None:
     # CPUs report no peak memory; the column is shown only when the device does.
     with_memory = any(row["peak_memory_bytes"] is not None for row in report)
-    table = Table(
-        Column("tasks", no_wrap=True), "size", "declared", "measured", "params", "MMACs", "ms", "IQR",
-        *(["peak MiB"] if with_memory else []),
+    numbers = ["declared", "measured", "params", "MMACs", "ms", "IQR", *(["peak MiB"] if with_memory else [])]
+    table = Table(  # long task lists fold; the numbers never do
+        Column("tasks", overflow="fold"), Column("size", no_wrap=True),
+        *(Column(header, no_wrap=True, justify="right") for header in numbers),
         title=f"{name}: {device}, input {shape[1]}x{shape[2]}, batch {batch}",
     )
     for row in report:

@@ -45,8 +45,8 @@ def demo(
     quick: Annotated[bool, typer.Option("--quick", help="A smaller run for a first check: 3 tasks, 2 epochs, 24 images of 8x8 pixels.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Run the whole pipeline on synthetic data on CPU and write a report (about ten minutes on two cores)."""
-    from taskgroup.cli.cost import cost
+    """Run the whole pipeline on synthetic data on CPU and write a report (a few minutes on two cores)."""
+    from taskgroup.cli.cost import measure_study
     from taskgroup.cli.report import make_report
     from taskgroup.cli.study import create, parse_task_list
     from taskgroup.cli.work import run
@@ -76,7 +76,13 @@ def demo(
         max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
-    cost(DEMO_STUDY, device="cpu", batch_size=1, image_size=None, warmup=3, repeats=15, threads=1, db=db, json_output=False)
+    measured, _, shape = measure_study(DEMO_STUDY, "cpu", batch_size=1, image_size=None, warmup=3, repeats=15, rounds=3,
+                                       threads=1, db=db)
+    latency = [row["latency_ms"] for row in measured]
+    relative = [row["relative"] for row in measured if row["relative"] is not None]
+    console.print(f"{len(measured)} candidates measured at {shape[1]}x{shape[2]}: {min(latency):.2f} to {max(latency):.2f} ms"
+                  + (f", {min(relative):.2f}x to {max(relative):.2f}x a full-size single-task network" if relative else "")
+                  + " (each network's figures are in the report, section network-costs)")
 
     _step(4, f"selecting with {', '.join(DEMO_ESTIMATORS)} over budgets {budgets} and writing the report")
     written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS, unit="declared")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from db import open_store
-from db.models import Job, Study
+from db.models import Candidate, Job, Study
 from tests.taskgroup.cli.helpers import run, run_ok
 from tests.taskgroup.report.browser import assert_not_blank, open_in_chromium
 from tests.taskgroup.report.html_tables import read_html
@@ -108,6 +108,9 @@ def test_measured_costs_and_compute_come_from_the_database(demo_run):
         hours = {stage: sum((j.finished_at - j.started_at).total_seconds() for j in jobs if j.stage == stage) / 3600
                  for stage in ("full", "early")}
         epochs = {stage: sum(j.epochs for j in jobs if j.stage == stage) for stage in ("full", "early")}
+        latency = [c.latency_ms for c in Candidate.all_of_study(session, study.id)]
+    said = " ".join(demo_run["output"].split())  # the demo sums the measured costs up in one line
+    assert f"{len(latency)} candidates measured at 8x8: {min(latency):.2f} to {max(latency):.2f} ms" in said
     compute = pd.read_csv(demo_run["out"] / "report" / "tables" / "compute.csv").set_index("estimator")
     assert compute.loc["exact", "jobs"] == 6 and compute.loc["esa", "jobs"] == 6
     assert compute.loc["exact", "device_hours"] == pytest.approx(hours["full"])
