@@ -16,11 +16,14 @@ def register(app: typer.Typer) -> None:
 
 
 @db_app.command("upgrade")
-def upgrade(db: DbOption = None) -> None:
+def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Migrate the database to this taskgroup's schema version (creates it when new)."""
     store = open_store(db, check=False)
     before = current_revision(store.engine)
     store.upgrade()
+    if json_output:
+        emit_json({"url": store.display_url, "from": before, "to": head_revision()})
+        return
     console.print(f"{store.display_url}: schema {before or 'empty'} -> {head_revision()}")
 
 
