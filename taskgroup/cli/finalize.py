@@ -15,7 +15,7 @@ from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import load_study_evidence, nothing_to_estimate
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
-    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, run_queued_jobs,
+    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, log_dir, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
 
@@ -95,8 +95,9 @@ def finalize(
                       f"planned, {summary.plan.with_results} already trained). Run `taskgroup work {name}` to train them.")
         return
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
-                       runner_option, None, backend, address)
-    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore)
+                       runner_option, log_dir(checkpoint_root, name), backend, address)
+    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
+                            quiet=json_output)
     if not explore:
         note_if_contradicted(name, estimator, outcome.results, evidence.extras)
     if json_output:
@@ -137,11 +138,16 @@ def _print_outcome(outcome: Any, max_trained: int | None) -> None:
         "limit": f"stopped at the limit of {max_trained} networks",
         "exhausted": "explored every network that could be chosen",
     }[outcome.stop_reason]
-    trained = f"{len(outcome.rounds)} rounds, {len(outcome.trained)} networks trained{_explored(outcome)}"
+    rounds, trained = _counted(len(outcome.rounds), "round"), _counted(len(outcome.trained), "network")
+    trained = f"{rounds}, {trained} trained{_explored(outcome)}"
     console.print(f"{trained}; {reason}.")
     if outcome.stop_reason == "stable":  # never when exploring, which goes on past a stable choice
         console.print("Networks the estimate judged worse than they are were never trained; with "
                       "`--max-trained N --explore`, what is left of N networks goes to those closest to being chosen.")
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _explored(outcome: Any) -> str:
@@ -157,7 +163,7 @@ def _explored(outcome: Any) -> str:
 
 
 def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: list[float], estimator: str,
-                  evidence: Any, max_trained: int | None, explore: bool) -> Any:
+                  evidence: Any, max_trained: int | None, explore: bool, quiet: bool) -> Any:
     """`finalize_actively` with the job queue and this command's workers as its training step."""
     from jobs.finalize import QueuedTraining
     from taskgroup.finalization import Exploration, finalize_actively
@@ -174,8 +180,7 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
         nonlocal rounds
         rounds += 1
         why = "" if exploration is None else f" (exploring for budget {exploration.budget:g})"
-        count = f"{len(networks)} network" + ("" if len(networks) == 1 else "s")
-        err_console.print(f"round {rounds}{why}: training {count} fully: "
+        err_console.print(f"round {rounds}{why}: training {_counted(len(networks), 'network')} fully: "
                           + ", ".join(map(_label, networks)), markup=False, highlight=False)
 
     def work_off_queue() -> None:
@@ -183,7 +188,7 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
         if not prepared:  # data once, and only when something is to be trained
             _prepare(request)
             prepared = True
-        run_queued_jobs(request, backend)
+        run_queued_jobs(request, backend, quiet)
 
     return finalize_actively(
         evidence.results, estimator, budgets, QueuedTraining(store, name, work_off_queue, on_round=announce),

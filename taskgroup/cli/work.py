@@ -1,7 +1,7 @@
 """`taskgroup work` and `taskgroup run`: start workers on this machine's devices for a study.
 
 `work` runs workers and logs each job to stderr; `run` plans first and shows a live progress
-display instead (worker logs go to files). Ctrl-C (or SIGTERM) stops both gracefully: running
+display instead (worker logs go to files), as `finalize --until-stable` does for each round. Ctrl-C (or SIGTERM) stops both gracefully: running
 jobs are checkpointed and put back in the queue; a second Ctrl-C stops at once.
 """
 
@@ -94,6 +94,13 @@ def _prepare(request: Any) -> None:
         runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
 
 
+def log_dir(checkpoint_root: Path | None, study: str) -> Path:
+    """Where commands with a live display write their workers' log lines: beside the checkpoints."""
+    from jobs.settings import default_checkpoint_root
+
+    return (checkpoint_root or default_checkpoint_root()) / "logs" / study
+
+
 @contextmanager
 def _logging_to(path: Path | None) -> Iterator[None]:
     """Worker log lines of in-process workers: to stderr, or to a file when a live display owns the terminal."""
@@ -140,7 +147,7 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
 def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event) -> None:
     """Exit 130 when stopped, an error when jobs failed: the queue was not worked off."""
     if stop.is_set():
-        err_console.print(f"stopped; run `taskgroup work {request.study}` again to continue")
+        err_console.print(f"stopped; run the command again (or `taskgroup work {request.study}`) to continue")
         raise typer.Exit(130)
     if report.failed:
         first, more = report.failed[0], len(report.failed) - 1
@@ -151,13 +158,29 @@ def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event) -> No
         )
 
 
-def run_queued_jobs(request: Any, backend: str) -> list[Any]:
-    """Run workers on the study's queue until it is empty, as `work` does (job logs to stderr; Ctrl-C
-    stops gracefully and exits 130; failed jobs end in an error). For commands that queue work and
-    need it done before going on (`finalize --until-stable`); call `_prepare(request)` once first."""
-    summaries, stop = _run_workers(request, backend)
+def run_queued_jobs(request: Any, backend: str, quiet: bool = False) -> list[Any]:
+    """Run workers on the study's queue until it is empty, as `run` does (a live display unless `quiet`,
+    worker logs in `request.log_dir`; Ctrl-C stops gracefully and exits 130; failed jobs end in an
+    error). For commands that queue work and need it done before going on (`finalize --until-stable`);
+    call `_prepare(request)` once first."""
+    summaries, stop = _run_with_progress(request, backend, quiet)
     _raise_if_unfinished(request, _status(request), stop)
     return summaries
+
+
+def _run_with_progress(request: Any, backend: str, quiet: bool) -> tuple[list[Any], threading.Event]:
+    """The backend's workers in a thread while a live display shows the queue; their log lines go to
+    `request.log_dir`, since the display owns the terminal."""
+    from jobs.backends import BACKENDS
+
+    chosen = BACKENDS.get(backend)()
+    summaries: list[Any] = []
+    with stop_on_signals(STOP_MESSAGE) as stop, _logging_to(request.log_dir / "worker-main.log"):
+        thread = threading.Thread(target=lambda: summaries.extend(chosen.run(request, stop)), daemon=True)
+        thread.start()
+        _show_progress(request, thread, quiet)
+        thread.join()
+    return summaries, stop
 
 
 def _run_workers(request: Any, backend: str) -> tuple[list[Any], threading.Event]:
@@ -211,27 +234,18 @@ def run(
     json_output: JsonOption = False,
 ) -> None:
     """Plan the study for an estimator and train it here, with a live progress display."""
-    from jobs.backends import BACKENDS
     from jobs.manage import configure_training
     from jobs.plans import plan_study
-    from jobs.settings import default_checkpoint_root
 
-    root = checkpoint_root or default_checkpoint_root()
-    request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, root, runner, runner_option,
-                       root / "logs" / name, backend, address)
-    chosen = BACKENDS.get(backend)()
+    request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
+                       runner_option, log_dir(checkpoint_root, name), backend, address)
     with open_store(request.db_url).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings:
             configure_training(session, study, parse_key_values(settings, "--set"))
         plan_study(session, study, estimator)
     _prepare(request)
-    summaries: list[Any] = []
-    with stop_on_signals(STOP_MESSAGE) as stop, _logging_to(request.log_dir / "worker-main.log"):
-        thread = threading.Thread(target=lambda: summaries.extend(chosen.run(request, stop)), daemon=True)
-        thread.start()
-        _show_progress(request, thread, json_output)
-        thread.join()
+    summaries, stop = _run_with_progress(request, backend, json_output)
     if not json_output:
         console.print(f"worker logs: {request.log_dir}")
     _finish(request, summaries, stop, json_output)

@@ -206,3 +206,13 @@ def test_finalize_with_an_estimator_that_has_nothing_to_estimate_from_says_what_
     assert "estimator exact has nothing to estimate from in study 's': it needs fully trained" in error
     assert "`taskgroup run s --estimator exact`" in error
     assert run_json("status", "s")["jobs"]["total"] == len(fully_trained()) + 15  # nothing queued: the 15 early runs
+
+
+def test_until_stable_shows_progress_and_keeps_worker_logs_in_files(tmp_path):
+    create_hoa_study()
+    result = run_ok("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa", "--checkpoint-root", str(tmp_path),
+                    *UNTIL_STABLE)
+    assert " INFO " not in result.stderr  # the display owns the terminal
+    log = (tmp_path / "logs" / "s" / "worker-main.log").read_text()
+    trained = [line for line in result.stderr.splitlines() if line.startswith("round ")]
+    assert trained and log.count(": done") >= len(trained)
