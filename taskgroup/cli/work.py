@@ -1,8 +1,9 @@
 """`taskgroup work` and `taskgroup run`: start workers on this machine's devices for a study.
 
 `work` runs workers and logs each job to stderr; `run` plans first and shows a live progress
-display instead (worker logs go to files), as `finalize --until-stable` does for each round. Ctrl-C (or SIGTERM) stops both gracefully: running
-jobs are checkpointed and put back in the queue; a second Ctrl-C stops at once.
+display instead (worker logs go to files), as `finalize --until-stable` does for each round.
+Ctrl-C (or SIGTERM) stops them gracefully: running jobs are checkpointed and put back in the
+queue; a second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
