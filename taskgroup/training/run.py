@@ -23,6 +23,8 @@ from taskgroup.training.outcome import EpochRecord
 from taskgroup.training.rng import RngStream
 from taskgroup.weighting import StepContext, WeightingMethod, build_weighting
 
+DIVERGENCE_ADVICE = "lower the learning rate or pick another weighting method (taskgroup configure), then retry"
+
 
 class CandidateRun:
     """Training state of one candidate (tasks at a size). Tasks are kept sorted by name, so a
@@ -77,8 +79,7 @@ class CandidateRun:
             if not math.isfinite(value):
                 raise DivergenceError(
                     f"training of {self.name} diverged: loss of task {task!r} is {value} at epoch {epoch + 1}, "
-                    f"step {step + 1} (learning rate {self.lr:g}); lower the learning rate or pick another "
-                    f"weighting method"
+                    f"step {step + 1} (learning rate {self.lr:g}); {DIVERGENCE_ADVICE}"
                 )
 
     def context(
@@ -121,7 +122,7 @@ class CandidateRun:
             if not math.isfinite(value):
                 raise DivergenceError(
                     f"training of {self.name} diverged: validation loss of task {task!r} is {value} after "
-                    f"epoch {epoch + 1} (learning rate {self.lr:g})"
+                    f"epoch {epoch + 1} (learning rate {self.lr:g}); {DIVERGENCE_ADVICE}"
                 )
         steps = max(1, self._steps_in_epoch)
         train = {name: float(total) / steps for name, total in self._loss_sums.items()}
