@@ -121,12 +121,13 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 def _tasks_of(tasks: str) -> list[Task]:
     """The registered tasks of a candidate: only those have heads to build and measure."""
-    from taskgroup.tasks import get_task
+    from taskgroup.tasks import TASKS, get_task
 
-    try:
-        return [get_task(task) for task in tasks.split("+")]
-    except UnknownNameError as error:
-        raise UnknownNameError(f"candidate {tasks}: {error}; `taskgroup cost` builds networks of registered tasks only") from None
+    unknown = [task for task in tasks.split("+") if task not in TASKS]
+    if unknown:
+        raise UnknownNameError(f"candidate {tasks}: {unknown[0]!r} is not a registered task; `taskgroup cost` builds "
+                               "networks of registered tasks only (their names: `taskgroup data tasks`)")
+    return [get_task(task) for task in tasks.split("+")]
 
 
 def _size_of(sizes: dict[str, SizeSpec], tasks: str, label: str) -> SizeSpec:

@@ -70,7 +70,9 @@ def test_cost_errors_are_one_line(tmp_path: Path) -> None:
     csv = tmp_path / "paper.csv"
     csv.write_text("tasks,size,cost,stage,split,task,loss\ns+d,full,1.0,full,val,s,0.5\ns+d,full,1.0,full,val,d,0.4\n")
     run_ok("import", "paper", str(csv), "--db", db)
-    assert "candidate d+s: unknown task 'd'" in run_error("cost", "paper", "--db", db)
+    error = run_error("cost", "paper", "--db", db)
+    assert "candidate d+s: 'd' is not a registered task" in error and "`taskgroup data tasks`" in error
+    assert "attr_" not in error  # not every task of every dataset listed
     db = _study_with_candidates(tmp_path)
     assert "not a torch device" in run_error("cost", "s", "--device", "tpu:9", "--db", db)
 
