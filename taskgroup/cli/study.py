@@ -14,7 +14,9 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Candidate, Job, Result, Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
+from jobs.claim import study_folder
+from jobs.settings import default_checkpoint_root
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError
 
 DEFAULT_SIZES = "full=1.0,half=0.5"
@@ -271,3 +273,6 @@ def delete(
             raise typer.Abort()
         session.delete(study)
     console.print(f"Deleted study [bold]{name}[/].")
+    checkpoints = study_folder(default_checkpoint_root(), name)
+    if checkpoints.is_dir():  # never resumed: a study created again under this name starts afresh
+        print_note(f"its checkpoints are left in {checkpoints}; delete that folder to free the space")

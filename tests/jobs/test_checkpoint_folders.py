@@ -49,3 +49,13 @@ def test_a_study_deleted_and_created_again_trains_its_own_networks(tmp_path: Pat
     assert (second["jobs"]["done"], second["jobs"]["failed"]) == (3, 0)  # failed before: "belongs to another run"
     run_ok("export", "s", str(tmp_path / "second.csv"), "--db", options[-1])
     assert set(pd.read_csv(tmp_path / "second.csv")["tasks"]) == {"depth", "edge", "depth+edge"}
+
+
+def test_deleting_a_study_says_where_its_checkpoints_are_left(taskgroup_home: Path) -> None:
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0")
+    run_ok("run", "s", "--estimator", "hoa", "--devices", "cpu", "--runner", "dry")  # checkpoints under the home
+    folder = taskgroup_home / "checkpoints" / "s"
+    assert folder.is_dir()
+    result = run_ok("study", "delete", "s", "--yes")
+    assert f"note: its checkpoints are left in {folder}" in " ".join(result.stderr.split())
+    assert folder.is_dir()  # a note, not a deletion: the folder may be shared or wanted
