@@ -117,6 +117,8 @@ def finalize(
         })
         return
     _print_outcome(outcome, max_trained)
+    if outcome.rounds:
+        console.print(f"worker logs: {request.log_dir}")
 
 
 def _print_outcome(outcome: Any, max_trained: int | None) -> None:

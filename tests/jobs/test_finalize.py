@@ -216,3 +216,4 @@ def test_until_stable_shows_progress_and_keeps_worker_logs_in_files(tmp_path):
     log = (tmp_path / "logs" / "s" / "worker-main.log").read_text()
     trained = [line for line in result.stderr.splitlines() if line.startswith("round ")]
     assert trained and log.count(": done") >= len(trained)
+    assert f"worker logs: {tmp_path / 'logs' / 's'}" in " ".join(result.stdout.split())
