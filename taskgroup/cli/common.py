@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import threading
@@ -50,14 +51,22 @@ def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
 
 
 def emit_json(payload: Any) -> None:
-    """Print `payload` as JSON on stdout, nothing else, so scripts can parse it."""
-    sys.stdout.write(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    """Print `payload` as JSON on stdout, nothing else, so scripts can parse it: a number that is not
+    finite is written `null` (JSON has no NaN or Infinity; a strict parser refuses them)."""
+    sys.stdout.write(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalars
+        return _finite(value.item())
+    return value
+
 
 
 def print_note(text: str) -> None:

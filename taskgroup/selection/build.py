@@ -76,8 +76,8 @@ def build_problem(
 
 
 def _check_budget(budget: float) -> None:
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or math.isnan(budget) or budget <= 0:
-        raise InvalidInputError(f"budget must be a positive number, got {budget!r}")
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
+        raise InvalidInputError(f"budget must be a finite positive number, got {budget!r}")  # as sweep's budgets
 
 
 def _check_task_values(

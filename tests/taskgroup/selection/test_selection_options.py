@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -124,8 +125,9 @@ def test_bad_options_are_refused() -> None:
         select(results(), 1.0, require=["b@half"])
     with pytest.raises(InvalidInputError, match="both required and forbidden"):
         select(results(), 3.0, require=["c"], forbid=["c@full"])
-    with pytest.raises(InvalidInputError, match="budget must be a positive number"):
-        select(results(), 0)
+    for budget in (0, math.inf, math.nan):
+        with pytest.raises(InvalidInputError, match="budget must be a finite positive number"):
+            select(results(), budget)
     with pytest.raises(UnknownNameError, match="unknown solver 'simplex'"):
         select(results(), 1.0, solver="simplex")
     with pytest.raises(InvalidInputError, match="lack the column"):
