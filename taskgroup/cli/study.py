@@ -66,7 +66,7 @@ def read_study_spec(path: Path) -> StudySpecFile:
     ```toml
     tasks = ["segment", "depth", "normal"]
     sizes = "full=1.0,half=0.5"          # or a list of items
-    [dataset]
+    [dataset]                            # or only its name: dataset = "synthetic"
     name = "synthetic"
     options = { images = 400, resolution = 64 }
     [training]
@@ -84,8 +84,11 @@ def read_study_spec(path: Path) -> StudySpecFile:
     if unknown:
         raise InvalidInputError(f"{path}: unknown key {unknown[0]!r} (known: tasks, sizes, dataset, training)")
     dataset = data.get("dataset", {})
+    if isinstance(dataset, str):  # `dataset = "synthetic"`: the name alone, as --dataset takes it
+        dataset = {"name": dataset}
     if not isinstance(dataset, dict) or sorted(set(dataset) - {"name", "root", "options"}):
-        raise InvalidInputError(f"{path}: [dataset] takes name, root and options")
+        raise InvalidInputError(f"{path}: dataset is a name (dataset = \"synthetic\") or a [dataset] table of "
+                                "name, root and options")
     training = data.get("training", {})
     if not isinstance(training, dict):
         raise InvalidInputError(f"{path}: [training] must be a table of training options")

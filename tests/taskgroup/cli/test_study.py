@@ -70,6 +70,9 @@ def test_study_from_a_toml_spec_with_flags_overriding_it(tmp_path):
     assert created["dataset"] == {"name": "synthetic", "root": None, "options": {"images": 32, "resolution": 16}}
     assert created["training"] == {"max_epochs": 2, "weighting": "uncertainty"}
     assert run_json("study", "create", "t", "--spec", str(spec), "--tasks", "depth")["tasks"] == ["depth"]
+    short = tmp_path / "short.toml"
+    short.write_text('tasks = "depth,edge"\ndataset = "synthetic"\n')  # the dataset by name alone
+    assert run_json("study", "create", "u", "--spec", str(short))["dataset"]["name"] == "synthetic"
 
 
 def test_bad_specs_name_the_file_and_problem(tmp_path):
@@ -77,7 +80,8 @@ def test_bad_specs_name_the_file_and_problem(tmp_path):
         "tasks = [": "not a valid TOML",
         'tasks = ["depth"]\ncolour = "red"': "unknown key 'colour'",
         'tasks = ["depth"]\n[training]\nmax_epoch = 3': "unknown training option 'max_epoch'",
-        'tasks = ["depth"]\n[dataset]\nname = "synthetic"\nextra = 1': "[dataset] takes name, root and options",
+        'tasks = ["depth"]\n[dataset]\nname = "synthetic"\nextra = 1': "[dataset] table of name, root and options",
+        'tasks = ["depth"]\ndataset = 3': "dataset is a name",
         'tasks = [1, 2]': "tasks must be a string or a list of strings",
         'tasks = ["nope"]\n[dataset]\nname = "synthetic"': "unknown task 'nope'",
     }
