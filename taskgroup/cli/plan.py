@@ -38,7 +38,7 @@ def plan(
     json_output: JsonOption = False,
 ) -> None:
     """Queue the training jobs an estimator needs. Planning again adds only what is missing."""
-    from jobs.manage import configure_training, stored_training
+    from jobs.manage import configure_training
     from jobs.plans import plan_study
 
     with open_store(db).session() as session:
