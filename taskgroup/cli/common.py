@@ -76,14 +76,22 @@ def print_note(text: str) -> None:
 
 
 class ErrorHandlingGroup(typer.core.TyperGroup):
-    """Top-level group that turns our own exceptions, raised by any subcommand, into one clear line."""
+    """Top-level group that turns our own exceptions, and a file the system cannot read or write
+    (e.g. `--out` in a folder that does not exist), raised by any subcommand, into one clear line."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (TaskgroupError, StorageError) as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            _print_error(str(exc))
             raise typer.Exit(1) from exc
+        except OSError as exc:
+            _print_error(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+            raise typer.Exit(1) from exc
+
+
+def _print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager

@@ -80,6 +80,8 @@ def export_results(
     if str(file) == "-":
         write_exchange_csv(frame, Path("/dev/stdout"))
         return
+    if not file.parent.is_dir():
+        raise InvalidInputError(f"cannot write {file}: folder {file.parent} does not exist")
     tmp = file.with_name(f".{file.name}.tmp")
     write_exchange_csv(frame, tmp)
     tmp.replace(file)

@@ -112,3 +112,18 @@ def test_import_into_unknown_study(tmp_path):
 
 def test_export_of_a_study_without_results(tmp_path, study):
     assert "no results" in run_error("export", study, str(tmp_path / "x.csv"))
+
+
+def test_files_that_cannot_be_written_are_one_line_errors(tmp_path):
+    study = "ab"
+    run_ok("study", "create", study, "--tasks", "a,b")
+    run_ok("import", study, _write(tmp_path, GOOD))
+    missing = tmp_path / "no" / "such"
+    assert f"cannot write {missing / 'x.csv'}: folder {missing} does not exist" in run_error(
+        "export", study, str(missing / "x.csv"))
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder\n")
+    # the system's reason in one line, no traceback
+    assert str(blocker) in run_error("report", study, "--out", str(blocker / "report"))
+    assert str(blocker) in run_error("data", "generate", "--out", str(blocker / "data"), "--images", "10")
+    assert blocker.read_text() == "a file, not a folder\n"
