@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +48,14 @@ def test_no_help_text_loses_a_bracketed_word_to_rich_markup(path):
     command = dict(COMMANDS)[path]
     for text in [command.help or "", *(getattr(param, "help", None) or "" for param in command.params)]:
         assert Text.from_markup(text).plain == text.replace("\\[", "["), f"`taskgroup {' '.join(path)}`: {text!r}"
+
+
+def test_docs_cli_md_is_what_the_cli_generates_now(tmp_path):
+    """docs/cli.md is regenerated with the command at its top whenever a command or option changes."""
+    out = tmp_path / "cli.md"
+    subprocess.run([sys.executable, "-m", "typer", "taskgroup.cli.main", "utils", "docs", "--name", "taskgroup",
+                    "--output", str(out)], check=True, capture_output=True)
+    header, _, _ = CLI_DOC.read_text().partition("\n\n")
+    assert CLI_DOC.read_text() == f"{header}\n\n{html.unescape(out.read_text())}", (
+        "docs/cli.md is out of date: regenerate it with the command at its top"
+    )
