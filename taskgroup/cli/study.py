@@ -131,6 +131,7 @@ def study_summary(session: Any, study: Study) -> dict[str, Any]:
         "candidates": len(candidates),
         "results": results,
         "jobs": states,
+        "last_explored_budget": study.last_explored_budget,
         "created_at": study.created_at.isoformat() if study.created_at else None,
     }
 
@@ -246,7 +247,7 @@ def show(
         emit_json(summary)
         return
     table = Table(show_header=False, box=None)
-    for key in ("name", "tasks", "sizes", "dataset", "candidates", "results", "jobs"):
+    for key in ("name", "tasks", "sizes", "dataset", "candidates", "results", "jobs", "last_explored_budget"):
         value = summary[key]
         if key == "tasks":
             value = ", ".join(value)
@@ -257,6 +258,10 @@ def show(
             value = value["name"] + (f" at {value['root']}" if value["root"] else "") + (f" ({options})" if options else "")
         elif key == "jobs":
             value = ", ".join(f"{count} {state}" for state, count in value.items())
+        elif key == "last_explored_budget":  # where the next `finalize --explore` takes up the budgets' turns
+            if value is None:
+                continue
+            key, value = "explored last", f"budget {value:g} (finalize --explore goes on from the next)"
         table.add_row(f"[bold]{key}[/]", str(value if value is not None else "-"))
     console.print(table)
 

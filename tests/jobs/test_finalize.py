@@ -194,6 +194,9 @@ def test_a_second_exploring_run_continues_the_budgets_turns():
     create_hoa_study("twice", plan="esa")  # the same limit, spent in two runs
     first_limit = sum(len(round_) for round_ in once["rounds"][: exploring[0] + 1])
     first = run_json("finalize", "twice", "--max-trained", str(first_limit), *args)
+    last = [reason["budget"] for reason in first["explorations"] if reason is not None][-1]
+    assert run_json("study", "show", "twice")["last_explored_budget"] == last  # where the second run goes on
+    assert f"budget {last:g} (finalize --explore goes on from the next)" in run_ok("study", "show", "twice").stdout
     second = run_json("finalize", "twice", "--max-trained", str(once["networks_trained"] - first_limit), *args)
     assert first["rounds"] + second["rounds"] == once["rounds"]
     assert first["explorations"] + second["explorations"] == once["explorations"]
