@@ -51,6 +51,9 @@ def cost(
         int | None,
         typer.Option("--threads", help="CPU threads for torch (1 gives steadier timings on a busy machine). Default: torch's.", min=1),
     ] = None,
+    stored: Annotated[
+        bool, typer.Option("--stored", help="Show the measurements stored by an earlier run instead of measuring again.")
+    ] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -58,14 +61,22 @@ def cost(
 
     Latency is the median (and interquartile range) of timed forward passes after a warm-up, under
     inference mode, in rounds over all candidates so that changing machine load hits all alike.
-    Re-running overwrites earlier figures.
+    Re-running overwrites earlier figures; --stored shows them.
     """
+    if stored:
+        report = _stored_report(name, db)
+        if json_output:
+            emit_json({"study": name, "candidates": report})
+            return
+        devices = ", ".join(sorted({row["device"] for row in report}))
+        _print_table(report, f"{name}: stored measurements ({devices})")
+        return
     report, target, shape = measure_study(name, device, batch_size, image_size, warmup, repeats, rounds, threads, db)
     if json_output:
         emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
                    "candidates": report})
         return
-    _print_table(report, name, str(target), shape, batch_size)
+    _print_table(report, f"{name}: {target}, input {shape[1]}x{shape[2]}, batch {batch_size}")
 
 
 def measure_study(name: str, device: str, batch_size: int, image_size: int | None, warmup: int, repeats: int,
@@ -158,14 +169,26 @@ def _report(rows: list[tuple[int, str, str, float]], measured: list[CostMeasurem
     ]
 
 
-def _print_table(report: list[dict[str, Any]], name: str, device: str, shape: tuple[int, int, int], batch: int) -> None:
+def _stored_report(name: str, db: str | None) -> list[dict[str, Any]]:
+    """The records `cost` printed when it measured, from what it stored (measured candidates only)."""
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        measured = [c for c in Candidate.all_of_study(session, study.id) if c.latency_ms is not None]
+        rows = [(c.id, c.tasks, c.size, c.cost) for c in measured]
+        measurements = [CostMeasurement.from_stored(c) for c in measured]
+    if not rows:
+        raise InvalidInputError(f"study {name!r} has no measured costs yet: run `taskgroup cost {name}`")
+    return _report(rows, measurements)
+
+
+def _print_table(report: list[dict[str, Any]], title: str) -> None:
     # CPUs report no peak memory; the column is shown only when the device does.
     with_memory = any(row["peak_memory_bytes"] is not None for row in report)
     numbers = ["declared", "measured", "params", "MMACs", "ms", "IQR", *(["peak MiB"] if with_memory else [])]
     table = Table(  # long task lists fold; the numbers never do
         Column("tasks", overflow="fold"), Column("size", no_wrap=True),
         *(Column(header, no_wrap=True, justify="right") for header in numbers),
-        title=f"{name}: {device}, input {shape[1]}x{shape[2]}, batch {batch}",
+        title=title,
     )
     for row in report:
         cells = [

@@ -68,15 +68,7 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple
         return None
     if measured.empty:
         raise InvalidInputError(f"--unit {unit} needs measured costs: run `taskgroup cost {name}` first")
-    measurements = {
-        (row.tasks, row.size): CostMeasurement(
-            params=int(row.params), macs=int(row.macs), latency_ms=float(row.latency_ms),
-            latency_spread_ms=float(row.latency_spread_ms),
-            peak_memory_bytes=None if pd.isna(row.peak_memory_bytes) else int(row.peak_memory_bytes),
-            device=str(row.cost_device),
-        )
-        for row in measured.itertuples(index=False)
-    }
+    measurements = {(row.tasks, row.size): CostMeasurement.from_stored(row) for row in measured.itertuples(index=False)}
     return candidate_costs(measurements, unit)
 
 

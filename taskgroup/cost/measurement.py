@@ -3,7 +3,9 @@ commands that only read costs do not load it)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,3 +29,13 @@ class CostMeasurement:
     def as_dict(self) -> dict[str, int | float | str | None]:
         """Plain values, for JSON output and storage."""
         return asdict(self)
+
+    @classmethod
+    def from_stored(cls, record: Any) -> CostMeasurement:
+        """The measurement a candidate row holds (its `params`, `macs`, `latency_ms`, `latency_spread_ms`,
+        `peak_memory_bytes` and `cost_device`), from the database or a frame of candidates."""
+        memory = record.peak_memory_bytes
+        return cls(params=int(record.params), macs=int(record.macs), latency_ms=float(record.latency_ms),
+                   latency_spread_ms=float(record.latency_spread_ms),
+                   peak_memory_bytes=None if memory is None or math.isnan(memory) else int(memory),
+                   device=str(record.cost_device))

@@ -54,6 +54,10 @@ def test_cost_measures_and_stores_every_candidate(tmp_path: Path) -> None:
         assert candidate.cost_device == "cpu"
     store.dispose()
 
+    shown = run_json("cost", "s", "--stored", "--db", db)  # read back, not measured again
+    assert sorted(shown["candidates"], key=lambda row: (row["tasks"], row["size"])) == sorted(
+        out["candidates"], key=lambda row: (row["tasks"], row["size"]))
+
 
 def test_cost_prints_a_table(tmp_path: Path) -> None:
     db = _study_with_candidates(tmp_path)
@@ -66,6 +70,7 @@ def test_cost_errors_are_one_line(tmp_path: Path) -> None:
     assert "no study named 'nope'" in run_error("cost", "nope", "--db", db)
     run_ok("study", "create", "empty", "--tasks", "depth", "--db", db)
     assert "has no candidates yet" in run_error("cost", "empty", "--db", db)
+    assert "has no measured costs yet: run `taskgroup cost empty`" in run_error("cost", "empty", "--stored", "--db", db)
     run_ok("study", "create", "paper", "--tasks", "s,d", "--db", db)
     csv = tmp_path / "paper.csv"
     csv.write_text("tasks,size,cost,stage,split,task,loss\ns+d,full,1.0,full,val,s,0.5\ns+d,full,1.0,full,val,d,0.4\n")
