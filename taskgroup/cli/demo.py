@@ -82,7 +82,7 @@ def demo(
     relative = [row["relative"] for row in measured if row["relative"] is not None]
     console.print(f"{len(measured)} candidates measured at {shape[1]}x{shape[2]}: {min(latency):.2f} to {max(latency):.2f} ms"
                   + (f", {min(relative):.2f}x to {max(relative):.2f}x a full-size single-task network" if relative else "")
-                  + " (the chosen networks' figures are in the report, section network-costs)")
+                  + f" (each one's figures: taskgroup cost {DEMO_STUDY} --stored --db {db})")
 
     _step(4, f"selecting with {', '.join(DEMO_ESTIMATORS)} over budgets {budgets} and writing the report")
     written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS, unit="declared")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from db import open_store
 from db.models import Candidate, Job, Study
-from tests.taskgroup.cli.helpers import run, run_ok
+from tests.taskgroup.cli.helpers import run, run_json, run_ok
 from tests.taskgroup.report.browser import assert_not_blank, open_in_chromium
 from tests.taskgroup.report.html_tables import read_html
 
@@ -111,6 +111,8 @@ def test_measured_costs_and_compute_come_from_the_database(demo_run):
         latency = [c.latency_ms for c in Candidate.all_of_study(session, study.id)]
     said = " ".join(demo_run["output"].split())  # the demo sums the measured costs up in one line
     assert f"{len(latency)} candidates measured at 8x8: {min(latency):.2f} to {max(latency):.2f} ms" in said
+    shown = run_json("cost", "demo", "--stored", "--db", demo_run["db"])  # the command the demo points to
+    assert sorted(row["latency_ms"] for row in shown["candidates"]) == sorted(latency)
     compute = pd.read_csv(demo_run["out"] / "report" / "tables" / "compute.csv").set_index("estimator")
     assert compute.loc["exact", "jobs"] == 6 and compute.loc["esa", "jobs"] == 6
     assert compute.loc["exact", "device_hours"] == pytest.approx(hours["full"])
