@@ -68,11 +68,15 @@ def job_run_key(created: Any, dataset: dict[str, Any], tasks: str, size: dict[st
 def settings_folder(root: Path, study: str, name: str, settings: dict[str, Any]) -> Path:
     """`root/<study>/<name>-<hash of settings>` (unsafe characters replaced): a run's checkpoint folder
     that the same run finds again and a run with other settings never shares."""
-    safe_name = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return study_folder(root, study) / f"{safe_name}-{digest}"
+    return study_folder(root, study) / f"{_safe(name)}-{digest}"
 
 
 def study_folder(root: Path, study: str) -> Path:
     """`root/<study>` (unsafe characters replaced): where the study's runs checkpoint."""
-    return Path(root) / (re.sub(r"[^A-Za-z0-9_.\-]", "_", study) or "study")
+    return Path(root) / (_safe(study) or "study")
+
+
+def _safe(part: str) -> str:
+    """`part` as one folder-name component: anything but letters, digits, `_`, `.` and `-` becomes `_`."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", part)

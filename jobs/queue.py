@@ -99,7 +99,8 @@ class JobQueue:
         candidate = session.get(Candidate, job.candidate_id)
         study = session.get(Study, job.study_id)
         assert candidate is not None and study is not None  # foreign keys guarantee both
-        size = next((s for s in study.sizes if s["label"] == candidate.size), {"label": candidate.size})
+        size = dict(next((s for s in study.sizes if s["label"] == candidate.size), {"label": candidate.size}))
+        dataset = dict(study.dataset or {})
         training = training_of(study, candidate)
         return Claim(
             job_id=job.id,
@@ -108,13 +109,13 @@ class JobQueue:
             attempt=attempt,
             device=device,
             tasks=tuple(candidate.task_list),
-            size=dict(size),
+            size=size,
             stage=job.stage,
-            dataset=dict(study.dataset or {}),
+            dataset=dataset,
             training=training,
             checkpoint_dir=checkpoint_dir(
                 self.settings.checkpoint_root, study.name, job.id,
-                job_run_key(study.created_at, dict(study.dataset or {}), candidate.tasks, dict(size), job.stage, training),
+                job_run_key(study.created_at, dataset, candidate.tasks, size, job.stage, training),
             ),
             reclaimed_from=previous,
         )

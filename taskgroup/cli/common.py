@@ -68,7 +68,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-
 def print_note(text: str) -> None:
     """A `note:` line on stderr: something left out or worth knowing, not an error. Not wrapped by rich,
     so that a script reading stderr gets the note on one line."""
