@@ -13,7 +13,7 @@ from rich.table import Column, Table
 from db import open_store
 from db.models import Candidate, Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
-from taskgroup.cost import CostMeasurement, candidate_costs
+from taskgroup.cost import MEASURED_COLUMNS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
 
 if TYPE_CHECKING:  # torch and the models are loaded by the command itself, not by every CLI start
@@ -173,7 +173,8 @@ def _stored_report(name: str, db: str | None) -> list[dict[str, Any]]:
     """The records `cost` printed when it measured, from what it stored (measured candidates only)."""
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        measured = [c for c in Candidate.all_of_study(session, study.id) if c.latency_ms is not None]
+        measured = [c for c in Candidate.all_of_study(session, study.id)
+                    if all(getattr(c, column) is not None for column in MEASURED_COLUMNS)]
         rows = [(c.id, c.tasks, c.size, c.cost) for c in measured]
         measurements = [CostMeasurement.from_stored(c) for c in measured]
     if not rows:

@@ -10,11 +10,10 @@ from db import open_store
 from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
-from taskgroup.cost import UNITS, CostMeasurement, candidate_costs
+from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.selection import Selector
 
-MEASURED_COLUMNS = ["params", "macs", "latency_ms", "latency_spread_ms"]
 DECLARED_UNIT = "declared"
 """The candidates' declared costs (the paper's units: a size's cost from `--sizes`, or the imported `cost`)."""
 
@@ -63,7 +62,7 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple
     if unit not in UNITS:
         known = ", ".join(sorted([DECLARED_UNIT, *UNITS.names()]))
         raise UnknownNameError(f"unknown cost unit {unit!r} (known: {known})")
-    measured = candidates.dropna(subset=MEASURED_COLUMNS)
+    measured = candidates.dropna(subset=list(MEASURED_COLUMNS))
     if unit == "relative" and measured.empty:
         return None
     if measured.empty:

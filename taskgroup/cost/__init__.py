@@ -6,7 +6,7 @@ that only read stored costs start without loading it.
 
 import lazy_loader
 
-from taskgroup.cost.measurement import CostMeasurement
+from taskgroup.cost.measurement import MEASURED_COLUMNS, CostMeasurement
 from taskgroup.cost.units import UNITS, candidate_costs
 
 __getattr__, _, _ = lazy_loader.attach(
@@ -19,6 +19,7 @@ __getattr__, _, _ = lazy_loader.attach(
 )
 
 __all__ = [
+    "MEASURED_COLUMNS",
     "UNITS",
     "CostMeasurement",
     "candidate_costs",

@@ -7,6 +7,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+MEASURED_COLUMNS = ("params", "macs", "latency_ms", "latency_spread_ms")
+"""A stored candidate has been measured when these are set (`taskgroup cost` sets them together)."""
+
 
 @dataclass(frozen=True)
 class CostMeasurement:

@@ -19,6 +19,7 @@ from taskgroup.report.affinity import gain_matrix, mutual_gains, pair_gains
 from taskgroup.report.compute import EXACT, JOB_COLUMNS, NeedsJob, compute_against_distance, compute_spent, distance_from_exact
 from taskgroup.report.document import Figure, Report, Section, Table
 from taskgroup.report.selections import (
+    SPLIT_WORDS,
     SelectObject,
     choices_table,
     chosen_network_costs,
@@ -80,7 +81,7 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
 
 def _loss_section(data: ReportInput) -> Section:
     curves = loss_curves(data.selections, data.baselines)
-    split = "test" if curve_split(curves) == "test" else "validation"
+    split = SPLIT_WORDS[curve_split(curves)]
     return Section(
         "loss-vs-budget",
         "Total loss against budget",

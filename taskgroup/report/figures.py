@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from taskgroup.report.affinity import gain_matrix
-from taskgroup.report.selections import SelectObject, curve_split, network_label
+from taskgroup.report.selections import SPLIT_WORDS, SelectObject, curve_split, network_label
 
 DPI = 90
 _BASELINE_STYLES = [{"linestyle": "--", "marker": marker, "alpha": 0.8, "markersize": size}
@@ -34,12 +34,11 @@ def loss_vs_budget(curves: pd.DataFrame) -> bytes:
         else:  # distinct markers, so baselines that coincide (e.g. worst = all-in-one) stay visible
             style, baselines = _BASELINE_STYLES[baselines % len(_BASELINE_STYLES)], baselines + 1
         line = axes.plot(rows["budget"], rows[f"{split}_loss"], label=series, **style)[0]
-        spread = rows["test_loss_std"].to_numpy(dtype=float) if split == "test" else np.array([np.nan])
-        if np.isfinite(spread).any():
+        if split == "test" and np.isfinite(rows["test_loss_std"].to_numpy(dtype=float)).any():
             low, high = rows["test_loss"] - rows["test_loss_std"], rows["test_loss"] + rows["test_loss_std"]
             axes.fill_between(rows["budget"], low, high, color=line.get_color(), alpha=0.15)
     axes.set_xlabel("inference budget")
-    axes.set_ylabel(f"total {'test' if split == 'test' else 'validation'} loss (lower is better)")
+    axes.set_ylabel(f"total {SPLIT_WORDS[split]} loss (lower is better)")
     axes.set_title("Total loss against budget")
     axes.grid(alpha=0.3)
     if axes.get_lines():

@@ -99,9 +99,13 @@ def loss_curves(selections: Sequence[SelectObject], baselines: pd.DataFrame) -> 
     return frame.dropna(subset=["val_loss", "test_loss"], how="all").reset_index(drop=True)
 
 
+SPLIT_WORDS = {"test": "test", "val": "validation"}
+"""How captions and axes name the split a curve is drawn on."""
+
+
 def curve_split(curves: pd.DataFrame) -> str:
     """The split the curves are drawn on: test where the study has test losses, else validation
-    (a study of imported validation results only)."""
+    (a study of imported validation results only); its column is `<split>_loss`."""
     return "test" if curves["test_loss"].notna().any() else "val"
 
 
