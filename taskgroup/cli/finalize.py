@@ -12,7 +12,7 @@ from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import load_study_evidence, nothing_to_estimate
+from taskgroup.cli.selection_input import check_estimable, load_study_evidence
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, log_dir, run_queued_jobs,
@@ -77,10 +77,8 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
-    chooser = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
-                             costs=evidence.costs)
-    if chooser.estimates.empty:
-        raise InvalidInputError(nothing_to_estimate(chooser, name))
+    check_estimable(known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
+                                   costs=evidence.costs), name)
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator,

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
-from taskgroup.cli.selection_input import load_study_evidence, nothing_to_estimate, usable_selectors
+from taskgroup.cli.selection_input import check_estimable, load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
@@ -64,8 +64,7 @@ def select_command(
     """Choose the networks to deploy within a budget, and which task each serves."""
     evidence = load_study_evidence(db, name, unit)
     selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
-    if selector.estimates.empty:
-        raise InvalidInputError(nothing_to_estimate(selector, name))
+    check_estimable(selector, name)
     selection = selector.select(
         budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
     )

@@ -89,6 +89,12 @@ def usable_selectors(names: list[str], evidence: StudyEvidence) -> tuple[list[Se
     return usable, notes
 
 
+def check_estimable(selector: Selector, study: str) -> None:
+    """Refuse a choice by an estimator that has nothing to estimate from (`select`, `finalize`)."""
+    if selector.estimates.empty:
+        raise InvalidInputError(nothing_to_estimate(selector, study))
+
+
 def nothing_to_estimate(selector: Selector, study: str) -> str:
     """Why `selector` cannot choose for `study`, and the command that trains what it needs."""
     name = selector.estimator.name
