@@ -74,7 +74,7 @@ class Study(Base):
         study = cls.find_by_name(session, name, for_update)
         if study is None:
             known = ", ".join(session.scalars(select(cls.name).order_by(cls.name))) or "none"
-            raise NotFoundError(f"no study named {name!r} (studies: {known})")
+            raise NotFoundError(f"no study named {name!r} (studies: {known}); `taskgroup study create` makes one")
         return study
 
     @classmethod

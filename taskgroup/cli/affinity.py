@@ -25,12 +25,12 @@ from db.models import Study
 from db.results import results_frame, store_results
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note, stop_on_signals
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, counted, emit_json, err_console, print_note, stop_on_signals
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
 
-affinity_app = typer.Typer(help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
+affinity_app = typer.Typer(cls=CommandGroup, help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -135,7 +135,7 @@ def measure(
         return
     _print_matrix(measurement.affinity, spec["label"], f"Affinity of {name} (size {spec['label']})")
     console.print(
-        f"{measurement.measurements} lookahead measurements over {measurement.outcome.steps} steps; "
+        f"{counted(measurement.measurements, 'lookahead measurement')} over {counted(measurement.outcome.steps, 'step')}; "
         + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results; kept them.")
     )
     console.print(scaling.summary())

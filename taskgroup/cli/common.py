@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import signal
@@ -74,7 +75,23 @@ def print_note(text: str) -> None:
     err_console.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
-class ErrorHandlingGroup(typer.core.TyperGroup):
+def counted(count: int, noun: str) -> str:
+    """`1 network`, `2 networks`: a count with its noun in the right number."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+class CommandGroup(typer.core.TyperGroup):
+    """A command group that lists each command with its help's first paragraph as one line: typer's
+    rich listing keeps a docstring's line breaks, which cut its sentences in the middle."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and command.short_help is None and command.help:
+            command.short_help = " ".join(inspect.cleandoc(command.help).split("\n\n")[0].split())
+        return command
+
+
+class ErrorHandlingGroup(CommandGroup):
     """Top-level group that turns our own exceptions, and a file the system cannot read or write
     (e.g. `--out` in a folder that does not exist), raised by any subcommand, into one clear line."""
 

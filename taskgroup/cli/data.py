@@ -9,13 +9,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
+from taskgroup.cli.common import CommandGroup, JsonOption, console, emit_json, err_console, parse_key_values
 from taskgroup.errors import InvalidInputError
 
 if TYPE_CHECKING:  # the datasets (torch) are loaded by each command, not by every CLI start
     from taskgroup.data.synthetic import SyntheticParams
 
-data_app = typer.Typer(help="Generate the synthetic dataset, preview it, and list the tasks each dataset has.",
+data_app = typer.Typer(cls=CommandGroup, help="Generate the synthetic dataset, preview it, and list the tasks each dataset has.",
                        no_args_is_help=True)  # fmt: skip
 
 

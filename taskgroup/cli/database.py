@@ -6,9 +6,9 @@ import typer
 
 from db import open_store
 from db.migrations_api import current_revision, head_revision
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json
 
-db_app = typer.Typer(help="Database schema: show its version, migrate it.", no_args_is_help=True)
+db_app = typer.Typer(cls=CommandGroup, help="Database schema: show its version, migrate it.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:

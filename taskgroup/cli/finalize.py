@@ -10,7 +10,7 @@ import typer
 from db import open_store
 from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json, err_console
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import check_estimable, load_study_evidence
 from taskgroup.cli.work import (
@@ -138,16 +138,12 @@ def _print_outcome(outcome: Any, max_trained: int | None) -> None:
         "limit": f"stopped at the limit of {max_trained} networks",
         "exhausted": "explored every network that could be chosen",
     }[outcome.stop_reason]
-    rounds, trained = _counted(len(outcome.rounds), "round"), _counted(len(outcome.trained), "network")
+    rounds, trained = counted(len(outcome.rounds), "round"), counted(len(outcome.trained), "network")
     trained = f"{rounds}, {trained} trained{_explored(outcome)}"
     console.print(f"{trained}; {reason}.")
     if outcome.stop_reason == "stable":  # never when exploring, which goes on past a stable choice
         console.print("Networks the estimate judged worse than they are were never trained; with "
                       "`--max-trained N --explore`, what is left of N networks goes to those closest to being chosen.")
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _explored(outcome: Any) -> str:
@@ -180,7 +176,7 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
         nonlocal rounds
         rounds += 1
         why = "" if exploration is None else f" (exploring for budget {exploration.budget:g})"
-        err_console.print(f"round {rounds}{why}: training {_counted(len(networks), 'network')} fully: "
+        err_console.print(f"round {rounds}{why}: training {counted(len(networks), 'network')} fully: "
                           + ", ".join(map(_label, networks)), markup=False, highlight=False)
 
     def work_off_queue() -> None:

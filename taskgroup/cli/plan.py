@@ -9,7 +9,7 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
+from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json, parse_key_values
 from taskgroup.errors import InvalidInputError
 
 EstimatorOption = Annotated[
@@ -50,9 +50,9 @@ def plan(
         emit_json({"study": name, "estimator": estimator, **summary.to_json()})
         return
     console.print(
-        f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {summary.jobs_added} jobs queued, "
+        f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {counted(summary.jobs_added, 'job')} queued, "
         f"{summary.jobs_existing} already planned, {summary.with_results} already have results "
-        f"({summary.candidates_added} new candidates)."
+        f"({counted(summary.candidates_added, 'new candidate')})."
     )
 
 

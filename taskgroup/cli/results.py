@@ -13,7 +13,7 @@ import typer
 from db import open_store
 from db.models import Study
 from db.results import results_frame, store_results
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json
 from taskgroup.errors import InvalidInputError
 from taskgroup.io.exchange import check_against_study, read_exchange_csv, write_exchange_csv
 
@@ -61,9 +61,9 @@ def import_results(
         emit_json(dataclasses.asdict(summary))
     else:
         console.print(
-            f"Imported into [bold]{name}[/]: {summary.results_added} results added, "
+            f"Imported into [bold]{name}[/]: {counted(summary.results_added, 'result')} added, "
             f"{summary.results_replaced} replaced, {summary.results_unchanged} unchanged; "
-            f"{summary.candidates_added} new candidates."
+            f"{counted(summary.candidates_added, 'new candidate')}."
         )
 
 
@@ -85,4 +85,4 @@ def export_results(
     tmp = file.with_name(f".{file.name}.tmp")
     write_exchange_csv(frame, tmp)
     tmp.replace(file)
-    console.print(f"Wrote {len(frame)} results of [bold]{name}[/] to {file}")
+    console.print(f"Wrote {counted(len(frame), 'result')} of [bold]{name}[/] to {file}")

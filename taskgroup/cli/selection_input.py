@@ -10,6 +10,7 @@ from db import open_store
 from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
+from taskgroup.cli.common import counted
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.selection import Selector
@@ -48,7 +49,7 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
         if unmeasured:
             tasks_, size = unmeasured[0]
             raise InvalidInputError(
-                f"{len(unmeasured)} candidates with results have no measured cost (e.g. {tasks_}@{size}); "
+                f"{counted(len(unmeasured), 'candidate')} with results {'has' if len(unmeasured) == 1 else 'have'} no measured cost (e.g. {tasks_}@{size}); "
                 f"run `taskgroup cost {name}` to measure them, or use --unit declared"
             )
     return StudyEvidence(name, tasks, results, costs, extras)

@@ -16,12 +16,12 @@ from db import open_store
 from db.models import Candidate, Job, Result, Study
 from jobs.claim import study_folder
 from jobs.settings import default_checkpoint_root
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values, print_note
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, counted, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError
 
 DEFAULT_SIZES = "full=1.0,half=0.5"
 
-study_app = typer.Typer(help="Create, list, show and delete studies.", no_args_is_help=True)
+study_app = typer.Typer(cls=CommandGroup, help="Create, list, show and delete studies.", no_args_is_help=True)
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 """Task and study names: safe in candidate keys (`+`), folder names and rich markup (`[`)."""
 
@@ -277,7 +277,7 @@ def delete(
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         count = session.query(Result).join(Candidate).filter(Candidate.study_id == study.id).count()
-        if not yes and not typer.confirm(f"Delete study {name!r} and its {count} results?"):
+        if not yes and not typer.confirm(f"Delete study {name!r} and its {counted(count, 'result')}?"):
             raise typer.Abort()
         session.delete(study)
     console.print(f"Deleted study [bold]{name}[/].")

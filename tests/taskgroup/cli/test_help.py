@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import typer
+import typer.rich_utils
 from rich.text import Text
 
 from taskgroup.cli.main import app
@@ -59,3 +60,18 @@ def test_docs_cli_md_is_what_the_cli_generates_now(tmp_path):
     assert CLI_DOC.read_text() == f"{header}\n\n{html.unescape(out.read_text())}", (
         "docs/cli.md is out of date: regenerate it with the command at its top"
     )
+
+
+GROUPS = [((), typer.main.get_command(app))] + [(path, command) for path, command in COMMANDS if hasattr(command, "commands")]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in GROUPS], ids=lambda path: " ".join(path) or "taskgroup")
+def test_a_group_lists_each_command_with_its_first_paragraph_on_one_line(path, monkeypatch):
+    """On a terminal wide enough, nothing wraps: a docstring's own line breaks must not cut a
+    command's description in the listing."""
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", 400)
+    listing = run_ok(*path, "--help").output.splitlines()
+    for name, command in dict(GROUPS)[path].commands.items():
+        first_paragraph = " ".join(command.help.split("\n\n")[0].split())
+        row = next(line for line in listing if line.startswith(f"│ {name} "))
+        assert first_paragraph in " ".join(row.split()), f"{name}: {row!r}"

@@ -106,8 +106,15 @@ def test_conflict_with_stored_results_needs_replace(tmp_path, study):
     assert "a,full,1.0,full,val,a,0.45" in _export(tmp_path, study)
 
 
-def test_import_into_unknown_study(tmp_path):
-    assert "no study named 'nope'" in run_error("import", "nope", _write(tmp_path, GOOD))
+def test_import_into_unknown_study_says_how_to_make_one(tmp_path):
+    message = run_error("import", "nope", _write(tmp_path, GOOD))
+    assert "no study named 'nope'" in message and "`taskgroup study create` makes one" in message
+
+
+def test_one_result_is_counted_in_the_singular(tmp_path, study):
+    output = " ".join(run_ok("import", study, _write(tmp_path, HEADER + "a,full,1.0,full,val,a,0.5\n")).output.split())
+    assert "1 result added" in output and "1 new candidate." in output
+    assert f"Wrote 1 result of {study}" in " ".join(run_ok("export", study, str(tmp_path / "out.csv")).output.split())
 
 
 def test_export_of_a_study_without_results(tmp_path, study):
