@@ -44,6 +44,14 @@ class JobOutput:
     wall_time: float | None = None
     curve: list[dict[str, Any]] | None = field(default=None)
 
+    @classmethod
+    def of_training(cls, outcome: Any) -> JobOutput:
+        """What a `TrainOutcome` hands back to the queue."""
+        return cls(
+            val_losses=dict(outcome.val_losses), test_losses=dict(outcome.test_losses), epochs=outcome.epochs,
+            best_epoch=outcome.best_epoch, wall_time=outcome.wall_time, curve=outcome.to_dict()["curve"],
+        )
+
 
 class JobInterrupted(Exception):
     """The runner stopped because it was asked to, after checkpointing; the job can be resumed."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Candidate, Job, Study
+from db.models import Candidate, Job, Result, Study
+from jobs.claim import JobOutput
+from jobs.clock import database_time
 from jobs.queue import training_of
 from jobs.training_options import training_config
 from taskgroup.errors import InvalidInputError
@@ -29,6 +32,46 @@ def cancel_queued(session: Session, study: Study) -> int:
     Cancelled jobs are deleted rather than marked, so `plan` queues them again later.
     """
     return session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
+
+
+def record_finished_run(
+    session: Session, study: Study, tasks: str, size: str, output: JobOutput, *, worker: str, device: str
+) -> int | None:
+    """Record a full training run made outside the queue (the all-task network of `taskgroup affinity
+    measure`) as its candidate's finished full-stage job, with its results: reports then count its
+    epochs and device time like any job's. A queued or failed job of the candidate is finished by it.
+
+    Returns the job's id, or None when the candidate already has full-stage results or a running job:
+    those are left alone and nothing is recorded.
+    """
+    candidate = Candidate.find_by_key(session, study.id, tasks, size)
+    if candidate is None:
+        cost = next(float(spec["cost"]) for spec in study.sizes if spec["label"] == size)
+        candidate = Candidate(study_id=study.id, tasks=tasks, size=size, cost=cost)
+        session.add(candidate)
+        session.flush()
+    elif session.scalar(select(Result.id).where(Result.candidate_id == candidate.id, Result.stage == "full").limit(1)):
+        return None
+    job = session.scalars(select(Job).where(Job.candidate_id == candidate.id, Job.stage == "full")).one_or_none()
+    if job is not None and job.state == "running":
+        return None
+    if job is None:
+        job = Job(study_id=study.id, candidate_id=candidate.id, stage="full", attempts=0)
+        session.add(job)
+    finished = database_time(session)
+    job.state, job.worker, job.device, job.error, job.progress = "done", worker, device, None, 1.0
+    job.attempts = (job.attempts or 0) + 1
+    job.epochs, job.best_epoch, job.wall_time, job.curve = output.epochs, output.best_epoch, output.wall_time, output.curve
+    job.started_at = finished - timedelta(seconds=output.wall_time or 0.0)
+    job.finished_at = job.heartbeat_at = finished
+    session.flush()
+    session.add_all(
+        Result(candidate_id=candidate.id, job_id=job.id, stage="full", split=split, task=task, loss=float(loss))
+        for split, losses in (("val", output.val_losses), ("test", output.test_losses))
+        for task, loss in sorted(losses.items())
+    )
+    session.flush()
+    return job.id
 
 
 def configure_training(

@@ -34,6 +34,10 @@ class Plan(ABC):
     def jobs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
         """Every job of the plan, smallest subsets first."""
 
+    def runs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
+        """Every training run the estimator depends on, queued or not: what its compute is."""
+        return self.jobs(tasks, sizes)
+
 
 PLANS: Registry[type[Plan]] = Registry("plan")
 
@@ -86,7 +90,8 @@ class HigherOrderPlan(Plan):
 class LookaheadPlan(Plan):
     """Singles at every size, trained to convergence: the lookahead estimator scales each task's
     single-task loss by the affinities that one all-task run measures (`taskgroup affinity measure`,
-    which is not a queued job: it trains with lookahead measurements and stores the matrix)."""
+    which is not a queued job: it trains with lookahead measurements and stores the matrix, and
+    records its run as the all-task network's finished job)."""
 
     name = "lookahead"
 
@@ -94,6 +99,11 @@ class LookaheadPlan(Plan):
         for size in sizes:
             for name in subsets(tasks, max_size=1):
                 yield name, size, "full"
+
+    def runs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
+        yield from self.jobs(tasks, sizes)
+        for size in sizes:
+            yield "+".join(sorted(tasks)), size, "full"
 
 
 @dataclass(frozen=True)

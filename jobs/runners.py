@@ -82,14 +82,7 @@ class TrainingRunner(JobRunner):
             )
         except TrainingInterrupted as stopped:
             raise JobInterrupted(str(stopped)) from stopped
-        return JobOutput(
-            val_losses=dict(outcome.val_losses),
-            test_losses=dict(outcome.test_losses),
-            epochs=outcome.epochs,
-            best_epoch=outcome.best_epoch,
-            wall_time=outcome.wall_time,
-            curve=outcome.to_dict()["curve"],
-        )
+        return JobOutput.of_training(outcome)
 
     @staticmethod
     def _dataset_spec(dataset: Mapping[str, Any]) -> Any:

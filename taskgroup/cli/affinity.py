@@ -1,14 +1,15 @@
 """`taskgroup affinity measure|show`: the lookahead task-affinity matrix of a study.
 
 `measure` trains one network of all the study's tasks (at one size) with lookahead measurements
-every few steps, stores the averaged matrix, and records that network's losses as full-stage
-results (it was trained on the study's schedule like any other candidate). `select --estimator
+every few steps, stores the averaged matrix, and records that network's run as its finished
+full-stage job, with its losses (it was trained on the study's schedule like any other candidate). `select --estimator
 lookahead` then reads the stored matrix. Both commands also say how the estimator's scaling fits
 the networks with real losses, and warn when those contradict the affinities.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,9 @@ from rich.table import Table
 from db import open_store
 from db.affinity import load_affinity, store_affinity
 from db.models import Study
-from db.results import results_frame, store_results
+from db.results import results_frame
+from jobs.claim import JobOutput
+from jobs.manage import record_finished_run
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, counted, emit_json, err_console, print_note, stop_on_signals
@@ -100,22 +103,16 @@ def measure(
             )
         except TrainingInterrupted as stopped:
             raise InvalidInputError(f"affinity measurement interrupted ({stopped}); run the same command to resume") from None
-    candidate = "+".join(sorted(tasks))
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        store_affinity(session, study, measurement.affinity.to_dict("records"), measurements=measurement.measurements)
-        known = results_frame(session, study)
-        recorded = known[(known["tasks"] == candidate) & (known["size"] == spec["label"]) & (known["stage"] == "full")].empty
-        if recorded:
-            outcome = measurement.outcome
-            rows = [
-                {"tasks": candidate, "size": spec["label"], "cost": float(spec.get("cost", 1.0)), "stage": "full",
-                 "split": split, "task": task, "loss": loss}
-                for split, losses in (("val", outcome.val_losses), ("test", outcome.test_losses))
-                for task, loss in losses.items()
-            ]
-            store_results(session, study, rows, replace=False)
+        # Recorded as the all-task network's finished job, so reports count this run's compute.
+        job_id = record_finished_run(session, study, "+".join(sorted(tasks)), spec["label"],
+                                     JobOutput.of_training(measurement.outcome),
+                                     worker=f"{socket.gethostname()}:affinity-measure", device=str(target))
+        store_affinity(session, study, measurement.affinity.to_dict("records"), measurements=measurement.measurements,
+                       job_id=job_id)
         scaling = study_scaling(results_frame(session, study), load_affinity(session, study))
+    recorded = job_id is not None
     payload = {
         "study": name,
         "size": spec["label"],
@@ -136,7 +133,7 @@ def measure(
     _print_matrix(measurement.affinity, spec["label"], f"Affinity of {name} (size {spec['label']})")
     console.print(
         f"{counted(measurement.measurements, 'lookahead measurement')} over {counted(measurement.outcome.steps, 'step')}; "
-        + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results; kept them.")
+        + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results (or a worker is training it); left as they are.")
     )
     console.print(scaling.summary())
     warn_if_contradicted(scaling, name)

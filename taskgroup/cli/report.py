@@ -22,7 +22,7 @@ from db.results import candidates_frame
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import load_study_evidence, usable_selectors
+from taskgroup.cli.selection_input import EVERY_ESTIMATOR, load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the report package draws with matplotlib: loaded by the com
     from taskgroup.report.compute import NeedsJob
 
 DEFAULT_FORMATS = "html,md,csv,json"
-DEFAULT_ESTIMATORS = "exact,esa,hoa"
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +46,7 @@ def report(
         typer.Option("--budgets", help="Budgets as START:STOP:STEP (inclusive) or a comma list. Default: 1 to the number of tasks, step 0.5.",
                      show_default=False),
     ] = None,
-    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimators to compare.")] = DEFAULT_ESTIMATORS,
+    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimators to compare; those with nothing to estimate from are left out.")] = EVERY_ESTIMATOR,
     unit: UnitOption = "relative",
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -148,11 +147,11 @@ def _baselines_frame(rows: Sequence[BaselineRow]) -> pd.DataFrame:
 
 
 def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequence[str]) -> dict[str, NeedsJob]:
-    """For each estimator with a training plan, whether a (tasks, size, stage) job is one its plan asks for."""
+    """For each estimator with a training plan, whether a (tasks, size, stage) job is a run it depends on."""
     needs = {}
     for estimator in estimators:
         if estimator in PLANS:
-            planned = frozenset(PLANS.get(estimator)().jobs(tasks, sizes))
+            planned = frozenset(PLANS.get(estimator)().runs(tasks, sizes))
             needs[estimator] = lambda tasks_, size, stage, planned=planned: (tasks_, size, stage) in planned
     return needs
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
-from taskgroup.cli.selection_input import check_estimable, load_study_evidence, usable_selectors
+from taskgroup.cli.selection_input import EVERY_ESTIMATOR, check_estimable, load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
@@ -99,7 +99,7 @@ def print_selection(selection: Selection, name: str) -> None:
 def sweep_command(
     name: Annotated[str, typer.Argument(help="Study to sweep.")],
     budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a comma list.")] = "1:5:0.5",
-    estimators: Annotated[str, typer.Option("--estimators", "--estimator", help="Comma-separated estimators.")] = "exact,esa,hoa",
+    estimators: Annotated[str, typer.Option("--estimators", "--estimator", help="Comma-separated estimators; those with nothing to estimate from are left out.")] = EVERY_ESTIMATOR,
     solver: SolverOption = "auto",
     unit: UnitOption = "relative",
     weight: WeightOption = [],

@@ -13,10 +13,14 @@ from db.results import candidates_frame, results_frame
 from taskgroup.cli.common import counted
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
+from taskgroup.estimators import ESTIMATORS
 from taskgroup.selection import Selector
 
 DECLARED_UNIT = "declared"
 """The candidates' declared costs (the paper's units: a size's cost from `--sizes`, or the imported `cost`)."""
+
+EVERY_ESTIMATOR = ",".join(sorted(ESTIMATORS.names(), key=lambda name: name != "exact"))
+"""`sweep` and `report` compare every registered estimator by default, exact first: the reference."""
 
 
 @dataclass(frozen=True)

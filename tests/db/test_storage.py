@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 
 from db import ConflictError, NotFoundError, SchemaVersionError, StorageError, open_store
 from db.migrations_api import current_revision, head_revision
 from db.models import Candidate, Job, Result, Study
 from db.results import results_frame, store_results
+from jobs.claim import JobOutput
 from jobs.finalize import queue_full_training
+from jobs.manage import record_finished_run
 
 ROWS = [
     {"tasks": "a", "size": "full", "cost": 1.0, "stage": "full", "split": "val", "task": "a", "loss": 0.5},
@@ -116,6 +118,30 @@ class TestStorage:
             one, two = (Study.find_or_raise_by_name(session, name) for name in ("one", "two"))
             assert (one.last_explored_budget, two.last_explored_budget) == (1.5, 4.0)
             assert len(Job.all_of_study(session, one.id)) == 3  # the queued job was not queued twice
+
+    def test_a_run_made_outside_the_queue_is_recorded_as_its_candidates_finished_job(self, db_url):
+        store = open_store(db_url)
+        _make_study(store, rows=ROWS[:1])  # `a` has results; `b` and `a+b` have none
+        output = JobOutput(val_losses={"a": 0.4, "b": 0.3}, test_losses={"a": 0.45, "b": 0.35}, epochs=3, wall_time=90.0)
+        with store.session() as session:
+            study = Study.find_or_raise_by_name(session, "s")
+            queue_full_training(session, study, [("b", "full")])
+            session.execute(update(Job).values(state="running"))  # a worker is training `b`
+            queue_full_training(session, study, [("a+b", "full")])
+        with store.session() as session:
+            study = Study.find_or_raise_by_name(session, "s")
+            job_id = record_finished_run(session, study, "a+b", "full", output, worker="w", device="cpu")
+            assert record_finished_run(session, study, "a", "full", output, worker="w", device="cpu") is None
+            assert record_finished_run(session, study, "b", "full", output, worker="w", device="cpu") is None
+        with store.session() as session:
+            job = Job.find_or_raise_by_id(session, job_id)
+            assert (job.candidate.tasks, job.state, job.epochs, job.attempts, job.device) == ("a+b", "done", 3, 1, "cpu")
+            assert (job.finished_at - job.started_at).total_seconds() == pytest.approx(90.0)
+            assert len(Job.all_of_study(session, job.study_id)) == 2  # the queued job was finished, not doubled
+        frame = _frame(store)
+        assert set(frame[frame["tasks"] == "a+b"]["loss"]) == {0.4, 0.3, 0.45, 0.35}
+        assert list(frame[frame["tasks"] == "a"]["loss"]) == [0.5]  # kept
+        assert frame[frame["tasks"] == "b"].empty  # left to its worker
 
     def test_error_inside_a_session_rolls_back(self, db_url):
         store = open_store(db_url)

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from db import open_store
-from db.models import Study
+from db.models import Affinity, Job, Study
 from db.results import results_frame
 from tests.taskgroup.cli.helpers import run_json, run_ok
 
@@ -59,3 +60,31 @@ def run_protocol(tmp_path, tasks: str) -> None:
 def test_lookahead_protocol(tmp_path):
     """About 2 s: three tasks, 24 images of 16x16, one epoch, one size."""
     run_protocol(tmp_path, "depth,edge,normal")
+
+
+def test_the_measured_run_is_the_all_task_networks_job_and_counts_as_lookaheads_compute(tmp_path):
+    """`affinity measure` trains the all-task network: a job of it queued by the exact plan is
+    finished by that run (not trained again), and the report charges the run to lookahead."""
+    create(tmp_path, "depth,edge,normal")
+    run_ok("plan", "s", "--estimator", "exact")
+    assert run_json("affinity", "measure", "s", "--every", "1")["results_recorded"]
+    assert run_json("status", "s")["jobs"] == {"queued": 6, "running": 0, "done": 1, "failed": 0, "total": 7}
+    with open_store(None).session() as session:
+        study = Study.find_or_raise_by_name(session, "s")
+        (job,) = [job for job in Job.all_of_study(session, study.id) if job.state == "done"]
+        assert (job.candidate.tasks, job.epochs, job.device) == ("depth+edge+normal", 1, "cpu")
+        assert job.finished_at >= job.started_at
+        assert {result.job_id for result in job.candidate.results} == {job.id}
+        assert {row.job_id for row in session.query(Affinity).filter_by(study_id=study.id)} == {job.id}
+
+    run_ok("work", "s", *WORK)
+    assert run_json("status", "s")["jobs"]["done"] == 7
+    again = run_json("affinity", "measure", "s", "--every", "1")  # read back from its checkpoint
+    assert not again["results_recorded"]
+
+    swept = run_json("sweep", "s", "--budgets", BUDGETS)  # every estimator by default
+    assert {row["estimator"] for row in swept if "estimator" in row} == {"exact", "hoa", "lookahead"}
+    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv", "--budgets", BUDGETS)
+    compute = pd.read_csv(tmp_path / "report" / "tables" / "compute.csv").set_index("estimator")
+    assert compute.loc["lookahead", "jobs"] == 4 and compute.loc["lookahead", "candidate_epochs"] == 4  # singles + the run
+    assert compute.loc["exact", "jobs"] == 7
