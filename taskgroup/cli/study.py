@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ class StudySpecFile:
 
 def read_study_spec(path: Path) -> StudySpecFile:
     """Read a TOML study spec; unknown keys and bad training options are refused, naming the file.
+    A relative dataset `root` is relative to the file's folder.
 
     ```toml
     tasks = ["segment", "depth", "normal"]
@@ -102,7 +104,7 @@ def read_study_spec(path: Path) -> StudySpecFile:
         tasks=_joined(data.get("tasks"), "tasks", path),
         sizes=_joined(data.get("sizes"), "sizes", path),
         dataset=dataset.get("name"),
-        data_root=Path(dataset["root"]) if dataset.get("root") else None,
+        data_root=path.parent / Path(dataset["root"]).expanduser() if dataset.get("root") else None,  # relative to the file
         data_options=dict(dataset.get("options", {})),
         training=dict(training),
     )
@@ -176,10 +178,16 @@ def create(
     data_root = data_root or spec_values.data_root
     dataset_spec: dict[str, Any] = {}
     if dataset is not None:
-        from taskgroup.data import DatasetSpec, available_tasks
+        from taskgroup.data import DatasetSpec, available_tasks, get_source
 
+        source = get_source(dataset)
+        if source.reads_from_disk and data_root is None:
+            raise InvalidInputError(f"dataset {dataset!r} is read from disk: give its folder with --data-root")
+        # Absolute, so workers started in another folder find it (symbolic links kept: machines may differ there).
+        data_root = Path(os.path.abspath(data_root.expanduser())) if data_root is not None else None
         options = {**spec_values.data_options, **parse_key_values(data_option, "--data-option")}
         spec = DatasetSpec(name=dataset, root=data_root, options=options)
+        source.check_options(spec)
         known = set(available_tasks(spec))
         unknown = [task for task in task_list if task not in known]
         if unknown:
@@ -206,6 +214,8 @@ def create(
     else:
         console.print(f"Created study [bold]{name}[/] with tasks {', '.join(task_list)} "
                       f"and sizes {', '.join(str(size) for size in size_specs)} in {store.display_url}")
+    if data_root is not None and not data_root.is_dir():
+        print_note(f"{data_root} is not a folder on this machine: the machines that train must find the dataset there")
 
 
 @study_app.command("list")

@@ -32,5 +32,6 @@ def load_splits(spec: DatasetSpec, tasks: Sequence[str], progress: Progress | No
     """`train`, `val` and `test` datasets for `tasks`; unknown tasks, missing or corrupt files are
     refused with one error naming the task or path. `progress(done, total)` reports generation."""
     source = get_source(spec.name)
+    source.check_options(spec)
     source.check_tasks(spec, tasks)
     return source.splits(spec, list(tasks), progress)

@@ -101,11 +101,14 @@ class CelebASource(DatasetSource):
     def tasks(self, spec: DatasetSpec) -> list[str]:
         return sorted(ATTRIBUTE_TASKS_BY_NAME)
 
-    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
+    def check_options(self, spec: DatasetSpec) -> None:
         reject_unknown_options(spec, ("resolution",))
         resolution = spec.options.get("resolution", DEFAULT_RESOLUTION)
         if not isinstance(resolution, int) or resolution < 8:
             raise InvalidInputError(f"celeba option resolution must be an integer >= 8, got {resolution!r}")
+
+    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
+        resolution = spec.options.get("resolution", DEFAULT_RESOLUTION)
         root = _torchvision_root(require_root(spec))
         if not (root / CelebA.base_folder).is_dir():
             raise InvalidInputError(f"missing directory: {root / CelebA.base_folder}")

@@ -93,8 +93,10 @@ class NYUv2Source(DatasetSource):
     def tasks(self, spec: DatasetSpec) -> list[str]:
         return sorted(FOLDERS)
 
-    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
+    def check_options(self, spec: DatasetSpec) -> None:
         reject_unknown_options(spec, ())
+
+    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
         root = require_root(spec)
         for split in ("train", "val"):
             for folder in ["image", *(FOLDERS[t] for t in tasks)]:

@@ -26,16 +26,23 @@ class DatasetSource(ABC):
     """
 
     name: ClassVar[str]
+    reads_from_disk: ClassVar[bool] = True
+    """Whether the dataset needs a root directory (the synthetic one is generated when it has none)."""
 
     @abstractmethod
     def tasks(self, spec: DatasetSpec) -> list[str]:
         """Names of the tasks this dataset has labels for (sorted)."""
 
     @abstractmethod
+    def check_options(self, spec: DatasetSpec) -> None:
+        """Refuse an unknown or malformed option: checked when a study is created, so a typo fails
+        there instead of in every worker."""
+
+    @abstractmethod
     def splits(
         self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None
     ) -> dict[str, Dataset]:
-        """The `train`, `val` and `test` datasets for `tasks` (already checked against `tasks(spec)`)."""
+        """The `train`, `val` and `test` datasets for `tasks` (tasks and options already checked)."""
 
     def check_tasks(self, spec: DatasetSpec, tasks: Sequence[str]) -> None:
         """Refuse an empty task list or any task this dataset has no labels for."""

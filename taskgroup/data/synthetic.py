@@ -268,9 +268,15 @@ class SyntheticSource(DatasetSource):
     """Rendered scenes (sky, ground, spheres, boxes, cylinders) with ten dense labels."""
 
     name = "synthetic"
+    reads_from_disk = False
 
     def tasks(self, spec: DatasetSpec) -> list[str]:
         return sorted(TASK_MASKED)
+
+    def check_options(self, spec: DatasetSpec) -> None:
+        reject_unknown_options(spec, OPTIONS)
+        if spec.root is None:  # a generated folder's own meta.json says how it was made
+            SyntheticParams.from_options(spec.options)
 
     def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
         arrays = SyntheticArrays(ensure_generated(spec, progress))

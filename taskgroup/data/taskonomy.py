@@ -180,12 +180,21 @@ class TaskonomySource(DatasetSource):
     def tasks(self, spec: DatasetSpec) -> list[str]:
         return sorted(DOMAINS)
 
-    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
+    def check_options(self, spec: DatasetSpec) -> None:
         reject_unknown_options(spec, OPTIONS)
-        root = require_root(spec)
         resolution = spec.options.get("resolution")
         if resolution is not None and (not isinstance(resolution, int) or resolution < 8):
             raise InvalidInputError(f"taskonomy option resolution must be an integer >= 8, got {resolution!r}")
+        for split in SPLITS:
+            if not isinstance(spec.options.get(split, []), list):
+                raise InvalidInputError(
+                    f"taskonomy option {split} must be a list of building names, e.g. {split}='[\"b1\", \"b2\"]', "
+                    f"got {spec.options[split]!r}"
+                )
+
+    def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
+        root = require_root(spec)
+        resolution = spec.options.get("resolution")
         result: dict[str, Dataset] = {}
         for split, buildings in _building_splits(root, spec.options).items():
             files: list[Path] = []

@@ -93,3 +93,33 @@ def test_bad_specs_name_the_file_and_problem(tmp_path):
     assert "no such file" in run_error("study", "create", "x", "--spec", str(tmp_path / "missing.toml"))
     assert "--tasks" in run_error("study", "create", "x")
     assert run_json("study", "list") == []
+
+
+def test_a_dataset_that_workers_could_not_read_is_refused_when_the_study_is_created(tmp_path):
+    """Each of these used to create the study and fail later, in every worker that took a job."""
+    assert "is read from disk: give its folder with --data-root" in run_error(
+        "study", "create", "s", "--tasks", "depth", "--dataset", "nyuv2")
+    assert "unknown option(s) imagez" in run_error(
+        "study", "create", "s", "--tasks", "depth", "--dataset", "synthetic", "--data-option", "imagez=64")
+    assert "images must be an integer, got 'abc'" in run_error(
+        "study", "create", "s", "--tasks", "depth", "--dataset", "synthetic", "--data-option", "images=abc")
+    assert "resolution must be an integer >= 8" in run_error(
+        "study", "create", "s", "--tasks", "depth", "--dataset", "celeba", "--data-root", str(tmp_path),
+        "--data-option", "resolution=4")
+    assert "must be a list of building names" in run_error(
+        "study", "create", "s", "--tasks", "depth", "--dataset", "taskonomy", "--data-root", str(tmp_path),
+        "--data-option", "train=b1")
+    assert run_json("study", "list") == []
+
+
+def test_a_relative_data_root_is_stored_absolute_and_a_specs_is_relative_to_its_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nyu").mkdir()
+    created = run_json("study", "create", "s", "--tasks", "depth", "--dataset", "nyuv2", "--data-root", "nyu")
+    assert created["dataset"]["root"] == str(tmp_path / "nyu")
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "study.toml"
+    spec.write_text('tasks = ["depth"]\n[dataset]\nname = "nyuv2"\nroot = "../nyu"\n')
+    assert run_json("study", "create", "t", "--spec", str(spec))["dataset"]["root"] == str(tmp_path / "nyu")
+    result = run_ok("study", "create", "u", "--tasks", "depth", "--dataset", "nyuv2", "--data-root", str(tmp_path / "elsewhere"))
+    assert "is not a folder on this machine" in " ".join(result.output.split())
