@@ -22,7 +22,7 @@ from db.results import candidates_frame
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import EVERY_ESTIMATOR, load_study_evidence, usable_selectors
+from taskgroup.cli.selection_input import ESTIMATORS_HELP, estimator_names, load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
@@ -46,14 +46,14 @@ def report(
         typer.Option("--budgets", help="Budgets as START:STOP:STEP (inclusive) or a comma list. Default: 1 to the number of tasks, step 0.5.",
                      show_default=False),
     ] = None,
-    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimators to compare; those with nothing to estimate from are left out.")] = EVERY_ESTIMATOR,
+    estimators: Annotated[str | None, typer.Option("--estimators", help=ESTIMATORS_HELP, show_default=False)] = None,
     unit: UnitOption = "relative",
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Write a study's report: loss against budget per estimator and baseline, the chosen groupings,
     pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute."""
-    written = make_report(db, name, out, _names(formats, "--format"), budgets=budgets, estimators=_names(estimators, "--estimators"), unit=unit)
+    written = make_report(db, name, out, _names(formats, "--format"), budgets=budgets, estimators=estimator_names(estimators), unit=unit)
     files = [str(path) for paths in written.values() for path in paths]
     if json_output:
         emit_json({"study": name, "out": str(out), "files": files})
@@ -63,7 +63,7 @@ def report(
 
 
 def make_report(
-    db: str | None, name: str, out: Path, formats: Sequence[str], *, budgets: str | None, estimators: Sequence[str],
+    db: str | None, name: str, out: Path, formats: Sequence[str], *, budgets: str | None, estimators: Sequence[str] | None,
     unit: str = "relative",
 ) -> dict[str, list[Path]]:
     """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`."""
@@ -93,7 +93,7 @@ def gather_report_input(
     db: str | None,
     name: str,
     budgets: str | None,
-    estimators: Sequence[str],
+    estimators: Sequence[str] | None,
     unit: str = "relative",
     progress: Callable[[int, int], None] | None = None,
 ) -> GatheredInput:
@@ -109,9 +109,7 @@ def gather_report_input(
         jobs = _jobs_frame(session, study)
     tasks, results = evidence.tasks, evidence.results
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
-    usable, notes = usable_selectors(list(estimators), evidence)
-    if not usable:
-        raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
+    usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence)
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)
     order = {selector.estimator.name: i for i, selector in enumerate(usable)}
@@ -122,7 +120,7 @@ def gather_report_input(
             notes.append(f"{row.estimator} at budget {row.budget:g}: {row.error}")
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
-        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs=_planned_jobs(estimators, tasks, sizes),
+        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs=_planned_jobs(list(order), tasks, sizes),
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))

@@ -10,8 +10,9 @@ from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
-from taskgroup.cli.selection_input import EVERY_ESTIMATOR, check_estimable, load_study_evidence, usable_selectors
-from taskgroup.errors import InvalidInputError
+from taskgroup.cli.selection_input import (
+    ESTIMATORS_HELP, check_estimable, estimator_names, load_study_evidence, usable_selectors,
+)
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
@@ -99,7 +100,7 @@ def print_selection(selection: Selection, name: str) -> None:
 def sweep_command(
     name: Annotated[str, typer.Argument(help="Study to sweep.")],
     budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a comma list.")] = "1:5:0.5",
-    estimators: Annotated[str, typer.Option("--estimators", "--estimator", help="Comma-separated estimators; those with nothing to estimate from are left out.")] = EVERY_ESTIMATOR,
+    estimators: Annotated[str | None, typer.Option("--estimators", "--estimator", help=ESTIMATORS_HELP, show_default=False)] = None,
     solver: SolverOption = "auto",
     unit: UnitOption = "relative",
     weight: WeightOption = [],
@@ -115,10 +116,7 @@ def sweep_command(
     """Select at every budget with every estimator, next to the baselines: all tasks in one network,
     one network per task, random groupings (mean and spread) and the worst feasible choice."""
     evidence = load_study_evidence(db, name, unit)
-    names = [part.strip() for part in estimators.split(",") if part.strip()]
-    usable, notes = usable_selectors(names, evidence)
-    if not usable:
-        raise InvalidInputError(f"no estimator can select for study {name!r}: " + "; ".join(notes))
+    usable, notes = usable_selectors(estimator_names(estimators), evidence)
     for note in notes:
         print_note(note)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

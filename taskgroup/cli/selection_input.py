@@ -19,8 +19,11 @@ from taskgroup.selection import Selector
 DECLARED_UNIT = "declared"
 """The candidates' declared costs (the paper's units: a size's cost from `--sizes`, or the imported `cost`)."""
 
-EVERY_ESTIMATOR = ",".join(sorted(ESTIMATORS.names(), key=lambda name: name != "exact"))
+EVERY_ESTIMATOR = sorted(ESTIMATORS.names(), key=lambda name: name != "exact")
 """`sweep` and `report` compare every registered estimator by default, exact first: the reference."""
+
+ESTIMATORS_HELP = (f"Comma-separated estimators to compare. Default: every one the study's results can serve "
+                   f"({', '.join(EVERY_ESTIMATOR)}).")
 
 
 @dataclass(frozen=True)
@@ -76,22 +79,39 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple
     return candidate_costs(measurements, unit)
 
 
-def usable_selectors(names: list[str], evidence: StudyEvidence) -> tuple[list[Selector], list[str]]:
-    """A prepared selector for each estimator among `names` that can estimate from the study's
-    evidence (estimated once, so `sweep` reuses it), and a note for each one left out (e.g.
-    lookahead before `taskgroup affinity measure`); an unknown name is an error."""
-    usable, notes = [], []
-    for name in names:
+def estimator_names(option: str | None) -> list[str] | None:
+    """The estimators an `--estimators a,b` option names, in order; None (not given) means every one."""
+    if option is None:
+        return None
+    names = list(dict.fromkeys(part.strip() for part in option.split(",") if part.strip()))
+    if not names:
+        raise InvalidInputError("--estimators needs at least one name")
+    return names
+
+
+def usable_selectors(names: list[str] | None, evidence: StudyEvidence) -> tuple[list[Selector], list[str]]:
+    """A prepared selector for each estimator among `names` (None: every registered one) that can
+    estimate from the study's evidence (estimated once, so `sweep` reuses it), and notes on those
+    left out: one each for named estimators, one line for the rest (an imported study has no
+    affinities for lookahead, and needs no reminder of why at length). An unknown name is an error;
+    so is a study no estimator can serve, with every reason."""
+    usable, reasons = [], {}
+    for name in EVERY_ESTIMATOR if names is None else names:
         try:
             selector = Selector(evidence.results, name, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
         except InvalidInputError as missing:
-            notes.append(f"estimator {name} left out: {missing}")
+            reasons[name] = f"estimator {name} left out: {missing}"
             continue
         if selector.estimates.empty:
-            notes.append(f"{nothing_to_estimate(selector, evidence.name)}; left out")
+            reasons[name] = f"{nothing_to_estimate(selector, evidence.name)}; left out"
         else:
             usable.append(selector)
-    return usable, notes
+    if not usable:
+        raise InvalidInputError(f"no estimator can select for study {evidence.name!r}: " + "; ".join(reasons.values()))
+    if names is None and reasons:
+        needs = ", ".join(f"{name} (needs {ESTIMATORS.get(name).needs})" for name in reasons)
+        return usable, [f"not compared, with nothing to estimate from: {needs}"]
+    return usable, list(reasons.values())
 
 
 def check_estimable(selector: Selector, study: str) -> None:

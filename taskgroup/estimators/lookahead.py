@@ -138,11 +138,11 @@ def _inputs(evidence: Evidence) -> tuple[dict[str, AffinityMatrix], pd.DataFrame
     """The affinity matrices by size, the measured full-stage validation losses, and the singles among them."""
     if "affinity" not in evidence.extras:
         raise InvalidInputError(
-            "the lookahead estimator needs an affinity matrix; run `taskgroup affinity measure STUDY` first"
+            "the lookahead estimator needs an affinity matrix, which `taskgroup affinity measure` measures"
         )
     lookup = affinity_lookup(evidence.extras["affinity"])
     if not lookup:
-        raise InvalidInputError("the affinity table is empty; run `taskgroup affinity measure STUDY` first")
+        raise InvalidInputError("the affinity table is empty; `taskgroup affinity measure` measures one")
     measured = evidence.losses("full", "val")
     width = measured["tasks"].str.count(r"\+") + 1
     singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}

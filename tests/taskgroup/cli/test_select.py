@@ -149,6 +149,14 @@ def test_sweep_leaves_out_an_estimator_that_cannot_estimate_and_says_why(paper):
     assert "no estimator can select" in run_error("sweep", paper, "--budgets", "1", "--estimators", "lookahead")
 
 
+def test_sweep_compares_every_estimator_that_can_estimate_by_default_with_one_note_for_the_rest(paper):
+    result = run_ok("sweep", paper, "--budgets", "1,2", "--random-samples", "20", "--json")
+    estimators = [row["estimator"] for row in json.loads(result.stdout) if "estimator" in row]
+    assert list(dict.fromkeys(estimators)) == ["exact", "esa", "hoa"]  # exact first: the reference
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "not compared, with nothing to estimate from: lookahead (needs" in " ".join(result.stderr.split())
+
+
 def test_sweep_rejects_bad_budgets(paper):
     assert "budgets" in run_error("sweep", paper, "--budgets", "5:1:1")
 
