@@ -279,5 +279,12 @@ class SyntheticSource(DatasetSource):
             SyntheticParams.from_options(spec.options)
 
     def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
-        arrays = SyntheticArrays(ensure_generated(spec, progress))
+        root = ensure_generated(spec, progress)
+        try:
+            arrays = SyntheticArrays(root)
+        except InvalidInputError as corrupt:
+            if spec.root is not None:  # the user's own folder: theirs to repair
+                raise
+            raise InvalidInputError(f"{corrupt}; the folder is a cache of generated data: delete {root} and the "
+                                    "next run generates it again") from None
         return {split: SyntheticDataset(arrays, arrays.split_indices(split), tasks) for split in SPLITS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from taskgroup.data import DatasetSpec, available_tasks, load_splits
 from taskgroup.data.render import OCCLUSION_JUMP, SEGMENT_CLASSES
 from taskgroup.data.scenes import FOV_DEGREES
 from taskgroup.data.synthetic import ARRAYS, SyntheticArrays, SyntheticParams, generate
+from taskgroup.errors import InvalidInputError
 from taskgroup.tasks import get_task
 
 ALL_TASKS = ["segment", "depth", "normal", "edge", "occlusion", "keypoint", "reshade", "albedo", "shadow", "height"]
@@ -292,3 +294,18 @@ def test_generating_again_never_removes_a_published_dataset(tmp_path) -> None:
     generate(out, params)
     assert {path.name: path.stat().st_ino for path in out.iterdir()} == files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["published"]
+
+
+def test_a_corrupt_cache_entry_says_to_delete_it_and_then_loads_again(tmp_path) -> None:
+    spec = DatasetSpec(options={"images": 3, "resolution": 8, "cache_dir": str(tmp_path / "c")})
+    load_splits(spec, ["depth"])
+    entry = tmp_path / "c" / "synthetic-v2-n3-r8-s0"
+    (entry / "depth.npy").write_bytes((entry / "depth.npy").read_bytes()[:100])
+    with pytest.raises(InvalidInputError, match=f"corrupt numpy file: .*depth.npy.*delete {entry} and the next run generates it"):
+        load_splits(spec, ["depth"])
+    shutil.rmtree(entry)
+    assert len(load_splits(spec, ["depth"])["test"]) == 1
+    with pytest.raises(InvalidInputError) as own:  # a folder the user gave is theirs: no advice to delete it
+        (entry / "depth.npy").write_bytes(b"")
+        load_splits(DatasetSpec(root=entry), ["depth"])
+    assert "delete" not in str(own.value)
