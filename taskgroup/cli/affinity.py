@@ -53,7 +53,8 @@ def measure(
     lr_scale: Annotated[
         float, typer.Option("--lr-scale", help="Lookahead step size as a multiple of the optimizer's learning rate.", min=0.0)
     ] = 1.0,
-    device: Annotated[str, typer.Option("--device", help="Device to train on: cpu, cuda, cuda:0, ...")] = "cpu",
+    device: Annotated[str, typer.Option("--device", help="Device to train on: cpu, cuda, cuda:0, ... (default: cuda when present).",
+                                        show_default=False)] = "auto",
     checkpoint_root: Annotated[
         Path | None, typer.Option("--checkpoint-root", help="Folder for the run's checkpoint (default "
                                   "TASKGROUP_HOME/checkpoints); an interrupted measurement resumes from it.",

@@ -61,6 +61,7 @@ def train(
 ) -> None:
     """Train one candidate network and print each task's validation and test loss (of the checkpoint
     with the lowest summed validation loss)."""
+    from taskgroup.cost import resolve_device
     from taskgroup.data import DatasetSpec, load_splits
     from taskgroup.training import train_candidate
 
@@ -75,7 +76,7 @@ def train(
         seed=seed, stage_fraction=stage_fraction, num_workers=workers, init=init,
     )  # fmt: skip
     spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
-    chosen = _device(device)  # a bad device fails before the data is loaded
+    chosen = resolve_device(device)  # a bad device fails before the data is loaded
     splits = load_splits(spec, task_names)
     with Progress(
         TextColumn(f"training {'+'.join(sorted(task_names))}"), BarColumn(), MofNCompleteColumn(),
@@ -119,14 +120,3 @@ def _size(text: str) -> SizeSpec:
             f"--size {text!r} is neither {' nor '.join(named)} nor LABEL=[ENCODER:]COST[@WIDTH] (e.g. small=0.25)"
         )
     return named[text]
-
-
-def _device(text: str) -> torch.device:
-    """`auto`: CUDA where present, else the CPU; any other name checked as `taskgroup cost` checks it."""
-    import torch
-
-    from taskgroup.cost import resolve_device
-
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return resolve_device(text)

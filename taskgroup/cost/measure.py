@@ -23,7 +23,10 @@ from taskgroup.tasks.base import Task
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """`device` as a torch device, refusing malformed names and CUDA on a machine without it."""
+    """`device` as a torch device, refusing malformed names and CUDA on a machine without it;
+    `auto` is CUDA where present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
