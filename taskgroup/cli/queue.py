@@ -9,7 +9,7 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +64,7 @@ def retry(
     if json_output:
         emit_json({"study": name, "requeued": count})
     else:
-        console.print(f"{count} failed jobs of [bold]{name}[/] queued again.")
+        console.print(f"{counted(count, 'failed job')} of [bold]{name}[/] queued again.")
 
 
 def cancel(
@@ -80,4 +80,4 @@ def cancel(
     if json_output:
         emit_json({"study": name, "cancelled": count})
     else:
-        console.print(f"{count} queued jobs of [bold]{name}[/] removed; running jobs will finish.")
+        console.print(f"{counted(count, 'queued job')} of [bold]{name}[/] removed; running jobs will finish.")
