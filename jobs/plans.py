@@ -35,7 +35,8 @@ class Plan(ABC):
         """Every job of the plan, smallest subsets first."""
 
     def runs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
-        """Every training run the estimator depends on, queued or not: what its compute is."""
+        """Every training run the estimator depends on, queued or not: what its compute is, and the
+        results reports let it estimate from."""
         return self.jobs(tasks, sizes)
 
 

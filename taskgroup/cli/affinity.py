@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,6 +66,54 @@ def measure(
 ) -> None:
     """Train the network of all the study's tasks once, measuring how a step on each task's loss
     changes every task's loss; store the averaged affinity matrix (replacing an earlier one at that size)."""
+    measured = measure_study_affinity(name, size=size, every=every, lr_scale=lr_scale, device=device,
+                                      checkpoint_root=checkpoint_root, db=db, show_progress=not json_output)
+    measurement, recorded = measured.measurement, measured.job_id is not None
+    payload = {
+        "study": name,
+        "size": measured.size,
+        "tasks": sorted(measurement.affinity["source"].unique()),
+        "every": measured.every,
+        "measurements": measurement.measurements,
+        "steps": measurement.outcome.steps,
+        "wall_time": measurement.outcome.wall_time,
+        "results_recorded": recorded,
+        "checkpoint": str(measured.checkpoint),
+        "affinity": _nested(measurement.affinity),
+        "scaling": _scaling_json(measured.scaling),
+    }
+    if json_output:
+        emit_json(payload)
+        warn_if_contradicted(measured.scaling, name)
+        return
+    _print_matrix(measurement.affinity, measured.size, f"Affinity of {name} (size {measured.size})")
+    console.print(
+        f"{counted(measurement.measurements, 'lookahead measurement')} over {counted(measurement.outcome.steps, 'step')}; "
+        + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results (or a worker is training it); left as they are.")
+    )
+    console.print(measured.scaling.summary())
+    warn_if_contradicted(measured.scaling, name)
+
+
+@dataclass(frozen=True)
+class MeasuredAffinity:
+    """A stored measurement: the run, where it was checkpointed, and the all-task network's job
+    (None when that network already had results)."""
+
+    measurement: Any
+    size: str
+    every: int
+    checkpoint: Path
+    job_id: int | None
+    scaling: Scaling
+
+
+def measure_study_affinity(
+    name: str, *, size: str | None, every: int | None, lr_scale: float, device: str, checkpoint_root: Path | None,
+    db: str | None, show_progress: bool,
+) -> MeasuredAffinity:
+    """Measure and store the study's affinity matrix (with a progress bar); `affinity measure` prints
+    it, `demo` sums it up."""
     from jobs.claim import settings_folder
     from jobs.settings import default_checkpoint_root
     from taskgroup.affinity.measure import default_interval, measure_affinity
@@ -96,7 +145,7 @@ def measure(
                                 {"created": created, "dataset": dataset, "training": training, "every": interval,
                                  "lr_scale": lr_scale})
     message = "stopping: checkpointing the measurement (Ctrl-C again to stop at once)"
-    with stop_on_signals(message) as stop, _progress(json_output) as report:
+    with stop_on_signals(message) as stop, _progress(not show_progress) as report:
         try:
             measurement = measure_affinity(
                 tasks, SizeSpec(**spec), splits, target, config, every=interval, lr_scale=lr_scale, progress=report,
@@ -113,31 +162,7 @@ def measure(
         store_affinity(session, study, measurement.affinity.to_dict("records"), measurements=measurement.measurements,
                        job_id=job_id)
         scaling = study_scaling(results_frame(session, study), load_affinity(session, study))
-    recorded = job_id is not None
-    payload = {
-        "study": name,
-        "size": spec["label"],
-        "tasks": sorted(tasks),
-        "every": interval,
-        "measurements": measurement.measurements,
-        "steps": measurement.outcome.steps,
-        "wall_time": measurement.outcome.wall_time,
-        "results_recorded": recorded,
-        "checkpoint": str(directory),
-        "affinity": _nested(measurement.affinity),
-        "scaling": _scaling_json(scaling),
-    }
-    if json_output:
-        emit_json(payload)
-        warn_if_contradicted(scaling, name)
-        return
-    _print_matrix(measurement.affinity, spec["label"], f"Affinity of {name} (size {spec['label']})")
-    console.print(
-        f"{counted(measurement.measurements, 'lookahead measurement')} over {counted(measurement.outcome.steps, 'step')}; "
-        + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results (or a worker is training it); left as they are.")
-    )
-    console.print(scaling.summary())
-    warn_if_contradicted(scaling, name)
+    return MeasuredAffinity(measurement, spec["label"], interval, directory, job_id, scaling)
 
 
 @affinity_app.command("show")

@@ -1,8 +1,8 @@
 """`taskgroup demo`: the whole pipeline on the built-in synthetic dataset, on CPU with SQLite, in minutes.
 
 A study of five tasks; every candidate at two sizes trained briefly, fully (for the exact answer
-and HOA's pairs) and at the early stage (for ESA); each candidate's cost measured; selection over a
-budget sweep; and the report. Each step is the same code the individual commands run, so the demo
+and HOA's pairs) and at the early stage (for ESA), and the all-task network once more measuring
+lookahead affinities; each candidate's cost measured; selection over a budget sweep; and the report. Each step is the same code the individual commands run, so the demo
 is also a smoke test of an installation. Running it again on the same --out continues where it
 stopped (finished jobs are kept).
 """
@@ -25,7 +25,9 @@ DEMO_STUDY = "demo"
 DEMO_TASKS = "segment,depth,normal,keypoint,edge"
 DEMO_SIZES = "full=1.0,half=0.5"
 DEMO_BUDGETS = "1:5:0.5"
-DEMO_ESTIMATORS = ("exact", "esa", "hoa")
+DEMO_ESTIMATORS = ("exact", "esa", "hoa", "lookahead")
+LOOKAHEAD_EVERY = 2
+"""Training steps between lookahead measurements: the demo's all-task run is short (50 steps)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +48,7 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Run the whole pipeline on synthetic data on CPU and write a report (a few minutes on two cores)."""
+    from taskgroup.cli.affinity import measure_study_affinity
     from taskgroup.cli.cost import measure_study
     from taskgroup.cli.report import make_report
     from taskgroup.cli.study import create, parse_task_list
@@ -69,11 +72,16 @@ def demo(
         create(DEMO_STUDY, tasks=",".join(task_list), sizes=DEMO_SIZES, dataset="synthetic", data_root=None,
                data_option=data_options, db=db, json_output=False)
 
-    _step(2, "training every candidate at both sizes: fully (exact, and HOA's singles and pairs) and at the early stage (ESA)")
+    _step(2, "training every candidate at both sizes: fully (exact, and HOA's singles and pairs) and at the early stage "
+             "(ESA), then the all-task network measuring lookahead affinities")
     _plan(db, "esa")
     run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
         devices="cpu", per_device=workers or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
         max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
+    measured = measure_study_affinity(DEMO_STUDY, size=None, every=LOOKAHEAD_EVERY, lr_scale=1.0, device="cpu",
+                                      checkpoint_root=out / "checkpoints", db=db, show_progress=True)
+    console.print(f"lookahead affinities measured {measured.measurement.measurements} times in one more run of the "
+                  f"all-task network (taskgroup affinity show {DEMO_STUDY} --db {db})")
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
     measured, _, shape = measure_study(DEMO_STUDY, "cpu", batch_size=1, image_size=None, warmup=3, repeats=15, rounds=3,
@@ -96,8 +104,6 @@ def demo(
 def _step(number: int, text: str) -> None:
     console.rule(f"[bold]step {number}/4[/]")
     console.print(text)
-
-
 
 
 def _study_exists(db: str) -> bool:

@@ -109,7 +109,10 @@ def gather_report_input(
         jobs = _jobs_frame(session, study)
     tasks, results = evidence.tasks, evidence.results
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
-    usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence)
+    # Each estimator chooses from its own training runs only: lookahead would otherwise use every
+    # trained network's real losses, and in an exhaustive study repeat the exact choice.
+    runs = {name: frozenset(PLANS.get(name)().runs(tasks, sizes)) for name in PLANS.names()}
+    usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence, own_runs=runs)
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)
     order = {selector.estimator.name: i for i, selector in enumerate(usable)}
@@ -120,7 +123,7 @@ def gather_report_input(
             notes.append(f"{row.estimator} at budget {row.budget:g}: {row.error}")
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
-        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs=_planned_jobs(list(order), tasks, sizes),
+        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={name: _needs(runs[name]) for name in order if name in runs},
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))
@@ -144,14 +147,9 @@ def _baselines_frame(rows: Sequence[BaselineRow]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=BASELINE_COLUMNS)
 
 
-def _planned_jobs(estimators: Sequence[str], tasks: Sequence[str], sizes: Sequence[str]) -> dict[str, NeedsJob]:
-    """For each estimator with a training plan, whether a (tasks, size, stage) job is a run it depends on."""
-    needs = {}
-    for estimator in estimators:
-        if estimator in PLANS:
-            planned = frozenset(PLANS.get(estimator)().runs(tasks, sizes))
-            needs[estimator] = lambda tasks_, size, stage, planned=planned: (tasks_, size, stage) in planned
-    return needs
+def _needs(runs: frozenset[tuple[str, str, str]]) -> NeedsJob:
+    """Whether a (tasks, size, stage) job is one of an estimator's runs."""
+    return lambda tasks, size, stage: (tasks, size, stage) in runs
 
 
 def _jobs_frame(session: Session, study: Study) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -13,7 +14,8 @@ from db.results import candidates_frame, results_frame
 from taskgroup.cli.common import counted
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
-from taskgroup.estimators import ESTIMATORS
+from taskgroup.estimators import ESTIMATORS, get_estimator
+from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
 from taskgroup.selection import Selector
 
 DECLARED_UNIT = "declared"
@@ -89,16 +91,22 @@ def estimator_names(option: str | None) -> list[str] | None:
     return names
 
 
-def usable_selectors(names: list[str] | None, evidence: StudyEvidence) -> tuple[list[Selector], list[str]]:
+def usable_selectors(
+    names: list[str] | None, evidence: StudyEvidence, own_runs: Mapping[str, Collection[RunKey]] | None = None
+) -> tuple[list[Selector], list[str]]:
     """A prepared selector for each estimator among `names` (None: every registered one) that can
     estimate from the study's evidence (estimated once, so `sweep` reuses it), and notes on those
     left out: one each for named estimators, one line for the rest (an imported study has no
     affinities for lookahead, and needs no reminder of why at length). An unknown name is an error;
-    so is a study no estimator can serve, with every reason."""
+    so is a study no estimator can serve, with every reason. With `own_runs`, an estimator listed
+    there estimates from the results of those runs alone (`report`: the paper's protocol)."""
     usable, reasons = [], {}
     for name in EVERY_ESTIMATOR if names is None else names:
+        estimator = get_estimator(name)
+        if own_runs is not None and name in own_runs:
+            estimator = OwnRunsOnly(estimator, own_runs[name])
         try:
-            selector = Selector(evidence.results, name, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
+            selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
         except InvalidInputError as missing:
             reasons[name] = f"estimator {name} left out: {missing}"
             continue

@@ -90,7 +90,8 @@ def _loss_section(data: ReportInput) -> Section:
         "network per task, random groupings (band: one standard deviation) and the worst feasible grouping. "
         "Lower is better.",
         figures=(Figure("loss_vs_budget", f"Total {split} loss against budget", figures.loss_vs_budget(curves)),),
-        tables=(Table("choices", "Chosen sets (as printed by taskgroup select --json)", choices_table(data.selections)),
+        tables=(Table("choices", "Chosen sets, as taskgroup select --json prints them; each estimator chose from its own "
+                      "training runs only (lookahead from its singles and its all-task run)", choices_table(data.selections)),
                 Table("baselines", "Baselines where feasible (as in taskgroup sweep --json; random: mean and spread of seeded samples)",
                       data.baselines.dropna(subset=["cost"]).reset_index(drop=True)),
                 Table("loss_vs_budget", "Loss-against-budget series", curves)),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -15,11 +17,11 @@ BUDGETS = "0.5:1.5:0.5"  # one, two or three half-size networks
 WORK = ("--devices", "cpu")
 
 
-def create(tmp_path, tasks: str) -> None:
-    run_ok("study", "create", "s", "--tasks", tasks, "--sizes", "half=xception:0.5@0.5", "--dataset", "synthetic",
+def create(tmp_path, tasks: str, name: str = "s") -> None:
+    run_ok("study", "create", name, "--tasks", tasks, "--sizes", "half=xception:0.5@0.5", "--dataset", "synthetic",
            "--data-option", "images=24", "--data-option", "resolution=16",
            "--data-option", f"cache_dir={tmp_path / 'cache'}")
-    run_ok("configure", "s", "--set", "max_epochs=1", "--set", "batch_size=8", "--set", "seed=1")
+    run_ok("configure", name, "--set", "max_epochs=1", "--set", "batch_size=8", "--set", "seed=1")
 
 
 def fully_trained() -> set[tuple[str, str]]:
@@ -88,3 +90,22 @@ def test_the_measured_run_is_the_all_task_networks_job_and_counts_as_lookaheads_
     compute = pd.read_csv(tmp_path / "report" / "tables" / "compute.csv").set_index("estimator")
     assert compute.loc["lookahead", "jobs"] == 4 and compute.loc["lookahead", "candidate_epochs"] == 4  # singles + the run
     assert compute.loc["exact", "jobs"] == 7
+
+
+def test_the_report_lets_lookahead_choose_from_its_own_runs_as_if_nothing_else_were_trained(tmp_path):
+    """Lookahead uses every trained network's real losses, so on an exhaustive study `select` repeats
+    the exact choice. The report, as the paper's protocol, lets it choose from its singles and its
+    all-task run alone: the choice of a study that trained only those."""
+    for name, estimator in (("all", "exact"), ("own", "lookahead")):
+        create(tmp_path, "depth,edge,normal", name=name)
+        run_ok("plan", name, "--estimator", estimator)
+        run_ok("work", name, *WORK)
+        run_ok("affinity", "measure", name, "--every", "1")
+    run_ok("report", "all", "--out", str(tmp_path / "report"), "--format", "json", "--budgets", BUDGETS)
+    reported = json.loads((tmp_path / "report" / "report.json").read_text())["selections"]
+    lookahead = {row["budget"]: names(row["networks"]) for row in reported if row["estimator"] == "lookahead"}
+    assert sorted(lookahead) == [0.5, 1.0, 1.5]
+    for budget, chosen in lookahead.items():
+        assert chosen == names(run_json("select", "own", "--budget", str(budget), "--estimator", "lookahead")["networks"])
+    everything = {b: names(run_json("select", "all", "--budget", str(b), "--estimator", "lookahead")["networks"]) for b in lookahead}
+    assert everything != lookahead  # on this data, knowing every network's real losses changes lookahead's choice
