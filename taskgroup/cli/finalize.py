@@ -89,7 +89,7 @@ def finalize(
             return
         for budget, networks in summary.chosen.items():
             console.print(f"budget {budget:g}: " + ", ".join(map(_label, networks)))
-        console.print(f"{summary.plan.jobs_added} full-training jobs queued ({summary.plan.jobs_existing} already "
+        console.print(f"{counted(summary.plan.jobs_added, 'full-training job')} queued ({summary.plan.jobs_existing} already "
                       f"planned, {summary.plan.with_results} already trained). Run `taskgroup work {name}` to train them.")
         return
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
