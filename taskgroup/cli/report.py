@@ -111,7 +111,7 @@ def gather_report_input(
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
     # Each estimator chooses from its own training runs only: lookahead would otherwise use every
     # trained network's real losses, and in an exhaustive study repeat the exact choice.
-    runs = {name: frozenset(PLANS.get(name)().runs(tasks, sizes)) for name in PLANS.names()}
+    runs = {estimator: frozenset(PLANS.get(estimator)().runs(tasks, sizes)) for estimator in PLANS.names()}
     usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence, own_runs=runs)
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)
@@ -123,7 +123,7 @@ def gather_report_input(
             notes.append(f"{row.estimator} at budget {row.budget:g}: {row.error}")
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
-        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={name: _needs(runs[name]) for name in order if name in runs},
+        baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={estimator: _needs(runs[estimator]) for estimator in order if estimator in runs},
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))
