@@ -55,7 +55,10 @@ def import_results(
     frame = _read(fmt, files, tasks, early)
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        check_against_study(frame, study.tasks, study.size_labels())
+        try:
+            check_against_study(frame, study.tasks, study.size_labels())
+        except InvalidInputError as mismatch:
+            raise InvalidInputError(f"{', '.join(map(str, files))}: {mismatch}") from None
         summary = store_results(session, study, frame.to_dict("records"), replace=replace)
     if json_output:
         emit_json(dataclasses.asdict(summary))

@@ -69,8 +69,8 @@ BAD_FILES = {
     "bad split": (HEADER + "a,full,1.0,full,train,a,0.1\n", "split must be one of"),
     "task not in candidate": (HEADER + "a,full,1.0,full,val,b,0.1\n", "is not one of the candidate's tasks"),
     "conflicting duplicates": (HEADER + "a,full,1.0,full,val,a,0.1\na,full,1.0,full,val,a,0.2\n", "line 3"),
-    "unknown task": (HEADER + "a+zz,full,1.0,full,val,zz,0.1\n", "unknown task 'zz'"),
-    "unknown size": (HEADER + "a,tiny,1.0,full,val,a,0.1\n", "unknown size 'tiny'"),
+    "unknown task": (HEADER + "a+zz,full,1.0,full,val,zz,0.1\n", "r.csv: unknown task 'zz'"),
+    "unknown size": (HEADER + "a,tiny,1.0,full,val,a,0.1\n", "r.csv: unknown size 'tiny'"),
     "empty": ("", "empty file"),
     "header only": (HEADER, "no result rows"),
 }
