@@ -67,7 +67,7 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
     summary = (
         f"Study {data.study}: {len(data.tasks)} tasks ({', '.join(data.tasks)}), "
         f"{data.candidates.shape[0]} candidate networks, estimators {', '.join(estimators) or 'none'}, "
-        f"budgets {', '.join(f'{b:g}' for b in budgets) or 'none'}."
+        f"budgets {', '.join(f'{b:g}' for b in budgets) or 'none'}." + _exact_searched(data, estimators)
     )
     document = {
         "study": data.study,
@@ -162,6 +162,19 @@ def _cost_section(data: ReportInput) -> Section:
                    tables=(Table("network_costs", "Chosen networks and their cost", costs),))
 
 
+def _exact_searched(data: ReportInput, estimators: Sequence[str]) -> str:
+    """Where not every network is fully trained, what exact's choice (the reference of every distance) is."""
+    if EXACT not in estimators:
+        return ""
+    full = data.results[(data.results["stage"] == "full") & (data.results["split"] == "val")]
+    trained = len(set(zip(full["tasks"], full["size"])))
+    possible = (2 ** len(data.tasks) - 1) * max(data.candidates["size"].nunique(), 1)
+    if trained >= possible:
+        return ""
+    return (f" Exact chose among the {trained} fully trained networks of the {possible} possible (every subset of "
+            "the tasks at every size); distances are measured from that choice.")
+
+
 def _compute_section(data: ReportInput) -> Section:
     estimators = list(dict.fromkeys(s["estimator"] for s in data.selections))
     distances = distance_from_exact(data.selections)
@@ -173,6 +186,7 @@ def _compute_section(data: ReportInput) -> Section:
     )
     if EXACT not in estimators:
         text += " The exact estimator is not in this report, so distances are not available."
+    text += _exact_searched(data, estimators)
     if data.jobs.empty:
         text += " No training jobs are recorded for this study (its results were imported), so compute is zero."
     found: list[Figure] = []

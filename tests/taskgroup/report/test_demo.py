@@ -48,6 +48,11 @@ def test_every_candidate_was_trained_at_both_stages(demo_run):
     assert all(state == "done" for *_, state in jobs)
 
 
+def test_an_exhaustive_study_needs_no_word_on_what_exact_chose_among(demo_run):
+    document = json.loads((demo_run["out"] / "report" / "report.json").read_text())
+    assert "Exact chose among" not in document["summary"]
+
+
 def test_every_section_is_present(demo_run):
     assert demo_run["html"].section_ids == SECTIONS
     document = json.loads((demo_run["out"] / "report" / "report.json").read_text())

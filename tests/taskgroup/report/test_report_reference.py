@@ -121,6 +121,12 @@ def test_distances_from_the_exact_optimum_match_the_papers_gaps(reference_report
     assert list(compute["jobs"]) == [0, 0, 0]  # imported results: no training recorded
 
 
+def test_the_report_says_which_networks_exact_chose_among(reference_report):
+    """The paper trained every subset at full size and only the singles at half size: 36 of 62."""
+    summary = json.loads((reference_report["out"] / "report.json").read_text())["summary"]
+    assert "Exact chose among the 36 fully trained networks of the 62 possible" in summary
+
+
 def test_bad_report_requests_get_one_clear_error(reference_report, tmp_path):
     db = reference_report["db"]
     assert "unknown report format 'pdf'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--format", "pdf", "--db", db)
