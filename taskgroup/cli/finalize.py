@@ -75,7 +75,9 @@ def finalize(
         raise InvalidInputError("--explore spends a compute limit; add --until-stable --max-trained N")
     store = open_store(db)
     with store.session() as session:
-        check_estimates_done(session, Study.find_or_raise_by_name(session, name))
+        study = Study.find_or_raise_by_name(session, name)
+        check_estimates_done(session, study)
+        possible = (2 ** len(study.tasks) - 1) * len(study.sizes)  # every subset at every size: exhaustive search
     evidence = load_study_evidence(db, name, unit)
     check_estimable(known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                    costs=evidence.costs), name)
@@ -107,6 +109,8 @@ def finalize(
             "explorations": [None if e is None else {"budget": e.budget, "optimism": e.optimism}
                              for e in outcome.explorations],
             "networks_trained": len(outcome.trained),
+            "fully_trained": len(_fully_trained(outcome.results)),
+            "possible": possible,
             "budgets": budgets_json(outcome.selections),
             "deployable": [
                 {"budget": budget, "selection": None if selection is None else selection.to_json()}
@@ -114,15 +118,20 @@ def finalize(
             ],
         })
         return
-    _print_outcome(outcome, max_trained)
+    _print_outcome(outcome, max_trained, possible)
     if outcome.rounds:
         console.print(f"worker logs: {request.log_dir}")
 
 
-def _print_outcome(outcome: Any, max_trained: int | None) -> None:
-    """Each budget's choice, untrained networks marked, and what to deploy where the choice is not all trained."""
-    full = outcome.results[outcome.results["stage"] == "full"]
-    trained = set(zip(full["tasks"], full["size"]))
+def _fully_trained(results: Any) -> set[tuple[str, str]]:
+    full = results[results["stage"] == "full"]
+    return set(zip(full["tasks"], full["size"]))
+
+
+def _print_outcome(outcome: Any, max_trained: int | None, possible: int) -> None:
+    """Each budget's choice, untrained networks marked, what to deploy where the choice is not all
+    trained, and how much of the exhaustive search is now trained."""
+    trained = _fully_trained(outcome.results)
     for budget, selection in outcome.selections.items():
         keys = [(n.name, n.size) for n in selection.networks]
         line = f"budget {budget:g}: " + ", ".join(_label(k) + ("" if k in trained else " (not trained)") for k in keys)
@@ -138,9 +147,10 @@ def _print_outcome(outcome: Any, max_trained: int | None) -> None:
         "limit": f"stopped at the limit of {max_trained} networks",
         "exhausted": "explored every network that could be chosen",
     }[outcome.stop_reason]
-    rounds, trained = counted(len(outcome.rounds), "round"), counted(len(outcome.trained), "network")
-    trained = f"{rounds}, {trained} trained{_explored(outcome)}"
-    console.print(f"{trained}; {reason}.")
+    rounds, networks = counted(len(outcome.rounds), "round"), counted(len(outcome.trained), "network")
+    console.print(f"{rounds}, {networks} trained{_explored(outcome)}; {reason}.")
+    console.print(f"{len(trained)} of the {possible} possible networks (every subset of the tasks at every size) are "
+                  f"now fully trained ({100 * len(trained) / possible:.0f}% of an exhaustive search).")
     if outcome.stop_reason == "stable":  # never when exploring, which goes on past a stable choice
         console.print("Networks the estimate judged worse than they are were never trained; with "
                       "`--max-trained N --explore`, what is left of N networks goes to those closest to being chosen.")

@@ -50,6 +50,7 @@ def test_until_stable_trains_the_choices_until_every_chosen_network_is_trained()
         assert exact["val_loss"] == pytest.approx(budget["val_loss"])
     finalize_jobs = run_json("status", "s")["jobs"]["done"] - len(before)
     assert finalize_jobs == len(trained)
+    assert (summary["fully_trained"], summary["possible"]) == (len(fully_trained()), 15)  # 4 tasks, one size
 
     again = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa", *UNTIL_STABLE)
     assert again["rounds"] == [] and again["networks_trained"] == 0 and again["stop_reason"] == "stable"
@@ -170,6 +171,8 @@ def test_explore_spends_the_limit_and_never_deploys_worse_than_stopping_when_sta
     assert "never trained" not in text.stdout  # the hint to explore is for runs that did not
     stable = run_ok("finalize", "plain", "--budgets", "1:4:1", "--estimator", "esa", *UNTIL_STABLE).stdout
     assert "every chosen network is trained fully" in stable and "`--max-trained N --explore`" in stable
+    share = f"{len(fully_trained('plain'))} of the 15 possible networks (every subset of the tasks at every size) are now fully trained"
+    assert share in " ".join(stable.split())
 
     create_hoa_study("told", plan="esa")  # the same search again, told as text
     text = run_ok("finalize", "told", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", str(limit),
