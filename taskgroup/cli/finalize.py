@@ -144,7 +144,7 @@ def _print_outcome(outcome: Any, max_trained: int | None, possible: int) -> None
         console.print(line, markup=False, highlight=False)
     reason = {
         "stable": "every chosen network is trained fully",
-        "limit": f"stopped at the limit of {max_trained} networks",
+        "limit": f"stopped at the limit of {counted(max_trained or 0, 'network')}",
         "exhausted": "explored every network that could be chosen",
     }[outcome.stop_reason]
     rounds, networks = counted(len(outcome.rounds), "round"), counted(len(outcome.trained), "network")
