@@ -18,7 +18,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, console
+from taskgroup.cli.common import DbOption, console, counted
 from taskgroup.errors import InvalidInputError
 
 DEMO_STUDY = "demo"
@@ -80,8 +80,8 @@ def demo(
         max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
     measured = measure_study_affinity(DEMO_STUDY, size=None, every=LOOKAHEAD_EVERY, lr_scale=1.0, device="cpu",
                                       checkpoint_root=out / "checkpoints", db=db, show_progress=True)
-    console.print(f"lookahead affinities measured {measured.measurement.measurements} times in one more run of the "
-                  f"all-task network (taskgroup affinity show {DEMO_STUDY} --db {db})")
+    console.print(f"lookahead affinities measured in one more run of the all-task network "
+                  f"({counted(measured.measurement.measurements, 'measurement')}; taskgroup affinity show {DEMO_STUDY} --db {db})")
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
     measured, _, shape = measure_study(DEMO_STUDY, "cpu", batch_size=1, image_size=None, warmup=3, repeats=15, rounds=3,
