@@ -29,10 +29,11 @@ from jobs.claim import JobOutput
 from jobs.manage import record_finished_run
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
-from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, counted, emit_json, err_console, print_note, stop_on_signals
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, err_console, print_note, stop_on_signals
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
+from taskgroup.wording import counted
 
 affinity_app = typer.Typer(cls=CommandGroup, help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
 

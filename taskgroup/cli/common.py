@@ -75,11 +75,6 @@ def print_note(text: str) -> None:
     err_console.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
-def counted(count: int, noun: str) -> str:
-    """`1 network`, `2 networks`: a count with its noun in the right number."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 class CommandGroup(typer.core.TyperGroup):
     """A command group that lists each command with its help's first paragraph as one line: typer's
     rich listing keeps a docstring's line breaks, which cut its sentences in the middle."""

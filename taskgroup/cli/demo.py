@@ -18,8 +18,9 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, console, counted
+from taskgroup.cli.common import DbOption, console
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 DEMO_STUDY = "demo"
 DEMO_TASKS = "segment,depth,normal,keypoint,edge"

@@ -10,7 +10,7 @@ import typer
 from db import open_store
 from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
-from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json, err_console
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import check_estimable, load_study_evidence
 from taskgroup.cli.work import (
@@ -18,6 +18,7 @@ from taskgroup.cli.work import (
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, log_dir, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,9 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json, parse_key_values
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 EstimatorOption = Annotated[
     str,

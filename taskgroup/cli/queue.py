@@ -9,7 +9,8 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.wording import counted
 
 
 def register(app: typer.Typer) -> None:

@@ -13,9 +13,10 @@ import typer
 from db import open_store
 from db.models import Study
 from db.results import results_frame, store_results
-from taskgroup.cli.common import DbOption, JsonOption, console, counted, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
 from taskgroup.errors import InvalidInputError
 from taskgroup.io.exchange import check_against_study, read_exchange_csv, write_exchange_csv
+from taskgroup.wording import counted
 
 
 class ImportFormat(str, Enum):

@@ -11,12 +11,12 @@ from db import open_store
 from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
-from taskgroup.cli.common import counted
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
 from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
 from taskgroup.selection import Selector
+from taskgroup.wording import counted
 
 DECLARED_UNIT = "declared"
 """The candidates' declared costs (the paper's units: a size's cost from `--sizes`, or the imported `cost`)."""

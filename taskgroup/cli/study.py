@@ -17,8 +17,9 @@ from db import open_store
 from db.models import Candidate, Job, Result, Study
 from jobs.claim import study_folder
 from jobs.settings import default_checkpoint_root
-from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, counted, emit_json, parse_key_values, print_note
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 DEFAULT_SIZES = "full=1.0,half=0.5"
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
 from taskgroup.errors import InvalidInputError
 from taskgroup.training import STAGES, TrainConfig, TrainOutcome
+from taskgroup.wording import counted
 
 if TYPE_CHECKING:  # torch, the data and the models are loaded by the command, not by every CLI start
     import torch
@@ -105,7 +106,7 @@ def _print(outcome: TrainOutcome, device: torch.device) -> None:
     console.print(table)
     console.print(
         f"best epoch {outcome.best_epoch} of {outcome.epochs} ({outcome.stop_reason.replace('_', ' ')}), "
-        f"{outcome.steps} steps in {outcome.wall_time:.1f} s"
+        f"{counted(outcome.steps, 'step')} in {outcome.wall_time:.1f} s"
     )
 
 

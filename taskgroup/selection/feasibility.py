@@ -13,6 +13,7 @@ from dataclasses import replace
 from taskgroup.errors import InfeasibleError
 from taskgroup.selection.bip import IntegerProgram
 from taskgroup.selection.problem import Problem
+from taskgroup.wording import counted
 
 
 class BudgetTooSmallError(InfeasibleError):
@@ -47,12 +48,13 @@ def explain_infeasible(problem: Problem, relaxed: Callable[..., Problem]) -> Inf
             return InfeasibleError(f"task {task} cannot be served: {_why_unservable(t, relaxed)}")
     required = len(problem.required)
     if problem.max_networks is not None and required > problem.max_networks:
-        return InfeasibleError(f"{required} candidates are required but at most {problem.max_networks} networks are allowed")
+        return InfeasibleError(f"{counted(required, 'candidate')} {'is' if required == 1 else 'are'} required but at most "
+                              f"{counted(problem.max_networks, 'network')} {'is' if problem.max_networks == 1 else 'are'} allowed")
     cheapest = cheapest_budget(problem)
     if cheapest is None:
         fewest = cheapest_budget(replace(problem, max_networks=None, costs=tuple(1 for _ in problem.costs), cost_digits=0))
         return InfeasibleError(
-            f"no choice of at most {problem.max_networks} networks serves every task "
+            f"no choice of at most {counted(problem.max_networks, 'network')} serves every task "
             f"(at least {fewest} are needed under the other constraints)"
         )
     value = problem.cost_value(cheapest)

@@ -108,9 +108,9 @@ def test_other_infeasible_constraints_are_named() -> None:
         select(results(), 5.0, max_loss={"c": 0.5})
     with pytest.raises(InfeasibleError, match="task c cannot be served: every candidate that could serve it is forbidden"):
         select(results(), 5.0, forbid=["c", "a+b+c"])
-    with pytest.raises(InfeasibleError, match=r"at most 1 networks serves every task \(at least 2 are needed"):
+    with pytest.raises(InfeasibleError, match=r"at most 1 network serves every task \(at least 2 are needed"):
         select(results(), 5.0, max_networks=1, forbid=["a+b+c"])
-    with pytest.raises(InfeasibleError, match="2 candidates are required but at most 1"):
+    with pytest.raises(InfeasibleError, match="2 candidates are required but at most 1 network is allowed"):
         select(results(), 5.0, max_networks=1, require=["a@half", "c"])
 
 
