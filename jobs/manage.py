@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from db.models import Candidate, Job, Result, Study
 from jobs.claim import JobOutput
 from jobs.clock import database_time
-from jobs.queue import training_of
+from jobs.queue import finished_values, job_results, training_of
 from jobs.training_options import training_config
 from taskgroup.errors import InvalidInputError
 
@@ -59,17 +59,12 @@ def record_finished_run(
         job = Job(study_id=study.id, candidate_id=candidate.id, stage="full", attempts=0)
         session.add(job)
     finished = database_time(session)
-    job.state, job.worker, job.device, job.error, job.progress = "done", worker, device, None, 1.0
-    job.attempts = (job.attempts or 0) + 1
-    job.epochs, job.best_epoch, job.wall_time, job.curve = output.epochs, output.best_epoch, output.wall_time, output.curve
+    for column, value in finished_values(output, finished).items():
+        setattr(job, column, value)
+    job.worker, job.device, job.attempts = worker, device, (job.attempts or 0) + 1
     job.started_at = finished - timedelta(seconds=output.wall_time or 0.0)
-    job.finished_at = job.heartbeat_at = finished
     session.flush()
-    session.add_all(
-        Result(candidate_id=candidate.id, job_id=job.id, stage="full", split=split, task=task, loss=float(loss))
-        for split, losses in (("val", output.val_losses), ("test", output.test_losses))
-        for task, loss in sorted(losses.items())
-    )
+    session.add_all(job_results(candidate.id, job.id, "full", output))
     session.flush()
     return job.id
 

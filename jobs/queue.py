@@ -23,6 +23,22 @@ from jobs.settings import WorkerSettings
 OPEN_STATES = ("queued", "running")
 
 
+def finished_values(output: JobOutput, now: Any) -> dict[str, Any]:
+    """The columns of a job finished at `now` with `output` (a time, or the database's clock as SQL)."""
+    return {"state": "done", "finished_at": now, "heartbeat_at": now, "error": None, "progress": 1.0,
+            "epochs": output.epochs, "best_epoch": output.best_epoch, "wall_time": output.wall_time,
+            "curve": output.curve}
+
+
+def job_results(candidate_id: int, job_id: int, stage: str, output: JobOutput) -> list[Result]:
+    """One result row per task and split of a finished job's output."""
+    return [
+        Result(candidate_id=candidate_id, job_id=job_id, stage=stage, split=split, task=task, loss=float(loss))
+        for split, losses in (("val", output.val_losses), ("test", output.test_losses))
+        for task, loss in sorted(losses.items())
+    ]
+
+
 def training_of(study: Study, candidate: Candidate) -> dict[str, Any]:
     """The study's training options with the candidate's own weighting method, if it has one."""
     return {**(study.training or {}), **(candidate.weighting or {})}
@@ -135,24 +151,14 @@ class JobQueue:
         the candidate at this stage stored earlier are replaced, so each (task, split) is stored once.
         """
         with self.store.session(immediate=True) as session:
-            now = database_now(self.dialect)
             changed = session.execute(
-                update(Job).where(self._owned(claim)).values(
-                    state="done", finished_at=now, heartbeat_at=now, error=None, progress=1.0,
-                    epochs=output.epochs, best_epoch=output.best_epoch, wall_time=output.wall_time,
-                    curve=output.curve,
-                )
+                update(Job).where(self._owned(claim)).values(**finished_values(output, database_now(self.dialect)))
             ).rowcount
             if changed != 1:
                 return self._finished_by(session, claim)
             candidate_id = session.scalars(select(Job.candidate_id).where(Job.id == claim.job_id)).one()
             session.execute(delete(Result).where(Result.candidate_id == candidate_id, Result.stage == claim.stage))
-            session.add_all(
-                Result(candidate_id=candidate_id, job_id=claim.job_id, stage=claim.stage, split=split, task=task,
-                       loss=float(loss))
-                for split, losses in (("val", output.val_losses), ("test", output.test_losses))
-                for task, loss in sorted(losses.items())
-            )
+            session.add_all(job_results(candidate_id, claim.job_id, claim.stage, output))
         return True
 
     @staticmethod
