@@ -51,6 +51,16 @@ class Estimator(ABC):
         """Predicted loss of each task in each candidate the estimator can judge (columns ESTIMATE_COLUMNS)."""
 
 
+class EstimatorWrapper(Estimator):
+    """Another estimator, its estimate changed by a subclass (never registered): reported under the
+    inner estimator's name, as the estimator that chose, and needing what it needs."""
+
+    def __init__(self, inner: Estimator) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.needs = inner.needs  # type: ignore[misc]
+
+
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator")
 
 

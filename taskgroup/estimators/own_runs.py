@@ -12,20 +12,18 @@ from collections.abc import Collection
 
 import pandas as pd
 
-from taskgroup.estimators.base import Estimator, Evidence
+from taskgroup.estimators.base import Estimator, EstimatorWrapper, Evidence
 
 RunKey = tuple[str, str, str]
 """(tasks joined by `+`, size label, stage): one training run."""
 
 
-class OwnRunsOnly(Estimator):
+class OwnRunsOnly(EstimatorWrapper):
     """`inner`, estimating from the results of `runs` alone (the runs its training plan asks for)."""
 
     def __init__(self, inner: Estimator, runs: Collection[RunKey]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.runs = frozenset(runs)
-        self.name = inner.name  # type: ignore[misc]  (reported as the estimator that chose)
-        self.needs = inner.needs  # type: ignore[misc]
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         results = evidence.results

@@ -19,6 +19,7 @@ import pandas as pd
 
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence, get_estimator
+from taskgroup.estimators.base import EstimatorWrapper
 from taskgroup.finalization.explore import Exploration, NetworkKey, next_to_explore
 from taskgroup.selection.select import Selection, Selector
 
@@ -31,14 +32,9 @@ class Trainer(Protocol):
     def __call__(self, networks: Sequence[NetworkKey], exploration: Exploration | None) -> pd.DataFrame: ...
 
 
-class MeasuredFirst(Estimator):
+class MeasuredFirst(EstimatorWrapper):
     """Another estimator's predictions, with every fully trained network's real validation losses in
     place of its prediction (ESA and HOA would otherwise ignore a network trained by finalization)."""
-
-    def __init__(self, inner: Estimator) -> None:
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]  (reported as the estimator that chose)
-        self.needs = inner.needs  # type: ignore[misc]
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         measured = evidence.losses("full", "val")
