@@ -18,6 +18,7 @@ from taskgroup.cli.work import (
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, log_dir, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
+from taskgroup.selection.names import exhaustive_count
 from taskgroup.wording import counted
 
 
@@ -78,7 +79,7 @@ def finalize(
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         check_estimates_done(session, study)
-        possible = (2 ** len(study.tasks) - 1) * len(study.sizes)  # every subset at every size: exhaustive search
+        possible = exhaustive_count(len(study.tasks), len(study.sizes))
     evidence = load_study_evidence(db, name, unit)
     check_estimable(known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                    costs=evidence.costs), name)

@@ -27,6 +27,7 @@ from taskgroup.report.selections import (
     loss_curves,
     serving_losses,
 )
+from taskgroup.selection.names import exhaustive_count
 
 Progress = Callable[[int, int], None]
 BASELINE_COLUMNS = ["budget", "baseline", "networks", "cost", "val_loss", "test_loss", "test_loss_std"]
@@ -168,7 +169,7 @@ def _exact_searched(data: ReportInput, estimators: Sequence[str]) -> str:
         return ""
     full = data.results[(data.results["stage"] == "full") & (data.results["split"] == "val")]
     trained = len(set(zip(full["tasks"], full["size"])))
-    possible = (2 ** len(data.tasks) - 1) * max(data.candidates["size"].nunique(), 1)
+    possible = exhaustive_count(len(data.tasks), max(data.candidates["size"].nunique(), 1))
     if trained >= possible:
         return ""
     return (f" Exact chose among the {trained} fully trained networks of the {possible} possible (every subset of "

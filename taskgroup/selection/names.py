@@ -20,6 +20,11 @@ def canonical_tasks(tasks: str | Iterable[str]) -> str:
     return "+".join(sorted(parts))
 
 
+def exhaustive_count(task_count: int, size_count: int) -> int:
+    """How many networks an exhaustive search trains: every non-empty subset of the tasks at every size."""
+    return (2**task_count - 1) * size_count
+
+
 def candidate_label(tasks: str, size: str) -> str:
     """How a candidate is written in messages and options: ``depth+normal@half``."""
     return f"{tasks}{SIZE_SEPARATOR}{size}"
