@@ -79,10 +79,10 @@ def demo(
     run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
         devices="cpu", per_device=workers or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
         max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
-    measured = measure_study_affinity(DEMO_STUDY, size=None, every=LOOKAHEAD_EVERY, lr_scale=1.0, device="cpu",
+    affinity = measure_study_affinity(DEMO_STUDY, size=None, every=LOOKAHEAD_EVERY, lr_scale=1.0, device="cpu",
                                       checkpoint_root=out / "checkpoints", db=db, show_progress=True)
     console.print(f"lookahead affinities measured in one more run of the all-task network "
-                  f"({counted(measured.measurement.measurements, 'measurement')}; taskgroup affinity show {DEMO_STUDY} --db {db})")
+                  f"({counted(affinity.measurement.measurements, 'measurement')}; taskgroup affinity show {DEMO_STUDY} --db {db})")
 
     _step(3, "measuring each candidate's parameters, MACs and latency on the CPU")
     measured, _, shape = measure_study(DEMO_STUDY, "cpu", batch_size=1, image_size=None, warmup=3, repeats=15, rounds=3,

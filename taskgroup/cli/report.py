@@ -98,7 +98,8 @@ def gather_report_input(
     progress: Callable[[int, int], None] | None = None,
 ) -> GatheredInput:
     """Read the study from the store and select at every (estimator, budget), as `select --json` would
-    (same evidence: costs in `unit`, extra tables for estimators such as lookahead)."""
+    (same evidence: costs in `unit`, extra tables for estimators such as lookahead), except that each
+    estimator estimates from the results of its own training runs only."""
     from taskgroup.report import ReportInput
 
     evidence = load_study_evidence(db, name, unit)
