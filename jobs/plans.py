@@ -10,6 +10,7 @@ results at the stage (imported, or trained before) get no job.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -116,6 +117,14 @@ class PlanSummary:
     jobs_added: int
     jobs_existing: int
     with_results: int
+    jobs_done: int = 0
+    """Of `jobs_existing`, those already trained (the rest are queued, running or failed)."""
+    jobs_failed: int = 0
+
+    @property
+    def jobs_pending(self) -> int:
+        """Existing jobs still queued or running."""
+        return self.jobs_existing - self.jobs_done - self.jobs_failed
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -123,6 +132,8 @@ class PlanSummary:
             "candidates_added": self.candidates_added,
             "jobs_added": self.jobs_added,
             "jobs_existing": self.jobs_existing,
+            "jobs_done": self.jobs_done,
+            "jobs_failed": self.jobs_failed,
             "with_results": self.with_results,
         }
 
@@ -140,8 +151,10 @@ def add_jobs(session: Session, study: Study, keys: Iterable[JobKey], priority: i
     size_cost = {size["label"]: float(size["cost"]) for size in study.sizes}
     candidates = {(c.tasks, c.size): c for c in Candidate.all_of_study(session, study.id)}
     jobs = {
-        (candidate_id, stage)
-        for candidate_id, stage in session.execute(select(Job.candidate_id, Job.stage).where(Job.study_id == study.id))
+        (candidate_id, stage): state
+        for candidate_id, stage, state in session.execute(
+            select(Job.candidate_id, Job.stage, Job.state).where(Job.study_id == study.id)
+        )
     }
     with_results = {
         (candidate_id, stage)
@@ -154,17 +167,18 @@ def add_jobs(session: Session, study: Study, keys: Iterable[JobKey], priority: i
         candidates[(tasks, size)] = Candidate(study_id=study.id, tasks=tasks, size=size, cost=size_cost[size])
     session.add_all(candidates[key] for key in missing)
     session.flush()
-    added_candidates, added_jobs, existing, skipped = len(missing), 0, 0, 0
+    added_jobs, skipped, existing = 0, 0, Counter()
     for tasks, size, stage in keys:
         candidate = candidates[(tasks, size)]
         if (candidate.id, stage) in jobs:
-            existing += 1
+            existing[jobs[(candidate.id, stage)]] += 1
         elif (candidate.id, stage) in with_results:
             skipped += 1
         else:
             session.add(Job(study_id=study.id, candidate_id=candidate.id, stage=stage, state="queued",
                             priority=priority, attempts=0))
-            jobs.add((candidate.id, stage))
+            jobs[(candidate.id, stage)] = "queued"
             added_jobs += 1
     session.flush()
-    return PlanSummary(len(keys), added_candidates, added_jobs, existing, skipped)
+    return PlanSummary(len(keys), len(missing), added_jobs, existing.total(), skipped,
+                       jobs_done=existing["done"], jobs_failed=existing["failed"])

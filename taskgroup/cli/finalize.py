@@ -11,6 +11,7 @@ from db import open_store
 from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.plan import planned
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import check_estimable, load_study_evidence
 from taskgroup.cli.work import (
@@ -19,6 +20,7 @@ from taskgroup.cli.work import (
 )
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection.names import exhaustive_count
+from taskgroup.selection.results import fully_trained
 from taskgroup.wording import counted
 
 
@@ -93,8 +95,9 @@ def finalize(
             return
         for budget, networks in summary.chosen.items():
             console.print(f"budget {budget:g}: " + ", ".join(map(_label, networks)))
-        console.print(f"{counted(summary.plan.jobs_added, 'full-training job')} queued ({summary.plan.jobs_existing} already "
-                      f"planned, {summary.plan.with_results} already trained). Run `taskgroup work {name}` to train them.")
+        waiting = summary.plan.jobs_added + summary.plan.jobs_pending
+        console.print(f"{planned(summary.plan, name, 'full-training job')}."
+                      + (f" Run `taskgroup work {name}` to train them." if waiting else ""))
         return
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, log_dir(checkpoint_root, name), backend, address)
@@ -111,7 +114,7 @@ def finalize(
             "explorations": [None if e is None else {"budget": e.budget, "optimism": e.optimism}
                              for e in outcome.explorations],
             "networks_trained": len(outcome.trained),
-            "fully_trained": len(_fully_trained(outcome.results)),
+            "fully_trained": len(fully_trained(outcome.results)),
             "possible": possible,
             "budgets": budgets_json(outcome.selections),
             "deployable": [
@@ -125,15 +128,10 @@ def finalize(
         console.print(f"worker logs: {request.log_dir}")
 
 
-def _fully_trained(results: Any) -> set[tuple[str, str]]:
-    full = results[results["stage"] == "full"]
-    return set(zip(full["tasks"], full["size"]))
-
-
 def _print_outcome(outcome: Any, max_trained: int | None, possible: int) -> None:
     """Each budget's choice, untrained networks marked, what to deploy where the choice is not all
     trained, and how much of the exhaustive search is now trained."""
-    trained = _fully_trained(outcome.results)
+    trained = fully_trained(outcome.results)
     for budget, selection in outcome.selections.items():
         keys = [(n.name, n.size) for n in selection.networks]
         line = f"budget {budget:g}: " + ", ".join(_label(k) + ("" if k in trained else " (not trained)") for k in keys)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from db.models import Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
+
+if TYPE_CHECKING:
+    from jobs.plans import PlanSummary
 
 EstimatorOption = Annotated[
     str,
@@ -50,11 +53,19 @@ def plan(
     if json_output:
         emit_json({"study": name, "estimator": estimator, **summary.to_json()})
         return
-    console.print(
-        f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {counted(summary.jobs_added, 'job')} queued, "
-        f"{summary.jobs_existing} already planned, {summary.with_results} already have results "
-        f"({counted(summary.candidates_added, 'new candidate')})."
-    )
+    console.print(f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {planned(summary, name)} "
+                  f"({counted(summary.candidates_added, 'new candidate')}).")
+
+
+def planned(summary: PlanSummary, name: str, kind: str = "job") -> str:
+    """What planning queued and what it found already there, by state (`plan` and `finalize`)."""
+    found = [
+        (summary.jobs_done + summary.with_results, "already trained"),
+        (summary.jobs_pending, "already queued or running"),
+        (summary.jobs_failed, f"failed before (`taskgroup retry {name}` queues them again)"),
+    ]
+    text = f"{counted(summary.jobs_added, kind)} queued"
+    return "; ".join([text, *(f"{count} {state}" for count, state in found if count)])
 
 
 def configure(
@@ -88,8 +99,8 @@ def configure(
     if json_output:
         emit_json({"study": name, "candidate": candidate, "training": stored, "effective": effective})
         return
-    table = Table("option", "value", "", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
-    for option, value in effective.items():  # the study's own options (`set`) and the defaults
+    table = Table("option", "value", "source", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
+    for option, value in effective.items():  # the stored options (`set`) and the defaults
         table.add_row(option, str(value), "set" if option in stored else "[dim]default[/]")
     console.print(table)
 

@@ -11,9 +11,12 @@ from rich.table import Table
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
 from taskgroup.cli.selection_input import (
-    ESTIMATORS_HELP, check_estimable, estimator_names, load_study_evidence, usable_selectors,
+    ESTIMATORS_HELP, StudyEvidence, check_estimable, estimator_names, load_study_evidence, usable_selectors,
 )
+from taskgroup.estimators.exact import ExactEstimator
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
+from taskgroup.selection.names import candidate_label, exhaustive_count, searched_among
+from taskgroup.selection.results import fully_trained
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
 SolverOption = Annotated[str, typer.Option("--solver", help="bnb (branch-and-bound), bip (OR-Tools integer program) or auto.")]
@@ -73,7 +76,29 @@ def select_command(
         emit_json(selection.to_json())
     else:
         print_selection(selection, name)
+    if isinstance(selector.estimator, ExactEstimator):
+        note_exact_scope(evidence)
+    note_untrained(selection, evidence)
     note_if_contradicted(name, estimator, evidence.results, evidence.extras)
+
+
+def note_exact_scope(evidence: StudyEvidence) -> None:
+    """Say so where exact's choice is the best trained one, not the exhaustive optimum."""
+    trained = len(fully_trained(evidence.results))
+    possible = exhaustive_count(len(evidence.tasks), evidence.size_count)
+    if trained < possible:
+        print_note(f"exact chose {searched_among(trained, possible)}: the best trained choice, not necessarily the "
+                   f"best possible (`taskgroup plan {evidence.name} --estimator exact` queues the rest)")
+
+
+def note_untrained(selection: Selection, evidence: StudyEvidence) -> None:
+    """Name the chosen networks whose real losses are unknown, and the command that trains them."""
+    trained = fully_trained(evidence.results)
+    untrained = [candidate_label(n.name, n.size) for n in selection.networks if (n.name, n.size) not in trained]
+    if untrained:
+        print_note(f"not trained fully yet, so the real losses are unknown: {', '.join(untrained)} "
+                   f"(`taskgroup finalize {evidence.name} --budgets {selection.budget:g} --estimator "
+                   f"{selection.estimator}` queues them)")
 
 
 def _loss(value: float | None) -> str:
@@ -115,6 +140,7 @@ def sweep_command(
 ) -> None:
     """Select at every budget with every estimator, next to the baselines: all tasks in one network,
     one network per task, random groupings (mean and spread) and the worst feasible choice."""
+    budget_list = parse_budgets(budgets)
     evidence = load_study_evidence(db, name, unit)
     usable, notes = usable_selectors(estimator_names(estimators), evidence)
     for note in notes:
@@ -123,7 +149,7 @@ def sweep_command(
     with Progress(*columns, console=err_console, transient=True) as bar:
         step = bar.add_task("sweeping", total=None)
         outcome = sweep(
-            evidence.results, parse_budgets(budgets), usable, solver=solver, costs=evidence.costs,
+            evidence.results, budget_list, usable, solver=solver, costs=evidence.costs,
             tasks=evidence.tasks, extras=evidence.extras, random_samples=random_samples, seed=seed,
             progress=lambda done, total: bar.update(step, completed=done, total=total),
             **selection_options(weight, max_loss, require, forbid, max_networks),
@@ -132,6 +158,8 @@ def sweep_command(
         emit_json(outcome.to_json())
     else:
         print_sweep(outcome, name)
+    if any(isinstance(selector.estimator, ExactEstimator) for selector in usable):
+        note_exact_scope(evidence)
     for selector in usable:
         note_if_contradicted(name, selector.estimator, evidence.results, evidence.extras)
 

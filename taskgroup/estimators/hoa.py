@@ -3,7 +3,8 @@
 The loss of task ``a`` in a network of three or more tasks is the mean, over the other tasks ``b``
 of that network, of ``a``'s full-stage validation loss in the pair network ``{a, b}`` of the same
 size. Single-task and pair networks keep their measured losses. A larger network is predicted
-whenever all its pairs were measured at that size, whether or not it was itself trained.
+whenever all its pairs were measured at that size, whether or not it was itself trained. With no
+pair measured it estimates nothing: singles alone are the one-per-task baseline, not HOA.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class HigherOrderEstimator(Estimator):
             for other in tasks.split("+")
             if other != task
         }
+        if not pair_loss:
+            return pd.DataFrame(columns=ESTIMATE_COLUMNS)
         rows = list(small.itertuples(index=False, name=None))
         for size in sorted(measured["size"].unique()):
             tasks = sorted({t for (s, t, _) in pair_loss if s == size})

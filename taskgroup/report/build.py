@@ -27,7 +27,8 @@ from taskgroup.report.selections import (
     loss_curves,
     serving_losses,
 )
-from taskgroup.selection.names import exhaustive_count
+from taskgroup.selection.names import exhaustive_count, searched_among
+from taskgroup.selection.results import fully_trained
 
 Progress = Callable[[int, int], None]
 BASELINE_COLUMNS = ["budget", "baseline", "networks", "cost", "val_loss", "test_loss", "test_loss_std"]
@@ -167,13 +168,11 @@ def _exact_searched(data: ReportInput, estimators: Sequence[str]) -> str:
     """Where not every network is fully trained, what exact's choice (the reference of every distance) is."""
     if EXACT not in estimators:
         return ""
-    full = data.results[(data.results["stage"] == "full") & (data.results["split"] == "val")]
-    trained = len(set(zip(full["tasks"], full["size"])))
+    trained = len(fully_trained(data.results))
     possible = exhaustive_count(len(data.tasks), max(data.candidates["size"].nunique(), 1))
     if trained >= possible:
         return ""
-    return (f" Exact chose among the {trained} fully trained networks of the {possible} possible (every subset of "
-            "the tasks at every size); distances are measured from that choice.")
+    return f" Exact chose {searched_among(trained, possible)}; distances are measured from that choice."
 
 
 def _compute_section(data: ReportInput) -> Section:

@@ -37,8 +37,8 @@ def build_problem(
 
     predicted = _complete_estimates(estimates)
     universe = sorted(key for key in predicted if key in costs)
-    required = {key for spec in require for key in _resolve(spec, universe, "require", single=True)}
-    forbidden = {key for spec in forbid for key in _resolve(spec, universe, "forbid", single=False)}
+    required = {key for spec in require for key in _resolve(spec, universe, tasks, "require", single=True)}
+    forbidden = {key for spec in forbid for key in _resolve(spec, universe, tasks, "forbid", single=False)}
     clash = required & forbidden
     if clash:
         raise InvalidInputError(f"candidate {candidate_label(*min(clash))} is both required and forbidden")
@@ -104,18 +104,21 @@ def _complete_estimates(estimates: pd.DataFrame) -> dict[tuple[str, str], dict[s
 
 
 def _resolve(
-    spec: CandidateSpec, universe: Sequence[tuple[str, str]], option: str, *, single: bool
+    spec: CandidateSpec, universe: Sequence[tuple[str, str]], tasks: Sequence[str], option: str, *, single: bool
 ) -> list[tuple[str, str]]:
     """The (tasks, size) keys a user's candidate spec names among the candidates that can be chosen.
 
     Without a size, a spec names every size of that task set; `single` demands exactly one.
     """
     if isinstance(spec, str):
-        tasks, size = parse_candidate(spec)
+        named, size = parse_candidate(spec)
     else:
-        tasks, size = canonical_tasks(spec[0]), spec[1]
-    matches = [key for key in universe if key[0] == tasks and (size is None or key[1] == size)]
-    shown = tasks if size is None else candidate_label(tasks, size)
+        named, size = canonical_tasks(spec[0]), spec[1]
+    shown = named if size is None else candidate_label(named, size)
+    unknown = [task for task in named.split("+") if task not in tasks]
+    if unknown:
+        raise UnknownNameError(f"{option}: {shown} has unknown task {unknown[0]!r} (tasks: {', '.join(tasks)})")
+    matches = [key for key in universe if key[0] == named and (size is None or key[1] == size)]
     if not matches:
         raise UnknownNameError(f"{option}: no candidate {shown} with results and a cost")
     if single and len(matches) > 1:

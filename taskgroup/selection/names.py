@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 SIZE_SEPARATOR = "@"
 
@@ -23,6 +24,12 @@ def canonical_tasks(tasks: str | Iterable[str]) -> str:
 def exhaustive_count(task_count: int, size_count: int) -> int:
     """How many networks an exhaustive search trains: every non-empty subset of the tasks at every size."""
     return (2**task_count - 1) * size_count
+
+
+def searched_among(trained: int, possible: int) -> str:
+    """What exact chose among where not every network is trained: its choice is the best trained one,
+    not the exhaustive optimum (said by `select`, `sweep` and the report)."""
+    return f"among the {counted(trained, 'fully trained network')} of the {possible} possible (every subset of the tasks at every size)"
 
 
 def candidate_label(tasks: str, size: str) -> str:

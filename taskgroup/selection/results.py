@@ -83,6 +83,12 @@ def _check_override(override: Mapping[tuple[str, str], float]) -> dict[Candidate
     return checked
 
 
+def fully_trained(results: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (tasks, size) networks with full-stage validation losses: those that can serve a task."""
+    rows = results[(results["stage"] == "full") & (results["split"] == "val")]
+    return set(zip(rows["tasks"], rows["size"]))
+
+
 def full_losses(results: pd.DataFrame, split: str) -> dict[tuple[str, str, str], float]:
     """(tasks, size, task) -> loss of the fully trained network on `split`."""
     rows = results[(results["stage"] == "full") & (results["split"] == split)]

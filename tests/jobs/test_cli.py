@@ -53,7 +53,11 @@ def test_work_dry_finishes_the_queue_then_retry_and_cancel():
     report = run_json("work", "s", "--devices", "cpu", "--runner", "dry")
     assert report["jobs"]["done"] == 6 and report["workers"][0]["done"] == 6
     assert run_json("retry", "s")["requeued"] == 0
-    run_ok("plan", "s", "--estimator", "exact")
+    planned = " ".join(run_ok("plan", "s", "--estimator", "exact").output.split())
+    assert "1 job queued; 6 already trained (1 new candidate)" in planned
+    assert "1 job queued; 6 already trained; 1 already queued or running" not in planned
+    assert "0 jobs queued; 6 already trained; 1 already queued or running" in " ".join(
+        run_ok("plan", "s", "--estimator", "exact").output.split())
     assert run_json("cancel", "s")["cancelled"] == 1  # the triple a+b+c
     assert run_json("status", "s")["jobs"]["queued"] == 0
     assert run_json("plan", "s", "--estimator", "exact")["jobs_added"] == 1
@@ -74,6 +78,9 @@ def test_finalize_queues_full_training_of_the_chosen_networks():
     assert run_json("select", "s", "--budget", "2", "--estimator", "esa")["val_loss"] is not None
     again = " ".join(run_ok("finalize", "s", "--budgets", "2", "--estimator", "esa").output.split())
     assert "1 full-training job queued" in again  # the real losses now known change ESA's choice (dry losses are fixed)
+    waiting = " ".join(run_ok("finalize", "s", "--budgets", "2", "--estimator", "esa").output.split())
+    assert "0 full-training jobs queued;" in waiting and "already trained; 1 already queued or running." in waiting
+    assert "Run `taskgroup work s` to train them." in waiting
 
 
 def test_finalize_before_the_estimates_are_done_is_refused():
@@ -115,3 +122,16 @@ def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     assert own["training"] == {"lr": 0.01, "weighting": "uncertainty"} and own["effective"]["weighting"] == "uncertainty"
     assert run_json("configure", "s")["effective"]["weighting"] == "uniform"
     assert "no candidate a+b+c@full" in run_error("configure", "s", "--candidate", "a+b+c@full")  # hoa: not planned
+
+
+def test_finalize_with_every_chosen_network_trained_has_nothing_to_queue(tmp_path):
+    create(tasks="a,b", sizes="full=1.0")
+    lines = ["tasks,size,cost,stage,split,task,loss"]
+    for tasks in ("a", "b", "a+b"):
+        for stage in ("early", "full"):
+            lines += [f"{tasks},full,1,{stage},{split},{task},0.5" for split in ("val", "test") for task in tasks.split("+")]
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    run_ok("import", "s", str(tmp_path / "r.csv"))
+    output = " ".join(run_ok("finalize", "s", "--budgets", "1:2:1", "--estimator", "esa").output.split())
+    assert "0 full-training jobs queued;" in output and "already trained." in output
+    assert "taskgroup work" not in output

@@ -153,12 +153,39 @@ def test_sweep_compares_every_estimator_that_can_estimate_by_default_with_one_no
     result = run_ok("sweep", paper, "--budgets", "1,2", "--random-samples", "20", "--json")
     estimators = [row["estimator"] for row in json.loads(result.stdout) if "estimator" in row]
     assert list(dict.fromkeys(estimators)) == ["exact", "esa", "hoa"]  # exact first: the reference
-    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "not compared, with nothing to estimate from: lookahead (needs" in " ".join(result.stderr.split())
+    notes = " ".join(result.stderr.split()).split("note: ")[1:]
+    assert [note for note in notes if note.startswith("not compared")] == [
+        next(note for note in notes if "with nothing to estimate from: lookahead (needs" in note)]
+
+
+def test_exact_on_a_partly_trained_study_says_what_it_chose_among(paper):
+    """The paper trained every subset at full size but only singles at half: 36 of the 62 networks."""
+    for command in (["select", paper, "--budget", "2"], ["sweep", paper, "--budgets", "2", "--random-samples", "5"]):
+        stderr = " ".join(run_ok(*command).stderr.split())
+        assert "exact chose among the 36 fully trained networks of the 62 possible" in stderr
+        assert f"`taskgroup plan {paper} --estimator exact` queues the rest" in stderr
+    assert "exact chose" not in run_ok("select", paper, "--budget", "2", "--estimator", "esa").stderr
+
+
+def test_select_names_the_chosen_networks_that_are_not_trained_yet(tmp_path):
+    """HOA predicts a triple from its pairs; choosing it leaves its real losses unknown until finalize trains it."""
+    rows = ["tasks,size,cost,stage,split,task,loss"]
+    losses = {"a": 1.0, "b": 1.0, "c": 1.0, "a+b": 0.5, "a+c": 0.5, "b+c": 0.5}
+    for tasks, loss in losses.items():
+        rows += [f"{tasks},full,1,full,{split},{task},{loss}" for split in ("val", "test") for task in tasks.split("+")]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    run_ok("study", "create", "pairs", "--tasks", "a,b,c", "--sizes", "full=1.0")
+    run_ok("import", "pairs", str(tmp_path / "r.csv"))
+    result = run_ok("select", "pairs", "--budget", "1", "--estimator", "hoa", "--json")
+    assert json.loads(result.stdout)["val_loss"] is None
+    assert ("not trained fully yet, so the real losses are unknown: a+b+c@full (`taskgroup finalize pairs --budgets 1 "
+            "--estimator hoa` queues them)") in " ".join(result.stderr.split())
+    assert "not trained fully yet" not in run_ok("select", "pairs", "--budget", "2", "--estimator", "exact").stderr
 
 
 def test_sweep_rejects_bad_budgets(paper):
-    assert "budgets" in run_error("sweep", paper, "--budgets", "5:1:1")
+    message = run_error("sweep", paper, "--budgets", "5:1:1")
+    assert "budgets" in message and "note:" not in message  # refused before the study is read
 
 
 def test_declared_unit_is_the_imported_cost(paper):

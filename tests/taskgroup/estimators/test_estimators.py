@@ -70,6 +70,12 @@ def test_hoa_predicts_untrained_networks_priced_by_their_size() -> None:
     assert chosen.val_loss is None and chosen.test_loss is None
 
 
+def test_hoa_without_pairs_estimates_nothing() -> None:
+    """Singles and the all-task network (a lookahead study): no pair, so nothing HOA could add."""
+    no_pairs = PAIRS[PAIRS["tasks"].str.count(r"\+") != 1]
+    assert set(no_pairs["tasks"]) == {"a", "b", "c", "a+b+c"} and predictions("hoa", no_pairs) == {}
+
+
 def test_exact_and_esa_read_their_own_stage() -> None:
     results = frame(
         [

@@ -123,6 +123,8 @@ def test_bad_options_are_refused() -> None:
         select(results(), 1.0, require=["a"])
     with pytest.raises(UnknownNameError, match="no candidate b@half"):
         select(results(), 1.0, require=["b@half"])
+    with pytest.raises(UnknownNameError, match=r"forbid: a\+z has unknown task 'z' \(tasks: a, b, c\)"):
+        select(results(), 1.0, forbid=["a+z"])
     with pytest.raises(InvalidInputError, match="both required and forbidden"):
         select(results(), 3.0, require=["c"], forbid=["c@full"])
     for budget in (0, math.inf, math.nan):
