@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import ClassVar
@@ -35,9 +35,10 @@ class Plan(ABC):
     def jobs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
         """Every job of the plan, smallest subsets first."""
 
-    def runs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
+    def runs(self, tasks: Sequence[str], sizes: Sequence[str], affinity_sizes: Collection[str] = ()) -> Iterator[JobKey]:
         """Every training run the estimator depends on, queued or not: what its compute is, and the
-        results reports let it estimate from."""
+        results reports let it estimate from. `affinity_sizes`: the sizes at which `taskgroup
+        affinity measure` trained the all-task network (lookahead's one run; others ignore it)."""
         return self.jobs(tasks, sizes)
 
 
@@ -102,10 +103,11 @@ class LookaheadPlan(Plan):
             for name in subsets(tasks, max_size=1):
                 yield name, size, "full"
 
-    def runs(self, tasks: Sequence[str], sizes: Sequence[str]) -> Iterator[JobKey]:
+    def runs(self, tasks: Sequence[str], sizes: Sequence[str], affinity_sizes: Collection[str] = ()) -> Iterator[JobKey]:
         yield from self.jobs(tasks, sizes)
         for size in sizes:
-            yield "+".join(sorted(tasks)), size, "full"
+            if size in affinity_sizes:
+                yield "+".join(sorted(tasks)), size, "full"
 
 
 @dataclass(frozen=True)

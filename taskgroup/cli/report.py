@@ -112,7 +112,8 @@ def gather_report_input(
     chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
     # Each estimator chooses from its own training runs only: lookahead would otherwise use every
     # trained network's real losses, and in an exhaustive study repeat the exact choice.
-    runs = {estimator: frozenset(PLANS.get(estimator)().runs(tasks, sizes)) for estimator in PLANS.names()}
+    affinity_sizes = set(evidence.extras["affinity"]["size"]) if "affinity" in evidence.extras else set()
+    runs = {estimator: frozenset(PLANS.get(estimator)().runs(tasks, sizes, affinity_sizes)) for estimator in PLANS.names()}
     usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence, own_runs=runs)
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from db.models import Job, Study
-from jobs.plans import add_jobs, plan_study
+from jobs.plans import PLANS, add_jobs, plan_study
 from tests.jobs.helpers import make_study
 
 
@@ -27,3 +27,12 @@ def test_a_key_listed_twice_is_planned_once(db_url):
     with store.session() as session:
         summary = add_jobs(session, Study.find_or_raise_by_name(session, "s"), [("a", "full", "full")] * 2)
     assert (summary.planned, summary.jobs_added, summary.jobs_existing) == (1, 1, 0)
+
+
+def test_lookaheads_runs_hold_the_all_task_network_only_where_its_affinities_were_measured():
+    lookahead = PLANS.get("lookahead")()
+    singles = {(task, size, "full") for task in "abc" for size in ("full", "half")}
+    assert set(lookahead.runs(["c", "a", "b"], ["full", "half"])) == singles
+    assert set(lookahead.runs(["c", "a", "b"], ["full", "half"], affinity_sizes={"half"})) == singles | {("a+b+c", "half", "full")}
+    assert set(PLANS.get("hoa")().runs(["a", "b"], ["full"], affinity_sizes={"full"})) == {
+        ("a", "full", "full"), ("b", "full", "full"), ("a+b", "full", "full")}

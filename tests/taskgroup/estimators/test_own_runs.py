@@ -32,7 +32,7 @@ def exhaustive_study(data: st.DataObject) -> tuple[pd.DataFrame, dict[str, pd.Da
 
 
 def runs_of(name: str) -> frozenset[tuple[str, str, str]]:
-    return frozenset(PLANS.get(name)().runs(TASKS, list(SIZES)))
+    return frozenset(PLANS.get(name)().runs(TASKS, list(SIZES), affinity_sizes={"full"}))  # as the matrix
 
 
 def estimated(estimator, results: pd.DataFrame, extras) -> pd.DataFrame:
