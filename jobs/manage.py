@@ -13,7 +13,7 @@ from db.models import Candidate, Job, Result, Study
 from jobs.claim import JobOutput
 from jobs.clock import database_time
 from jobs.queue import finished_values, job_results, training_of
-from jobs.training_options import training_config
+from jobs.training_options import checked_training
 from taskgroup.errors import InvalidInputError
 
 
@@ -89,7 +89,7 @@ def configure_training(
         )
     if candidate is None:
         merged = dict(options) if reset else {**(study.training or {}), **options}
-        training_config(merged)
+        checked_training(merged)
         study.training = merged
         return merged
     found = _candidate(session, study, candidate)
@@ -99,7 +99,7 @@ def configure_training(
             f"a candidate may only override {', '.join(sorted(allowed))}, not {', '.join(sorted(set(options) - allowed))}"
         )
     override = dict(options) if reset else {**(found.weighting or {}), **options}
-    training_config({**(study.training or {}), **override})
+    checked_training({**(study.training or {}), **override})
     found.weighting = override or None
     return {**(study.training or {}), **override}
 

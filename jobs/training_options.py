@@ -30,10 +30,20 @@ def training_config(options: Mapping[str, Any]) -> TrainConfig:
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise InvalidInputError(f"unknown training option {unknown[0]!r} (known: {', '.join(known)})")
-    try:
-        return TrainConfig(**dict(options))
-    except TypeError as error:  # a value of the wrong kind reaching a comparison
-        raise InvalidInputError(f"invalid training options {dict(options)}: {error}") from error
+    return TrainConfig(**dict(options))
+
+
+def checked_training(options: Mapping[str, Any]) -> TrainConfig:
+    """`training_config`, with the optimizer and weighting method also looked up by name and the
+    method's options checked: options are checked when they are stored, not when a worker first
+    trains with them. (Loads torch, which the registries need; reading options does not.)"""
+    from taskgroup.training.optim import OPTIMIZERS
+    from taskgroup.weighting.build import check_weighting
+
+    config = training_config(options)
+    OPTIMIZERS.get(config.optimizer)
+    check_weighting(config.weighting, config.weighting_options)
+    return config
 
 
 def effective_training(options: Mapping[str, Any]) -> dict[str, Any]:

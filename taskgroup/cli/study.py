@@ -18,7 +18,7 @@ from db.models import Candidate, Job, Result, Study
 from jobs.claim import study_folder
 from jobs.settings import default_checkpoint_root
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, parse_key_values, print_note
-from taskgroup.errors import InvalidInputError
+from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.wording import counted
 
 DEFAULT_SIZES = "full=1.0,half=0.5"
@@ -95,11 +95,11 @@ def read_study_spec(path: Path) -> StudySpecFile:
     training = data.get("training", {})
     if not isinstance(training, dict):
         raise InvalidInputError(f"{path}: [training] must be a table of training options")
-    from jobs.training_options import training_config
+    from jobs.training_options import checked_training
 
     try:
-        training_config(training)
-    except InvalidInputError as error:
+        checked_training(training)
+    except (InvalidInputError, UnknownNameError) as error:
         raise InvalidInputError(f"{path}: [training]: {error}") from None
     return StudySpecFile(
         tasks=_joined(data.get("tasks"), "tasks", path),

@@ -46,12 +46,25 @@ class TrainConfig:
     init: str = "per-task"
 
     def __post_init__(self) -> None:
+        """Refuse a value of the wrong kind or range (options come from the CLI, TOML and the database)."""
+        for name in ("optimizer", "weighting", "init"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidInputError(f"training option {name} must be a name, got {getattr(self, name)!r}")
+        for name in ("lr", "momentum", "weight_decay", "plateau_factor", "stage_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidInputError(f"training option {name} must be a number, got {value!r}")
+        if not isinstance(self.amp, bool):
+            raise InvalidInputError(f"training option amp must be true or false, got {self.amp!r}")
+        if not isinstance(self.weighting_options, dict):
+            raise InvalidInputError(f"training option weighting_options must be a table of options, got {self.weighting_options!r}")
         positive_ints = {"batch_size": self.batch_size, "max_epochs": self.max_epochs, "patience": self.patience}
         for name, value in positive_ints.items():
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"training option {name} must be a positive integer, got {value!r}")
-        for name, value in (("plateau_patience", self.plateau_patience), ("num_workers", self.num_workers)):
-            if not isinstance(value, int) or value < 0:
+        for name in ("plateau_patience", "num_workers", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InvalidInputError(f"training option {name} must be a non-negative integer, got {value!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InvalidInputError(f"training option lr must be a positive number, got {self.lr!r}")

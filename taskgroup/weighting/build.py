@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from taskgroup.errors import InvalidInputError
@@ -11,7 +11,14 @@ from taskgroup.weighting.base import WEIGHTINGS, WeightingMethod
 
 
 def build_weighting(name: str, tasks: Sequence[str], **options: Any) -> WeightingMethod:
-    """The method registered as `name` for `tasks`, configured with `options`.
+    """The method registered as `name` for `tasks`, configured with `options` (checked first, as by
+    `check_weighting`)."""
+    return check_weighting(name, options)(tasks, **options)
+
+
+def check_weighting(name: str, options: Mapping[str, Any]) -> type[WeightingMethod]:
+    """The method registered as `name`, if it takes every option in `options`: stored options are
+    checked when set, not when a worker first trains with them.
 
     An unknown name raises `UnknownNameError` listing the known methods; an unknown option raises
     `InvalidInputError` listing the options the method takes.
@@ -28,4 +35,4 @@ def build_weighting(name: str, tasks: Sequence[str], **options: Any) -> Weightin
         raise InvalidInputError(
             f"weighting method {name!r} has no option {unknown[0]!r} (options: {known})"
         )
-    return method(tasks, **options)
+    return method

@@ -47,6 +47,26 @@ def test_configure_refuses_unknown_or_bad_options():
     assert run_json("configure", "s", "--set", "init=sequential")["training"]["init"] == "sequential"
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    ("optimizer=rmsprop", "unknown optimizer 'rmsprop' (known: adam, sgd)"),
+    ("weighting=magic", "unknown weighting method 'magic'"),
+    ('weighting_options={"alpha": 1}', "weighting method 'dwa' has no option 'alpha'"),
+    ("weighting_options=3", "weighting_options must be a table of options, got 3"),
+    ("amp=maybe", "amp must be true or false, got 'maybe'"),
+    ("seed=abc", "seed must be a non-negative integer, got 'abc'"),
+    ("seed=-1", "seed must be a non-negative integer, got -1"),
+    ("lr=fast", "lr must be a number, got 'fast'"),
+    ("momentum=x", "momentum must be a number, got 'x'"),
+    ("batch_size=true", "batch_size must be a positive integer, got True"),
+])
+def test_configure_refuses_a_value_no_worker_could_train_with_and_keeps_the_stored_ones(setting, message):
+    """Each would otherwise be stored and fail every job of the study, on every worker."""
+    create()
+    stored = run_json("configure", "s", "--set", "weighting=dwa", "--set", "lr=0.01")["training"]
+    assert message in run_error("configure", "s", "--set", setting)
+    assert run_json("configure", "s")["training"] == stored
+
+
 def test_work_dry_finishes_the_queue_then_retry_and_cancel():
     create(tasks="a,b,c", sizes="full=1.0")
     run_ok("plan", "s", "--estimator", "hoa")

@@ -80,6 +80,8 @@ def test_bad_specs_name_the_file_and_problem(tmp_path):
         "tasks = [": "not a valid TOML",
         'tasks = ["depth"]\ncolour = "red"': "unknown key 'colour'",
         'tasks = ["depth"]\n[training]\nmax_epoch = 3': "unknown training option 'max_epoch'",
+        'tasks = ["depth"]\n[training]\nlr = "fast"': "[training]: training option lr must be a number, got 'fast'",
+        'tasks = ["depth"]\n[training]\noptimizer = "rmsprop"': "[training]: unknown optimizer 'rmsprop'",
         'tasks = ["depth"]\n[dataset]\nname = "synthetic"\nextra = 1': "[dataset] table of name, root and options",
         'tasks = ["depth"]\ndataset = 3': "dataset is a name",
         'tasks = [1, 2]': "tasks must be a string or a list of strings",
