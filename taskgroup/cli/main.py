@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
@@ -11,11 +13,28 @@ from taskgroup.cli.common import ErrorHandlingGroup
 app = typer.Typer(
     name="taskgroup",
     cls=ErrorHandlingGroup,
-    help="Find which tasks should be learned together, and which networks to deploy within a budget.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        from db.migrations_api import head_revision
+
+        typer.echo(f"taskgroup {version('taskgroup')} (database schema revision {head_revision()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print taskgroup's version and the database schema revision it writes, then exit.",
+    )] = False,
+) -> None:
+    """Find which tasks should be learned together, and which networks to deploy within a budget."""
 
 # Each module defines `register(app)`; adding a command group is one line here.
 COMMAND_MODULES: tuple[str, ...] = (

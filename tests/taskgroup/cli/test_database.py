@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from sqlalchemy import text
 
 from db.migrations_api import current_revision, head_revision, upgrade_to_head
@@ -36,3 +38,10 @@ def test_upgrading_a_database_of_a_newer_taskgroup_is_refused_and_leaves_it(db_u
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     assert "written by a newer taskgroup" in run_error("db", "upgrade", "--db", db_url)
     assert current_revision(engine) == "0099"
+
+
+def test_version_names_the_package_and_the_schema_revision_it_writes(tmp_path):
+    """What a bug report needs, and what `db current` compares a database with."""
+    output = run_ok("--version").output.strip()
+    assert output == f"taskgroup {version('taskgroup')} (database schema revision {head_revision()})"
+    assert run_json("db", "current", "--db", f"sqlite:///{tmp_path / 'v.sqlite'}")["head"] == head_revision()
