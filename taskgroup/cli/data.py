@@ -73,15 +73,25 @@ def _same_params(out: Path, params: SyntheticParams) -> bool:
 
 @data_app.command("show")
 def show_command(
-    directory: Annotated[Path, typer.Argument(help="A directory written by `taskgroup data generate`.")],
     out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    directory: Annotated[Path | None, typer.Argument(
+        help="A directory written by `taskgroup data generate`. Default: the cached synthetic data a study with "
+        "these --option values trains on (generated if missing).", show_default=False)] = None,
     index: Annotated[int, typer.Option("--index", help="Image index (0-based, over all splits).")] = 0,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", help="Synthetic dataset option KEY=VALUE (repeatable), as a study's --data-option.")] = None,
 ) -> None:
     """Write a PNG of one image with all its labels side by side."""
+    from taskgroup.data import DatasetSpec
     from taskgroup.data.preview import save_preview  # matplotlib is slow to import; only here
+    from taskgroup.data.synthetic import ensure_generated
 
+    if directory is not None and option:
+        raise InvalidInputError("--option describes the cached data shown without DIRECTORY; give one or the other")
+    if directory is None:
+        directory = ensure_generated(DatasetSpec(name="synthetic", options=parse_key_values(option or [], "--option")))
     path = save_preview(directory, index, out)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path} (image {index} of {directory})")
 
 
 @data_app.command("tasks")

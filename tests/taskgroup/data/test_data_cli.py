@@ -10,6 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from taskgroup.cli.main import app
+from taskgroup.data.synthetic import SyntheticParams
 
 runner = CliRunner()
 
@@ -42,6 +43,18 @@ def test_generate_then_show_writes_a_readable_png(tmp_path: Path) -> None:
     height, width, _ = image.shape
     assert width > 4 * height  # all labels side by side in one row
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50  # real content, not a blank canvas
+
+
+def test_show_without_a_directory_shows_the_data_a_study_with_those_options_trains_on(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TASKGROUP_CACHE", str(tmp_path / "cache"))
+    png = tmp_path / "study.png"
+    result = run("show", "--option", "images=5", "--option", "resolution=16", "--index", "4", "--out", str(png))
+    assert result.exit_code == 0, result.output
+    entry = SyntheticParams.from_options({"images": 5, "resolution": 16}).cache_key  # where a study's data lives
+    assert list((tmp_path / "cache").iterdir()) == [tmp_path / "cache" / entry]
+    assert len(np.unique(np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3), axis=0)) > 50
+    assert_one_line_error(run("show", str(tmp_path), "--option", "images=5", "--out", str(png)), "give one or the other")
+    assert_one_line_error(run("show", "--option", "imagez=5", "--out", str(png)), "unknown option(s) imagez")
 
 
 def test_generate_refuses_to_overwrite_other_data(tmp_path: Path) -> None:
