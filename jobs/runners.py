@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from jobs.claim import Claim, JobInterrupted, JobOutput
-from jobs.training_options import training_config
+from jobs.training_options import checked_training, training_config
 from taskgroup.errors import InvalidInputError
 from taskgroup.registry import Registry
 
@@ -66,7 +66,7 @@ class TrainingRunner(JobRunner):
         workers do not all render it at the same moment."""
         from taskgroup.data import load_splits
 
-        training_config(training)
+        checked_training(training)
         load_splits(self._dataset_spec(dataset), tasks, progress)
 
     def run(self, claim: Claim, should_stop: ShouldStop, progress: Progress) -> JobOutput:

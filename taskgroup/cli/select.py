@@ -87,18 +87,20 @@ def note_exact_scope(evidence: StudyEvidence) -> None:
     trained = len(fully_trained(evidence.results))
     possible = exhaustive_count(len(evidence.tasks), evidence.size_count)
     if trained < possible:
+        remedy = (f"`taskgroup plan {evidence.name} --estimator exact` queues the rest" if evidence.trainable
+                  else "import the others' results to search them all")
         print_note(f"exact chose {searched_among(trained, possible)}: the best trained choice, not necessarily the "
-                   f"best possible (`taskgroup plan {evidence.name} --estimator exact` queues the rest)")
+                   f"best possible ({remedy})")
 
 
 def note_untrained(selection: Selection, evidence: StudyEvidence) -> None:
-    """Name the chosen networks whose real losses are unknown, and the command that trains them."""
+    """Name the chosen networks whose real losses are unknown, and how to learn them."""
     trained = fully_trained(evidence.results)
     untrained = [candidate_label(n.name, n.size) for n in selection.networks if (n.name, n.size) not in trained]
     if untrained:
-        print_note(f"not trained fully yet, so the real losses are unknown: {', '.join(untrained)} "
-                   f"(`taskgroup finalize {evidence.name} --budgets {selection.budget:g} --estimator "
-                   f"{selection.estimator}` queues them)")
+        remedy = (f"`taskgroup finalize {evidence.name} --budgets {selection.budget:g} --estimator "
+                  f"{selection.estimator}` queues them" if evidence.trainable else "import their full-stage results")
+        print_note(f"not trained fully yet, so the real losses are unknown: {', '.join(untrained)} ({remedy})")
 
 
 def _loss(value: float | None) -> str:

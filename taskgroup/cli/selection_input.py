@@ -39,6 +39,8 @@ class StudyEvidence:
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
     size_count: int = 1
     """How many sizes the study declares (an exhaustive search trains every subset at each)."""
+    trainable: bool = True
+    """Whether the study has a dataset to train on (else it holds imported results only)."""
 
 
 def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> StudyEvidence:
@@ -49,7 +51,7 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
         candidates = candidates_frame(session, study)
         affinity = load_affinity(session, study)
         tasks = list(study.tasks)
-        size_count = len(study.sizes)
+        size_count, trainable = len(study.sizes), bool(study.dataset)
     if results.empty:
         raise InvalidInputError(
             f"study {name!r} has no results yet: train candidates (`taskgroup run {name}`) or import results"
@@ -64,7 +66,7 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
                 f"{counted(len(unmeasured), 'candidate')} with results {'has' if len(unmeasured) == 1 else 'have'} no measured cost (e.g. {tasks_}@{size}); "
                 f"run `taskgroup cost {name}` to measure them, or use --unit declared"
             )
-    return StudyEvidence(name, tasks, results, costs, extras, size_count)
+    return StudyEvidence(name, tasks, results, costs, extras, size_count, trainable)
 
 
 def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple[str, str], float] | None:

@@ -163,24 +163,29 @@ def test_exact_on_a_partly_trained_study_says_what_it_chose_among(paper):
     for command in (["select", paper, "--budget", "2"], ["sweep", paper, "--budgets", "2", "--random-samples", "5"]):
         stderr = " ".join(run_ok(*command).stderr.split())
         assert "exact chose among the 36 fully trained networks of the 62 possible" in stderr
-        assert f"`taskgroup plan {paper} --estimator exact` queues the rest" in stderr
+        assert "import the others' results to search them all" in stderr  # nothing to train an imported study on
     assert "exact chose" not in run_ok("select", paper, "--budget", "2", "--estimator", "esa").stderr
 
 
 def test_select_names_the_chosen_networks_that_are_not_trained_yet(tmp_path):
-    """HOA predicts a triple from its pairs; choosing it leaves its real losses unknown until finalize trains it."""
+    """HOA predicts a triple from its pairs; choosing it leaves its real losses unknown until finalize
+    trains it (a study with a dataset) or its results are imported (a study of imported results)."""
     rows = ["tasks,size,cost,stage,split,task,loss"]
-    losses = {"a": 1.0, "b": 1.0, "c": 1.0, "a+b": 0.5, "a+c": 0.5, "b+c": 0.5}
+    losses = {"depth": 1.0, "edge": 1.0, "normal": 1.0, "depth+edge": 0.5, "depth+normal": 0.5, "edge+normal": 0.5}
     for tasks, loss in losses.items():
         rows += [f"{tasks},full,1,full,{split},{task},{loss}" for split in ("val", "test") for task in tasks.split("+")]
     (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
-    run_ok("study", "create", "pairs", "--tasks", "a,b,c", "--sizes", "full=1.0")
-    run_ok("import", "pairs", str(tmp_path / "r.csv"))
-    result = run_ok("select", "pairs", "--budget", "1", "--estimator", "hoa", "--json")
-    assert json.loads(result.stdout)["val_loss"] is None
-    assert ("not trained fully yet, so the real losses are unknown: a+b+c@full (`taskgroup finalize pairs --budgets 1 "
-            "--estimator hoa` queues them)") in " ".join(result.stderr.split())
-    assert "not trained fully yet" not in run_ok("select", "pairs", "--budget", "2", "--estimator", "exact").stderr
+    for name, dataset in (("trainable", ["--dataset", "synthetic"]), ("imported", [])):
+        run_ok("study", "create", name, "--tasks", "depth,edge,normal", "--sizes", "full=1.0", *dataset)
+        run_ok("import", name, str(tmp_path / "r.csv"))
+        result = run_ok("select", name, "--budget", "1", "--estimator", "hoa", "--json")
+        assert json.loads(result.stdout)["val_loss"] is None
+        assert ("not trained fully yet, so the real losses are unknown: depth+edge+normal@full ("
+                + ("`taskgroup finalize trainable --budgets 1 --estimator hoa` queues them)" if dataset
+                   else "import their full-stage results)")) in " ".join(result.stderr.split())
+        exact = " ".join(run_ok("select", name, "--budget", "2", "--estimator", "exact").stderr.split())
+        assert "not trained fully yet" not in exact and "exact chose among the 6 fully trained networks of the 7" in exact
+        assert ("`taskgroup plan trainable --estimator exact` queues the rest" if dataset else "import the others'") in exact
 
 
 def test_sweep_rejects_bad_budgets(paper):
