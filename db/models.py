@@ -215,3 +215,8 @@ class Affinity(Base):
     value: Mapped[float] = mapped_column(Float)
     measurements: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @classmethod
+    def sizes_of_study(cls, session: Session, study_id: int) -> list[str]:
+        """The sizes at which the study's affinities were measured, sorted."""
+        return sorted(session.scalars(select(cls.size).where(cls.study_id == study_id).distinct()))

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from db import open_store
-from db.models import Candidate, Job, Result, Study
+from db.models import Affinity, Candidate, Job, Result, Study
 from jobs.claim import study_folder
 from jobs.settings import default_checkpoint_root
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, parse_key_values, print_note
@@ -134,6 +134,7 @@ def study_summary(session: Any, study: Study) -> dict[str, Any]:
         "candidates": len(candidates),
         "results": results,
         "jobs": states,
+        "affinity_sizes": Affinity.sizes_of_study(session, study.id),
         "last_explored_budget": study.last_explored_budget,
         "created_at": study.created_at.isoformat() if study.created_at else None,
     }
@@ -258,9 +259,17 @@ def show(
         emit_json(summary)
         return
     table = Table(show_header=False, box=None)
-    for key in ("name", "tasks", "sizes", "dataset", "candidates", "results", "jobs", "last_explored_budget"):
+    keys = ("name", "tasks", "sizes", "dataset", "training", "candidates", "results", "jobs", "affinity_sizes",
+            "last_explored_budget")
+    for key in keys:
         value = summary[key]
-        if key == "tasks":
+        if key == "training":  # the options set; `taskgroup configure NAME` shows every one
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) + "; the rest default" if value else "defaults"
+        elif key == "affinity_sizes":
+            if not value:
+                continue
+            key, value = "affinities", f"measured at {', '.join(value)} (taskgroup affinity show {name})"
+        elif key == "tasks":
             value = ", ".join(value)
         elif key == "sizes":
             value = ", ".join(f"{s['label']} ({s['encoder']} x{s['width']:g}, cost {s['cost']:g})" for s in value)

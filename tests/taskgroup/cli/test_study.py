@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from db import open_store
+from db.affinity import store_affinity
+from db.models import Study
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
 
 
@@ -125,3 +128,18 @@ def test_a_relative_data_root_is_stored_absolute_and_a_specs_is_relative_to_its_
     assert run_json("study", "create", "t", "--spec", str(spec))["dataset"]["root"] == str(tmp_path / "nyu")
     result = run_ok("study", "create", "u", "--tasks", "depth", "--dataset", "nyuv2", "--data-root", str(tmp_path / "elsewhere"))
     assert "is not a folder on this machine" in " ".join(result.output.split())
+
+
+def test_show_says_how_the_study_trains_and_where_its_affinities_were_measured(tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", db)
+    shown = " ".join(run_ok("study", "show", "s", "--db", db).stdout.split())
+    assert "training defaults" in shown and "affinities" not in shown
+    run_ok("configure", "s", "--set", "max_epochs=3", "--set", "lr=0.01", "--db", db)
+    with open_store(db).session() as session:
+        rows = [{"size": "half", "source": s, "target": t, "affinity": 0.01} for s in "ab" for t in "ab"]
+        store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=1)
+    shown = " ".join(run_ok("study", "show", "s", "--db", db).stdout.split())
+    assert "training max_epochs=3, lr=0.01; the rest default" in shown
+    assert "affinities measured at half (taskgroup affinity show s)" in shown
+    assert run_json("study", "show", "s", "--db", db)["affinity_sizes"] == ["half"]
