@@ -76,8 +76,9 @@ class Scaling:
         """Why lookahead's choices carry no grouping information, when the fit gave the affinities no weight."""
         if not self.ignores_affinity:
             return None
+        shift = f" {self.offset:+.1%}" if round(self.offset, 3) != 0 else ""  # not "-0.0%"
         return (f"The networks with real losses contradict the affinities (fitted strength 0), so lookahead predicts "
-                f"every untrained network at its tasks' single-task losses {self.offset:+.1%}: its choices carry no "
+                f"every untrained network at its tasks' single-task losses{shift}: its choices carry no "
                 "grouping information.")
 
     def factor(self, mean_affinity: float) -> float:

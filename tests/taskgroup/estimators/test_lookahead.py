@@ -164,3 +164,9 @@ def test_estimates_do_not_depend_on_task_or_row_order(tasks, data) -> None:
         assert math.isclose(loss, right[key], rel_tol=1e-9, abs_tol=1e-12), key
     assert len({k[0] for k in left}) == 2**n - 1
     assert list(affinity.columns) == AFFINITY_COLUMNS
+
+
+def test_the_contradiction_note_states_the_offset_only_where_there_is_one() -> None:
+    assert Scaling(strength=0.5, offset=0.1, fitted_on=3).contradiction() is None
+    assert "single-task losses +4.0%: its choices" in Scaling(strength=0.0, offset=0.04, fitted_on=3).contradiction()
+    assert "single-task losses: its choices" in Scaling(strength=0.0, offset=-1e-5, fitted_on=3).contradiction()  # not -0.0%
