@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from db import open_store
@@ -29,7 +28,9 @@ from jobs.claim import JobOutput
 from jobs.manage import record_finished_run
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
-from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, err_console, print_note, stop_on_signals
+from taskgroup.cli.common import (
+    CommandGroup, DbOption, JsonOption, console, emit_json, print_note, progress_bar, stop_on_signals,
+)
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
@@ -247,7 +248,6 @@ def _progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
     if quiet:
         yield None
         return
-    columns = (TextColumn("training with lookahead"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with progress_bar("training with lookahead") as bar:
         task = bar.add_task("train", total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)

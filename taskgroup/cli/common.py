@@ -15,12 +15,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
 from db.errors import StorageError
 from taskgroup.errors import InvalidInputError, TaskgroupError
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
+
+
+def progress_bar(label: str, *extra: ProgressColumn, quiet: bool = False) -> Progress:
+    """A transient bar on stderr: `label`, the bar, done/total, elapsed time and any `extra` columns.
+    Off with `quiet` (--json) and where stderr is not a terminal, where it would only leave a blank
+    line (a log or a pipe has nothing to redraw)."""
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), *extra,
+                    console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
 
 DbOption = Annotated[
     str | None,

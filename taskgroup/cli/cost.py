@@ -7,12 +7,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from db import open_store
 from db.models import Candidate, Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, progress_bar
 from taskgroup.cost import MEASURED_COLUMNS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
 
@@ -99,10 +98,7 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
     shape = (3, side, side)
     networks = [(_tasks_of(tasks), _size_of(sizes, tasks, size)) for _, tasks, size, _ in rows]
 
-    with _torch_threads(threads), Progress(
-        TextColumn("measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
-    ) as bar:
+    with _torch_threads(threads), progress_bar("measuring") as bar:
         task_id = bar.add_task("cost", total=rounds * len(networks))
         measured = measure_candidates(
             networks, shape, target, batch_size=batch_size, warmup=warmup, repeats=repeats, rounds=rounds,

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import CommandGroup, JsonOption, console, emit_json, err_console, parse_key_values
+from taskgroup.cli.common import CommandGroup, JsonOption, console, emit_json, parse_key_values, progress_bar
 from taskgroup.errors import InvalidInputError
 
 if TYPE_CHECKING:  # the datasets (torch) are loaded by each command, not by every CLI start
@@ -44,10 +44,7 @@ def generate_command(
         elif not force:
             raise InvalidInputError(f"{out} already exists and holds other data; pass --force to replace it")
     if not reused:
-        with Progress(
-            TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err_console, transient=True, disable=json_output,
-        ) as bar:  # fmt: skip
+        with progress_bar("rendering", TimeRemainingColumn(), quiet=json_output) as bar:
             job = bar.add_task("render", total=images)
             generate(out, params, progress=lambda done, total: bar.update(job, completed=done))
     meta = read_meta(out)

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from db import open_store
 from db.models import Job, Study
 from db.results import candidates_frame
 from jobs.plans import PLANS
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import ESTIMATORS_HELP, estimator_names, load_study_evidence, usable_selectors
 from taskgroup.errors import InvalidInputError
@@ -70,7 +69,7 @@ def make_report(
     from taskgroup.report import build_report, report_writers, write_report
 
     report_writers(out, formats)  # a bad --out or format fails now, not after the selections
-    with _progress_bar() as bar:
+    with progress_bar("{task.description}") as bar:
         task = bar.add_task("selecting", total=None)
         gathered = gather_report_input(
             db, name, budgets, estimators, unit,
@@ -169,8 +168,3 @@ def _names(text: str, option: str) -> list[str]:
     if not names:
         raise InvalidInputError(f"{option} needs at least one name")
     return names
-
-
-def _progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=True)

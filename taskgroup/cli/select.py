@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from taskgroup.cli.affinity import note_if_contradicted
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, StudyEvidence, check_estimable, estimator_names, load_study_evidence, usable_selectors,
 )
@@ -147,8 +146,7 @@ def sweep_command(
     usable, notes = usable_selectors(estimator_names(estimators), evidence)
     for note in notes:
         print_note(note)
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with progress_bar("[progress.description]{task.description}") as bar:
         step = bar.add_task("sweeping", total=None)
         outcome = sweep(
             evidence.results, budget_list, usable, solver=solver, costs=evidence.costs,

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import JsonOption, console, emit_json, err_console, parse_key_values
+from taskgroup.cli.common import JsonOption, console, emit_json, parse_key_values, progress_bar
 from taskgroup.errors import InvalidInputError
 from taskgroup.training import STAGES, TrainConfig, TrainOutcome
 from taskgroup.wording import counted
@@ -79,11 +79,8 @@ def train(
     spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
     chosen = resolve_device(device)  # a bad device fails before the data is loaded
     splits = load_splits(spec, task_names)
-    with Progress(
-        TextColumn(f"training {'+'.join(sorted(task_names))}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("steps"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True, disable=json_output,
-    ) as bar:  # fmt: skip
+    with progress_bar(f"training {'+'.join(sorted(task_names))}, steps", TextColumn("ETA"), TimeRemainingColumn(),
+                      quiet=json_output) as bar:
         job = bar.add_task("train", total=None)
         outcome = train_candidate(
             task_names, _size(size), splits, chosen, config, stage=stage, checkpoint_dir=checkpoint_dir,

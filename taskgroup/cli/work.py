@@ -22,7 +22,7 @@ from rich.table import Table
 from db import open_store
 from db.models import Study
 from taskgroup.cli.common import (
-    DbOption, JsonOption, console, emit_json, err_console, parse_key_values, stop_on_signals,
+    DbOption, JsonOption, console, emit_json, err_console, parse_key_values, progress_bar, stop_on_signals,
 )
 from taskgroup.cli.plan import EstimatorOption, SetOption
 from taskgroup.errors import InvalidInputError
@@ -89,8 +89,7 @@ def _prepare(request: Any) -> None:
         study = Study.find_or_raise_by_name(session, request.study)
         dataset, tasks, training = dict(study.dataset or {}), list(study.tasks), dict(study.training or {})
     runner = build_runner(request.settings.runner, request.runner_options)
-    with Progress(TextColumn("preparing data"), BarColumn(), MofNCompleteColumn(), console=err_console,
-                  transient=True) as progress:
+    with progress_bar("preparing data") as progress:
         bar = progress.add_task("data", total=None)
         runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
 

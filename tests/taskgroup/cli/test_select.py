@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+from tests.taskgroup.cli.helpers import run, run_error, run_json, run_ok
 
 TASKS = "segment,depth,normal,keypoint,edge"
 SELECT_KEYS = {"budget", "estimator", "networks", "assignment", "cost", "predicted_loss", "val_loss", "test_loss"}
@@ -186,6 +186,14 @@ def test_select_names_the_chosen_networks_that_are_not_trained_yet(tmp_path):
         exact = " ".join(run_ok("select", name, "--budget", "2", "--estimator", "exact").stderr.split())
         assert "not trained fully yet" not in exact and "exact chose among the 6 fully trained networks of the 7" in exact
         assert ("`taskgroup plan trainable --estimator exact` queues the rest" if dataset else "import the others'") in exact
+
+
+def test_progress_bars_leave_no_blank_lines_where_stderr_is_not_a_terminal(paper):
+    """A log or a pipe gets the notes and errors only (rich would leave an empty line per bar)."""
+    result = run_ok("sweep", paper, "--budgets", "1,2", "--random-samples", "5", "--json")
+    assert result.stderr.strip() and "" not in result.stderr.splitlines()
+    failed = run("sweep", paper, "--budgets", "1", "--estimators", "exact,oracle")
+    assert failed.exit_code == 1 and failed.stderr.splitlines() == ["error: unknown estimator 'oracle' (known: esa, exact, hoa, lookahead)"]
 
 
 def test_sweep_rejects_bad_budgets(paper):
