@@ -86,5 +86,7 @@ def study_folder(root: Path, study: str) -> Path:
 
 
 def _safe(part: str) -> str:
-    """`part` as one folder-name component: anything but letters, digits, `_`, `.` and `-` becomes `_`."""
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", part)
+    """`part` as one folder-name component: anything but letters, digits, `_`, `.` and `-` becomes `_`,
+    and so do the dots of `.` or `..`, which would name the folder itself or its parent."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", part)
+    return safe if safe.strip(".") else safe.replace(".", "_")

@@ -24,8 +24,9 @@ from taskgroup.wording import counted
 DEFAULT_SIZES = "full=1.0,half=0.5"
 
 study_app = typer.Typer(cls=CommandGroup, help="Create, list, show and delete studies.", no_args_is_help=True)
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
-"""Task and study names: safe in candidate keys (`+`), folder names and rich markup (`[`)."""
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+"""Task and study names: safe in candidate keys (`+`), folder names (never `.` or `..`), rich markup
+(`[`) and command lines (never a leading `-`)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +48,8 @@ def parse_task_list(text: str) -> list[str]:
 
 def _check_name(name: str, what: str) -> None:
     if not _NAME.match(name):
-        raise InvalidInputError(f"{what} {name!r} may only use letters, digits, '_', '-' and '.'")
+        raise InvalidInputError(f"{what} {name!r} must start with a letter or digit and may only use letters, digits, "
+                                "'_', '-' and '.'")
 
 
 @dataclass(frozen=True)

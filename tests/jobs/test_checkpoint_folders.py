@@ -32,6 +32,9 @@ def test_unsafe_names_become_one_folder_level(tmp_path: Path) -> None:
     folder = settings_folder(tmp_path, "../my study", "affinity-full@1/2", {})
     assert folder.parent.parent == tmp_path
     assert "/" not in folder.name and " " not in folder.parent.name
+    for dots in (".", ".."):  # the root itself or its parent, were they kept
+        folder = settings_folder(tmp_path, dots, "job-1", {})
+        assert folder.parent.parent == tmp_path and folder.parent.name.strip("_") == ""
 
 
 def test_a_study_deleted_and_created_again_trains_its_own_networks(tmp_path: Path) -> None:

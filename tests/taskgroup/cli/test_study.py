@@ -35,7 +35,10 @@ def test_default_database_lives_in_taskgroup_home(taskgroup_home):
 def test_bad_study_definitions_are_one_line_errors():
     assert "listed twice" in run_error("study", "create", "s", "--tasks", "a,a")
     assert "may only use" in run_error("study", "create", "s", "--tasks", "a+b,c")
-    assert "study name 'x[red]y' may only use" in run_error("study", "create", "x[red]y", "--tasks", "a")
+    assert "study name 'x[red]y' must start with a letter or digit and may only use" in run_error(
+        "study", "create", "x[red]y", "--tasks", "a")
+    for name in (".", "..", ".hidden", "_s"):  # a folder's self or parent, a hidden folder
+        assert f"study name {name!r} must start with a letter or digit" in run_error("study", "create", name, "--tasks", "a")
     assert "size" in run_error("study", "create", "s", "--tasks", "a", "--sizes", "full=-1")
     run_ok("study", "create", "s", "--tasks", "a")
     assert "exists already" in run_error("study", "create", "s", "--tasks", "a")
