@@ -28,7 +28,7 @@ def canonical_tasks(tasks: Iterable[str]) -> str:
 def read_exchange_csv(path: Path) -> pd.DataFrame:
     """Parse and validate an exchange CSV; raise InvalidInputError naming the file, line and problem."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
             return _parse(csv.reader(handle), path)
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: no such file") from None

@@ -67,7 +67,7 @@ def _read_file(
 ) -> list[tuple[list[str], str, float, list[float]]]:
     """(tasks in column order, size, cost, losses) of each line of one file, checked against the layout."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not part of the first line
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

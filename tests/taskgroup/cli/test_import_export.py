@@ -45,6 +45,16 @@ def test_import_then_export_round_trips(tmp_path, study):
     assert out2.read_text() == out.read_text()
 
 
+def test_a_spreadsheets_csv_with_byte_order_mark_and_crlf_imports_like_the_plain_file(tmp_path, study):
+    """What Excel writes as "CSV UTF-8": a byte-order mark, then lines ending in CR LF."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    assert run_json("import", study, str(path))["results_added"] == 7
+    run_ok("study", "create", "plain", "--tasks", "a,b,c")
+    run_ok("import", "plain", _write(tmp_path, GOOD))
+    assert _export(tmp_path, study) == _export(tmp_path, "plain")
+
+
 def test_reimporting_the_same_file_is_harmless(tmp_path, study):
     path = _write(tmp_path, GOOD)
     run_ok("import", study, path)

@@ -47,6 +47,13 @@ def test_trailing_newline_is_optional(tmp_path: Path) -> None:
     assert set(with_newline["tasks"]) == {"a", "b", "a+b"}
 
 
+def test_a_byte_order_mark_and_crlf_line_ends_read_like_the_plain_file(tmp_path: Path) -> None:
+    plain = read_standley(write(tmp_path / "v", two_task_lines()), write(tmp_path / "t", two_task_lines()), ["b", "a"])
+    windows = tmp_path / "w"
+    windows.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(two_task_lines()).encode() + b"\r\n")
+    assert read_standley(windows, windows, ["b", "a"]).equals(plain)
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
