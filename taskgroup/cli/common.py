@@ -31,6 +31,7 @@ def progress_bar(label: str, *extra: ProgressColumn, quiet: bool = False) -> Pro
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), *extra,
                     console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
 
+
 DbOption = Annotated[
     str | None,
     typer.Option(
