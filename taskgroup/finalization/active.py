@@ -21,6 +21,7 @@ from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence, get_estimator
 from taskgroup.estimators.base import EstimatorWrapper
 from taskgroup.finalization.explore import Exploration, NetworkKey, next_to_explore
+from taskgroup.selection.results import fully_trained
 from taskgroup.selection.select import Selection, Selector
 
 
@@ -123,7 +124,7 @@ def deployable_choices(
 
 def untrained(selections: Mapping[float, Selection], results: pd.DataFrame) -> list[NetworkKey]:
     """The chosen networks (over all budgets) without full-stage validation losses, smallest first."""
-    measured = set(zip(*_full_val(results)))
+    measured = fully_trained(results)
     return sorted(
         {(n.name, n.size) for s in selections.values() for n in s.networks} - measured,
         key=lambda key: (key[0].count("+"), key),
@@ -182,7 +183,7 @@ def finalize_actively(
                 return finish(selections, "limit")
             # The budgets take turns: the next exploration is at the budget after the one explored last.
             explored = next((e.budget for e in reversed(explorations) if e is not None), explored_last)
-            exploration = next_to_explore(selector, set(zip(*_full_val(known))), budgets, after=explored)
+            exploration = next_to_explore(selector, fully_trained(known), budgets, after=explored)
             if exploration is None:
                 return finish(selections, "exhausted")
             missing = list(exploration.networks)
@@ -190,7 +191,7 @@ def finalize_actively(
             return finish(selections, "limit")
         batch = missing[:room]
         new = train(batch, exploration)
-        got = set(zip(*_full_val(new)))
+        got = fully_trained(new)
         absent = [key for key in batch if key not in got]
         if absent:
             raise InvalidInputError(
@@ -201,8 +202,3 @@ def finalize_actively(
         explorations.append(exploration)
         if progress is not None:
             progress(done + len(batch), max_trained or 0)
-
-
-def _full_val(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    rows = frame[(frame["stage"] == "full") & (frame["split"] == "val")]
-    return rows["tasks"], rows["size"]
