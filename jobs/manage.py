@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from db.models import Candidate, Job, Result, Study
 from jobs.claim import JobOutput
 from jobs.clock import database_time
+from jobs.plans import add_jobs
 from jobs.queue import finished_values, job_results, training_of
 from jobs.training_options import checked_training
 from taskgroup.errors import InvalidInputError
@@ -44,20 +45,13 @@ def record_finished_run(
     Returns the job's id, or None when the candidate already has full-stage results or a running job:
     those are left alone and nothing is recorded.
     """
+    add_jobs(session, study, [(tasks, size, "full")])  # the candidate, and a queued job unless one exists or it has results
     candidate = Candidate.find_by_key(session, study.id, tasks, size)
-    if candidate is None:
-        cost = next(float(spec["cost"]) for spec in study.sizes if spec["label"] == size)
-        candidate = Candidate(study_id=study.id, tasks=tasks, size=size, cost=cost)
-        session.add(candidate)
-        session.flush()
-    elif session.scalar(select(Result.id).where(Result.candidate_id == candidate.id, Result.stage == "full").limit(1)):
+    if session.scalar(select(Result.id).where(Result.candidate_id == candidate.id, Result.stage == "full").limit(1)):
         return None
-    job = session.scalars(select(Job).where(Job.candidate_id == candidate.id, Job.stage == "full")).one_or_none()
-    if job is not None and job.state == "running":
+    job = session.scalars(select(Job).where(Job.candidate_id == candidate.id, Job.stage == "full")).one()
+    if job.state == "running":
         return None
-    if job is None:
-        job = Job(study_id=study.id, candidate_id=candidate.id, stage="full", attempts=0)
-        session.add(job)
     finished = database_time(session)
     for column, value in finished_values(output, finished).items():
         setattr(job, column, value)
