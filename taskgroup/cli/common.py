@@ -45,6 +45,14 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
 
+def parse_names(text: str, option: str) -> list[str]:
+    """The names of a comma-separated option (`--format html,md`), in order, each once."""
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise InvalidInputError(f"{option} needs at least one name")
+    return names
+
+
 def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
     """`KEY=VALUE` items of a repeatable option as typed values: JSON numbers, true/false and
     objects, anything else as text."""

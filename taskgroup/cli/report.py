@@ -19,10 +19,9 @@ from db import open_store
 from db.models import Job, Study
 from db.results import candidates_frame
 from jobs.plans import PLANS
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_names, print_note, progress_bar
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import ESTIMATORS_HELP, estimator_names, load_study_evidence, usable_selectors
-from taskgroup.errors import InvalidInputError
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
 if TYPE_CHECKING:  # the report package draws with matplotlib: loaded by the commands that write one
@@ -52,7 +51,7 @@ def report(
 ) -> None:
     """Write a study's report: loss against budget per estimator and baseline, the chosen groupings,
     pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute."""
-    written = make_report(db, name, out, _names(formats, "--format"), budgets=budgets, estimators=estimator_names(estimators), unit=unit)
+    written = make_report(db, name, out, parse_names(formats, "--format"), budgets=budgets, estimators=estimator_names(estimators), unit=unit)
     files = [str(path) for paths in written.values() for path in paths]
     if json_output:
         emit_json({"study": name, "out": str(out), "files": files})
@@ -162,9 +161,3 @@ def _jobs_frame(session: Session, study: Study) -> pd.DataFrame:
     ]
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
-
-def _names(text: str, option: str) -> list[str]:
-    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names:
-        raise InvalidInputError(f"{option} needs at least one name")
-    return names

@@ -11,6 +11,7 @@ from db import open_store
 from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
+from taskgroup.cli.common import parse_names
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
@@ -88,12 +89,7 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple
 
 def estimator_names(option: str | None) -> list[str] | None:
     """The estimators an `--estimators a,b` option names, in order; None (not given) means every one."""
-    if option is None:
-        return None
-    names = list(dict.fromkeys(part.strip() for part in option.split(",") if part.strip()))
-    if not names:
-        raise InvalidInputError("--estimators needs at least one name")
-    return names
+    return None if option is None else parse_names(option, "--estimators")
 
 
 def usable_selectors(

@@ -196,6 +196,11 @@ def test_progress_bars_leave_no_blank_lines_where_stderr_is_not_a_terminal(paper
     assert failed.exit_code == 1 and failed.stderr.splitlines() == ["error: unknown estimator 'oracle' (known: esa, exact, hoa, lookahead)"]
 
 
+def test_an_empty_name_list_is_refused(paper, tmp_path):
+    assert "--estimators needs at least one name" in run_error("sweep", paper, "--estimators", " , ")
+    assert "--format needs at least one name" in run_error("report", paper, "--out", str(tmp_path), "--format", ",")
+
+
 def test_sweep_rejects_bad_budgets(paper):
     message = run_error("sweep", paper, "--budgets", "5:1:1")
     assert "budgets" in message and "note:" not in message  # refused before the study is read
