@@ -79,10 +79,9 @@ def finalize(
         raise InvalidInputError("--explore spends a compute limit; add --until-stable --max-trained N")
     store = open_store(db)
     with store.session() as session:
-        study = Study.find_or_raise_by_name(session, name)
-        check_estimates_done(session, study)
-        possible = exhaustive_count(len(study.tasks), len(study.sizes))
+        check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
+    possible = exhaustive_count(len(evidence.tasks), evidence.size_count)
     check_estimable(known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                    costs=evidence.costs), name)
     if not until_stable:
