@@ -19,7 +19,6 @@ from taskgroup.cli.work import (
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, log_dir, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
-from taskgroup.selection.names import exhaustive_count
 from taskgroup.selection.results import fully_trained
 from taskgroup.wording import counted
 
@@ -81,7 +80,6 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
-    possible = exhaustive_count(len(evidence.tasks), evidence.size_count)
     check_estimable(known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                    costs=evidence.costs), name)
     if not until_stable:
@@ -114,7 +112,7 @@ def finalize(
                              for e in outcome.explorations],
             "networks_trained": len(outcome.trained),
             "fully_trained": len(fully_trained(outcome.results)),
-            "possible": possible,
+            "possible": evidence.possible,
             "budgets": budgets_json(outcome.selections),
             "deployable": [
                 {"budget": budget, "selection": None if selection is None else selection.to_json()}
@@ -122,7 +120,7 @@ def finalize(
             ],
         })
         return
-    _print_outcome(outcome, max_trained, possible)
+    _print_outcome(outcome, max_trained, evidence.possible)
     if outcome.rounds:
         console.print(f"worker logs: {request.log_dir}")
 

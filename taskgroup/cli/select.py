@@ -14,8 +14,7 @@ from taskgroup.cli.selection_input import (
 )
 from taskgroup.estimators.exact import ExactEstimator
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
-from taskgroup.selection.names import candidate_label, exhaustive_count, searched_among
-from taskgroup.selection.results import fully_trained
+from taskgroup.selection.names import candidate_label, searched_among
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
 SolverOption = Annotated[str, typer.Option("--solver", help="bnb (branch-and-bound), bip (OR-Tools integer program) or auto.")]
@@ -83,8 +82,7 @@ def select_command(
 
 def note_exact_scope(evidence: StudyEvidence) -> None:
     """Say so where exact's choice is the best trained one, not the exhaustive optimum."""
-    trained = len(fully_trained(evidence.results))
-    possible = exhaustive_count(len(evidence.tasks), evidence.size_count)
+    trained, possible = len(evidence.trained), evidence.possible
     if trained < possible:
         remedy = (f"`taskgroup plan {evidence.name} --estimator exact` queues the rest" if evidence.trainable
                   else "import the others' results to search them all")
@@ -94,8 +92,7 @@ def note_exact_scope(evidence: StudyEvidence) -> None:
 
 def note_untrained(selection: Selection, evidence: StudyEvidence) -> None:
     """Name the chosen networks whose real losses are unknown, and how to learn them."""
-    trained = fully_trained(evidence.results)
-    untrained = [candidate_label(n.name, n.size) for n in selection.networks if (n.name, n.size) not in trained]
+    untrained = [candidate_label(n.name, n.size) for n in selection.networks if (n.name, n.size) not in evidence.trained]
     if untrained:
         remedy = (f"`taskgroup finalize {evidence.name} --budgets {selection.budget:g} --estimator "
                   f"{selection.estimator}` queues them" if evidence.trainable else "import their full-stage results")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
@@ -17,6 +18,8 @@ from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
 from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
 from taskgroup.selection import Selector
+from taskgroup.selection.names import exhaustive_count
+from taskgroup.selection.results import fully_trained
 from taskgroup.wording import counted
 
 DECLARED_UNIT = "declared"
@@ -42,6 +45,16 @@ class StudyEvidence:
     """How many sizes the study declares (an exhaustive search trains every subset at each)."""
     trainable: bool = True
     """Whether the study has a dataset to train on (else it holds imported results only)."""
+
+    @cached_property
+    def trained(self) -> set[tuple[str, str]]:
+        """The (tasks, size) networks trained fully: what exact chooses among."""
+        return fully_trained(self.results)
+
+    @property
+    def possible(self) -> int:
+        """How many networks an exhaustive search of the study trains."""
+        return exhaustive_count(len(self.tasks), self.size_count)
 
 
 def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> StudyEvidence:

@@ -40,7 +40,9 @@ class ReportInput:
 
     `baselines` has BASELINE_COLUMNS; `jobs` has compute.JOB_COLUMNS; `needs` maps each estimator
     to the predicate telling which training runs it required; `lookahead_affinity` is the stored
-    lookahead matrix in long form (taskgroup.affinity.AFFINITY_COLUMNS; empty if none was measured).
+    lookahead matrix in long form (taskgroup.affinity.AFFINITY_COLUMNS; empty if none was measured);
+    `size_count` is how many network sizes the study declares, so that the report counts the possible
+    networks as select and finalize do.
     """
 
     study: str
@@ -52,6 +54,7 @@ class ReportInput:
     jobs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=JOB_COLUMNS))
     needs: Mapping[str, NeedsJob] = field(default_factory=dict)
     lookahead_affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AFFINITY_COLUMNS))
+    size_count: int = 1
 
 
 def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
@@ -169,7 +172,7 @@ def _exact_searched(data: ReportInput, estimators: Sequence[str]) -> str:
     if EXACT not in estimators:
         return ""
     trained = len(fully_trained(data.results))
-    possible = exhaustive_count(len(data.tasks), max(data.candidates["size"].nunique(), 1))
+    possible = exhaustive_count(len(data.tasks), data.size_count)
     if trained >= possible:
         return ""
     return f" Exact chose {searched_among(trained, possible)}; distances are measured from that choice."

@@ -188,6 +188,23 @@ def test_select_names_the_chosen_networks_that_are_not_trained_yet(tmp_path):
         assert ("`taskgroup plan trainable --estimator exact` queues the rest" if dataset else "import the others'") in exact
 
 
+def test_select_sweep_and_report_count_the_possible_networks_alike(tmp_path):
+    """Every subset imported at full size of a study that declares two sizes: 7 of the 14 networks.
+    The report counted only the sizes it had results for, and so said nothing of the half-size ones."""
+    subsets = ["depth", "edge", "normal", "depth+edge", "depth+normal", "edge+normal", "depth+edge+normal"]
+    rows = ["tasks,size,cost,stage,split,task,loss"]
+    rows += [f"{tasks},full,1,full,{split},{task},{1.0 / len(tasks)}"
+             for tasks in subsets for split in ("val", "test") for task in tasks.split("+")]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    run_ok("study", "create", "two", "--tasks", "depth,edge,normal", "--sizes", "full=1.0,half=0.5")
+    run_ok("import", "two", str(tmp_path / "r.csv"))
+    said = "chose among the 7 fully trained networks of the 14 possible"
+    assert said in " ".join(run_ok("select", "two", "--budget", "2").stderr.split())
+    assert said in " ".join(run_ok("sweep", "two", "--budgets", "2", "--random-samples", "5").stderr.split())
+    run_ok("report", "two", "--out", str(tmp_path / "report"), "--budgets", "1,2", "--format", "json")
+    assert said in json.loads((tmp_path / "report" / "report.json").read_text())["summary"]
+
+
 def test_progress_bars_leave_no_blank_lines_where_stderr_is_not_a_terminal(paper):
     """A log or a pipe gets the notes and errors only (rich would leave an empty line per bar)."""
     result = run_ok("sweep", paper, "--budgets", "1,2", "--random-samples", "5", "--json")
