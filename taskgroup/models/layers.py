@@ -37,6 +37,40 @@ class SeparableConv(nn.Sequential):
         )
 
 
+ONEDNN_WIDEST_BLOCK = 16
+"""Input channels per group below which oneDNN's strided 1x1 convolution is unsafe in channels_last
+order (AVX-512's vector block; AVX2's is 8): see `StridedPointwiseConv`."""
+
+
+def shortcut_conv(in_channels: int, out_channels: int, stride: int) -> nn.Conv2d:
+    """A bias-free 1x1 convolution with `stride`: oneDNN's own where it is safe (it is up to 13% faster
+    there, docs/benchmarks.md), else a `StridedPointwiseConv`."""
+    if stride != 1 and in_channels < ONEDNN_WIDEST_BLOCK:
+        return StridedPointwiseConv(in_channels, out_channels, stride)
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class StridedPointwiseConv(nn.Conv2d):
+    """A 1x1 convolution with a stride, computed by keeping every `step`-th pixel and then convolving:
+    the weights, initial draws and outputs of ``nn.Conv2d(in_channels, out_channels, 1, stride=step)``.
+
+    Why: oneDNN (torch 2.14's CPU build) writes past its workspace in the weight gradient of a strided
+    1x1 convolution in channels_last order whose input has fewer channels than its vector block
+    (uxlfoundation/oneDNN#6035): the process aborts, hangs or gets wrong gradients. An unstrided 1x1
+    convolution takes another path, and subsampling first is what oneDNN does internally anyway.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, step: int) -> None:
+        super().__init__(in_channels, out_channels, 1, bias=False)
+        self.step = step
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x[:, :, :: self.step, :: self.step])
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, step={self.step}"
+
+
 class XceptionBlock(nn.Module):
     """Two separable convolutions, an optional stride-2 max-pool, and a residual shortcut (as in Xception)."""
 
@@ -51,7 +85,7 @@ class XceptionBlock(nn.Module):
             self.shortcut: nn.Module = nn.Identity()
         else:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                shortcut_conv(in_channels, out_channels, stride),
                 nn.BatchNorm2d(out_channels),
             )
 

@@ -42,12 +42,14 @@ def evaluation_loader(dataset: Dataset, config: TrainConfig, device: torch.devic
     return _loader(dataset, list(range(len(dataset))), config, device, None)  # type: ignore[arg-type]
 
 
-def to_device(batch: Mapping[str, Tensor], device: torch.device) -> Batch:
+def to_device(
+    batch: Mapping[str, Tensor], device: torch.device, memory_format: torch.memory_format = torch.channels_last
+) -> Batch:
     """The batch on `device` (one transfer per tensor, shared by every candidate trained on it), the
-    images in `channels_last` order like the networks (see `groups.py`)."""
+    images in the networks' memory order (see `memory_format.py`)."""
     moved = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
     if "rgb" in moved and moved["rgb"].dim() == 4:
-        moved["rgb"] = moved["rgb"].contiguous(memory_format=torch.channels_last)
+        moved["rgb"] = moved["rgb"].contiguous(memory_format=memory_format)
     return moved
 
 

@@ -24,6 +24,7 @@ from taskgroup.training.batches import epoch_loader, evaluation_loader, steps_pe
 from taskgroup.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from taskgroup.training.config import STAGES, TrainConfig
 from taskgroup.training.groups import SoloGroup, StackedGroup, make_groups
+from taskgroup.training.memory_format import training_memory_format
 from taskgroup.training.outcome import TrainOutcome
 from taskgroup.training.rng import RngStream
 from taskgroup.training.run import CandidateRun
@@ -195,6 +196,7 @@ class _Loop:
         data_rng = RngStream.from_checkpoint(saved_rng, cuda) if saved_rng else RngStream.from_seed(self.config.seed, cuda)
         started, before = time.perf_counter(), jobs[0].elapsed
         active = list(jobs)
+        memory_format = training_memory_format(job.run.model for job in jobs)
         groups = make_groups([job.run for job in active], self.allow_stacking, self.batch_shape)
         while active:
             batches = iter(epoch_loader(self.splits["train"], self.config, position.epoch, position.step_in_epoch, self.device))
@@ -207,7 +209,7 @@ class _Loop:
                     )
                 with data_rng.active():
                     raw = next(batches)
-                batch = to_device(raw, self.device)
+                batch = to_device(raw, self.device, memory_format)
                 if self.step_hook is not None:
                     for job in active:
                         self.step_hook(job.run, batch, position.step)

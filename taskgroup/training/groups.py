@@ -17,7 +17,8 @@ methods whose total loss is a function of the task losses alone (`loss_only`); g
 therefore run in a `SoloGroup` within the same step.
 
 Convolutional networks train in `channels_last` memory order (one-after-another and stacked
-alike): on a CPU core it makes these small convolutions markedly faster.
+alike): on a CPU core it makes these small convolutions markedly faster. Networks with a layer that
+oneDNN computes wrongly in that order train in the contiguous order (`memory_format.py`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from torch import Tensor, nn
 from taskgroup.training import folded_adam
 from taskgroup.training.folded_adam import FoldedAdam
 from taskgroup.training.folding import FoldedNetwork, foldable
+from taskgroup.training.memory_format import training_memory_format
 from taskgroup.training.run import CandidateRun
 
 Batch = Mapping[str, Tensor]
-MEMORY_FORMAT = torch.channels_last
 CPU_FOLDED_ELEMENTS = 2**19
 
 
@@ -97,6 +98,7 @@ def make_groups(
     `stack_limit` per group for input batches of `batch_shape`; the rest run alone. Groups keep the
     order of their first candidate in `runs`. Each call re-points the stacked candidates' tensors at
     fresh folded storage, so call it again whenever the set of runs changes."""
+    memory_format = training_memory_format(run.model for run in runs)
     stackable = [run for run in runs if allow_stacking and can_stack(run)]
     signatures = {id(run): shape_signature(run) for run in stackable}
     by_signature: dict[object, list[CandidateRun]] = {}
@@ -111,20 +113,20 @@ def make_groups(
         placed.update(id(member) for member in members)
         size = stack_limit(members[0], batch_shape) or len(members)
         for chunk in (members[start : start + size] for start in range(0, len(members), size)):
-            stacked = StackedGroup(chunk) if len(chunk) > 1 else None
+            stacked = StackedGroup(chunk, memory_format) if len(chunk) > 1 else None
             if stacked is not None and stacked.exact:
                 groups.append(stacked)
             else:
-                groups.extend(SoloGroup(member) for member in chunk)
+                groups.extend(SoloGroup(member, memory_format) for member in chunk)
     return groups
 
 
 class SoloGroup:
     """One candidate, trained the ordinary way."""
 
-    def __init__(self, run: CandidateRun) -> None:
+    def __init__(self, run: CandidateRun, memory_format: torch.memory_format = torch.channels_last) -> None:
         self.runs = [run]
-        run.model.to(memory_format=MEMORY_FORMAT)
+        run.model.to(memory_format=memory_format)
 
     def train_step(self, batch: Batch, epoch: int, step: int) -> None:
         run = self.runs[0]
@@ -153,10 +155,10 @@ class StackedGroup:
     when the folded network does not reproduce the candidates' outputs (a layer folding cannot see,
     e.g. a channel concatenation in a forward); `make_groups` then trains them alone."""
 
-    def __init__(self, runs: Sequence[CandidateRun]) -> None:
+    def __init__(self, runs: Sequence[CandidateRun], memory_format: torch.memory_format = torch.channels_last) -> None:
         self.runs = list(runs)
-        self._folded = FoldedNetwork([run.model for run in self.runs], MEMORY_FORMAT)
-        self.exact = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device))
+        self._folded = FoldedNetwork([run.model for run in self.runs], memory_format)
+        self.exact = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device, memory_format))
         if not self.exact:
             return
         self._parameters = list(self._folded.network.parameters())
@@ -217,13 +219,13 @@ class StackedGroup:
             return self._folded.split(self._folded.network(rgb))
 
 
-def _probe(model: nn.Module, device: torch.device) -> Tensor:
+def _probe(model: nn.Module, device: torch.device, memory_format: torch.memory_format) -> Tensor:
     """A fixed small input for `FoldedNetwork.matches` (drawn from its own generator, so no
     candidate's random stream moves)."""
     first = next(module for module in model.modules() if isinstance(module, nn.Conv2d))
     generator = torch.Generator().manual_seed(0)
     rgb = torch.randn(2, first.in_channels, 32, 32, generator=generator)
-    return rgb.to(device).contiguous(memory_format=MEMORY_FORMAT)
+    return rgb.to(device).contiguous(memory_format=memory_format)
 
 
 def _precision(run: CandidateRun) -> AbstractContextManager[object]:
