@@ -24,8 +24,8 @@ from db.models import Job, Study
 from db.results import results_frame
 from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
-from taskgroup.finalization import Exploration, NetworkKey, choose_with_known
-from taskgroup.selection import Selection
+from taskgroup.finalization import Exploration, NetworkKey
+from taskgroup.selection import Selection, Selector
 
 FINALIZE_PRIORITY = 10
 """Finalize jobs go ahead of any other queued work of the study."""
@@ -86,20 +86,11 @@ def queue_full_training(session: Session, study: Study, networks: Sequence[Netwo
     return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY)
 
 
-def finalize_study(
-    session: Session,
-    study: Study,
-    budgets: Sequence[float],
-    estimator: str,
-    results: pd.DataFrame,
-    *,
-    extras: Mapping[str, pd.DataFrame] | None = None,
-    costs: Mapping[NetworkKey, float] | None = None,
-) -> FinalizeSummary:
-    """Queue full training of every network `estimator` (with what is known) selects at each of
-    `budgets`; `results`, `extras` and `costs` are the study's evidence as `select` reads it. Idempotent."""
+def finalize_study(session: Session, study: Study, budgets: Sequence[float], selector: Selector) -> FinalizeSummary:
+    """Queue full training of every network `selector` chooses at each of `budgets` (an estimator's
+    predictions with the fully trained networks' real losses in their place: `known_selector`). Idempotent."""
     check_estimates_done(session, study)
-    selections = choose_with_known(results, estimator, budgets, extras=extras, tasks=study.tasks, costs=costs)
+    selections = {budget: selector.select(budget) for budget in budgets}
     networks = [(n.name, n.size) for s in selections.values() for n in s.networks]
     estimator_name = next(iter(selections.values())).estimator
     return FinalizeSummary(estimator_name, selections, queue_full_training(session, study, networks))

@@ -80,12 +80,12 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
-    check_estimable(known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
-                                   costs=evidence.costs), name)
+    selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
+                              costs=evidence.costs)
+    check_estimable(selector, name)
     if not until_stable:
         with store.session() as session:
-            summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, estimator,
-                                     evidence.results, extras=evidence.extras, costs=evidence.costs)
+            summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)
         note_if_contradicted(name, estimator, evidence.results, evidence.extras)
         if json_output:
             emit_json({"study": name, **summary.to_json()})
