@@ -95,8 +95,7 @@ def demo(
 
     _step(4, f"selecting with {', '.join(DEMO_ESTIMATORS)} over budgets {budgets} and writing the report")
     written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS, unit="declared")
-    minutes, seconds = divmod(time.monotonic() - started, 60)
-    console.print(f"\n[bold green]demo finished[/] in {int(minutes)} min {seconds:.0f} s; "
+    console.print(f"\n[bold green]demo finished[/] in {minutes_and_seconds(time.monotonic() - started)}; "
                   f"{sum(len(files) for files in written.values())} report files in {out / 'report'}")
     console.print(f"open the report: [bold]{out / 'report' / 'report.html'}[/]")
     console.print(f"explore further: taskgroup select {DEMO_STUDY} --budget 2 --unit declared --db {db}")
@@ -129,3 +128,9 @@ def _plan(db: str, estimator: str) -> None:
 
     with open_store(db).session() as session:
         plan_study(session, Study.find_or_raise_by_name(session, DEMO_STUDY), estimator)
+
+
+def minutes_and_seconds(elapsed: float) -> str:
+    """`elapsed` seconds as "1 min 5 s", rounded to the second first (119.6 s is "2 min 0 s", not "1 min 60 s")."""
+    minutes, seconds = divmod(round(elapsed), 60)
+    return f"{minutes} min {seconds} s"

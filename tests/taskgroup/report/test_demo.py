@@ -11,6 +11,7 @@ from PIL import Image
 
 from db import open_store
 from db.models import Candidate, Job, Study
+from taskgroup.cli.demo import minutes_and_seconds
 from tests.taskgroup.cli.helpers import run, run_json, run_ok
 from tests.taskgroup.report.browser import assert_not_blank, open_in_chromium
 from tests.taskgroup.report.html_tables import read_html
@@ -158,3 +159,8 @@ def test_demo_report_opens_in_chromium(demo_run):
 def test_rerun_with_different_settings_is_refused(demo_run):
     result = run("demo", "--out", str(demo_run["out"]), "--tasks", ",".join(TASKS), "--images", "13", "--resolution", "8")
     assert result.exit_code == 1 and "use another --out" in result.output
+
+
+@pytest.mark.parametrize(("elapsed", "shown"), [(0.4, "0 min 0 s"), (65.2, "1 min 5 s"), (119.6, "2 min 0 s"), (3599.5, "60 min 0 s")])
+def test_demo_reports_its_time_in_whole_seconds(elapsed, shown):
+    assert minutes_and_seconds(elapsed) == shown
