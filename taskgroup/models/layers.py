@@ -43,8 +43,8 @@ order (AVX-512's vector block; AVX2's is 8): see `StridedPointwiseConv`."""
 
 
 def shortcut_conv(in_channels: int, out_channels: int, stride: int) -> nn.Conv2d:
-    """A bias-free 1x1 convolution with `stride`: oneDNN's own where it is safe (it is up to 13% faster
-    there, docs/benchmarks.md), else a `StridedPointwiseConv`."""
+    """A bias-free 1x1 convolution with `stride`: oneDNN's own where it is safe (there the subsampling
+    form takes up to 17% longer per training step, docs/benchmarks.md), else a `StridedPointwiseConv`."""
     if stride != 1 and in_channels < ONEDNN_WIDEST_BLOCK:
         return StridedPointwiseConv(in_channels, out_channels, stride)
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)

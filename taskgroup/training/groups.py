@@ -124,7 +124,7 @@ def make_groups(
 class SoloGroup:
     """One candidate, trained the ordinary way."""
 
-    def __init__(self, run: CandidateRun, memory_format: torch.memory_format = torch.channels_last) -> None:
+    def __init__(self, run: CandidateRun, memory_format: torch.memory_format) -> None:
         self.runs = [run]
         run.model.to(memory_format=memory_format)
 
@@ -155,7 +155,7 @@ class StackedGroup:
     when the folded network does not reproduce the candidates' outputs (a layer folding cannot see,
     e.g. a channel concatenation in a forward); `make_groups` then trains them alone."""
 
-    def __init__(self, runs: Sequence[CandidateRun], memory_format: torch.memory_format = torch.channels_last) -> None:
+    def __init__(self, runs: Sequence[CandidateRun], memory_format: torch.memory_format) -> None:
         self.runs = list(runs)
         self._folded = FoldedNetwork([run.model for run in self.runs], memory_format)
         self.exact = self._folded.matches(_probe(self.runs[0].model, self.runs[0].device, memory_format))
