@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from taskgroup.models import SizeSpec
-from taskgroup.models.layers import StridedPointwiseConv
+from taskgroup.models.layers import StridedPointwiseConv, scaled
 from taskgroup.training import TrainConfig
 from taskgroup.training.run import CandidateRun
 
@@ -76,7 +76,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     for width in (float(item) for item in args.widths.split(",")):
         times = step_times(width, args)
-        channels = max(4, round(32 * width))
+        channels = scaled(32, width)  # the first shortcut's input: the stem's output
         ratio = times["StridedPointwiseConv"] / times["oneDNN"]
         print(f"| {width} | {channels} | {times['oneDNN']:.1f} | {times['StridedPointwiseConv']:.1f} | {ratio:.2f} |")
 

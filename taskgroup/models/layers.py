@@ -42,10 +42,16 @@ ONEDNN_WIDEST_BLOCK = 16
 order (AVX-512's vector block; AVX2's is 8): see `StridedPointwiseConv`."""
 
 
+def onednn_unsafe(kernel_size: tuple[int, int], stride: tuple[int, int], in_channels_per_group: int) -> bool:
+    """Whether oneDNN's CPU weight gradient of a convolution of this shape is unsafe in channels_last
+    order (see `StridedPointwiseConv`): the one place that says which shapes are."""
+    return kernel_size == (1, 1) and stride != (1, 1) and in_channels_per_group < ONEDNN_WIDEST_BLOCK
+
+
 def shortcut_conv(in_channels: int, out_channels: int, stride: int) -> nn.Conv2d:
     """A bias-free 1x1 convolution with `stride`: oneDNN's own where it is safe (there the subsampling
     form takes up to 17% longer per training step, docs/benchmarks.md), else a `StridedPointwiseConv`."""
-    if stride != 1 and in_channels < ONEDNN_WIDEST_BLOCK:
+    if onednn_unsafe((1, 1), (stride, stride), in_channels):
         return StridedPointwiseConv(in_channels, out_channels, stride)
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 

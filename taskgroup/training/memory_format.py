@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from taskgroup.models.layers import ONEDNN_WIDEST_BLOCK
+from taskgroup.models.layers import onednn_unsafe
 
 
 def unsafe_in_channels_last(module: nn.Module) -> bool:
@@ -25,9 +25,7 @@ def unsafe_in_channels_last(module: nn.Module) -> bool:
     return (
         isinstance(module, nn.Conv2d)
         and module.weight.device.type == "cpu"
-        and module.kernel_size == (1, 1)
-        and module.stride != (1, 1)
-        and module.in_channels // module.groups < ONEDNN_WIDEST_BLOCK
+        and onednn_unsafe(module.kernel_size, module.stride, module.in_channels // module.groups)
     )
 
 
