@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from db.checkpoint_folders import new_study_folder, shared_study_folder
 from db.errors import NotFoundError
 
 JOB_STATES = ("queued", "running", "done", "failed")
@@ -56,11 +57,21 @@ class Study(Base):
     last_explored_budget: Mapped[float | None] = mapped_column(Float, nullable=True)
     """The budget `finalize --explore` last queued training for: where its next run continues the
     budgets' turns (None until the study is explored)."""
+    own_checkpoint_folder: Mapped[str | None] = mapped_column(
+        String(250), nullable=True, default=lambda context: new_study_folder(context.get_current_parameters()["name"])
+    )
+    """The folder under the checkpoint root that only this study's runs use (None for a study created
+    before revision 0007, which checkpoints in the folder named after it)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="study", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def checkpoint_folder(self) -> str:
+        """Where under the checkpoint root the study's runs checkpoint."""
+        return self.own_checkpoint_folder or shared_study_folder(self.name)
 
     @classmethod
     def find_by_name(cls, session: Session, name: str, for_update: bool = False) -> Study | None:

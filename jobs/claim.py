@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from db.checkpoint_folders import safe_part
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,13 @@ class JobInterrupted(Exception):
     """The runner stopped because it was asked to, after checkpointing; the job can be resumed."""
 
 
-def checkpoint_dir(root: Path, study: str, job_id: int, run: dict[str, Any]) -> Path:
-    """`root/<study>/job-<id>-<hash of run>`: one folder per job, kept across attempts so a reclaimed
-    job resumes. `run` is everything that makes the job's training what it is (see `job_run_key`):
-    changed training settings (e.g. a lower learning rate before `retry`) start afresh, and so does a
-    job of a study deleted and created again under the same name, whose job ids start over."""
-    return settings_folder(root, study, f"job-{job_id}", run)
+def checkpoint_dir(root: Path, study_folder: str, job_id: int, run: dict[str, Any]) -> Path:
+    """`root/<study folder>/job-<id>-<hash of run>`: one folder per job, kept across attempts so a
+    reclaimed job resumes. `run` is everything that makes the job's training what it is (see
+    `job_run_key`): changed training settings (e.g. a lower learning rate before `retry`) start afresh,
+    and so does a job of a study deleted and created again under the same name, whose job ids start
+    over (in a study's shared folder, see `Study.checkpoint_folder`)."""
+    return settings_folder(root, study_folder, f"job-{job_id}", run)
 
 
 def job_run_key(created: Any, dataset: dict[str, Any], tasks: str, size: dict[str, Any], stage: str,
@@ -73,20 +75,8 @@ def job_run_key(created: Any, dataset: dict[str, Any], tasks: str, size: dict[st
             "training": training}
 
 
-def settings_folder(root: Path, study: str, name: str, settings: dict[str, Any]) -> Path:
-    """`root/<study>/<name>-<hash of settings>` (unsafe characters replaced): a run's checkpoint folder
-    that the same run finds again and a run with other settings never shares."""
+def settings_folder(root: Path, study_folder: str, name: str, settings: dict[str, Any]) -> Path:
+    """`root/<study folder>/<name>-<hash of settings>` (unsafe characters in `name` replaced): a run's
+    checkpoint folder that the same run finds again and a run with other settings never shares."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return study_folder(root, study) / f"{_safe(name)}-{digest}"
-
-
-def study_folder(root: Path, study: str) -> Path:
-    """`root/<study>` (unsafe characters replaced): where the study's runs checkpoint."""
-    return Path(root) / (_safe(study) or "study")
-
-
-def _safe(part: str) -> str:
-    """`part` as one folder-name component: anything but letters, digits, `_`, `.` and `-` becomes `_`,
-    and so do the dots of `.` or `..`, which would name the folder itself or its parent."""
-    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", part)
-    return safe if safe.strip(".") else safe.replace(".", "_")
+    return Path(root) / study_folder / f"{safe_part(name)}-{digest}"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Candidate, Job, Result, Study
 from jobs.claim import JobOutput
-from jobs.clock import database_time
+from jobs.clock import database_seconds_ago, database_time
 from jobs.plans import add_jobs
 from jobs.queue import finished_values, job_results, training_of
 from jobs.training_options import checked_training
@@ -33,6 +33,15 @@ def cancel_queued(session: Session, study: Study) -> int:
     Cancelled jobs are deleted rather than marked, so `plan` queues them again later.
     """
     return session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
+
+
+def live_jobs(session: Session, study: Study, grace: float) -> int:
+    """How many of the study's jobs a worker holds now: running, with a heartbeat within the last
+    `grace` seconds by the database's clock (an older one's worker is gone, and it would be reclaimed)."""
+    fresh = database_seconds_ago(session.get_bind().dialect, grace)
+    return session.scalar(
+        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "running", Job.heartbeat_at >= fresh)
+    )
 
 
 def record_finished_run(

@@ -130,7 +130,7 @@ class JobQueue:
             dataset=dataset,
             training=training,
             checkpoint_dir=checkpoint_dir(
-                self.settings.checkpoint_root, study.name, job.id,
+                self.settings.checkpoint_root, study.checkpoint_folder, job.id,
                 job_run_key(study.created_at, dataset, candidate.tasks, size, job.stage, training),
             ),
             reclaimed_from=previous,

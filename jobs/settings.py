@@ -23,7 +23,7 @@ class WorkerSettings:
     A running job whose heartbeat is older than `grace` seconds (by the database's clock) is taken
     to be abandoned and may be reclaimed; `grace` must therefore be several `heartbeat` intervals.
     A job is `failed` once it has been claimed `max_attempts` times without finishing. Checkpoints
-    go to `checkpoint_root/<study>/job-<id>`: workers on several machines need this folder shared.
+    go to `checkpoint_root/<study folder>/job-<id>-<hash>`: workers on several machines need it shared.
     """
 
     heartbeat: float = 10.0

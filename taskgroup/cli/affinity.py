@@ -129,7 +129,7 @@ def measure_study_affinity(
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         tasks, sizes, dataset, training = list(study.tasks), list(study.sizes), dict(study.dataset or {}), dict(study.training or {})
-        created = str(study.created_at)
+        created, folder = str(study.created_at), study.checkpoint_folder
     if len(tasks) < 2:
         raise InvalidInputError(f"study {name!r} has one task; affinity needs at least two")
     if not dataset:
@@ -143,7 +143,7 @@ def measure_study_affinity(
     splits = load_splits(data, tasks)
     interval = every or default_interval(len(tasks))
     # Keyed by the study's creation time too: a new study of the same name starts afresh.
-    directory = settings_folder(checkpoint_root or default_checkpoint_root(), name, f"affinity-{spec['label']}",
+    directory = settings_folder(checkpoint_root or default_checkpoint_root(), folder, f"affinity-{spec['label']}",
                                 {"created": created, "dataset": dataset, "training": training, "every": interval,
                                  "lr_scale": lr_scale})
     message = "stopping: checkpointing the measurement (Ctrl-C again to stop at once)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,6 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Affinity, Candidate, Job, Result, Study
-from jobs.claim import study_folder
 from jobs.settings import default_checkpoint_root
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError, UnknownNameError
@@ -138,6 +138,7 @@ def study_summary(session: Any, study: Study) -> dict[str, Any]:
         "jobs": states,
         "affinity_sizes": Affinity.sizes_of_study(session, study.id),
         "last_explored_budget": study.last_explored_budget,
+        "checkpoint_folder": study.checkpoint_folder,
         "created_at": study.created_at.isoformat() if study.created_at else None,
     }
 
@@ -262,7 +263,7 @@ def show(
         return
     table = Table(show_header=False, box=None)
     keys = ("name", "tasks", "sizes", "dataset", "training", "candidates", "results", "jobs", "affinity_sizes",
-            "last_explored_budget")
+            "last_explored_budget", "checkpoint_folder")
     for key in keys:
         value = summary[key]
         if key == "training":  # the options set; `taskgroup configure NAME` shows every one
@@ -284,6 +285,8 @@ def show(
             if value is None:
                 continue
             key, value = "explored last", f"budget {value:g} (finalize --explore goes on from the next)"
+        elif key == "checkpoint_folder":
+            key, value = "checkpoints", f"{default_checkpoint_root() / value} (with the default --checkpoint-root)"
         table.add_row(f"[bold]{key}[/]", str(value if value is not None else "-"))
     console.print(table)
 
@@ -292,17 +295,56 @@ def show(
 def delete(
     name: Annotated[str, typer.Argument(help="Study name.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    keep_checkpoints: Annotated[
+        bool, typer.Option("--keep-checkpoints", help="Leave the study's checkpoint folder (its trained networks' weights).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete it while workers are training its jobs (they drop them at their next heartbeat).")
+    ] = False,
+    checkpoint_root: Annotated[
+        Path | None,
+        typer.Option("--checkpoint-root", envvar="TASKGROUP_CHECKPOINTS", show_default=False,
+                     help="The checkpoint folder its workers used (default TASKGROUP_HOME/checkpoints)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Delete a study with its candidates, jobs and results."""
+    """Delete a study with its candidates, jobs and results, and its checkpoints (every trained network's
+    weights)."""
+    from jobs.manage import live_jobs
+    from jobs.settings import WorkerSettings
+
     store = open_store(db)
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
+        running = live_jobs(session, study, WorkerSettings().grace)
+        if running and not force:
+            raise InvalidInputError(
+                f"{counted(running, 'job')} of study {name!r} {'is' if running == 1 else 'are'} training now; stop "
+                "the workers first (`taskgroup cancel` keeps them from starting more), or delete with --force"
+            )
         count = session.query(Result).join(Candidate).filter(Candidate.study_id == study.id).count()
-        if not yes and not typer.confirm(f"Delete study {name!r} and its {counted(count, 'result')}?"):
+        checkpoints = Path(checkpoint_root or default_checkpoint_root()).expanduser() / study.checkpoint_folder
+        owned = study.own_checkpoint_folder is not None and not keep_checkpoints and checkpoints.is_dir()
+        question = f"Delete study {name!r}, its {counted(count, 'result')}" + (f" and its checkpoints in {checkpoints}?"
+                                                                              if owned else "?")
+        if not yes and not typer.confirm(question):
             raise typer.Abort()
         session.delete(study)
     console.print(f"Deleted study [bold]{name}[/].")
-    checkpoints = study_folder(default_checkpoint_root(), name)
-    if checkpoints.is_dir():  # never resumed: a study created again under this name starts afresh
-        print_note(f"its checkpoints are left in {checkpoints}; delete that folder to free the space")
+    if owned:
+        _delete_checkpoints(checkpoints)
+        if running:
+            print_note(f"{counted(running, 'job')} {'was' if running == 1 else 'were'} training: the workers may write "
+                       f"one more checkpoint into {checkpoints} as they drop {'it' if running == 1 else 'them'}")
+    elif checkpoints.is_dir():  # a study from before revision 0007: the folder may be another database's too
+        print_note(f"its checkpoints are left in {checkpoints}; delete that folder to free the space"
+                   + ("" if keep_checkpoints else " (studies of that name in other databases checkpoint there too)"))
+
+
+def _delete_checkpoints(folder: Path) -> None:
+    """Remove the deleted study's checkpoint folder; what cannot be removed is named, not hidden."""
+    try:
+        shutil.rmtree(folder)
+    except OSError as error:
+        raise InvalidInputError(f"the study is deleted, but its checkpoints in {folder} could not be: {error}") from None
+    console.print(f"Deleted its checkpoints in {folder}.")

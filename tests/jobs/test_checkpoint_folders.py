@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
-from jobs.claim import checkpoint_dir, job_run_key, settings_folder
-from tests.taskgroup.cli.helpers import run_json, run_ok
+from sqlalchemy import text, update
+
+from db import open_store
+from db.checkpoint_folders import new_study_folder, shared_study_folder
+from db.migrations_api import upgrade_to_head
+from db.models import Job, Study
+from db.store import create_db_engine
+from jobs.claim import Claim, checkpoint_dir, job_run_key, settings_folder
+from jobs.queue import JobQueue
+from tests.jobs.helpers import settings
+from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
 
 
 def _run(**changes: object) -> dict:
@@ -29,12 +39,17 @@ def test_a_job_folder_is_stable_and_keyed_by_everything_that_defines_its_run(tmp
 
 
 def test_unsafe_names_become_one_folder_level(tmp_path: Path) -> None:
-    folder = settings_folder(tmp_path, "../my study", "affinity-full@1/2", {})
-    assert folder.parent.parent == tmp_path
-    assert "/" not in folder.name and " " not in folder.parent.name
+    for study_folder in (shared_study_folder("../my study"), new_study_folder("../my study")):
+        folder = settings_folder(tmp_path, study_folder, "affinity-full@1/2", {})
+        assert folder.parent.parent == tmp_path
+        assert "/" not in folder.name and " " not in folder.parent.name
     for dots in (".", ".."):  # the root itself or its parent, were they kept
-        folder = settings_folder(tmp_path, dots, "job-1", {})
-        assert folder.parent.parent == tmp_path and folder.parent.name.strip("_") == ""
+        assert shared_study_folder(dots).strip("_") == "" and new_study_folder(dots).startswith("_")
+
+
+def test_each_new_study_owns_a_folder_that_no_study_of_the_same_name_shares() -> None:
+    folders = {new_study_folder("scenes") for _ in range(100)}
+    assert len(folders) == 100 and all(folder.startswith("scenes-") for folder in folders)
 
 
 def test_a_study_deleted_and_created_again_trains_its_own_networks(tmp_path: Path) -> None:
@@ -54,11 +69,90 @@ def test_a_study_deleted_and_created_again_trains_its_own_networks(tmp_path: Pat
     assert set(pd.read_csv(tmp_path / "second.csv")["tasks"]) == {"depth", "edge", "depth+edge"}
 
 
-def test_deleting_a_study_says_where_its_checkpoints_are_left(taskgroup_home: Path) -> None:
-    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0")
-    run_ok("run", "s", "--estimator", "hoa", "--devices", "cpu", "--runner", "dry")  # checkpoints under the home
-    folder = taskgroup_home / "checkpoints" / "s"
-    assert folder.is_dir()
-    result = run_ok("study", "delete", "s", "--yes")
-    assert f"note: its checkpoints are left in {folder}" in " ".join(result.stderr.split())
-    assert folder.is_dir()  # a note, not a deletion: the folder may be shared or wanted
+def _flat(text: str) -> str:
+    """`text` without white space: the console wraps long paths anywhere."""
+    return "".join(text.split())
+
+
+def _dry_run(name: str, db: str) -> Path:
+    """Create study `name` in `db`, train it with the dry runner, and return its checkpoint folder."""
+    run_ok("study", "create", name, "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    run_ok("run", name, "--estimator", "hoa", "--devices", "cpu", "--runner", "dry", "--db", db)
+    return Path(run_json("study", "show", name, "--db", db)["checkpoint_folder"])
+
+
+def test_deleting_a_study_deletes_its_checkpoints_and_no_other_databases(taskgroup_home: Path) -> None:
+    """Two databases whose workers share the default checkpoint root, each with a study `s`."""
+    first, second = (f"sqlite:///{taskgroup_home / name}" for name in ("one.sqlite", "two.sqlite"))
+    root = taskgroup_home / "checkpoints"
+    mine, theirs = root / _dry_run("s", first), root / _dry_run("s", second)
+    assert mine != theirs and mine.name.startswith("s-")
+    kept = sorted(path.relative_to(theirs) for path in theirs.rglob("*"))
+    assert len(kept) >= 3 * 2  # a folder and a state file per job (a, b, a+b)
+
+    result = run_ok("study", "delete", "s", "--yes", "--db", first)
+    assert _flat(f"Deleted its checkpoints in {mine}") in _flat(result.stdout)
+    assert not mine.exists()
+    assert sorted(path.relative_to(theirs) for path in theirs.rglob("*")) == kept
+    assert [study["name"] for study in run_json("study", "list", "--db", second)] == ["s"]
+
+
+def test_keep_checkpoints_leaves_the_folder_and_says_where(taskgroup_home: Path) -> None:
+    db = f"sqlite:///{taskgroup_home / 'db.sqlite'}"
+    folder = taskgroup_home / "checkpoints" / _dry_run("s", db)
+    result = run_ok("study", "delete", "s", "--yes", "--keep-checkpoints", "--db", db)
+    assert _flat(f"note: its checkpoints are left in {folder}") in _flat(result.stderr)
+    assert any(folder.iterdir())
+
+
+def _claim_one_job(db: str, name: str, tmp_path: Path) -> Claim:
+    """Plan study `name` (two tasks) and claim a job of it as a worker would, which stamps its heartbeat."""
+    run_ok("study", "create", name, "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    run_ok("plan", name, "--estimator", "hoa", "--db", db)
+    store = open_store(db)
+    with store.session() as session:
+        study_id = Study.find_or_raise_by_name(session, name).id
+    claim = JobQueue(store, study_id, settings(tmp_path)).claim("w", "cpu")
+    assert claim is not None
+    return claim
+
+
+def test_a_study_being_trained_is_deleted_only_with_force(db_url: str, taskgroup_home: Path) -> None:
+    _claim_one_job(db_url, "s", taskgroup_home)
+    assert "1 job of study 's' is training now" in run_error("study", "delete", "s", "--yes", "--db", db_url)
+    assert [study["name"] for study in run_json("study", "list", "--db", db_url)] == ["s"]
+    run_ok("study", "delete", "s", "--yes", "--force", "--db", db_url)
+    assert run_json("study", "list", "--db", db_url) == []
+
+
+def test_a_job_whose_worker_is_gone_does_not_hold_its_study(db_url: str, taskgroup_home: Path) -> None:
+    claim = _claim_one_job(db_url, "s", taskgroup_home)
+    with open_store(db_url).session() as session:  # last heard of long before the grace period
+        session.execute(update(Job).where(Job.id == claim.job_id).values(heartbeat_at=datetime(2026, 1, 1)))
+    run_ok("study", "delete", "s", "--yes", "--db", db_url)
+    assert run_json("study", "list", "--db", db_url) == []
+
+
+def test_a_study_from_before_revision_0007_keeps_its_folder_which_delete_leaves(taskgroup_home: Path) -> None:
+    """Its jobs resume where they checkpointed; the name's folder may be other databases' too."""
+    db = f"sqlite:///{taskgroup_home / 'old.sqlite'}"
+    engine = create_db_engine(db)
+    upgrade_to_head(engine, "0006")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO study (name, tasks, sizes, dataset, training, created_at) VALUES "
+                                "('old', '[\"a\"]', '[{\"label\": \"full\", \"cost\": 1.0}]', '{}', '{}', "
+                                "CURRENT_TIMESTAMP)"))
+    run_ok("db", "upgrade", "--db", db)
+    assert run_json("study", "show", "old", "--db", db)["checkpoint_folder"] == "old"
+    run_ok("plan", "old", "--estimator", "exact", "--db", db)
+    store = open_store(db)
+    with store.session() as session:
+        study_id = Study.find_or_raise_by_name(session, "old").id
+    claim = JobQueue(store, study_id, settings(taskgroup_home)).claim("w", "cpu")
+    assert claim is not None and claim.checkpoint_dir.parent == taskgroup_home / "checkpoints" / "old"
+
+    claim.checkpoint_dir.mkdir(parents=True)
+    result = run_ok("study", "delete", "old", "--yes", "--force", "--db", db)
+    assert _flat(f"its checkpoints are left in {claim.checkpoint_dir.parent}") in _flat(result.stderr)
+    assert _flat("studies of that name in other databases checkpoint there too") in _flat(result.stderr)
+    assert claim.checkpoint_dir.is_dir()
