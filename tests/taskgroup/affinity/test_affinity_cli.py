@@ -93,13 +93,20 @@ def test_errors_are_one_clear_line(tmp_path) -> None:
     assert result.exit_code == 1 and "at least two" in result.output
 
 
+def _checkpoint_folder(db: str) -> str:
+    """Study `s`'s own folder under the checkpoint root."""
+    with open_store(db).session() as session:
+        return Study.find_or_raise_by_name(session, "s").checkpoint_folder
+
+
 def test_measure_checkpoints_under_the_checkpoint_root_and_a_finished_run_is_not_repeated(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     make_study(db, tmp_path)
     root = tmp_path / "ckpt"
     first = json.loads(invoke("affinity", "measure", "s", "--every", "2", "--checkpoint-root", str(root),
                               "--db", db, "--json").stdout)
-    folder = root / "s"
+    folder = root / _checkpoint_folder(db)
+    assert folder.name.startswith("s-")
     assert [p.name.startswith("affinity-tiny-") for p in folder.iterdir()] == [True]
     assert first["checkpoint"].startswith(str(folder))
     checkpoint = next(folder.iterdir()) / "last.pt"
@@ -128,13 +135,14 @@ def test_ctrl_c_checkpoints_the_measurement_and_the_same_command_resumes_it(tmp_
                "--checkpoint-root", str(root), "--db", db, "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(root.glob("s/affinity-tiny-*/last.pt")) and process.poll() is None and time.monotonic() < deadline:
+    pattern = f"{_checkpoint_folder(db)}/affinity-tiny-*/last.pt"
+    while not list(root.glob(pattern)) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, stderr
     assert "interrupted" in stderr and "run the same command to resume" in stderr
-    [checkpoint] = root.glob("s/affinity-tiny-*/last.pt")
+    [checkpoint] = root.glob(pattern)
     stopped_at = torch.load(checkpoint, weights_only=True)["position"]["step"]
     assert stopped_at > 0
 
@@ -143,7 +151,7 @@ def test_ctrl_c_checkpoints_the_measurement_and_the_same_command_resumes_it(tmp_
     payload = json.loads(resumed.stdout)
     assert payload["steps"] > stopped_at
     assert payload["measurements"] == payload["steps"]  # the sums before the interruption were kept
-    assert list(root.glob("s/affinity-tiny-*/last.pt")) == [checkpoint]  # the same folder, resumed
+    assert list(root.glob(pattern)) == [checkpoint]  # the same folder, resumed
 
 
 # A[i -> j] (row: source); normalised by the target's own entry the all-task network's mean
