@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -43,11 +44,12 @@ class PostgresServer:
             os.chmod(self.root, 0o777)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
 
-    def _run(self, tool: str, *args: str) -> None:
+    def _command(self, tool: str, *args: str) -> list[str]:
         command = [str(self.bin_dir / tool), *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", self.user, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, cwd=self.root)
+        return ["runuser", "-u", self.user, "--", *command] if os.geteuid() == 0 else command
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run(self._command(tool, *args), check=True, capture_output=True, cwd=self.root)
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
@@ -71,6 +73,15 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def reap_when_gone(self, owner: int) -> subprocess.Popen:
+        """A watchdog, in a session of its own, that stops the server and deletes its folder once process
+        `owner` is gone: a test run killed by a signal never tears its fixtures down, and the server,
+        which `pg_ctl` detaches, would run on."""
+        stop = shlex.join(self._command("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"))
+        script = f"while kill -0 {owner} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {shlex.quote(str(self.root))}"
+        return subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def cleanup(self) -> None:
         try:
             self.stop("immediate")
@@ -88,7 +99,10 @@ def running_postgres() -> Iterator[PostgresServer | None]:
         return
     server = PostgresServer(bin_dir)
     server.start()
+    watchdog = server.reap_when_gone(os.getpid())
     try:
         yield server
     finally:
+        watchdog.kill()
+        watchdog.wait()
         server.cleanup()
