@@ -97,7 +97,7 @@ def finalize(
                       + (f" Run `taskgroup work {name}` to train them." if waiting else ""))
         return
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
-                       runner_option, log_dir(checkpoint_root, name), backend, address)
+                       runner_option, log_dir(checkpoint_root, db, name), backend, address)
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
                             quiet=json_output)
     if not explore:

@@ -296,7 +296,7 @@ def delete(
     name: Annotated[str, typer.Argument(help="Study name.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     keep_checkpoints: Annotated[
-        bool, typer.Option("--keep-checkpoints", help="Leave the study's checkpoint folder (its trained networks' weights).")
+        bool, typer.Option("--keep-checkpoints", help="Leave the study's checkpoints (its trained networks' weights) and worker logs.")
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Delete it while workers are training its jobs (they drop them at their next heartbeat).")
@@ -309,7 +309,7 @@ def delete(
     db: DbOption = None,
 ) -> None:
     """Delete a study with its candidates, jobs and results, and its checkpoints (every trained network's
-    weights)."""
+    weights) and worker logs."""
     from jobs.manage import live_jobs
     from jobs.settings import WorkerSettings
 
@@ -323,28 +323,31 @@ def delete(
                 "the workers first (`taskgroup cancel` keeps them from starting more), or delete with --force"
             )
         count = session.query(Result).join(Candidate).filter(Candidate.study_id == study.id).count()
-        checkpoints = Path(checkpoint_root or default_checkpoint_root()).expanduser() / study.checkpoint_folder
-        owned = study.own_checkpoint_folder is not None and not keep_checkpoints and checkpoints.is_dir()
-        question = f"Delete study {name!r}, its {counted(count, 'result')}" + (f" and its checkpoints in {checkpoints}?"
-                                                                              if owned else "?")
+        root = Path(checkpoint_root or default_checkpoint_root()).expanduser()
+        checkpoints, logs = root / study.checkpoint_folder, root / "logs" / study.checkpoint_folder
+        owned = study.own_checkpoint_folder is not None and not keep_checkpoints
+        deleting = [folder for folder in (checkpoints, logs) if owned and folder.is_dir()]
+        listed = " and ".join(map(str, deleting))
+        question = f"Delete study {name!r}, its {counted(count, 'result')}" + (f" and {listed}?" if deleting else "?")
         if not yes and not typer.confirm(question):
             raise typer.Abort()
         session.delete(study)
     console.print(f"Deleted study [bold]{name}[/].")
-    if owned:
-        _delete_checkpoints(checkpoints)
-        if running:
+    if deleting:
+        _delete_folders(deleting)
+        console.print(f"Deleted its checkpoints and worker logs: {listed}.")
+        if running and checkpoints in deleting:
             print_note(f"{counted(running, 'job')} {'was' if running == 1 else 'were'} training: the workers may write "
                        f"one more checkpoint into {checkpoints} as they drop {'it' if running == 1 else 'them'}")
-    elif checkpoints.is_dir():  # a study from before revision 0007: the folder may be another database's too
+    if not owned and checkpoints.is_dir():  # before revision 0007 the folder may be another database's too
         print_note(f"its checkpoints are left in {checkpoints}; delete that folder to free the space"
                    + ("" if keep_checkpoints else " (studies of that name in other databases checkpoint there too)"))
 
 
-def _delete_checkpoints(folder: Path) -> None:
-    """Remove the deleted study's checkpoint folder; what cannot be removed is named, not hidden."""
-    try:
-        shutil.rmtree(folder)
-    except OSError as error:
-        raise InvalidInputError(f"the study is deleted, but its checkpoints in {folder} could not be: {error}") from None
-    console.print(f"Deleted its checkpoints in {folder}.")
+def _delete_folders(folders: list[Path]) -> None:
+    """Remove the deleted study's checkpoint and log folders; what cannot be removed is named, not hidden."""
+    for folder in folders:
+        try:
+            shutil.rmtree(folder)
+        except OSError as error:
+            raise InvalidInputError(f"the study is deleted, but {folder} could not be: {error}") from None

@@ -94,11 +94,14 @@ def _prepare(request: Any) -> None:
         runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
 
 
-def log_dir(checkpoint_root: Path | None, study: str) -> Path:
-    """Where commands with a live display write their workers' log lines: beside the checkpoints."""
+def log_dir(checkpoint_root: Path | None, db: str | None, name: str) -> Path:
+    """Where commands with a live display write the workers' log lines of study `name`: beside the
+    checkpoints, in a folder named as the study's checkpoint folder, which `study delete` deletes too."""
     from jobs.settings import default_checkpoint_root
 
-    return (checkpoint_root or default_checkpoint_root()) / "logs" / study
+    with open_store(db).session() as session:
+        folder = Study.find_or_raise_by_name(session, name).checkpoint_folder
+    return (checkpoint_root or default_checkpoint_root()) / "logs" / folder
 
 
 @contextmanager
@@ -238,7 +241,7 @@ def run(
     from jobs.plans import plan_study
 
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
-                       runner_option, log_dir(checkpoint_root, name), backend, address)
+                       runner_option, log_dir(checkpoint_root, db, name), backend, address)
     with open_store(request.db_url).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings:

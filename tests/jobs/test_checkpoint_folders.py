@@ -74,35 +74,37 @@ def _flat(text: str) -> str:
     return "".join(text.split())
 
 
-def _dry_run(name: str, db: str) -> Path:
-    """Create study `name` in `db`, train it with the dry runner, and return its checkpoint folder."""
+def _dry_run(name: str, db: str) -> str:
+    """Create study `name` in `db`, train it with the dry runner, and return its checkpoint folder's name."""
     run_ok("study", "create", name, "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
     run_ok("run", name, "--estimator", "hoa", "--devices", "cpu", "--runner", "dry", "--db", db)
-    return Path(run_json("study", "show", name, "--db", db)["checkpoint_folder"])
+    return run_json("study", "show", name, "--db", db)["checkpoint_folder"]
 
 
-def test_deleting_a_study_deletes_its_checkpoints_and_no_other_databases(taskgroup_home: Path) -> None:
+def test_deleting_a_study_deletes_its_checkpoints_and_logs_and_no_other_databases(taskgroup_home: Path) -> None:
     """Two databases whose workers share the default checkpoint root, each with a study `s`."""
     first, second = (f"sqlite:///{taskgroup_home / name}" for name in ("one.sqlite", "two.sqlite"))
     root = taskgroup_home / "checkpoints"
-    mine, theirs = root / _dry_run("s", first), root / _dry_run("s", second)
-    assert mine != theirs and mine.name.startswith("s-")
-    kept = sorted(path.relative_to(theirs) for path in theirs.rglob("*"))
-    assert len(kept) >= 3 * 2  # a folder and a state file per job (a, b, a+b)
+    mine, theirs = _dry_run("s", first), _dry_run("s", second)
+    assert mine != theirs and mine.startswith("s-")
+    kept = sorted(path.relative_to(root) for folder in (root / theirs, root / "logs" / theirs) for path in folder.rglob("*"))
+    assert len(kept) >= 3 * 2 + 1  # a folder and a state file per job (a, b, a+b), and the workers' log
 
     result = run_ok("study", "delete", "s", "--yes", "--db", first)
-    assert _flat(f"Deleted its checkpoints in {mine}") in _flat(result.stdout)
-    assert not mine.exists()
-    assert sorted(path.relative_to(theirs) for path in theirs.rglob("*")) == kept
+    assert _flat(f"Deleted its checkpoints and worker logs: {root / mine} and {root / 'logs' / mine}") in _flat(result.stdout)
+    assert not (root / mine).exists() and not (root / "logs" / mine).exists()
+    assert sorted(path.relative_to(root) for path in root.rglob("*")) == sorted(
+        [Path(theirs), Path("logs"), Path("logs", theirs), *kept])
     assert [study["name"] for study in run_json("study", "list", "--db", second)] == ["s"]
 
 
-def test_keep_checkpoints_leaves_the_folder_and_says_where(taskgroup_home: Path) -> None:
+def test_keep_checkpoints_leaves_the_folders_and_says_where(taskgroup_home: Path) -> None:
     db = f"sqlite:///{taskgroup_home / 'db.sqlite'}"
-    folder = taskgroup_home / "checkpoints" / _dry_run("s", db)
+    root = taskgroup_home / "checkpoints"
+    folder = _dry_run("s", db)
     result = run_ok("study", "delete", "s", "--yes", "--keep-checkpoints", "--db", db)
-    assert _flat(f"note: its checkpoints are left in {folder}") in _flat(result.stderr)
-    assert any(folder.iterdir())
+    assert _flat(f"note: its checkpoints are left in {root / folder}") in _flat(result.stderr)
+    assert any((root / folder).iterdir()) and any((root / "logs" / folder).iterdir())
 
 
 def _claim_one_job(db: str, name: str, tmp_path: Path) -> Claim:

@@ -219,7 +219,8 @@ def test_until_stable_shows_progress_and_keeps_worker_logs_in_files(tmp_path):
     result = run_ok("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa", "--checkpoint-root", str(tmp_path),
                     *UNTIL_STABLE)
     assert " INFO " not in result.stderr  # the display owns the terminal
-    log = (tmp_path / "logs" / "s" / "worker-main.log").read_text()
+    logs = tmp_path / "logs" / run_json("study", "show", "s")["checkpoint_folder"]
+    log = (logs / "worker-main.log").read_text()
     trained = [line for line in result.stderr.splitlines() if line.startswith("round ")]
     assert trained and log.count(": done") >= len(trained)
-    assert f"worker logs: {tmp_path / 'logs' / 's'}" in " ".join(result.stdout.split())
+    assert "".join(f"worker logs: {logs}".split()) in "".join(result.stdout.split())
