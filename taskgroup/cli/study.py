@@ -324,9 +324,10 @@ def delete(
             )
         count = session.query(Result).join(Candidate).filter(Candidate.study_id == study.id).count()
         root = Path(checkpoint_root or default_checkpoint_root()).expanduser()
-        checkpoints, logs = root / study.checkpoint_folder, root / "logs" / study.checkpoint_folder
+        folder = study.checkpoint_folder
+        checkpoints, logs = root / folder, root / "logs" / folder
         owned = study.own_checkpoint_folder is not None and not keep_checkpoints
-        deleting = [folder for folder in (checkpoints, logs) if owned and folder.is_dir()]
+        deleting = [path for path in (checkpoints, logs) if owned and path.is_dir()]
         listed = " and ".join(map(str, deleting))
         question = f"Delete study {name!r}, its {counted(count, 'result')}" + (f" and {listed}?" if deleting else "?")
         if not yes and not typer.confirm(question):
@@ -339,6 +340,9 @@ def delete(
         if running and checkpoints in deleting:
             print_note(f"{counted(running, 'job')} {'was' if running == 1 else 'were'} training: the workers may write "
                        f"one more checkpoint into {checkpoints} as they drop {'it' if running == 1 else 'them'}")
+    elif owned and count:  # its workers checkpointed elsewhere; once deleted, nothing else names the folder
+        print_note(f"no checkpoints of it in {root}; if its workers used another --checkpoint-root, delete "
+                   f"{folder} and logs/{folder} there")
     if not owned and checkpoints.is_dir():  # before revision 0007 the folder may be another database's too
         print_note(f"its checkpoints are left in {checkpoints}; delete that folder to free the space"
                    + ("" if keep_checkpoints else " (studies of that name in other databases checkpoint there too)"))

@@ -158,3 +158,21 @@ def test_a_study_from_before_revision_0007_keeps_its_folder_which_delete_leaves(
     assert _flat(f"its checkpoints are left in {claim.checkpoint_dir.parent}") in _flat(result.stderr)
     assert _flat("studies of that name in other databases checkpoint there too") in _flat(result.stderr)
     assert claim.checkpoint_dir.is_dir()
+
+
+def test_delete_names_the_folder_when_its_workers_checkpointed_under_another_root(taskgroup_home: Path) -> None:
+    """Once the study is deleted nothing else records its folder's name, so the note is the user's only pointer."""
+    db = f"sqlite:///{taskgroup_home / 'db.sqlite'}"
+    folder = _dry_run("s", db)
+    elsewhere = taskgroup_home / "elsewhere"
+    result = run_ok("study", "delete", "s", "--yes", "--checkpoint-root", str(elsewhere), "--db", db)
+    assert _flat(f"no checkpoints of it in {elsewhere}; if its workers used another --checkpoint-root, delete "
+                 f"{folder} and logs/{folder} there") in _flat(result.stderr)
+    assert any((taskgroup_home / "checkpoints" / folder).iterdir())  # not ours to guess at: left as it was
+
+
+def test_delete_of_a_study_that_never_trained_says_nothing_of_checkpoints(taskgroup_home: Path) -> None:
+    db = f"sqlite:///{taskgroup_home / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    result = run_ok("study", "delete", "s", "--yes", "--db", db)
+    assert "checkpoint" not in result.stderr + result.stdout
