@@ -117,5 +117,6 @@ class QueuedTraining:
         with self.store.session() as session:
             frame = results_frame(session, Study.find_or_raise_by_name(session, self.study))
         wanted = set(networks)
-        trained = pd.Series([key in wanted for key in zip(frame["tasks"], frame["size"])], index=frame.index, dtype=bool)
+        keys = zip(frame["tasks"], frame["size"], strict=True)
+        trained = pd.Series([key in wanted for key in keys], index=frame.index, dtype=bool)
         return frame[trained & (frame["stage"] == "full")].reset_index(drop=True)

@@ -53,7 +53,7 @@ def lookahead_affinity(
 
     def losses_with(values: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
         torch.set_rng_state(rng_state)
-        for device, state in zip(devices, cuda_state):
+        for device, state in zip(devices, cuda_state, strict=True):
             torch.cuda.set_rng_state(state, device)
         own_buffers = {name: buffer.clone() for name, buffer in buffers.items()}
         outputs = functional_call(model, ({**parameters, **values}, own_buffers), (inputs,))
@@ -74,7 +74,7 @@ def lookahead_affinity(
             for task_gradients in gradients:
                 stepped = {
                     p: parameters[p] - lr * g if g is not None else parameters[p]
-                    for p, g in zip(shared_names, task_gradients)
+                    for p, g in zip(shared_names, task_gradients, strict=True)
                 }
                 after = losses_with(stepped)
                 after_values = torch.stack([after[name].float() for name in names])

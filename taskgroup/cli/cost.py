@@ -106,7 +106,7 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
         )
 
     with store.session() as session:
-        for (candidate_id, _, _, _), measurement in zip(rows, measured):
+        for (candidate_id, _, _, _), measurement in zip(rows, measured, strict=True):
             _store(Candidate.find_or_raise_by_id(session, candidate_id), measurement)
 
     return _report(rows, measured), target, shape
@@ -156,12 +156,12 @@ def _store(candidate: Candidate, measurement: CostMeasurement) -> None:
 def _report(rows: list[tuple[int, str, str, float]], measured: list[CostMeasurement]) -> list[dict[str, Any]]:
     """One record per candidate; `relative` is latency over the full-size single-task networks' mean
     (None when the study has no full-size single-task candidate)."""
-    by_key = {(tasks, size): m for (_, tasks, size, _), m in zip(rows, measured)}
+    by_key = {(tasks, size): m for (_, tasks, size, _), m in zip(rows, measured, strict=True)}
     has_reference = any(size == REFERENCE_SIZE and "+" not in tasks for tasks, size in by_key)
     relative = candidate_costs(by_key, "relative", REFERENCE_SIZE) if has_reference else {}
     return [
         {"tasks": tasks, "size": size, "declared_cost": declared, **m.as_dict(), "relative": relative.get((tasks, size))}
-        for (_, tasks, size, declared), m in zip(rows, measured)
+        for (_, tasks, size, declared), m in zip(rows, measured, strict=True)
     ]
 
 

@@ -156,7 +156,7 @@ def _print_outcome(outcome: Any, max_trained: int | None, possible: int) -> None
 def _explored(outcome: Any) -> str:
     """How much of the training explored, and for which budgets (empty when nothing was explored)."""
     per_budget: dict[float, int] = {}
-    for exploration, round_ in zip(outcome.explorations, outcome.rounds):
+    for exploration, round_ in zip(outcome.explorations, outcome.rounds, strict=True):
         if exploration is not None:
             per_budget[exploration.budget] = per_budget.get(exploration.budget, 0) + len(round_)
     if not per_budget:

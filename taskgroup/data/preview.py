@@ -59,6 +59,7 @@ def save_preview(root: Path, index: int, out: Path) -> Path:
     for ax, key, title in zip(
         axes[4:9], ("edge", "occlusion", "keypoint", "reshade", "shadow"),
         ("edge (texture) [0,1]", "occlusion [0,1]", "keypoint [0,1]", "reshade [0,1]", "shadow (cast) [0,1]"),
+        strict=True,
     ):  # fmt: skip
         image = a[key][0].astype(np.float32)
         if key == "reshade":

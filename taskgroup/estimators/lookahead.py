@@ -100,7 +100,7 @@ class LookaheadEstimator(Estimator):
         lookup, measured, singles = _inputs(evidence)
         scaling = self._scaling(lookup, measured, singles)
         rows = list(measured.itertuples(index=False, name=None))
-        known = set(zip(measured["tasks"], measured["size"]))
+        known = set(zip(measured["tasks"], measured["size"], strict=True))
         for size in sorted({size for size, _ in singles}):
             matrix = _matrix_for(size, lookup)
             tasks = sorted(task for s, task in singles if s == size and (task, task) in matrix)

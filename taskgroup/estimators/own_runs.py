@@ -27,5 +27,5 @@ class OwnRunsOnly(EstimatorWrapper):
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         results = evidence.results
-        own = [key in self.runs for key in zip(results["tasks"], results["size"], results["stage"])]
+        own = [key in self.runs for key in zip(results["tasks"], results["size"], results["stage"], strict=True)]
         return self.inner.estimate(Evidence(results[own], evidence.extras))

@@ -39,9 +39,9 @@ class MeasuredFirst(EstimatorWrapper):
 
     def estimate(self, evidence: Evidence) -> pd.DataFrame:
         measured = evidence.losses("full", "val")
-        known = set(zip(measured["tasks"], measured["size"]))
+        known = set(zip(measured["tasks"], measured["size"], strict=True))
         predicted = self.inner.estimate(evidence)
-        keep = [key not in known for key in zip(predicted["tasks"], predicted["size"])]
+        keep = [key not in known for key in zip(predicted["tasks"], predicted["size"], strict=True)]
         return pd.concat([predicted[keep], measured], ignore_index=True)[ESTIMATE_COLUMNS]
 
 

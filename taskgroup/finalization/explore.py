@@ -66,7 +66,7 @@ def _least_optimism(selector: Selector, trained: set[NetworkKey], budget: float)
     def untrained_choice(optimism: float) -> tuple[NetworkKey, ...]:
         # Built once per budget; only the untrained candidates' (integer) losses shrink with `optimism`.
         losses = tuple({t: round(v * (1.0 - optimism)) for t, v in served.items()} if untrained else served
-                       for served, untrained in zip(base.losses, is_untrained))
+                       for served, untrained in zip(base.losses, is_untrained, strict=True))
         problem = replace(base, losses=losses)
         solution = choose_engine("auto", problem).solve(problem)
         if solution is None:

@@ -57,7 +57,7 @@ def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
             continue
         if len(fields) != len(COLUMNS):
             raise InvalidInputError(f"{path}, line {line}: expected {len(COLUMNS)} fields, got {len(fields)}")
-        raw = dict(zip(COLUMNS, (fields[i].strip() for i in order)))
+        raw = dict(zip(COLUMNS, (fields[i].strip() for i in order), strict=True))
         row = _parse_row(raw, f"{path}, line {line}")
         tasks, size, cost, stage, split, task, loss = row
         previous_cost = cost_of.setdefault((tasks, size), (line, cost))

@@ -44,7 +44,8 @@ def read_standley(
     for path, stage, split in files:
         for subset, size, cost, losses in _read_file(Path(path), names, full_size, half_size):
             tasks = "+".join(sorted(subset))
-            rows.extend((tasks, size, cost, stage, split, task, loss) for task, loss in zip(subset, losses))
+            rows.extend((tasks, size, cost, stage, split, task, loss)
+                        for task, loss in zip(subset, losses, strict=True))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
@@ -110,7 +111,7 @@ def _read_file(
         wanted = filled
         losses = [_parse_loss(fields[i], path, number, names[i]) for i in wanted]
         if number == 1:
-            parsed.extend(([names[i]], half_size, HALF_COST, [loss]) for i, loss in zip(wanted, losses))
+            parsed.extend(([names[i]], half_size, HALF_COST, [loss]) for i, loss in zip(wanted, losses, strict=True))
         else:
             parsed.append(([names[i] for i in wanted], full_size, FULL_COST, losses))
     return parsed

@@ -71,7 +71,7 @@ def _draw_grouping(axes, selection: SelectObject, tasks: Sequence[str]) -> None:
     graph.add_nodes_from(tasks, side="task")
     graph.add_nodes_from(networks, side="network")
     serving = {(task, networks[index]) for task, index in selection["assignment"].items()}
-    for label, network in zip(networks, selection["networks"]):
+    for label, network in zip(networks, selection["networks"], strict=True):
         for task in network["tasks"]:
             graph.add_edge(task, label, serving=(task, label) in serving)
     position = {task: (0.0, -i / max(len(tasks) - 1, 1)) for i, task in enumerate(tasks)}

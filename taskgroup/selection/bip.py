@@ -50,13 +50,13 @@ class IntegerProgram(Engine):
             if not options:
                 return None
             model.AddExactlyOne(options)
-        model.Add(sum(cost * x for cost, x in zip(problem.costs, chosen)) <= problem.budget)
+        model.Add(sum(cost * x for cost, x in zip(problem.costs, chosen, strict=True)) <= problem.budget)
         if problem.max_networks is not None:
             model.Add(sum(chosen) <= problem.max_networks)
         for c in problem.required:
             model.Add(chosen[c] == 1)
         loss = sum(problem.losses[c][t] * y for (c, t), y in serves.items())
-        cost = sum(value * x for value, x in zip(problem.costs, chosen))
+        cost = sum(value * x for value, x in zip(problem.costs, chosen, strict=True))
         count = sum(chosen)
 
         values = None
@@ -73,7 +73,7 @@ class IntegerProgram(Engine):
         solver = self._solver()
         if hint is not None:
             model.ClearHints()
-            for x, value in zip(chosen, hint):
+            for x, value in zip(chosen, hint, strict=True):
                 model.AddHint(x, value)
         status = solver.Solve(model)
         self.solves += 1

@@ -83,7 +83,8 @@ class _Search:
             return options
         mask, cost, loss, owner = (np.concatenate(a) for a in (masks, costs, losses, owners))
         order = np.lexsort((owner, loss, cost, mask))
-        for m, k, v, c in zip(mask[order].tolist(), cost[order].tolist(), loss[order].tolist(), owner[order].tolist()):
+        columns = (mask[order].tolist(), cost[order].tolist(), loss[order].tolist(), owner[order].tolist())
+        for m, k, v, c in zip(*columns, strict=True):
             front = options[m]
             if not front or v < front[-1][1]:  # cheaper options come first; keep only strict loss gains
                 front.append((k, v, c))

@@ -86,7 +86,7 @@ def _check_override(override: Mapping[tuple[str, str], float]) -> dict[Candidate
 def fully_trained(results: pd.DataFrame) -> set[tuple[str, str]]:
     """The (tasks, size) networks with full-stage validation losses: those that can serve a task."""
     rows = results[(results["stage"] == "full") & (results["split"] == "val")]
-    return set(zip(rows["tasks"], rows["size"]))
+    return set(zip(rows["tasks"], rows["size"], strict=True))
 
 
 def full_losses(results: pd.DataFrame, split: str) -> dict[tuple[str, str, str], float]:

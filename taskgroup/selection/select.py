@@ -86,7 +86,7 @@ class Selector:
             if unknown:
                 raise UnknownNameError(f"unknown task {unknown[0]!r} (tasks with results: {', '.join(known)})")
         self.tasks = tuple(sorted(set(tasks))) if tasks is not None else tuple(known)
-        keys = set(zip(self.estimates["tasks"], self.estimates["size"]))
+        keys = set(zip(self.estimates["tasks"], self.estimates["size"], strict=True))
         self.costs = candidate_costs(self.results, keys, costs)
         self.val = full_losses(self.results, "val")
         self.test = full_losses(self.results, "test")

@@ -106,7 +106,7 @@ def train_runs(
         raise InvalidInputError(f"a stateful step hook watches one candidate; got {len(candidates)}")
     jobs = [
         _restore(_new_job(tasks, size, config, device, stage, planned, directory))
-        for (tasks, size), directory in zip(candidates, directories)
+        for (tasks, size), directory in zip(candidates, directories, strict=True)
     ]
     if stateful and jobs[0].hook_state is not None:
         step_hook.load_state_dict(jobs[0].hook_state)  # type: ignore[union-attr]
@@ -313,7 +313,7 @@ def evaluate(
         batch = to_device(raw, device)
         size = int(batch["rgb"].shape[0])
         for group in groups:
-            for run, outputs in zip(group.runs, group.predict(batch["rgb"])):
+            for run, outputs in zip(group.runs, group.predict(batch["rgb"]), strict=True):
                 for name, loss in run.losses(outputs, batch).items():
                     sums[id(run)][name] = sums[id(run)].get(name, 0.0) + loss * size  # type: ignore[operator]
         count += size

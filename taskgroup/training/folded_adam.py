@@ -30,7 +30,8 @@ def supports(optimizers: Sequence[torch.optim.Optimizer], members: Sequence[Sequ
     groups = [optimizer.param_groups[0] for optimizer in optimizers]
     same = {(group["betas"], group["eps"], group["weight_decay"]) for group in groups}
     plain = all(group.get(key, value) == value for group in groups for key, value in PLAIN_ADAM.items())
-    steps = {_step(optimizer, parameter) for optimizer, row in zip(optimizers, members) for parameter in row}
+    steps = {_step(optimizer, parameter)
+             for optimizer, row in zip(optimizers, members, strict=True) for parameter in row}
     return len(same) == 1 and plain and len(steps) == 1
 
 

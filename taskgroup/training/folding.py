@@ -71,7 +71,7 @@ class FoldedNetwork:
         first_convolution = next(module for module in self.network.modules() if isinstance(module, nn.Conv2d))
         names = [name for name, _ in self.network.named_modules()]
         member_modules = [list(model.modules()) for model in models]  # matched by position, not name
-        for index, (name, folded) in enumerate(zip(names, list(self.network.modules()))):
+        for index, (name, folded) in enumerate(zip(names, list(self.network.modules()), strict=True)):
             if isinstance(folded, WIDENED_LAYERS):
                 originals = [modules[index] for modules in member_modules]
                 replacement = self._widen(folded, originals, folded is first_convolution, memory_format)
@@ -141,14 +141,14 @@ class FoldedNetwork:
             model.eval()
         try:
             together = self.split(self.network(rgb))
-            for model, mine in zip(self.models, together):
-                for theirs, ours in zip(model(rgb).values(), mine.values()):
+            for model, mine in zip(self.models, together, strict=True):
+                for theirs, ours in zip(model(rgb).values(), mine.values(), strict=True):
                     if theirs.shape != ours.shape or not torch.allclose(theirs, ours, rtol=1e-4, atol=1e-5):
                         return False
             return True
         except RuntimeError:  # e.g. a forward that reshapes with fixed channel counts
             return False
         finally:
-            for model, mode in zip(self.models, modes):
+            for model, mode in zip(self.models, modes, strict=True):
                 model.train(mode)
 

@@ -178,7 +178,7 @@ class StackedGroup:
             per_run = self._folded.split(network(batch["rgb"]))
         all_losses: list[Tensor] = []
         all_factors: list[Tensor] = []
-        for run, outputs in zip(self.runs, per_run):
+        for run, outputs in zip(self.runs, per_run, strict=True):
             with _precision(run):
                 losses = run.losses(outputs, batch)
             run.check_finite(losses, epoch, step)
@@ -206,7 +206,7 @@ class StackedGroup:
                     run.optimizer.step()
             return
         for k, members in enumerate(self._members):
-            for member, folded in zip(members, self._parameters):
+            for member, folded in zip(members, self._parameters, strict=True):
                 if folded.grad is not None:
                     rows = member.shape[0]
                     member.grad = folded.grad[k * rows : (k + 1) * rows]

@@ -74,14 +74,15 @@ class CandidateRun:
 
     def losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Each task's loss (float32) of `outputs`, keyed by task name in this run's task order."""
-        return {task.name: task.loss(output, batch).float() for task, output in zip(self.tasks, outputs.values())}
+        return {task.name: task.loss(output, batch).float()
+                for task, output in zip(self.tasks, outputs.values(), strict=True)}
 
     def check_finite(self, losses: Mapping[str, Tensor], epoch: int, step: int) -> None:
         """Raise `DivergenceError` naming the task, epoch and step of the first non-finite loss."""
         values = torch.stack([loss.detach() for loss in losses.values()])
         if bool(torch.isfinite(values).all()):
             return
-        for task, value in zip(losses, values.tolist()):
+        for task, value in zip(losses, values.tolist(), strict=True):
             if not math.isfinite(value):
                 raise DivergenceError(
                     f"training of {self.name} diverged: loss of task {task!r} is {value} at epoch {epoch + 1}, "
@@ -103,7 +104,7 @@ class CandidateRun:
             with torch.no_grad():
                 kpis = {
                     task.name: min(1.0, max(0.0, float(task.kpi(output.float(), batch))))
-                    for task, output in zip(self.tasks, outputs.values())
+                    for task, output in zip(self.tasks, outputs.values(), strict=True)
                 }
         connections = None
         if self.weighting.needs_task_connections:

@@ -69,7 +69,7 @@ class AchievementWeighting(WeightingMethod):
     ) -> dict[str, float]:
         ordered = self.ordered_losses(losses)
         kpis = self.ordered_kpis(context)
-        weights = [self.focal_weight(task, kpi) for task, kpi in zip(self.tasks, kpis)]
+        weights = [self.focal_weight(task, kpi) for task, kpi in zip(self.tasks, kpis, strict=True)]
         log_losses = torch.stack([torch.log(loss.clamp_min(_SMALLEST_LOSS)) for loss in ordered])
         exponents = torch.tensor(weights, dtype=log_losses.dtype, device=log_losses.device) / math.fsum(weights)
         total = torch.exp((exponents * log_losses).sum())

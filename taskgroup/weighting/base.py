@@ -92,7 +92,7 @@ class WeightingMethod(nn.Module):
                 f"loss given for task {extra[0]!r}, which is not one of {', '.join(self.tasks)}"
             )
         ordered = [losses[task] for task in self.tasks]
-        for task, loss in zip(self.tasks, ordered):
+        for task, loss in zip(self.tasks, ordered, strict=True):
             if loss.dim() != 0:
                 raise InvalidInputError(
                     f"loss of task {task!r} must be a scalar, got shape {tuple(loss.shape)}"
@@ -117,7 +117,7 @@ class WeightingMethod(nn.Module):
     def as_weights(self, values: Tensor | Sequence[float]) -> dict[str, float]:
         """A per-task dict of floats from a vector in ``self.tasks`` order (for logging)."""
         floats = values.detach().cpu().tolist() if isinstance(values, Tensor) else list(values)
-        return {task: float(value) for task, value in zip(self.tasks, floats)}
+        return {task: float(value) for task, value in zip(self.tasks, floats, strict=True)}
 
 
 WEIGHTINGS: Registry[type[WeightingMethod]] = Registry("weighting method")

@@ -63,6 +63,6 @@ class DynamicTaskPrioritization(WeightingMethod):
             self.kpi_average.copy_(kpis)
             self.started.fill_(True)
         weights = [self.focal_weight(kpi) for kpi in self.kpi_average.tolist()]
-        total = torch.stack([weight * loss for weight, loss in zip(weights, ordered)]).sum()
+        total = torch.stack([weight * loss for weight, loss in zip(weights, ordered, strict=True)]).sum()
         total.backward()
         return self.as_weights(weights)

@@ -49,7 +49,7 @@ class DynamicWeightAverage(WeightingMethod):
     ) -> dict[str, float]:
         ordered = self.ordered_losses(losses)
         weights = self.current_weights().tolist()
-        total = torch.stack([weight * loss for weight, loss in zip(weights, ordered)]).sum()
+        total = torch.stack([weight * loss for weight, loss in zip(weights, ordered, strict=True)]).sum()
         total.backward()
         return self.as_weights(weights)
 

@@ -26,7 +26,7 @@ def task_gradients(losses: Sequence[Tensor], inputs: Sequence[Tensor]) -> Tensor
         grads = torch.autograd.grad(loss, inputs, retain_graph=True, allow_unused=True)
         flat = [
             torch.zeros(tensor.numel(), device=tensor.device, dtype=tensor.dtype) if grad is None else grad.reshape(-1)
-            for tensor, grad in zip(inputs, grads)
+            for tensor, grad in zip(inputs, grads, strict=True)
         ]
         rows.append(torch.cat(flat))
     return torch.stack(rows)
@@ -41,7 +41,7 @@ def backward_with_shared_gradient(
     before = [None if parameter.grad is None else parameter.grad.clone() for parameter in shared]
     total_loss.backward()
     offset = 0
-    for parameter, previous in zip(shared, before):
+    for parameter, previous in zip(shared, before, strict=True):
         piece = shared_gradient[offset : offset + parameter.numel()].view_as(parameter).to(parameter.dtype)
         offset += parameter.numel()
         parameter.grad = piece.clone() if previous is None else previous + piece

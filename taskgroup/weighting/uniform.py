@@ -41,6 +41,6 @@ class Uniform(WeightingMethod):
         context: StepContext,
     ) -> dict[str, float]:
         ordered = self.ordered_losses(losses)
-        total = torch.stack([self.weights[task] * loss for task, loss in zip(self.tasks, ordered)]).sum()
+        total = torch.stack([self.weights[task] * loss for task, loss in zip(self.tasks, ordered, strict=True)]).sum()
         total.backward()
         return dict(self.weights)
