@@ -343,9 +343,12 @@ def delete(
     elif owned and count:  # its workers checkpointed elsewhere; once deleted, nothing else names the folder
         print_note(f"no checkpoints of it in {root}; if its workers used another --checkpoint-root, delete "
                    f"{folder} and logs/{folder} there")
-    if not owned and checkpoints.is_dir():  # before revision 0007 the folder may be another database's too
-        print_note(f"its checkpoints are left in {checkpoints}; delete that folder to free the space"
-                   + ("" if keep_checkpoints else " (studies of that name in other databases checkpoint there too)"))
+    left = [path for path in (checkpoints, logs) if not owned and path.is_dir()]
+    if left:  # before revision 0007 the folders may be another database's too
+        what = " and ".join("checkpoints" if path == checkpoints else "worker logs" for path in left)
+        print_note(f"its {what} are left in {' and '.join(map(str, left))}; delete "
+                   f"{'that folder' if len(left) == 1 else 'those folders'} to free the space"
+                   + ("" if keep_checkpoints else " (studies of that name in other databases use them too)"))
 
 
 def _delete_folders(folders: list[Path]) -> None:

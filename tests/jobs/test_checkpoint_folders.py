@@ -103,7 +103,8 @@ def test_keep_checkpoints_leaves_the_folders_and_says_where(taskgroup_home: Path
     root = taskgroup_home / "checkpoints"
     folder = _dry_run("s", db)
     result = run_ok("study", "delete", "s", "--yes", "--keep-checkpoints", "--db", db)
-    assert _flat(f"note: its checkpoints are left in {root / folder}") in _flat(result.stderr)
+    assert _flat(f"note: its checkpoints and worker logs are left in {root / folder} and {root / 'logs' / folder}; "
+                 "delete those folders to free the space") in _flat(result.stderr)
     assert any((root / folder).iterdir()) and any((root / "logs" / folder).iterdir())
 
 
@@ -155,8 +156,8 @@ def test_a_study_from_before_revision_0007_keeps_its_folder_which_delete_leaves(
 
     claim.checkpoint_dir.mkdir(parents=True)
     result = run_ok("study", "delete", "old", "--yes", "--force", "--db", db)
-    assert _flat(f"its checkpoints are left in {claim.checkpoint_dir.parent}") in _flat(result.stderr)
-    assert _flat("studies of that name in other databases checkpoint there too") in _flat(result.stderr)
+    assert _flat(f"its checkpoints are left in {claim.checkpoint_dir.parent}; delete that folder") in _flat(result.stderr)
+    assert _flat("studies of that name in other databases use them too") in _flat(result.stderr)
     assert claim.checkpoint_dir.is_dir()
 
 
