@@ -37,9 +37,14 @@ class JobRunner(ABC):
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options = dict(options or {})
 
+    def check(self, dataset: Mapping[str, Any], training: Mapping[str, Any]) -> None:
+        """Refuse a study this runner cannot run, cheaply (no data is read), so `run` can refuse it
+        before it stores any plan or setting."""
+
     def prepare(self, dataset: Mapping[str, Any], tasks: list[str], training: Mapping[str, Any],
                 progress: Progress | None = None) -> None:
         """Check a study can be run, and do once (before workers start) what they would all do."""
+        self.check(dataset, training)
 
     @abstractmethod
     def run(self, claim: Claim, should_stop: ShouldStop, progress: Progress) -> JobOutput:
@@ -60,13 +65,18 @@ class TrainingRunner(JobRunner):
 
     name = "train"
 
+    def check(self, dataset: Mapping[str, Any], training: Mapping[str, Any]) -> None:
+        """Refuse import-only studies and bad training options."""
+        checked_training(training)
+        self._dataset_spec(dataset)
+
     def prepare(self, dataset: Mapping[str, Any], tasks: list[str], training: Mapping[str, Any],
                 progress: Progress | None = None) -> None:
-        """Refuse import-only studies and bad training options; generate a synthetic dataset once, so
-        workers do not all render it at the same moment."""
+        """Check the study, then generate a synthetic dataset once, so workers do not all render it at
+        the same moment."""
         from taskgroup.data import load_splits
 
-        checked_training(training)
+        self.check(dataset, training)
         load_splits(self._dataset_spec(dataset), tasks, progress)
 
     def run(self, claim: Claim, should_stop: ShouldStop, progress: Progress) -> JobOutput:

@@ -16,7 +16,7 @@ from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import check_estimable, load_study_evidence
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
-    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, log_dir, run_queued_jobs,
+    PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, check_runnable, log_dir, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
 from taskgroup.selection.results import fully_trained
@@ -98,6 +98,8 @@ def finalize(
         return
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, log_dir(checkpoint_root, db, name), backend, address)
+    with store.session() as session:
+        check_runnable(request, Study.find_or_raise_by_name(session, name))
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
                             quiet=json_output)
     if not explore:

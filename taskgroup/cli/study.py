@@ -94,6 +94,8 @@ def read_study_spec(path: Path) -> StudySpecFile:
     if not isinstance(dataset, dict) or sorted(set(dataset) - {"name", "root", "options"}):
         raise InvalidInputError(f"{path}: dataset is a name (dataset = \"synthetic\") or a [dataset] table of "
                                 "name, root and options")
+    if dataset and not dataset.get("name"):
+        raise InvalidInputError(f"{path}: [dataset] needs a name, e.g. name = \"synthetic\"")
     training = data.get("training", {})
     if not isinstance(training, dict):
         raise InvalidInputError(f"{path}: [training] must be a table of training options")
@@ -182,6 +184,9 @@ def create(
     dataset = dataset or spec_values.dataset
     data_root = data_root or spec_values.data_root
     dataset_spec: dict[str, Any] = {}
+    if dataset is None and (data_root is not None or data_option):
+        raise InvalidInputError("--data-root and --data-option describe a dataset: name it with --dataset (e.g. "
+                                "--dataset synthetic); a study without one holds imported results only")
     if dataset is not None:
         from taskgroup.data import DatasetSpec, available_tasks, get_source
 

@@ -94,6 +94,15 @@ def _prepare(request: Any) -> None:
         runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
 
 
+def check_runnable(request: Any, study: Study) -> None:
+    """Refuse a study the request's runner cannot run (an import-only study with the training runner)
+    before a command queues anything for it."""
+    from jobs.runners import build_runner
+
+    runner = build_runner(request.settings.runner, request.runner_options)
+    runner.check(dict(study.dataset or {}), dict(study.training or {}))
+
+
 def log_dir(checkpoint_root: Path | None, db: str | None, name: str) -> Path:
     """Where commands with a live display write the workers' log lines of study `name`: beside the
     checkpoints, in a folder named as the study's checkpoint folder, which `study delete` deletes too."""
@@ -242,10 +251,11 @@ def run(
 
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, log_dir(checkpoint_root, db, name), backend, address)
-    with open_store(request.db_url).session() as session:
+    with open_store(request.db_url).session() as session:  # one transaction: a refused study keeps its plan
         study = Study.find_or_raise_by_name(session, name)
         if settings:
             configure_training(session, study, parse_key_values(settings, "--set"))
+        check_runnable(request, study)
         plan_study(session, study, estimator)
     _prepare(request)
     summaries, stop = _run_with_progress(request, backend, json_output)

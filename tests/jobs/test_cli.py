@@ -124,6 +124,13 @@ def test_training_an_import_only_study_is_refused():
     assert "no dataset" in run_error("work", "s", "--devices", "cpu")
 
 
+def test_run_refuses_an_import_only_study_before_it_stores_a_plan_or_a_setting():
+    create()
+    assert "no dataset" in run_error("run", "s", "--devices", "cpu", "--set", "max_epochs=1")
+    assert run_json("status", "s")["jobs"]["total"] == 0
+    assert run_json("configure", "s")["training"] == {}
+
+
 def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     create()
     shown = run_json("configure", "s", "--set", "lr=0.01")

@@ -224,3 +224,12 @@ def test_until_stable_shows_progress_and_keeps_worker_logs_in_files(tmp_path):
     trained = [line for line in result.stderr.splitlines() if line.startswith("round ")]
     assert trained and log.count(": done") >= len(trained)
     assert "".join(f"worker logs: {logs}".split()) in "".join(result.stdout.split())
+
+
+def test_until_stable_refuses_an_import_only_study_before_it_queues_anything():
+    """Trained with the dry runner, but without a dataset the training runner cannot train what it would choose."""
+    create_hoa_study()
+    jobs = run_json("status", "s")["jobs"]
+    assert "no dataset" in run_error("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa",
+                                     "--until-stable", "--devices", "cpu")
+    assert run_json("status", "s")["jobs"] == jobs

@@ -90,6 +90,7 @@ def test_bad_specs_name_the_file_and_problem(tmp_path):
         'tasks = ["depth"]\n[training]\noptimizer = "rmsprop"': "[training]: unknown optimizer 'rmsprop'",
         'tasks = ["depth"]\n[dataset]\nname = "synthetic"\nextra = 1': "[dataset] table of name, root and options",
         'tasks = ["depth"]\ndataset = 3': "dataset is a name",
+        'tasks = ["depth"]\n[dataset]\noptions = { images = 64 }': '[dataset] needs a name, e.g. name = "synthetic"',
         'tasks = [1, 2]': "tasks must be a string or a list of strings",
         'tasks = ["nope"]\n[dataset]\nname = "synthetic"': "unknown task 'nope'",
     }
@@ -117,6 +118,8 @@ def test_a_dataset_that_workers_could_not_read_is_refused_when_the_study_is_crea
     assert "must be a list of building names" in run_error(
         "study", "create", "s", "--tasks", "depth", "--dataset", "taskonomy", "--data-root", str(tmp_path),
         "--data-option", "train=b1")
+    for flags in (("--data-option", "images=64"), ("--data-root", str(tmp_path))):  # --dataset forgotten
+        assert "describe a dataset: name it with --dataset" in run_error("study", "create", "s", "--tasks", "depth", *flags)
     assert run_json("study", "list") == []
 
 
