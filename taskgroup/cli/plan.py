@@ -9,7 +9,7 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
 
@@ -50,11 +50,15 @@ def plan(
         if settings:
             configure_training(session, study, parse_key_values(settings, "--set"))
         summary = plan_study(session, study, estimator)
+        import_only = not study.dataset
     if json_output:
         emit_json({"study": name, "estimator": estimator, **summary.to_json()})
         return
     console.print(f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {planned(summary, name)} "
                   f"({counted(summary.candidates_added, 'new candidate')}).")
+    if import_only and summary.jobs_added:
+        print_note(f"study {name!r} has no dataset (it holds imported results only): `taskgroup work` cannot train "
+                   "these jobs; `taskgroup cancel` removes them, and a study created with --dataset can train")
 
 
 def planned(summary: PlanSummary, name: str, kind: str = "job") -> str:
