@@ -332,7 +332,8 @@ def delete(
         folder = study.checkpoint_folder
         checkpoints, logs = root / folder, root / "logs" / folder
         owned = study.own_checkpoint_folder is not None and not keep_checkpoints
-        deleting = [path for path in (checkpoints, logs) if owned and path.is_dir()]
+        existing = [path for path in (checkpoints, logs) if path.is_dir()]
+        deleting = existing if owned else []
         listed = " and ".join(map(str, deleting))
         question = f"Delete study {name!r}, its {counted(count, 'result')}" + (f" and {listed}?" if deleting else "?")
         if not yes and not typer.confirm(question):
@@ -348,11 +349,10 @@ def delete(
     elif owned and count:  # its workers checkpointed elsewhere; once deleted, nothing else names the folder
         print_note(f"no checkpoints of it in {root}; if its workers used another --checkpoint-root, delete "
                    f"{folder} and logs/{folder} there")
-    left = [path for path in (checkpoints, logs) if not owned and path.is_dir()]
-    if left:  # before revision 0007 the folders may be another database's too
-        what = " and ".join("checkpoints" if path == checkpoints else "worker logs" for path in left)
-        print_note(f"its {what} are left in {' and '.join(map(str, left))}; delete "
-                   f"{'that folder' if len(left) == 1 else 'those folders'} to free the space"
+    elif existing:  # kept; before revision 0007 the folders may be another database's too
+        what = " and ".join("checkpoints" if path == checkpoints else "worker logs" for path in existing)
+        print_note(f"its {what} are left in {' and '.join(map(str, existing))}; delete "
+                   f"{'that folder' if len(existing) == 1 else 'those folders'} to free the space"
                    + ("" if keep_checkpoints else " (studies of that name in other databases use them too)"))
 
 
