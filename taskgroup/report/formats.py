@@ -51,7 +51,7 @@ def format_value(value: Any) -> str:
     """How a table cell reads: floats to 6 significant digits, blanks for missing values."""
     if value is None:
         return ""
-    if isinstance(value, float) or hasattr(value, "dtype") and getattr(value, "dtype").kind == "f":
+    if isinstance(value, float) or hasattr(value, "dtype") and value.dtype.kind == "f":
         value = float(value)
         return "" if math.isnan(value) else f"{value:.6g}"
     return str(value)

@@ -90,7 +90,7 @@ def _cell(value: object) -> str:
 
 
 def _is_numpy_number(value: object) -> bool:
-    return hasattr(value, "dtype") and getattr(value, "dtype").kind in "iuf"
+    return hasattr(value, "dtype") and value.dtype.kind in "iuf"
 
 
 def _e(text: str) -> str:

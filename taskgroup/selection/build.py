@@ -9,7 +9,9 @@ import pandas as pd
 
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.selection.names import candidate_label, canonical_tasks, parse_candidate
-from taskgroup.selection.problem import Candidate, Problem, scale_digits, to_units
+from taskgroup.selection.problem import MAX_DIGITS, Candidate, Problem, scale_digits, to_units
+
+RELATIVE_RESOLUTION = 1e-6  # the least precision any cost or loss keeps in integer units
 
 CandidateSpec = str | tuple[str | Sequence[str], str | None]
 """A candidate named by the user: ``"depth+normal@half"``, ``"depth+normal"`` or ``("depth+normal", "half")``."""
@@ -58,8 +60,12 @@ def build_problem(
             losses.append(served)
 
     loss_digits = scale_digits(sum(max((abs(v) for v in served.values()), default=0.0) for served in losses) + len(tasks))
-    cost_total = sum(c.cost for c in candidates) + (budget if math.isfinite(budget) else 0.0)
-    cost_digits = scale_digits(cost_total)
+    total_cost = sum(c.cost for c in candidates)
+    budget = min(budget, total_cost)  # any larger budget affords the same choices; it must not coarsen the cost unit
+    cost_digits = scale_digits(total_cost + budget)
+    _check_resolution(((c.label, "cost", c.cost) for c in candidates), cost_digits, "costs", "a mistyped cost")
+    _check_resolution(((candidates[c].label, f"loss on {tasks[t]}", v) for c, served in enumerate(losses)
+                       for t, v in served.items()), loss_digits, "weighted losses", "a diverged run or a mistyped loss")
     int_costs = tuple(to_units(c.cost, cost_digits) for c in candidates)
     keys = [c.key for c in candidates]
     return Problem(
@@ -67,12 +73,31 @@ def build_problem(
         candidates=tuple(candidates),
         costs=int_costs,
         losses=tuple({t: to_units(v, loss_digits) for t, v in served.items()} for served in losses),
-        budget=to_units(budget, cost_digits) if math.isfinite(budget) else sum(int_costs),
+        budget=to_units(budget, cost_digits),
         required=frozenset(keys.index(key) for key in required),
         max_networks=None if max_networks is None else int(max_networks),
         cost_digits=cost_digits,
         loss_digits=loss_digits,
     )
+
+
+def _check_resolution(values: Iterable[tuple[str, str, float]], digits: int, what: str, suspect: str) -> None:
+    """Refuse numbers too far apart to share one integer unit: rounding would change the answer silently.
+
+    Units are 1e-9 unless huge values force a coarser one; then the smallest non-zero value must
+    still keep `RELATIVE_RESOLUTION` (typically a diverged run's loss, or a cost typed wrong).
+    """
+    if digits >= MAX_DIGITS:
+        return
+    nonzero = [(abs(value), label, name) for label, name, value in values if value != 0]
+    if not nonzero:
+        return
+    smallest, largest = min(nonzero), max(nonzero)
+    if 0.5 * 10.0**-digits > RELATIVE_RESOLUTION * smallest[0]:
+        raise InvalidInputError(
+            f"the {what} are too far apart to compare exactly: {largest[1]} has {largest[2]} {largest[0]:.6g} and "
+            f"{smallest[1]} has {smallest[2]} {smallest[0]:.6g}; check for {suspect}, or "
+            "leave the candidate out with --forbid (or a task's losses above a limit with --max-loss)")
 
 
 def _check_budget(budget: float) -> None:

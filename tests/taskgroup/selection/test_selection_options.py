@@ -138,6 +138,31 @@ def test_bad_options_are_refused() -> None:
         select(results().iloc[0:0], 1.0)
 
 
+def test_a_huge_budget_keeps_costs_exact() -> None:
+    """Any budget above the total cost affords the same choices; it must not round the costs to 0."""
+    everything = select(results(), 100.0)
+    huge = select(results(), 1e20)
+    assert chosen(huge) == chosen(everything) and huge.cost == everything.cost == 3.0
+
+
+def test_numbers_too_far_apart_to_compare_exactly_are_refused() -> None:
+    """One mistyped cost or diverged loss would otherwise round every other value to 0 and break the budget."""
+    latency = {("a", "full"): 1.0, ("b", "full"): 1.0, ("c", "full"): 1.0, ("a", "half"): 0.5, ("a+b", "full"): 1.0,
+               ("a+b+c", "full"): 1e16}
+    with pytest.raises(InvalidInputError, match=r"costs are too far apart .*a\+b\+c@full has cost 1e\+16 and a@half"):
+        select(results(), 1.0, costs=latency)
+    assert chosen(select(results(), 2.0, costs=latency, forbid=["a+b+c"])) == ["a+b@full", "c@full"]
+
+    diverged = results()
+    diverged.loc[(diverged["tasks"] == "a+b") & (diverged["task"] == "b"), "loss"] = 1e14
+    with pytest.raises(InvalidInputError, match=r"losses are too far apart .*a\+b@full has loss on b 1e\+14"):
+        select(diverged, 2.0)
+    capped = select(diverged, 2.0, max_loss={"b": 10.0})  # a+b still serves a, whose loss is fine
+    assert chosen(capped) == ["a+b@full", "a+b+c@full"] and capped.predicted_loss == pytest.approx(0.6 + 1.3 + 1.3)
+    with pytest.raises(InvalidInputError, match="weighted losses are too far apart"):
+        select(results(), 2.0, weights={"b": 1e14})
+
+
 def test_cost_override_changes_the_unit() -> None:
     latency = {("a", "full"): 5.0, ("b", "full"): 5.0, ("c", "full"): 5.0, ("a", "half"): 2.0, ("a+b", "full"): 6.0, ("a+b+c", "full"): 20.0}
     picked = select(results(), 16.0, costs=latency)
