@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -110,7 +111,13 @@ class ErrorHandlingGroup(CommandGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not in an unhandled flush at exit
+            return result
+        except BrokenPipeError as exc:
+            # The reader of our output went away (`| head`): stop quietly, as other command-line tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail too
+            raise typer.Exit(1) from exc
         except (TaskgroupError, StorageError) as exc:
             _print_error(str(exc))
             raise typer.Exit(1) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -82,11 +83,17 @@ def export_results(
     if frame.empty:
         raise InvalidInputError(f"study {name!r} has no results to export")
     if str(file) == "-":
-        write_exchange_csv(frame, Path("/dev/stdout"))
+        write_exchange_csv(frame, sys.stdout)
         return
+    if file.is_dir():
+        raise InvalidInputError(f"cannot write {file}: it is a folder; name the CSV file to write")
     if not file.parent.is_dir():
         raise InvalidInputError(f"cannot write {file}: folder {file.parent} does not exist")
     tmp = file.with_name(f".{file.name}.tmp")
-    write_exchange_csv(frame, tmp)
-    tmp.replace(file)
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            write_exchange_csv(frame, handle)
+        tmp.replace(file)
+    finally:
+        tmp.unlink(missing_ok=True)  # after a failed write or rename: no half-written file is left behind
     console.print(f"Wrote {counted(len(frame), 'result')} of [bold]{name}[/] to {file}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -118,10 +119,12 @@ def check_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterab
             raise InvalidInputError(f"unknown size {row.size!r} (study sizes: {', '.join(sorted(known_sizes))})")
 
 
-def write_exchange_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` in the exchange format, floats in their shortest exact form so import round-trips."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for row in frame[list(COLUMNS)].itertuples(index=False):
-            writer.writerow([row.tasks, row.size, repr(float(row.cost)), row.stage, row.split, row.task, repr(float(row.loss))])
+def write_exchange_csv(frame: pd.DataFrame, handle: TextIO) -> None:
+    """Write `frame` in the exchange format, floats in their shortest exact form so import round-trips.
+
+    Takes an open text handle (opened with ``newline=""``), so standard output is appended to, never
+    reopened and truncated."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in frame[list(COLUMNS)].itertuples(index=False):
+        writer.writerow([row.tasks, row.size, repr(float(row.cost)), row.stage, row.split, row.task, repr(float(row.loss))])

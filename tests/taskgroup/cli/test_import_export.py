@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
@@ -144,3 +148,36 @@ def test_files_that_cannot_be_written_are_one_line_errors(tmp_path):
     assert str(blocker) in run_error("report", study, "--out", str(blocker / "report"))
     assert str(blocker) in run_error("data", "generate", "--out", str(blocker / "data"), "--images", "10")
     assert blocker.read_text() == "a file, not a folder\n"
+
+
+def test_export_to_a_folder_is_refused_and_writes_nothing(tmp_path, study):
+    run_ok("import", study, _write(tmp_path, GOOD))
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    assert f"cannot write {folder}: it is a folder" in run_error("export", study, str(folder))
+    assert list(folder.iterdir()) == [] and not list(tmp_path.glob(".*.tmp"))
+
+
+def _taskgroup(*args: str, **popen) -> subprocess.Popen:
+    """The installed command in its own process: standard output is a real file or pipe, as in a shell."""
+    command = Path(sys.executable).with_name("taskgroup")
+    return subprocess.Popen([str(command), *args], stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_export_to_standard_output_appends_to_a_redirected_file(tmp_path, study):
+    """`{ echo header; taskgroup export s -; } > file` keeps the header: the output is not reopened and truncated."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    out = tmp_path / "both.csv"
+    out.write_text("# before\n")
+    with open(out, "a") as handle:
+        assert _taskgroup("export", study, "-", stdout=handle).wait() == 0
+    lines = out.read_text().splitlines()
+    assert lines[:2] == ["# before", HEADER.strip()] and len(lines) == 2 + 7
+
+
+def test_a_reader_that_stops_early_gets_no_error_message(tmp_path, study):
+    """`taskgroup export s - | head -1`: the closed pipe ends the command quietly, without `error:` or a traceback."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    process = _taskgroup("export", study, "-", stdout=subprocess.PIPE)
+    process.stdout.close()  # before the command has started up, so its first write finds the pipe closed
+    assert process.wait() == 1 and process.stderr.read() == ""
