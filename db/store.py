@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import ConflictError, StorageError
-from db.migrations_api import check_schema, check_upgradable, upgrade_to_head
+from db.migrations_api import check_schema, check_upgradable, current_revision, upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -67,13 +67,19 @@ class Store:
 
     def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
         self.url = normalise_url(url)
-        try:
+        with self._open_errors():
             self.engine = create_db_engine(self.url)
             if check:
                 check_schema(self.engine, create=create)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _open_errors(self) -> Iterator[None]:
+        """A file that is not a database, a server that does not answer: one StorageError naming the URL."""
+        try:
+            yield
         except exc.SQLAlchemyError as error:
             raise StorageError(f"cannot open database {self.display_url}: {_driver_message(error)}") from error
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def display_url(self) -> str:
@@ -104,10 +110,19 @@ class Store:
         finally:
             session.close()
 
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: empty); refuses a database of something else."""
+        with self._open_errors():
+            revision = current_revision(self.engine)
+            if revision is None:
+                check_upgradable(self.engine)  # tables but no revision: not a taskgroup database
+            return revision
+
     def upgrade(self) -> None:
         """Bring the schema to this code's head revision (`taskgroup db upgrade`)."""
-        check_upgradable(self.engine)
-        upgrade_to_head(self.engine)
+        with self._open_errors():
+            check_upgradable(self.engine)
+            upgrade_to_head(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

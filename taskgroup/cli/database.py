@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from db import open_store
-from db.migrations_api import current_revision, head_revision
+from db.migrations_api import head_revision
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json
 
 db_app = typer.Typer(cls=CommandGroup, help="Database schema: show its version, migrate it.", no_args_is_help=True)
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Migrate the database to this taskgroup's schema version (creates it when new)."""
     store = open_store(db, check=False)
-    before = current_revision(store.engine)
+    before = store.revision()
     store.upgrade()
     if json_output:
         emit_json({"url": store.display_url, "from": before, "to": head_revision()})
@@ -31,7 +31,7 @@ def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
 def current(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Show the database's schema revision and the one this taskgroup needs."""
     store = open_store(db, check=False)
-    info = {"url": store.display_url, "revision": current_revision(store.engine), "head": head_revision()}
+    info = {"url": store.display_url, "revision": store.revision(), "head": head_revision()}
     if json_output:
         emit_json(info)
     else:

@@ -45,3 +45,21 @@ def test_version_names_the_package_and_the_schema_revision_it_writes(tmp_path):
     output = run_ok("--version").output.strip()
     assert output == f"taskgroup {version('taskgroup')} (database schema revision {head_revision()})"
     assert run_json("db", "current", "--db", f"sqlite:///{tmp_path / 'v.sqlite'}")["head"] == head_revision()
+
+
+def test_db_commands_refuse_a_file_that_is_not_a_database_and_leave_it(tmp_path):
+    not_a_database = tmp_path / "notes.sqlite"
+    not_a_database.write_text("hello\n")
+    for command in ("current", "upgrade"):
+        assert "cannot open database" in run_error("db", command, "--db", str(not_a_database))
+    assert not_a_database.read_text() == "hello\n"
+
+
+def test_db_current_calls_a_database_of_something_else_not_a_taskgroup_database(tmp_path):
+    """Not "empty": its tables belong to another program, and `db upgrade` would refuse it too."""
+    other = tmp_path / "other.sqlite"
+    with create_db_engine(f"sqlite:///{other}").begin() as connection:
+        connection.execute(text("CREATE TABLE foo (x INTEGER)"))
+    for command in ("current", "upgrade"):
+        assert "not a taskgroup database" in run_error("db", command, "--db", str(other))
+    assert run_json("db", "current", "--db", str(tmp_path / "new.sqlite"))["revision"] is None  # empty is empty
