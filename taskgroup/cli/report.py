@@ -124,7 +124,7 @@ def gather_report_input(
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
         baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={estimator: _needs(runs[estimator]) for estimator in order if estimator in runs},
-        size_count=evidence.size_count,
+        size_count=evidence.size_count, notes=tuple(notes),
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))

@@ -55,6 +55,7 @@ class ReportInput:
     needs: Mapping[str, NeedsJob] = field(default_factory=dict)
     lookahead_affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AFFINITY_COLUMNS))
     size_count: int = 1
+    notes: Sequence[str] = ()
 
 
 def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
@@ -81,7 +82,7 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
         "estimators": estimators,
         "selections": [dict(s) for s in data.selections],
     }
-    return Report(data.study, f"taskgroup report: {data.study}", summary, tuple(sections), document)
+    return Report(data.study, f"taskgroup report: {data.study}", summary, tuple(sections), document, tuple(data.notes))
 
 
 def _loss_section(data: ReportInput) -> Section:

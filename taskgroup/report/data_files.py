@@ -51,6 +51,7 @@ def report_document(report: Report) -> dict[str, Any]:
         **report.document,
         "title": report.title,
         "summary": report.summary,
+        "notes": list(report.notes),
         "sections": [
             {
                 "id": section.id,

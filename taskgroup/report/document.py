@@ -50,6 +50,9 @@ class Report:
     summary: str
     sections: tuple[Section, ...]
     document: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    """What the report leaves out and why (a budget no network fits, an estimator with nothing to
+    estimate from): the team reading the files must see it, not only whoever ran the command."""
 
     def section(self, section_id: str) -> Section:
         """The section with this id (KeyError if absent: a bug in the builder, not user input)."""

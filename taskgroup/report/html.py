@@ -19,6 +19,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
 h1 { border-bottom: 3px solid #1f4e79; padding-bottom: .3rem; }
 h2 { color: #1f4e79; margin-top: 2.5rem; border-bottom: 1px solid #ccc; }
 nav ul { columns: 2; }
+ul.notes { color: #7a4b00; }
 * { box-sizing: border-box; }
 table { border-collapse: collapse; margin: .8rem 0 1.5rem; font-size: .85rem; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #d0d0d0; padding: .25rem .5rem; text-align: left; }
@@ -50,9 +51,14 @@ def render_html(report: Report) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{_e(report.title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{_e(report.title)}</h1>\n<p class=\"summary\">{_e(report.summary)}</p>\n"
+        f"<h1>{_e(report.title)}</h1>\n<p class=\"summary\">{_e(report.summary)}</p>\n{_notes(report.notes)}"
         f"<nav><ul>{nav}</ul></nav>\n{body}</body>\n</html>\n"
     )
+
+
+def _notes(notes: tuple[str, ...]) -> str:
+    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    return f'<ul class="notes">{items}</ul>\n' if notes else ""
 
 
 def _section(section: Section) -> str:

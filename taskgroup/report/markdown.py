@@ -32,6 +32,8 @@ class MarkdownWriter(ReportWriter):
 
 def render_markdown(report: Report) -> str:
     lines = [f"# {report.title}", "", report.summary, ""]
+    if report.notes:
+        lines += [*(f"- Note: {note}" for note in report.notes), ""]
     for section in report.sections:
         lines += [f"## {section.title}", "", f'<a id="{section.id}"></a>', "", section.text, ""]
         for figure in section.figures:

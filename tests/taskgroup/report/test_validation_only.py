@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import warnings
 
@@ -45,3 +46,17 @@ def test_an_out_path_that_is_a_file_is_refused_before_any_selection(tmp_path):
     assert result.output.strip().splitlines()[-1] == f"error: --out {taken} exists and is not a directory"
     assert "note:" not in result.output  # the selections (which note what they leave out) never ran
     assert taken.read_text() == "mine\n"
+
+
+def test_the_files_say_what_the_report_left_out(tmp_path):
+    """A budget no network fits is noted in the files handed to the team, not only on the terminal."""
+    db = _validation_only_study(tmp_path)
+    out = tmp_path / "report"
+    result = run_ok("report", "v", "--out", str(out), "--budgets", "0.5,1", "--estimators", "exact,esa", "--db", db)
+    notes = json.loads((out / "report.json").read_text())["notes"]
+    assert len(notes) == 2 and any("budget 0.5" in n and "cheapest feasible budget is 1" in n for n in notes)
+    assert any(n.startswith("estimator esa has nothing to estimate from") for n in notes)
+    for note in notes:
+        assert note in " ".join(result.output.split())  # the terminal says the same
+        assert f"- Note: {note}" in (out / "report.md").read_text()
+        assert html.escape(note) in (out / "report.html").read_text()
