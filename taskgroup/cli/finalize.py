@@ -82,7 +82,7 @@ def finalize(
     evidence = load_study_evidence(db, name, unit)
     selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                               costs=evidence.costs)
-    check_estimable(selector, name)
+    check_estimable(selector, evidence)
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)

@@ -66,7 +66,7 @@ def select_command(
     """Choose the networks to deploy within a budget, and which task each serves."""
     evidence = load_study_evidence(db, name, unit)
     selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
-    check_estimable(selector, name)
+    check_estimable(selector, evidence)
     selection = selector.select(
         budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
     )

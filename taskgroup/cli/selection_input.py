@@ -67,9 +67,12 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
         tasks = list(study.tasks)
         size_count, trainable = len(study.sizes), bool(study.dataset)
     if results.empty:
+        raise InvalidInputError(f"study {name!r} has no results yet: {_how_to_get_results(name, trainable)}")
+    missing = [task for task in tasks if task not in set(results["task"])]
+    if missing:
         raise InvalidInputError(
-            f"study {name!r} has no results yet: train candidates (`taskgroup run {name}`) or import results"
-        )
+            f"{counted(len(missing), 'task')} of study {name!r} {'has' if len(missing) == 1 else 'have'} no results yet "
+            f"({', '.join(missing)}), so no choice can serve every task: {_how_to_get_results(name, trainable)}")
     extras = {"affinity": affinity} if not affinity.empty else {}
     costs = measured_costs(candidates, unit, name)
     if costs is not None:
@@ -81,6 +84,13 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
                 f"run `taskgroup cost {name}` to measure them, or use --unit declared"
             )
     return StudyEvidence(name, tasks, results, costs, extras, size_count, trainable)
+
+
+def _how_to_get_results(study: str, trainable: bool, estimator: str | None = None) -> str:
+    """The command that fills a study's gap: training where it has a dataset, else importing."""
+    if not trainable:
+        return f"import them (`taskgroup import {study} FILE`); the study has no dataset to train on"
+    return f"train them (`taskgroup run {study}{f' --estimator {estimator}' if estimator else ''}`) or import them"
 
 
 def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple[str, str], float] | None:
@@ -122,28 +132,30 @@ def usable_selectors(
         try:
             selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
         except InvalidInputError as missing:
-            reasons[name] = f"estimator {name} left out: {missing}"
+            reasons[name] = (f"estimator {name}: {missing}", f"estimator {name} left out: {missing}")
             continue
         if selector.estimates.empty:
-            reasons[name] = f"{nothing_to_estimate(selector, evidence.name)}; left out"
+            reason = nothing_to_estimate(selector, evidence)
+            reasons[name] = (reason, f"{reason}; left out")
         else:
             usable.append(selector)
     if not usable:
-        raise InvalidInputError(f"no estimator can select for study {evidence.name!r}: " + "; ".join(reasons.values()))
+        raise InvalidInputError(f"no estimator can select for study {evidence.name!r}. " + " ".join(
+            f"{reason.rstrip('.')}." for reason, _ in reasons.values()))
     if names is None and reasons:
         needs = ", ".join(f"{name} (needs {ESTIMATORS.get(name).needs})" for name in reasons)
         return usable, [f"not compared, with nothing to estimate from: {needs}"]
-    return usable, list(reasons.values())
+    return usable, [note for _, note in reasons.values()]
 
 
-def check_estimable(selector: Selector, study: str) -> None:
+def check_estimable(selector: Selector, evidence: StudyEvidence) -> None:
     """Refuse a choice by an estimator that has nothing to estimate from (`select`, `finalize`)."""
     if selector.estimates.empty:
-        raise InvalidInputError(nothing_to_estimate(selector, study))
+        raise InvalidInputError(nothing_to_estimate(selector, evidence))
 
 
-def nothing_to_estimate(selector: Selector, study: str) -> str:
-    """Why `selector` cannot choose for `study`, and the command that trains what it needs."""
+def nothing_to_estimate(selector: Selector, evidence: StudyEvidence) -> str:
+    """Why `selector` cannot choose for the study, and the command that gets what it needs."""
     name = selector.estimator.name
-    return (f"estimator {name} has nothing to estimate from in study {study!r}: it needs {selector.estimator.needs} "
-            f"(`taskgroup run {study} --estimator {name}` trains them)")
+    return (f"estimator {name} has nothing to estimate from in study {evidence.name!r}: it needs "
+            f"{selector.estimator.needs} ({_how_to_get_results(evidence.name, evidence.trainable, name)})")

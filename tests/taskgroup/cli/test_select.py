@@ -88,10 +88,23 @@ def test_bad_queries_are_one_line_errors(paper, args, expected):
     assert expected in run_error("select", paper, *args)
 
 
-def test_study_without_results_and_unknown_study():
+def test_study_without_results_and_unknown_study(tmp_path):
     run_ok("study", "create", "empty", "--tasks", "a,b")
-    assert "has no results" in run_error("select", "empty", "--budget", "1")
+    assert ("study 'empty' has no results yet: import them (`taskgroup import empty FILE`); the study has no dataset "
+            "to train on") in run_error("select", "empty", "--budget", "1")
+    run_ok("study", "create", "trainable", "--tasks", "depth,normal", "--dataset", "synthetic")
+    assert "has no results yet: train them (`taskgroup run trainable`) or import them" in run_error(
+        "select", "trainable", "--budget", "1")
     assert "no study named 'ghost'" in run_error("select", "ghost", "--budget", "1")
+
+
+def test_a_task_of_the_study_without_results_is_named_as_such_not_as_unknown(tmp_path):
+    csv = tmp_path / "a.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\na,full,1,full,val,a,0.9\n")
+    run_ok("study", "create", "half", "--tasks", "a,b", "--sizes", "full=1.0")
+    run_ok("import", "half", str(csv))
+    error = run_error("select", "half", "--budget", "2")
+    assert "1 task of study 'half' has no results yet (b)" in error and "unknown" not in error
 
 
 def test_an_estimator_with_nothing_to_estimate_from_says_what_to_train(tmp_path):
@@ -102,12 +115,12 @@ def test_an_estimator_with_nothing_to_estimate_from_says_what_to_train(tmp_path)
     run_ok("study", "create", "early", "--tasks", "a,b", "--sizes", "full=1.0")
     run_ok("import", "early", str(csv))  # early-stage (ESA) runs only
     assert ("estimator exact has nothing to estimate from in study 'early': it needs fully trained (full-stage) "
-            "validation losses (`taskgroup run early --estimator exact` trains them)") in run_error(
-        "select", "early", "--budget", "2")
+            "validation losses (import them (`taskgroup import early FILE`); the study has no dataset to train on)"
+            ) in run_error("select", "early", "--budget", "2")
     assert run_json("select", "early", "--budget", "2", "--estimator", "esa")["predicted_loss"] == pytest.approx(1.5)
     swept = run_ok("sweep", "early", "--budgets", "1,2", "--estimators", "exact,esa", "--random-samples", "5")
     notes = [line for line in swept.stderr.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "taskgroup run early --estimator exact" in notes[0]  # one line, however long
+    assert len(notes) == 1 and "taskgroup import early FILE" in notes[0]  # one line, however long
 
 
 EXPECTED_EXACT = {1: 0.50278, 1.5: 0.46132, 2: 0.45224, 2.5: 0.44612, 3: 0.44235}
