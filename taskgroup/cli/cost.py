@@ -11,9 +11,10 @@ from rich.table import Column, Table
 
 from db import open_store
 from db.models import Candidate, Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, progress_bar
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cost import MEASURED_COLUMNS, CostMeasurement, candidate_costs
 from taskgroup.errors import InvalidInputError, UnknownNameError
+from taskgroup.wording import counted
 
 if TYPE_CHECKING:  # torch and the models are loaded by the command itself, not by every CLI start
     from taskgroup.models import SizeSpec
@@ -53,6 +54,9 @@ def cost(
     stored: Annotated[
         bool, typer.Option("--stored", help="Show the measurements stored by an earlier run instead of measuring again.")
     ] = False,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Delete the stored measurements: `relative` costs are the declared ones again.")
+    ] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -60,8 +64,20 @@ def cost(
 
     Latency is the median (and interquartile range) of timed forward passes after a warm-up, under
     inference mode, in rounds over all candidates so that changing machine load hits all alike.
-    Re-running overwrites earlier figures; --stored shows them.
+    Re-running overwrites earlier figures; --stored shows them, --clear deletes them. A study without
+    a dataset (imported results) is measured on taskgroup's own networks for its tasks, with a note:
+    if the imported results came from other networks, those are not their costs.
     """
+    if stored and clear:
+        raise InvalidInputError("--stored shows the measurements and --clear deletes them; give one")
+    if clear:
+        cleared = _clear(name, db)
+        if json_output:
+            emit_json({"study": name, "cleared": cleared})
+            return
+        console.print(f"Deleted the measured costs of {counted(cleared, 'candidate')} of [bold]{name}[/]; "
+                      "`relative` costs are the declared ones again.")
+        return
     if stored:
         report = _stored_report(name, db)
         if json_output:
@@ -71,6 +87,11 @@ def cost(
         _print_table(report, f"{name}: stored measurements ({devices})")
         return
     report, target, shape = measure_study(name, device, batch_size, image_size, warmup, repeats, rounds, threads, db)
+    if not _has_dataset(name, db):
+        print_note(f"study {name!r} has no dataset: these are taskgroup's own networks for its tasks, on "
+                   f"{shape[1]}x{shape[2]} inputs. If its imported results came from other networks, these are not "
+                   f"their costs: `relative` costs now use them; `--unit declared` keeps the imported ones, and "
+                   f"`taskgroup cost {name} --clear` deletes the measurements.")
     if json_output:
         emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
                    "candidates": report})
@@ -142,6 +163,22 @@ def _size_of(sizes: dict[str, SizeSpec], tasks: str, label: str) -> SizeSpec:
         known = ", ".join(sizes) or "none"
         raise InvalidInputError(f"candidate {tasks} has size {label!r}, which the study does not define (sizes: {known})")
     return sizes[label]
+
+
+def _has_dataset(name: str, db: str | None) -> bool:
+    with open_store(db).session() as session:
+        return bool(Study.find_or_raise_by_name(session, name).dataset)
+
+
+def _clear(name: str, db: str | None) -> int:
+    """Forget every stored measurement of the study (one transaction); how many candidates had one."""
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, name)
+        measured = [c for c in Candidate.all_of_study(session, study.id) if c.latency_ms is not None]
+        for candidate in measured:
+            candidate.params = candidate.macs = candidate.latency_ms = candidate.latency_spread_ms = None
+            candidate.peak_memory_bytes = candidate.cost_device = None
+        return len(measured)
 
 
 def _store(candidate: Candidate, measurement: CostMeasurement) -> None:

@@ -93,3 +93,18 @@ def test_select_in_measured_units_needs_every_candidate_measured(tmp_path: Path)
     message = run_error("select", "s", "--budget", "1e12", "--unit", "macs", "--db", db)
     assert "normal@half" in message and "taskgroup cost s" in message
     assert run_json("select", "s", "--budget", "2", "--unit", "declared", "--db", db)["cost"] <= 2
+
+
+def test_measuring_imported_results_says_whose_costs_they_are_and_clear_restores_the_declared_ones(tmp_path: Path) -> None:
+    """An imported study's results may come from other networks: measuring says so, and --clear undoes it."""
+    db = _study_with_candidates(tmp_path)
+    declared = run_json("select", "s", "--budget", "1", "--db", db)
+    measured = run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db)
+    assert "study 's' has no dataset: these are taskgroup's own networks" in " ".join(measured.stderr.split())
+    assert "`taskgroup cost s --clear` deletes the measurements" in " ".join(measured.stderr.split())
+    assert run_json("cost", "s", "--stored", "--db", db)["candidates"]
+
+    assert run_json("cost", "s", "--clear", "--db", db) == {"study": "s", "cleared": len(CANDIDATES)}
+    assert "has no measured costs yet" in run_error("cost", "s", "--stored", "--db", db)
+    assert run_json("select", "s", "--budget", "1", "--db", db) == declared  # `relative` is the declared cost again
+    assert "give one" in run_error("cost", "s", "--stored", "--clear", "--db", db)
