@@ -12,6 +12,8 @@ def finite_number(text: str, what: str) -> float:
     is not a number or not finite (nan, inf: they would poison every sum they enter)."""
     stripped = text.strip()
     try:
+        if "_" in stripped:  # Python reads 1_000 as 1000; a file's "1_0" is a typo, not ten
+            raise ValueError
         value = float(stripped)
     except ValueError:
         raise InvalidInputError(f"{what} {stripped!r} is not a number") from None

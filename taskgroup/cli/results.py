@@ -14,9 +14,9 @@ import typer
 from db import open_store
 from db.models import Study
 from db.results import results_frame, store_results
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note
 from taskgroup.errors import InvalidInputError
-from taskgroup.io.exchange import check_against_study, read_exchange_csv, write_exchange_csv
+from taskgroup.io.exchange import check_against_study, cost_mismatches, read_exchange_csv, write_exchange_csv
 from taskgroup.wording import counted
 
 
@@ -61,7 +61,13 @@ def import_results(
             check_against_study(frame, study.tasks, study.size_labels())
         except InvalidInputError as mismatch:
             raise InvalidInputError(f"{', '.join(map(str, files))}: {mismatch}") from None
+        mismatches = cost_mismatches(frame, {size["label"]: size.get("cost", 1.0) for size in study.sizes})
         summary = store_results(session, study, frame.to_dict("records"), replace=replace)
+    if mismatches:
+        tasks, size, imported, declared = mismatches[0]
+        print_note(f"{counted(len(mismatches), 'candidate')} in the file {'has' if len(mismatches) == 1 else 'have'} a "
+                   f"cost other than {'its' if len(mismatches) == 1 else 'their'} size's declared cost (e.g. "
+                   f"{tasks}@{size}: {imported:g}, declared {declared:g}); selection prices them as imported")
     if json_output:
         emit_json(dataclasses.asdict(summary))
     else:

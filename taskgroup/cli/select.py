@@ -23,7 +23,8 @@ UnitOption = Annotated[
     typer.Option(
         "--unit",
         help="Budget unit: relative (measured cost / a full single-task network's, or the declared cost where nothing "
-        "is measured), declared (the sizes' declared costs, as in the paper), ms, macs or params (need `taskgroup cost`).",
+        "is measured), declared (the costs stored with the results: a size's declared cost, or the imported `cost`; as in "
+        "the paper), ms, macs or params (need `taskgroup cost`).",
     ),
 ]
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]

@@ -7,7 +7,8 @@ anything is written.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -117,6 +118,14 @@ def check_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterab
             )
         if row.size not in known_sizes:
             raise InvalidInputError(f"unknown size {row.size!r} (study sizes: {', '.join(sorted(known_sizes))})")
+
+
+def cost_mismatches(frame: pd.DataFrame, declared: Mapping[str, float]) -> list[tuple[str, str, float, float]]:
+    """(tasks, size, imported cost, declared cost) of each candidate whose cost in the file is not its
+    size's declared cost: selection prices it as imported, which the user may not expect."""
+    costs = frame.drop_duplicates(["tasks", "size"])[["tasks", "size", "cost"]].itertuples(index=False)
+    return sorted((tasks, size, float(cost), float(declared[size])) for tasks, size, cost in costs
+                  if size in declared and not math.isclose(cost, declared[size], rel_tol=1e-9))
 
 
 def write_exchange_csv(frame: pd.DataFrame, handle: TextIO) -> None:

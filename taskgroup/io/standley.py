@@ -74,7 +74,7 @@ def _read_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot read: {exc}") from None
     lines = text.split("\n")
-    if lines and lines[-1] == "":  # the trailing newline may or may not be there
+    while lines and lines[-1].strip(" \r") == "":  # trailing newlines and blank lines, as the CSV importer skips them
         lines.pop()
     n = len(names)
     expected = 1 + (2**n - 1)

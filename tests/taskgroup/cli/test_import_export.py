@@ -181,3 +181,13 @@ def test_a_reader_that_stops_early_gets_no_error_message(tmp_path, study):
     process = _taskgroup("export", study, "-", stdout=subprocess.PIPE)
     process.stdout.close()  # before the command has started up, so its first write finds the pipe closed
     assert process.wait() == 1 and process.stderr.read() == ""
+
+
+def test_costs_other_than_the_declared_ones_are_noted_and_priced_as_imported(tmp_path):
+    run_ok("study", "create", "dear", "--tasks", "a,b", "--sizes", "full=2.0,half=0.5")
+    result = run_ok("import", "dear", _write(tmp_path, GOOD.replace("b,full,1.0,full,val,b,0.25", "b,full,2.0,full,val,b,0.25")))
+    note = " ".join(result.stderr.split())
+    assert "2 candidates in the file have a cost other than their size's declared cost (e.g. a@full: 1, declared 2)" in note
+    assert run_json("select", "dear", "--budget", "1", "--unit", "declared")["cost"] == 1.0  # a+b as imported
+    run_ok("study", "create", "same", "--tasks", "a,b", "--sizes", "full=1.0,half=0.5")
+    assert "note:" not in run_ok("import", "same", _write(tmp_path, GOOD)).stderr

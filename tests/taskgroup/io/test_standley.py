@@ -43,6 +43,9 @@ def test_trailing_newline_is_optional(tmp_path: Path) -> None:
         write(tmp_path / "v2", two_task_lines(), newline=False), write(tmp_path / "t2", two_task_lines(), newline=False), ["b", "a"]
     )
     assert with_newline.equals(without)
+    blank_lines_after = tmp_path / "v3"
+    blank_lines_after.write_text("\n".join(two_task_lines()) + "\n\n \n")  # as an editor may leave them
+    assert read_standley(blank_lines_after, blank_lines_after, ["b", "a"]).equals(with_newline)
     # columns are named b, a: the pair network's canonical name is sorted
     assert set(with_newline["tasks"]) == {"a", "b", "a+b"}
 
@@ -60,6 +63,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_read_like_the_plain_file(tmp_path:
         (["0.5\t0.6", "0.4\t", "\t0.7\t", "0.3\t0.65"], r"line 3: expected 2 tab-separated columns .* found 3"),
         (["0.5\t0.6", "0.4\t", "\tabc", "0.3\t0.65"], r"line 3: loss of b 'abc' is not a number"),
         (["0.5\t0.6", "0.4\t", "\tnan", "0.3\t0.65"], r"line 3: loss of b must be a finite number"),
+        (["0.5\t0.6", "0.4\t", "\t0_7", "0.3\t0.65"], r"line 3: loss of b '0_7' is not a number"),
         (["0.5\t0.6", "0.4\t", "\t0.7"], r"expected 4 lines for 2 tasks .* found 3"),
         (["0.5\t0.6", "0.4\t", "\t0.7", "0.3\t0.65", "0.1\t0.1"], r"expected 4 lines for 2 tasks .* found 5"),
         (["0.5\t", "0.4\t", "\t0.7", "0.3\t0.65"], r"line 1: .*half-size.* empty: b"),
