@@ -84,9 +84,13 @@ def _check_override(override: Mapping[tuple[str, str], float]) -> dict[Candidate
 
 
 def fully_trained(results: pd.DataFrame) -> set[tuple[str, str]]:
-    """The (tasks, size) networks with full-stage validation losses: those that can serve a task."""
+    """The (tasks, size) networks with a full-stage validation loss for every one of their tasks: those
+    exact can choose (an import may hold only some of a network's tasks)."""
     rows = results[(results["stage"] == "full") & (results["split"] == "val")]
-    return set(zip(rows["tasks"], rows["size"], strict=True))
+    served: dict[tuple[str, str], set[str]] = {}
+    for tasks, size, task in rows[["tasks", "size", "task"]].itertuples(index=False):
+        served.setdefault((tasks, size), set()).add(task)
+    return {key for key, tasks in served.items() if tasks == set(key[0].split("+"))}
 
 
 def full_losses(results: pd.DataFrame, split: str) -> dict[tuple[str, str, str], float]:

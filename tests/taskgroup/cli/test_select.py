@@ -216,6 +216,10 @@ def test_select_sweep_and_report_count_the_possible_networks_alike(tmp_path):
     assert said in " ".join(run_ok("sweep", "two", "--budgets", "2", "--random-samples", "5").stderr.split())
     run_ok("report", "two", "--out", str(tmp_path / "report"), "--budgets", "1,2", "--format", "json")
     assert said in json.loads((tmp_path / "report" / "report.json").read_text())["summary"]
+    partial = tmp_path / "partial.csv"  # the three-task network at half size, with one task's loss only
+    partial.write_text("tasks,size,cost,stage,split,task,loss\ndepth+edge+normal,half,0.5,full,val,depth,0.1\n")
+    run_ok("import", "two", str(partial))
+    assert said in " ".join(run_ok("select", "two", "--budget", "2").stderr.split())  # it cannot be chosen: not counted
 
 
 def test_progress_bars_leave_no_blank_lines_where_stderr_is_not_a_terminal(paper):
