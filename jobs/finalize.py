@@ -26,6 +26,7 @@ from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
 from taskgroup.finalization import Exploration, NetworkKey
 from taskgroup.selection import Selection, Selector
+from taskgroup.wording import counted
 
 FINALIZE_PRIORITY = 10
 """Finalize jobs go ahead of any other queued work of the study."""
@@ -73,6 +74,20 @@ def check_estimates_done(session: Session, study: Study) -> None:
         raise InvalidInputError(
             f"study {study.name!r} still has {open_jobs} queued or running jobs; finalize once they are done "
             f"(see `taskgroup status {study.name}`)"
+        )
+
+
+def check_queue_empty(session: Session, study: Study) -> None:
+    """Refuse `finalize --until-stable --max-trained` while jobs are queued (by a plain `finalize`, a
+    stopped run, or `retry`): its workers would train them too, beyond the limit and uncounted."""
+    queued = session.scalar(
+        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "queued")
+    )
+    if queued:
+        raise InvalidInputError(
+            f"study {study.name!r} has {counted(queued, 'queued job')} (from an earlier `finalize`, or a stopped run); "
+            f"finalize --until-stable would train {'it' if queued == 1 else 'them'} too, outside --max-trained: train {'it' if queued == 1 else 'them'} first (`taskgroup work {study.name}`) or remove "
+            f"{'it' if queued == 1 else 'them'} (`taskgroup cancel {study.name}`)"
         )
 
 

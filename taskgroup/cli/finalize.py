@@ -45,7 +45,8 @@ def finalize(
     ] = False,
     max_trained: Annotated[
         int | None, typer.Option("--max-trained", min=0, help="With --until-stable: stop after training this many "
-                                 "networks in total (a compute limit).", show_default=False)
+                                 "networks in total (a compute limit). Refused while the study has queued jobs, which "
+                                 "its workers would train too.", show_default=False)
     ] = None,
     explore: Annotated[
         bool, typer.Option("--explore", help="With --max-trained: once the choice is stable, spend the rest of the "
@@ -67,7 +68,7 @@ def finalize(
 ) -> None:
     """Select at each budget with the estimator and queue full training of the chosen networks (then
     `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing."""
-    from jobs.finalize import budgets_json, check_estimates_done, finalize_study
+    from jobs.finalize import budgets_json, check_estimates_done, check_queue_empty, finalize_study
     from taskgroup.finalization import known_selector
     from taskgroup.selection import parse_budgets
 
@@ -99,7 +100,10 @@ def finalize(
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, log_dir(checkpoint_root, db, name), backend, address)
     with store.session() as session:
-        check_runnable(request, Study.find_or_raise_by_name(session, name))
+        study = Study.find_or_raise_by_name(session, name)
+        check_runnable(request, study)
+        if max_trained is not None:
+            check_queue_empty(session, study)
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
                             quiet=json_output)
     if not explore:

@@ -233,3 +233,16 @@ def test_until_stable_refuses_an_import_only_study_before_it_queues_anything():
     assert "no dataset" in run_error("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa",
                                      "--until-stable", "--devices", "cpu")
     assert run_json("status", "s")["jobs"] == jobs
+
+
+def test_the_compute_limit_holds_when_an_earlier_finalize_left_jobs_queued():
+    """A plain `finalize` queues its choices; `--until-stable --max-trained 1` would have worked them all off."""
+    create_hoa_study(plan="esa")
+    queued = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa")["jobs_added"]
+    assert queued >= 2
+    error = run_error("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "1", *UNTIL_STABLE)
+    assert f"has {queued} queued jobs" in error and "taskgroup work s" in error and "taskgroup cancel s" in error
+    assert run_json("status", "s")["jobs"]["queued"] == queued and len(fully_trained()) == 0  # nothing was trained
+    run_ok("cancel", "s")
+    limited = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "1", *UNTIL_STABLE)
+    assert limited["networks_trained"] == 1 and len(fully_trained()) == 1
