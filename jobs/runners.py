@@ -28,8 +28,9 @@ Progress = Callable[[int, int], None]
 class JobRunner(ABC):
     """Runs one claimed job to its losses, checkpointing into `claim.checkpoint_dir`.
 
-    `run` raises `JobInterrupted` when `should_stop()` turns true (after checkpointing), and lets a
-    `DivergenceError` through (the job fails at once); any other exception costs an attempt.
+    `run` raises `JobInterrupted` when `should_stop()` turns true (after checkpointing), and lets our
+    own errors through (a `DivergenceError`, bad data or settings: the job fails at once, since
+    another attempt would fail alike); any other exception costs an attempt.
     """
 
     name: ClassVar[str]

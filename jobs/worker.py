@@ -26,7 +26,7 @@ from jobs.queue import JobQueue
 from jobs.runners import JobRunner
 from jobs.settings import WorkerSettings
 from jobs.transient import is_transient, retry_transient
-from taskgroup.errors import DivergenceError, TaskgroupError
+from taskgroup.errors import TaskgroupError
 
 T = TypeVar("T")
 log = logging.getLogger("taskgroup.jobs")
@@ -143,10 +143,11 @@ class Worker:
                 output = self.runner.run(claim, should_stop, progress)
             except JobInterrupted:
                 output = None
-            except DivergenceError as error:
+            except TaskgroupError as error:  # a diverging loss, bad data or settings: another attempt fails alike
                 self._fail(claim, str(error), permanent=True, summary=summary)
                 return
             except Exception as error:
+                log.error("%s: attempt %d raised", claim.label, claim.attempt, exc_info=error)  # the traceback, in the log
                 self._fail(claim, _describe(error), permanent=False, summary=summary)
                 return
         if output is None:
@@ -183,7 +184,6 @@ class Worker:
 
 
 def _describe(error: Exception) -> str:
-    """Our own errors by their message; anything else with its traceback, which the user will need."""
-    if isinstance(error, TaskgroupError):
-        return str(error)
-    return "".join(traceback.format_exception(error)).strip()
+    """One line for the job's stored error (and the CLI's `error:` line): the traceback is in the log."""
+    last = "".join(traceback.format_exception_only(error)).strip().splitlines()[-1]
+    return f"{last} (traceback in the worker log)"

@@ -74,21 +74,14 @@ def parse_devices(text: str | None) -> tuple[str, ...]:
     """`cpu`, `cuda:0,cuda:1`, ... checked against this machine; None means every GPU, else the CPU."""
     import torch
 
+    from taskgroup.devices import resolve_device
+
     if text is None or text.strip() in ("", "auto"):
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         return tuple(f"cuda:{i}" for i in range(count)) or ("cpu",)
     devices = tuple(part.strip() for part in text.split(",") if part.strip())
     for name in devices:
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise InvalidInputError(f"unknown device {name!r} in --devices (write e.g. cpu or cuda:0)") from None
-        if device.type == "cuda":
-            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-            if (device.index or 0) >= count:
-                raise InvalidInputError(f"device {name!r} is not available here ({count} CUDA devices)")
-        elif device.type not in ("cpu", "mps"):
-            raise InvalidInputError(f"device {name!r}: only cpu, cuda and mps devices can train")
+        resolve_device(name)
     if len(set(devices)) != len(devices):
         raise InvalidInputError(f"--devices {text!r} lists a device twice; use --per-device for several workers each")
     return devices

@@ -119,7 +119,7 @@ def measure_study_affinity(
     from jobs.claim import settings_folder
     from jobs.settings import default_checkpoint_root
     from taskgroup.affinity.measure import default_interval, measure_affinity
-    from taskgroup.cost import resolve_device
+    from taskgroup.devices import resolve_device
     from taskgroup.data import DatasetSpec, load_splits
     from taskgroup.models import SizeSpec
     from taskgroup.training.engine import TrainingInterrupted

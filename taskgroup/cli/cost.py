@@ -103,7 +103,8 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
                   rounds: int, threads: int | None, db: str | None) -> tuple[list[dict[str, Any]], Any, tuple[int, int, int]]:
     """Measure and store every candidate's cost (with a progress bar): one record per candidate, the
     device and the input shape. `cost` prints them; `demo` sums them up."""
-    from taskgroup.cost import measure_candidates, resolve_device
+    from taskgroup.cost import measure_candidates
+    from taskgroup.devices import resolve_device
     from taskgroup.models import SizeSpec
 
     target = resolve_device(device)

@@ -62,7 +62,7 @@ def train(
 ) -> None:
     """Train one candidate network and print each task's validation and test loss (of the checkpoint
     with the lowest summed validation loss)."""
-    from taskgroup.cost import resolve_device
+    from taskgroup.devices import resolve_device
     from taskgroup.data import DatasetSpec, load_splits
     from taskgroup.training import train_candidate
 

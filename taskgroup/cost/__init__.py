@@ -13,7 +13,7 @@ __getattr__, _, _ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "measure": [
-            "combine_rounds", "count_macs", "count_params", "measure_candidates", "measure_cost", "resolve_device",
+            "combine_rounds", "count_macs", "count_params", "measure_candidates", "measure_cost",
         ],
     },
 )
@@ -28,5 +28,4 @@ __all__ = [
     "count_params",
     "measure_candidates",
     "measure_cost",
-    "resolve_device",
 ]

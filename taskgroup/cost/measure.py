@@ -17,28 +17,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from taskgroup.cost.measurement import CostMeasurement
+from taskgroup.devices import resolve_device
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec, build_model
 from taskgroup.tasks.base import Task
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """`device` as a torch device, refusing malformed names and CUDA on a machine without it;
-    `auto` is CUDA where present, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidInputError(f"device {device!r} is not a torch device (e.g. cpu, cuda, cuda:0)") from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InvalidInputError(f"device {device!r}: CUDA is not available on this machine")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise InvalidInputError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are present"
-            )
-    return resolved
 
 
 def count_params(model: nn.Module) -> int:

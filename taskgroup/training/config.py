@@ -8,6 +8,9 @@ from typing import Any
 
 from taskgroup.errors import InvalidInputError
 
+MAX_LR = 1e30
+"""Far above any rate that trains; larger ones overflow float32 inside the optimizer (torch's error, not ours)."""
+
 STAGES = ("full", "early")
 """`full`: trained to convergence; `early`: the ESA run, the same schedule cut at `stage_fraction`."""
 
@@ -66,8 +69,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InvalidInputError(f"training option {name} must be a non-negative integer, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise InvalidInputError(f"training option lr must be a positive number, got {self.lr!r}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise InvalidInputError(f"training option lr must be a positive number of at most {MAX_LR:g}, got {self.lr!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise InvalidInputError(f"training option weight_decay must be >= 0, got {self.weight_decay!r}")
         if not 0 <= self.momentum < 1:

@@ -41,6 +41,7 @@ def test_configure_refuses_unknown_or_bad_options():
     create()
     assert "unknown training option 'learning_rate'" in run_error("configure", "s", "--set", "learning_rate=0.1")
     assert "lr must be a positive number" in run_error("configure", "s", "--set", "lr=-1")
+    assert "lr must be a positive number of at most 1e+30" in run_error("configure", "s", "--set", "lr=1e300")
     assert "init must be one of per-task, sequential" in run_error("configure", "s", "--set", "init=shuffled")
     stored = run_json("configure", "s", "--set", "lr=0.01", "--set", "max_epochs=3")["training"]
     assert stored == {"lr": 0.01, "max_epochs": 3}
@@ -113,7 +114,7 @@ def test_bad_budgets_and_devices_get_one_clear_error():
     create()
     run_ok("plan", "s")
     assert "START:STOP:STEP" in run_error("finalize", "s", "--budgets", "one")
-    assert "unknown device 'gpu0'" in run_error("work", "s", "--devices", "gpu0", "--runner", "dry")
+    assert "device 'gpu0' is not a torch device" in run_error("work", "s", "--devices", "gpu0", "--runner", "dry")
     assert "unknown job runner 'fast'" in run_error("work", "s", "--devices", "cpu", "--runner", "fast")
     assert "unknown plan 'tag'" in run_error("plan", "s", "--estimator", "tag")
 

@@ -108,3 +108,34 @@ def test_a_diverging_job_fails_at_once_with_its_message(tmp_path):
         job = session.scalars(select(Job)).one()
     assert (job.state, job.attempts) == ("failed", 1)
     assert "diverged" in job.error and "depth" in job.error
+
+
+def test_a_data_error_fails_the_job_at_once(tmp_path):
+    """Bad data on disk fails every attempt alike: it is not retried (on real data each try may take long)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    dataset = {"name": "nyuv2", "root": str(tmp_path / "no-such-folder"), "options": {}}
+    store = make_study(url, tasks=["depth"], jobs=1, dataset=dataset, training={"max_epochs": 1})
+    summary = Worker(store, "s", "cpu", settings(tmp_path, runner="train"), build_runner("train")).run()
+    assert summary.failed == 1 and summary.requeued == 0
+    with store.session() as session:
+        job = session.scalars(select(Job)).one()
+    assert (job.state, job.attempts) == ("failed", 1) and "no-such-folder" in job.error
+
+
+@pytest.mark.skipif(__import__("torch").backends.mps.is_available(), reason="needs a machine without MPS")
+def test_an_unexpected_error_is_retried_and_stored_as_one_line_with_the_traceback_in_the_log(tmp_path, caplog):
+    """torch's own error (here: a device the machine lacks) may be transient: it costs an attempt. The job's
+    error, which `work` prints as its `error:` line, is one line; the traceback goes to the worker log."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    dataset = {"name": "synthetic", "root": None, "options": {"images": 12, "resolution": 16}}
+    store = make_study(url, tasks=["depth"], jobs=1, dataset=dataset, training={"max_epochs": 1, "batch_size": 4})
+    with caplog.at_level(logging.INFO, logger="taskgroup.jobs"):
+        summary = Worker(store, "s", "mps", settings(tmp_path, runner="train", max_attempts=2),
+                         build_runner("train")).run()
+    assert (summary.requeued, summary.failed) == (1, 1)
+    with store.session() as session:
+        job = session.scalars(select(Job)).one()
+    assert (job.state, job.attempts) == ("failed", 2)
+    assert "\n" not in job.error and "Traceback" not in job.error and job.error.endswith("(traceback in the worker log)")
+    assert "mps" in job.error.lower()
+    assert any(record.exc_info for record in caplog.records if "raised" in record.getMessage())

@@ -35,4 +35,4 @@ def test_reading_commands_stay_light_and_training_code_still_loads_torch(tmp_pat
     )
     assert _loaded_after(script) == set()
     assert "torch" in _loaded_after("from taskgroup.training import train_candidate")
-    assert "torch" in _loaded_after("from taskgroup.cost import resolve_device")
+    assert "torch" in _loaded_after("from taskgroup.cost import measure_cost")

@@ -12,7 +12,6 @@ from torch import Tensor, nn
 
 from taskgroup.cost import (
     CostMeasurement, combine_rounds, count_macs, count_params, measure_candidates, measure_cost,
-    resolve_device,
 )
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import SizeSpec, build_model, parse_size
@@ -145,10 +144,6 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], fragment: str) -> 
 def test_asking_for_cuda_without_it_is_a_clear_error() -> None:
     with pytest.raises(InvalidInputError, match="CUDA is not available"):
         measure_cost(build_model([_Depth()], parse_size("tiny=0.25")), (3, 16, 16), "cuda:0")
-
-
-def test_auto_is_cuda_where_present_else_the_cpu() -> None:
-    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine")
