@@ -62,11 +62,13 @@ class StudySpecFile:
     data_root: Path | None = None
     data_options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    folder: Path = field(default_factory=Path.cwd)
+    """Where relative folder options (a dataset's root, the synthetic cache_dir) start from: the file's folder."""
 
 
 def read_study_spec(path: Path) -> StudySpecFile:
     """Read a TOML study spec; unknown keys and bad training options are refused, naming the file.
-    A relative dataset `root` is relative to the file's folder.
+    A relative dataset `root` (or other folder option) is relative to the file's folder.
 
     ```toml
     tasks = ["segment", "depth", "normal"]
@@ -112,6 +114,7 @@ def read_study_spec(path: Path) -> StudySpecFile:
         data_root=path.parent / Path(dataset["root"]).expanduser() if dataset.get("root") else None,  # relative to the file
         data_options=dict(dataset.get("options", {})),
         training=dict(training),
+        folder=path.parent.absolute(),
     )
 
 
@@ -195,7 +198,8 @@ def create(
             raise InvalidInputError(f"dataset {dataset!r} is read from disk: give its folder with --data-root")
         # Absolute, so workers started in another folder find it (symbolic links kept: machines may differ there).
         data_root = Path(os.path.abspath(data_root.expanduser())) if data_root is not None else None
-        options = {**spec_values.data_options, **parse_key_values(data_option, "--data-option")}
+        options = {**source.absolute_options(spec_values.data_options, spec_values.folder),
+                   **source.absolute_options(parse_key_values(data_option, "--data-option"), Path.cwd())}
         spec = DatasetSpec(name=dataset, root=data_root, options=options)
         source.check_options(spec)
         known = set(available_tasks(spec))

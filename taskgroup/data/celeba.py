@@ -6,7 +6,8 @@ list_landmarks_align_celeba.txt}; ROOT may also be the `celeba` folder itself.
 
 torchvision checks every text file against the md5 of the official release, which would refuse
 any subset or re-export (and test fixtures). We keep its reader and replace only that check by a
-presence check naming the missing file; malformed files are refused when parsed.
+presence check naming the missing file; malformed files, attribute values other than -1/1 and
+partitions other than 0/1/2 are refused when parsed, naming the file and line.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.datasets import CelebA
 
-from taskgroup.data.source import DATASETS, DatasetSource, Progress, reject_unknown_options, require_root
+from taskgroup.data.arrays import open_image, read_error
+from taskgroup.data.source import (
+    DATASETS, DatasetSource, Progress, check_resolution, reject_unknown_options, require_root,
+)  # fmt: skip
 from taskgroup.data.spec import DatasetSpec
 from taskgroup.errors import InvalidInputError
 from taskgroup.tasks.attribute import ATTRIBUTE_TASKS, attribute_task_name
@@ -36,6 +41,14 @@ TEXT_FILES = (
 )
 IMAGE_FOLDER = "img_align_celeba"
 SPLIT_NAMES = {"train": "train", "val": "valid", "test": "test"}
+PARTITION_FILE = "list_eval_partition.txt"
+PARTITIONS = {"train": 0, "valid": 1, "test": 2}
+# The values torchvision would otherwise map silently: an attribute 3 becomes a label 2, a partition 3
+# drops its image from every split.
+ALLOWED_VALUES = {
+    "list_attr_celeba.txt": ((-1, 1), "attribute values must be -1 or 1"),
+    PARTITION_FILE: (tuple(PARTITIONS.values()), "partitions must be 0 (train), 1 (valid) or 2 (test)"),
+}
 DEFAULT_RESOLUTION = 64
 
 
@@ -50,6 +63,35 @@ class _PresentCelebA(CelebA):
         if not (folder / IMAGE_FOLDER).is_dir():
             raise InvalidInputError(f"missing directory: {folder / IMAGE_FOLDER}")
         return True
+
+    def _load_csv(self, filename: str, header: int | None = None) -> Any:
+        """torchvision's parse of one text file, its errors naming the file, its values checked."""
+        path = Path(self.root) / self.base_folder / filename
+        try:
+            table = super()._load_csv(filename, header)
+        except OSError as exc:
+            raise read_error(path, exc, "CelebA text file") from None
+        except (ValueError, IndexError) as exc:
+            raise InvalidInputError(f"corrupt CelebA text file: {path} ({exc})") from None
+        if filename in ALLOWED_VALUES:
+            _check_values(path, table, 1 if header is None else header + 2, *ALLOWED_VALUES[filename])
+        return table
+
+
+def _check_values(path: Path, table: Any, first_line: int, allowed: tuple[int, ...], rule: str) -> None:
+    """Refuse a value outside `allowed`, naming the file, line (rows start at `first_line`) and column."""
+    names = [name for name in table.header if name]
+    if names and table.data.ndim == 2 and len(names) != table.data.shape[1]:
+        raise InvalidInputError(
+            f"corrupt CelebA text file: {path} (the header names {len(names)} columns, the rows hold {table.data.shape[1]})"
+        )
+    bad = torch.nonzero(~torch.isin(table.data, torch.tensor(allowed)))
+    if len(bad):
+        row, column = (int(v) for v in bad[0])
+        where = f", column {names[column]}" if names else ""
+        raise InvalidInputError(
+            f"corrupt CelebA text file: {path} line {first_line + row}{where}: {rule}, found {int(table.data[row, column])}"
+        )
 
 
 class CelebAAttributes(Dataset):
@@ -70,13 +112,8 @@ class CelebAAttributes(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         path = Path(self.celeba.root) / self.celeba.base_folder / IMAGE_FOLDER / self.celeba.filename[i]
-        try:
-            with Image.open(path) as image:
-                rgb = np.asarray(image.convert("RGB").resize((self.resolution, self.resolution), Image.BILINEAR))
-        except FileNotFoundError:
-            raise InvalidInputError(f"missing file: {path}") from None
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InvalidInputError(f"corrupt image file: {path} ({exc})") from None
+        image = open_image(path).convert("RGB")
+        rgb = np.asarray(image.resize((self.resolution, self.resolution), Image.BILINEAR))
         item = {"rgb": torch.from_numpy(rgb.transpose(2, 0, 1).astype(np.float32) / 255.0)}
         attrs = self.celeba.attr[i]
         for task, column in self.columns.items():
@@ -103,27 +140,32 @@ class CelebASource(DatasetSource):
 
     def check_options(self, spec: DatasetSpec) -> None:
         reject_unknown_options(spec, ("resolution",))
-        resolution = spec.options.get("resolution", DEFAULT_RESOLUTION)
-        if not isinstance(resolution, int) or resolution < 8:
-            raise InvalidInputError(f"celeba option resolution must be an integer >= 8, got {resolution!r}")
+        check_resolution(spec.name, spec.options.get("resolution", DEFAULT_RESOLUTION))
 
     def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
         resolution = spec.options.get("resolution", DEFAULT_RESOLUTION)
         root = _torchvision_root(require_root(spec))
-        if not (root / CelebA.base_folder).is_dir():
-            raise InvalidInputError(f"missing directory: {root / CelebA.base_folder}")
+        folder = root / CelebA.base_folder
+        if not folder.is_dir():
+            raise InvalidInputError(f"missing directory: {folder}")
         result: dict[str, Dataset] = {}
         for ours, theirs in SPLIT_NAMES.items():
             try:
                 celeba = _PresentCelebA(os.fspath(root), split=theirs, target_type="attr", download=False)
+            except InvalidInputError:  # ours, naming the file (and a ValueError: not to be caught below)
+                raise
             except TypeError:  # torchvision squeezes a one-image split to a 0-d tensor
                 raise InvalidInputError(
                     f"torchvision's CelebA cannot read a split of exactly one image: split {theirs!r} of "
-                    f"{root / CelebA.base_folder / 'list_eval_partition.txt'}"
+                    f"{folder / PARTITION_FILE}"
                 ) from None
-            except (ValueError, IndexError, RuntimeError) as exc:
+            except (ValueError, IndexError) as exc:  # the files list different numbers of images
                 raise InvalidInputError(
-                    f"corrupt CelebA text files in {root / CelebA.base_folder} ({type(exc).__name__}: {exc})"
+                    f"corrupt CelebA text files in {folder} (they list different numbers of images: {exc})"
                 ) from None
+            if len(celeba) == 0:
+                raise InvalidInputError(
+                    f"split {ours} is empty: no image has partition {PARTITIONS[theirs]} in {folder / PARTITION_FILE}"
+                )
             result[ours] = CelebAAttributes(celeba, tasks, resolution)
         return result

@@ -38,6 +38,36 @@ def _hwc(array: np.ndarray, channels: int, path: Path) -> np.ndarray:
     return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
 
 
+IMAGE_SLACK = 1e-3
+"""Rounding a preprocessing step may leave outside [0,1] (clipped); anything further is another scale."""
+
+
+def _finite(path: Path) -> np.ndarray:
+    """The array at `path`, refused unless it holds real, finite numbers: a NaN would otherwise pass
+    the masks and turn the loss NaN, which training reports as divergence, not as a bad file."""
+    array = load_npy(path, mmap=False)
+    if array.dtype.kind not in "fiu":
+        raise InvalidInputError(f"corrupt numpy file: {path} (expected real numbers, found dtype {array.dtype})")
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"corrupt numpy file: {path} (holds NaN or infinite values)")
+    return array
+
+
+def _image(path: Path) -> np.ndarray:
+    """The [3,H,W] image at `path`, which must be float in [0,1] (a 0..255 image is refused rather
+    than clipped to near white)."""
+    array = _finite(path)
+    if array.dtype.kind != "f":
+        raise InvalidInputError(
+            f"corrupt numpy file: {path} (images must be float in [0,1], found {array.dtype}; divide 0..255 images by 255)"
+        )
+    if array.size and (array.min() < -IMAGE_SLACK or array.max() > 1.0 + IMAGE_SLACK):
+        raise InvalidInputError(
+            f"corrupt numpy file: {path} (image values must be in [0,1], found [{array.min():g}, {array.max():g}])"
+        )
+    return np.clip(_hwc(array, 3, path), 0.0, 1.0)
+
+
 class NYUv2Dataset(Dataset):
     def __init__(self, folder: Path, indices: list[int], tasks: Sequence[str]) -> None:
         self.folder = folder
@@ -49,16 +79,15 @@ class NYUv2Dataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         k = self.indices[i]
-        path = self.folder / "image" / f"{k}.npy"
-        rgb = _hwc(load_npy(path, mmap=False), 3, path)
-        item = {"rgb": torch.from_numpy(np.clip(rgb, 0.0, 1.0))}
+        rgb = _image(self.folder / "image" / f"{k}.npy")
+        item = {"rgb": torch.from_numpy(rgb)}
         for task in self.tasks:
             path = self.folder / FOLDERS[task] / f"{k}.npy"
-            array = load_npy(path, mmap=False)
+            array = _finite(path)
             if array.shape[:2] != rgb.shape[1:]:
                 raise InvalidInputError(f"corrupt numpy file: {path} (size {array.shape[:2]}, image is {rgb.shape[1:]})")
             if task == "segment":
-                labels = np.rint(array.reshape(array.shape[:2])).astype(np.int64)
+                labels = np.rint(_hwc(array, 1, path)[0]).astype(np.int64)
                 if labels.max(initial=-1) >= CLASSES or labels.min(initial=0) < -1:
                     raise InvalidInputError(f"corrupt numpy file: {path} (classes must be -1..{CLASSES - 1})")
                 item["segment_mask"] = torch.from_numpy(labels >= 0)[None]
@@ -74,14 +103,39 @@ class NYUv2Dataset(Dataset):
         return item
 
 
-def _count(folder: Path) -> int:
+def _npy_names(folder: Path) -> set[str]:
+    """Names of the `.npy` files in `folder` (listing only: no file is read)."""
+    if not folder.is_dir():
+        raise InvalidInputError(f"missing directory: {folder}")
+    return {path.name for path in folder.glob("*.npy")}
+
+
+def _by_index(name: str) -> tuple[int, str]:
+    """Sort key putting 10.npy after 9.npy."""
+    return len(name), name
+
+
+def _require_indexed(folder: Path, names: set[str], count: int, why: str) -> None:
+    """Items are read by index: refuse unless `names` are exactly `0.npy` .. `<count-1>.npy`."""
+    expected = {f"{i}.npy" for i in range(count)}
+    if missing := sorted(expected - names, key=_by_index):
+        raise InvalidInputError(f"missing file: {folder / missing[0]} ({why}: 0.npy to {count - 1}.npy)")
+    if extra := sorted(names - expected, key=_by_index):
+        raise InvalidInputError(f"unexpected file: {folder / extra[0]} ({why}: 0.npy to {count - 1}.npy)")
+
+
+def _count(split: str, folder: Path, tasks: Sequence[str]) -> int:
+    """Images in a split's folder, refused when empty or when a label folder does not hold exactly
+    one file per image (found now, not when a missing label is read mid-training)."""
     image = folder / "image"
-    if not image.is_dir():
-        raise InvalidInputError(f"missing directory: {image}")
-    count = len(list(image.glob("*.npy")))
-    if count == 0:
-        raise InvalidInputError(f"no images (*.npy) in {image}")
-    return count
+    names = _npy_names(image)
+    if not names:
+        raise InvalidInputError(f"split {split} is empty: no images (*.npy) in {image}")
+    _require_indexed(image, names, len(names), f"the {len(names)} images must be named by index")
+    for task in tasks:
+        labels = folder / FOLDERS[task]
+        _require_indexed(labels, _npy_names(labels), len(names), f"one label file per image of {image}")
+    return len(names)
 
 
 @DATASETS.register("nyuv2")
@@ -98,22 +152,18 @@ class NYUv2Source(DatasetSource):
 
     def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
         root = require_root(spec)
-        for split in ("train", "val"):
-            for folder in ["image", *(FOLDERS[t] for t in tasks)]:
-                if not (root / split / folder).is_dir():
-                    raise InvalidInputError(f"missing directory: {root / split / folder}")
-        train_count = _count(root / "train")
         if (root / "test").is_dir():
             return {
-                "train": NYUv2Dataset(root / "train", list(range(train_count)), tasks),
-                "val": NYUv2Dataset(root / "val", list(range(_count(root / "val"))), tasks),
-                "test": NYUv2Dataset(root / "test", list(range(_count(root / "test"))), tasks),
+                split: NYUv2Dataset(root / split, list(range(_count(split, root / split, tasks))), tasks)
+                for split in ("train", "val", "test")
             }
+        train_count = _count("train", root / "train", tasks)
+        test_count = _count("test", root / "val", tasks)
         if train_count < 2:
             raise InvalidInputError(f"{root / 'train'} needs at least 2 images to hold out a validation split")
         held = max(1, round(train_count / 10))
         return {
             "train": NYUv2Dataset(root / "train", list(range(train_count - held)), tasks),
             "val": NYUv2Dataset(root / "train", list(range(train_count - held, train_count)), tasks),
-            "test": NYUv2Dataset(root / "val", list(range(_count(root / "val"))), tasks),
+            "test": NYUv2Dataset(root / "val", list(range(test_count)), tasks),
         }

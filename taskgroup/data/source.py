@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch.utils.data import Dataset
 
@@ -15,6 +16,10 @@ from taskgroup.registry import Registry
 
 Progress = Callable[[int, int], None]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+MIN_RESOLUTION = 8
+MAX_RESOLUTION = 1024
+"""Bounds of every dataset's `resolution` option: a much larger square does not fit in memory once
+batched, and would only be found out when a worker is killed mid-training."""
 
 
 class DatasetSource(ABC):
@@ -28,6 +33,17 @@ class DatasetSource(ABC):
     name: ClassVar[str]
     reads_from_disk: ClassVar[bool] = True
     """Whether the dataset needs a root directory (the synthetic one is generated when it has none)."""
+    path_options: ClassVar[tuple[str, ...]] = ()
+    """Options naming a folder: stored absolute, as the root is, so a worker started elsewhere finds it."""
+
+    def absolute_options(self, options: dict[str, Any], base: Path) -> dict[str, Any]:
+        """`options` with each folder option (`path_options`) made absolute against `base`."""
+        def absolute(key: str, value: Any) -> Any:
+            if key not in self.path_options or not isinstance(value, str) or not value.strip():
+                return value  # check_options refuses what is not a folder path
+            return os.path.abspath(base / Path(value).expanduser())
+
+        return {key: absolute(key, value) for key, value in options.items()}
 
     @abstractmethod
     def tasks(self, spec: DatasetSpec) -> list[str]:
@@ -72,6 +88,14 @@ def reject_unknown_options(spec: DatasetSpec, known: Sequence[str]) -> None:
     if unknown:
         raise InvalidInputError(
             f"dataset {spec.name!r}: unknown option(s) {', '.join(unknown)} (known: {', '.join(known) or 'none'})"
+        )
+
+
+def check_resolution(dataset: str, value: Any) -> None:
+    """Refuse a `resolution` option that is not an integer in [MIN_RESOLUTION, MAX_RESOLUTION]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
+        raise InvalidInputError(
+            f"{dataset} option resolution must be an integer >= {MIN_RESOLUTION} and <= {MAX_RESOLUTION}, got {value!r}"
         )
 
 

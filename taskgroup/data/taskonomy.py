@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from taskgroup.data.arrays import load_image
 from taskgroup.data.source import (
-    DATASETS, SPLITS, DatasetSource, Progress, reject_unknown_options, require_root,
+    DATASETS, SPLITS, DatasetSource, Progress, check_resolution, reject_unknown_options, require_root,
 )  # fmt: skip
 from taskgroup.data.spec import DatasetSpec
 from taskgroup.errors import InvalidInputError
@@ -37,6 +37,7 @@ EDGE_OCCLUSION_FULL_SCALE = 56 + 4 * 239
 KEYPOINTS2D_FULL_SCALE = 50 + 4 * 100
 SEGMENT_CLASSES = 18  # segment_semantic: 0 = unlabelled, 1..17 classes
 OPTIONS = ("train", "val", "test", "resolution")
+PIXEL_BITS = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(np.int32): 16}  # PIL: 16-bit grey is I;16 or I
 
 
 def _gray(raw: np.ndarray) -> np.ndarray:
@@ -72,24 +73,26 @@ def _reshade(raw: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Domain:
-    """How one task's label is stored: the folder/domain name, a decoder, and whether the label
-    has its own mask (`own_mask`) or borrows depth's validity (`depth_mask`) when available.
-    Labels are resized with nearest-neighbour sampling, the RGB bilinearly."""
+    """How one task's label is stored: the folder/domain name, a decoder, whether the label has its
+    own mask (`own_mask`) or borrows depth's validity (`depth_mask`) when available, and the bit
+    depth the decoder's scale assumes (`bits`, checked: an 8-bit depth map would decode silently
+    to near zero). Labels are resized with nearest-neighbour sampling, the RGB bilinearly."""
 
     folder: str
     decode: Callable[[np.ndarray], Any]
     own_mask: bool = False
     depth_mask: bool = False
+    bits: int | None = None
 
 
 DOMAINS: dict[str, Domain] = {
-    "depth": Domain("depth_zbuffer", _depth, own_mask=True),
-    "normal": Domain("normal", _normal, depth_mask=True),
+    "depth": Domain("depth_zbuffer", _depth, own_mask=True, bits=16),
+    "normal": Domain("normal", _normal, depth_mask=True, bits=8),
     "segment": Domain("segment_semantic", _segment, own_mask=True),
-    "edge": Domain("edge_texture", _scaled(EDGE_TEXTURE_FULL_SCALE)),
-    "occlusion": Domain("edge_occlusion", _scaled(EDGE_OCCLUSION_FULL_SCALE), depth_mask=True),
-    "keypoint": Domain("keypoints2d", _scaled(KEYPOINTS2D_FULL_SCALE)),
-    "reshade": Domain("reshading", _reshade, depth_mask=True),
+    "edge": Domain("edge_texture", _scaled(EDGE_TEXTURE_FULL_SCALE), bits=16),
+    "occlusion": Domain("edge_occlusion", _scaled(EDGE_OCCLUSION_FULL_SCALE), depth_mask=True, bits=16),
+    "keypoint": Domain("keypoints2d", _scaled(KEYPOINTS2D_FULL_SCALE), bits=16),
+    "reshade": Domain("reshading", _reshade, depth_mask=True, bits=8),
 }
 
 
@@ -117,36 +120,43 @@ class TaskonomyDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def _read(self, path: Path, nearest: bool) -> np.ndarray:
-        return _resize(load_image(path), self.resolution, nearest)
+    def _label(self, rgb_path: Path, domain: Domain, size: tuple[int, ...]) -> Any:
+        """The decoded label of `domain` for the view of `rgb_path`; any problem names the file."""
+        path = label_path(rgb_path, domain.folder)
+        raw = load_image(path)
+        bits = PIXEL_BITS.get(raw.dtype)
+        if domain.bits is not None and bits != domain.bits:
+            found = f"{bits}-bit" if bits else str(raw.dtype)
+            raise InvalidInputError(f"corrupt image file: {path} (expected {domain.bits}-bit pixels, found {found})")
+        raw = _resize(raw, self.resolution, nearest=True)  # never blend labels or invalid markers
+        if raw.shape[:2] != size:
+            raise InvalidInputError(f"corrupt image file: {path} (size {raw.shape[:2]}, rgb is {size})")
+        try:
+            return domain.decode(raw)
+        except ValueError as exc:
+            raise InvalidInputError(f"corrupt image file: {path} ({exc})") from None
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         rgb_path = self.files[i]
-        rgb = self._read(rgb_path, nearest=False)
+        rgb = _resize(load_image(rgb_path), self.resolution, nearest=False)
         if rgb.ndim != 3 or rgb.shape[-1] < 3:
             raise InvalidInputError(f"corrupt image file: {rgb_path} (expected RGB, found shape {rgb.shape})")
+        size = rgb.shape[:2]
         item = {"rgb": torch.from_numpy(rgb[..., :3].transpose(2, 0, 1).astype(np.float32) / 255.0)}
         depth_valid: np.ndarray | None = None
-        depth_file = label_path(rgb_path, DOMAINS["depth"].folder)
+        has_depth = label_path(rgb_path, DOMAINS["depth"].folder).is_file()
         for task in self.tasks:
             domain = DOMAINS[task]
-            path = label_path(rgb_path, domain.folder)
-            raw = self._read(path, nearest=True)  # never blend labels or invalid markers
-            if raw.shape[:2] != rgb.shape[:2]:
-                raise InvalidInputError(f"corrupt image file: {path} (size {raw.shape[:2]}, rgb is {rgb.shape[:2]})")
-            try:
-                decoded = domain.decode(raw)
-            except ValueError as exc:
-                raise InvalidInputError(f"corrupt image file: {path} ({exc})") from None
+            decoded = self._label(rgb_path, domain, size)
             if domain.own_mask:
                 label, mask = decoded
                 item[f"{task}_mask"] = torch.from_numpy(mask)
             else:
                 label = decoded
             item[task] = torch.from_numpy(np.ascontiguousarray(label))
-            if domain.depth_mask and depth_file.is_file():
+            if domain.depth_mask and has_depth:
                 if depth_valid is None:
-                    depth_valid = _depth(self._read(depth_file, True))[1]
+                    depth_valid = self._label(rgb_path, DOMAINS["depth"], size)[1]
                 item[f"{task}_mask"] = torch.from_numpy(depth_valid)
         return item
 
@@ -155,8 +165,8 @@ def _building_splits(root: Path, options: dict[str, Any]) -> dict[str, list[str]
     buildings = sorted(p.name for p in root.iterdir() if (p / "rgb").is_dir())
     if not buildings:
         raise InvalidInputError(f"no Taskonomy buildings (folders with an rgb/ subfolder) in {root}")
-    if any(options.get(s) for s in SPLITS):
-        chosen = {s: list(options.get(s) or []) for s in SPLITS}
+    if any(s in options for s in SPLITS):  # check_options made sure all three are given
+        chosen = {s: list(options[s]) for s in SPLITS}
         for split, names in chosen.items():
             for name in names:
                 if name not in buildings:
@@ -171,6 +181,35 @@ def _building_splits(root: Path, options: dict[str, Any]) -> dict[str, list[str]
     return {"train": buildings[: -2 * held], "val": buildings[-2 * held : -held], "test": buildings[-held:]}
 
 
+def _check_split_options(options: dict[str, Any]) -> None:
+    """Refuse building lists that are malformed, leave a split empty (it would only fail after
+    training) or share a building between splits (its views would leak into evaluation)."""
+    if not any(s in options for s in SPLITS):
+        return
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        names = options.get(split, [])
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise InvalidInputError(
+                f"taskonomy option {split} must be a list of building names, e.g. {split}='[\"b1\", \"b2\"]', "
+                f"got {names!r}"
+            )
+        if not names:
+            raise InvalidInputError(
+                f"taskonomy option {split} is missing or empty: when any of train, val, test is given, each "
+                "must name at least one building (an empty split would fail only after training)"
+            )
+        for name in names:
+            if seen.get(name) == split:
+                raise InvalidInputError(f"taskonomy building {name!r} is listed twice in option {split}")
+            if name in seen:
+                raise InvalidInputError(
+                    f"taskonomy building {name!r} is in both {seen[name]} and {split}: splits must not share "
+                    "buildings (its views would leak from one split into the other)"
+                )
+            seen[name] = split
+
+
 @DATASETS.register("taskonomy")
 class TaskonomySource(DatasetSource):
     """Taskonomy (Zamir et al., 2018) in its per-building folder layout."""
@@ -182,15 +221,9 @@ class TaskonomySource(DatasetSource):
 
     def check_options(self, spec: DatasetSpec) -> None:
         reject_unknown_options(spec, OPTIONS)
-        resolution = spec.options.get("resolution")
-        if resolution is not None and (not isinstance(resolution, int) or resolution < 8):
-            raise InvalidInputError(f"taskonomy option resolution must be an integer >= 8, got {resolution!r}")
-        for split in SPLITS:
-            if not isinstance(spec.options.get(split, []), list):
-                raise InvalidInputError(
-                    f"taskonomy option {split} must be a list of building names, e.g. {split}='[\"b1\", \"b2\"]', "
-                    f"got {spec.options[split]!r}"
-                )
+        if spec.options.get("resolution") is not None:
+            check_resolution(spec.name, spec.options["resolution"])
+        _check_split_options(spec.options)
 
     def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
         root = require_root(spec)
@@ -203,6 +236,11 @@ class TaskonomySource(DatasetSource):
                     folder = root / building / DOMAINS[task].folder
                     if not folder.is_dir():
                         raise InvalidInputError(f"missing directory: {folder} (labels of task {task!r})")
-                files += sorted((root / building / "rgb").glob("*_domain_rgb.png"))
+                views = sorted((root / building / "rgb").glob("*_domain_rgb.png"))
+                if not views:
+                    raise InvalidInputError(
+                        f"split {split}: building {building} has no images (no *_domain_rgb.png in {root / building / 'rgb'})"
+                    )
+                files += views
             result[split] = TaskonomyDataset(files, tasks, resolution)
         return result

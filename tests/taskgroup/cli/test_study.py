@@ -149,3 +149,15 @@ def test_show_says_how_the_study_trains_and_where_its_affinities_were_measured(t
     assert "training max_epochs=3, lr=0.01; the rest default" in shown
     assert "affinities measured at half (taskgroup affinity show s)" in shown
     assert run_json("study", "show", "s", "--db", db)["affinity_sizes"] == ["half"]
+
+
+def test_a_relative_synthetic_cache_dir_is_stored_absolute_like_the_root(tmp_path, monkeypatch):
+    """Otherwise every folder a worker starts in would generate and cache the data anew."""
+    monkeypatch.chdir(tmp_path)
+    created = run_json("study", "create", "s", "--tasks", "depth", "--dataset", "synthetic",
+                       "--data-option", "cache_dir=cache")
+    assert created["dataset"]["options"]["cache_dir"] == str(tmp_path / "cache")
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "study.toml"
+    spec.write_text('tasks = ["depth"]\n[dataset]\nname = "synthetic"\n[dataset.options]\ncache_dir = "../shared"\n')
+    assert run_json("study", "create", "t", "--spec", str(spec))["dataset"]["options"]["cache_dir"] == str(tmp_path / "shared")

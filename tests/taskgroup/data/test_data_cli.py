@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from taskgroup.cli.main import app
 from taskgroup.data.synthetic import SyntheticParams
+from tests.taskgroup.data.test_data_loaders import write_nyuv2
 
 runner = CliRunner()
 
@@ -93,3 +94,15 @@ def test_errors_are_one_line_naming_the_path_or_task(tmp_path: Path) -> None:
     (syn / "depth.npy").unlink()
     assert_one_line_error(run("show", str(syn), "--out", str(tmp_path / "a.png")), "missing file", str(syn / "depth.npy"))
     assert_one_line_error(run("check", "taskonomy", "--root", str(missing)), "directory not found", str(missing))
+
+
+def test_check_refuses_bad_values_with_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """These used to pass `data check` (NaN) or end in a traceback (string labels, cache_dir=5)."""
+    write_nyuv2(tmp_path / "nyu")
+    label = tmp_path / "nyu" / "train" / "label" / "0.npy"
+    np.save(label, np.full((6, 8), "x"))
+    assert_one_line_error(run("check", "nyuv2", "--root", str(tmp_path / "nyu")), str(label), "dtype <U1")
+    np.save(label, np.full((6, 8), np.nan, np.float32))
+    assert_one_line_error(run("check", "nyuv2", "--root", str(tmp_path / "nyu")), str(label), "NaN")
+    assert_one_line_error(run("show", "--option", "cache_dir=5", "--out", str(tmp_path / "a.png")),
+                          "cache_dir must be a folder path, got 5")  # fmt: skip

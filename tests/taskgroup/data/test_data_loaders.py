@@ -89,9 +89,17 @@ def test_taskonomy_labels_follow_taskonomy_encodings(tmp_path: Path) -> None:
 def test_taskonomy_splits_by_building_and_resizes(tmp_path: Path) -> None:
     write_taskonomy(tmp_path)
     spec = DatasetSpec("taskonomy", tmp_path, {"train": ["cosmos", "beechwood"], "val": ["allensville"],
+                                                "test": ["beechwood"], "resolution": 8})  # fmt: skip
+    with pytest.raises(InvalidInputError, match="building 'beechwood' is in both train and test"):
+        load_splits(spec, ["segment", "depth"])  # its views would leak into evaluation
+    spec = DatasetSpec("taskonomy", tmp_path, {"train": ["cosmos", "beechwood"], "val": ["allensville"],
+                                                "test": ["allensville"], "resolution": 8})  # fmt: skip
+    with pytest.raises(InvalidInputError, match="building 'allensville' is in both val and test"):
+        load_splits(spec, ["segment", "depth"])
+    spec = DatasetSpec("taskonomy", tmp_path, {"train": ["cosmos"], "val": ["beechwood"],
                                                 "test": ["allensville"], "resolution": 8})  # fmt: skip
     splits = load_splits(spec, ["segment", "depth"])
-    assert all("cosmos" in str(f) or "beechwood" in str(f) for f in splits["train"].files)
+    assert all("cosmos" in str(f) for f in splits["train"].files)
     item = splits["train"][0]
     assert item["rgb"].shape == (3, 8, 8) and item["segment"].shape == (8, 8) and item["depth"].shape == (1, 8, 8)
     assert int(item["segment"].max()) < 18  # nearest-neighbour: no blended class indices
@@ -167,9 +175,8 @@ def test_nyuv2_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="corrupt numpy file: .*train/depth/2.npy"):
         splits["train"][2]
     (tmp_path / "val" / "label" / "0.npy").unlink()
-    splits = load_splits(DatasetSpec("nyuv2", tmp_path), ["segment"])
-    with pytest.raises(InvalidInputError, match="missing file: .*val/label/0.npy"):
-        splits["test"][0]
+    with pytest.raises(InvalidInputError, match="missing file: .*val/label/0.npy"):  # found by listing, at once
+        load_splits(DatasetSpec("nyuv2", tmp_path), ["segment"])
     for path in (tmp_path / "train" / "normal").iterdir():
         path.unlink()
     (tmp_path / "train" / "normal").rmdir()
@@ -234,10 +241,157 @@ def test_celeba_errors_name_the_file(tmp_path: Path) -> None:
         splits["train"][1]
     text = (tmp_path / "celeba" / "list_attr_celeba.txt").read_text().replace(" 1", " yes", 1)
     (tmp_path / "celeba" / "list_attr_celeba.txt").write_text(text)
-    with pytest.raises(InvalidInputError, match="corrupt CelebA text files"):
+    with pytest.raises(InvalidInputError, match="corrupt CelebA text file: .*list_attr_celeba.txt .*'yes'"):
         load_splits(DatasetSpec("celeba", tmp_path), ["attr_bald"])
     (tmp_path / "celeba" / "list_bbox_celeba.txt").unlink()
     with pytest.raises(InvalidInputError, match="missing file: .*list_bbox_celeba.txt"):
         load_splits(DatasetSpec("celeba", tmp_path), ["attr_bald"])
     with pytest.raises(UnknownNameError, match="'depth'.*available: attr_5_o_clock_shadow"):
         load_splits(DatasetSpec("celeba", tmp_path), ["depth"])
+
+
+def test_nyuv2_refuses_non_finite_or_non_numeric_arrays_naming_the_file(tmp_path: Path) -> None:
+    """A NaN used to pass the masks (NaN > 0 is False, but max(NaN, 0) is NaN) and make training
+    report divergence; a string label used to raise a numpy traceback."""
+    write_nyuv2(tmp_path)
+    splits = load_splits(DatasetSpec("nyuv2", tmp_path), ["segment", "depth", "normal"])
+    for folder, index, value in [("depth", 1, np.nan), ("normal", 2, np.inf), ("image", 3, np.nan)]:
+        path = tmp_path / "train" / folder / f"{index}.npy"
+        array = np.load(path)
+        array[0, 0, 0] = value
+        np.save(path, array)
+        with pytest.raises(InvalidInputError, match=f"corrupt numpy file: .*train/{folder}/{index}.npy .*NaN or infinite"):
+            splits["train"][index]
+    np.save(tmp_path / "val" / "label" / "0.npy", np.full((6, 8), "a"))
+    with pytest.raises(InvalidInputError, match="corrupt numpy file: .*val/label/0.npy .*real numbers, found dtype <U1"):
+        splits["test"][0]
+
+
+def test_nyuv2_refuses_images_outside_0_1_instead_of_clipping_them(tmp_path: Path) -> None:
+    write_nyuv2(tmp_path)
+    splits = load_splits(DatasetSpec("nyuv2", tmp_path), ["depth"])
+    path = tmp_path / "train" / "image" / "0.npy"
+    np.save(path, (np.load(path) * 255).astype(np.uint8))
+    message = "corrupt numpy file: .*train/image/0.npy .*must be float in \\[0,1\\], found uint8"
+    with pytest.raises(InvalidInputError, match=message):
+        splits["train"][0]
+    np.save(path, np.load(path).astype(np.float32))  # 0..255 as float
+    with pytest.raises(InvalidInputError, match="image values must be in \\[0,1\\], found \\[0, 2"):
+        splits["train"][0]
+
+
+def test_nyuv2_checks_every_split_folder_and_file_count_when_opened(tmp_path: Path) -> None:
+    write_nyuv2(tmp_path)
+    spec = DatasetSpec("nyuv2", tmp_path)
+    np.save(tmp_path / "train" / "depth" / "5.npy", np.ones((6, 8, 1), np.float32))  # 6 depth maps, 5 images
+    message = "unexpected file: .*train/depth/5.npy \\(one label file per image of .*train/image: 0.npy to 4.npy"
+    with pytest.raises(InvalidInputError, match=message):
+        load_splits(spec, ["depth"])
+    assert len(load_splits(spec, ["normal"])["train"]) == 4  # only the requested tasks' folders count
+    (tmp_path / "train" / "depth" / "5.npy").unlink()
+    (tmp_path / "train" / "image" / "4.npy").rename(tmp_path / "train" / "image" / "7.npy")
+    with pytest.raises(InvalidInputError, match="missing file: .*train/image/4.npy \\(the 5 images must be named by index"):
+        load_splits(spec, ["depth"])
+    (tmp_path / "train" / "image" / "7.npy").rename(tmp_path / "train" / "image" / "4.npy")
+
+    for folder in ("image", "label"):  # a test/ folder is used as is, so it is checked like train/ and val/
+        (tmp_path / "test" / folder).mkdir(parents=True)
+        for i in range(2):
+            (tmp_path / "test" / folder / f"{i}.npy").write_bytes((tmp_path / "val" / folder / f"{i}.npy").read_bytes())
+    with pytest.raises(InvalidInputError, match="missing directory: .*test/depth"):
+        load_splits(spec, ["depth"])
+    assert {k: len(v) for k, v in load_splits(spec, ["segment"]).items()} == {"train": 5, "val": 2, "test": 2}
+    for path in (tmp_path / "test" / "image").iterdir():
+        path.unlink()
+    with pytest.raises(InvalidInputError, match="split test is empty: no images .*test/image"):
+        load_splits(spec, ["segment"])
+
+
+def test_taskonomy_refuses_empty_splits_naming_the_split_and_why(tmp_path: Path) -> None:
+    write_taskonomy(tmp_path)
+    with pytest.raises(InvalidInputError, match="option val is missing or empty"):
+        load_splits(DatasetSpec("taskonomy", tmp_path, {"train": ["cosmos"]}), ["depth"])
+    with pytest.raises(InvalidInputError, match="option test is missing or empty"):
+        load_splits(DatasetSpec("taskonomy", tmp_path, {"train": ["cosmos"], "val": ["beechwood"], "test": []}), ["depth"])
+    with pytest.raises(InvalidInputError, match="building 'cosmos' is listed twice in option train"):
+        load_splits(DatasetSpec("taskonomy", tmp_path, {"train": ["cosmos", "cosmos"], "val": ["beechwood"],
+                                                         "test": ["allensville"]}), ["depth"])  # fmt: skip
+    (tmp_path / "dunmor" / "rgb").mkdir(parents=True)  # a building without images: sorted last, so the test split
+    (tmp_path / "dunmor" / "depth_zbuffer").mkdir()
+    message = "split test: building dunmor has no images \\(no \\*_domain_rgb.png in .*dunmor/rgb"
+    with pytest.raises(InvalidInputError, match=message):
+        load_splits(DatasetSpec("taskonomy", tmp_path), ["depth"])
+
+
+def test_taskonomy_refuses_a_label_of_the_wrong_bit_depth(tmp_path: Path) -> None:
+    """An 8-bit depth_zbuffer (the docs say 16-bit) used to decode silently to depths under 0.5 m."""
+    raw = write_taskonomy(tmp_path)
+    depth = tmp_path / "allensville" / "depth_zbuffer" / "point_0_view_0_domain_depth_zbuffer.png"
+    _png(depth, (raw["depth_zbuffer"] // 256).astype(np.uint8))
+    splits = load_splits(DatasetSpec("taskonomy", tmp_path), ["depth", "normal"])
+    message = "corrupt image file: .*point_0_view_0_domain_depth_zbuffer.png \\(expected 16-bit pixels, found 8-bit"
+    with pytest.raises(InvalidInputError, match=message):
+        splits["train"][0]
+    with pytest.raises(InvalidInputError, match="depth_zbuffer.png \\(expected 16-bit"):  # read only for the mask
+        load_splits(DatasetSpec("taskonomy", tmp_path), ["normal"])["train"][0]
+    normal = tmp_path / "allensville" / "normal" / "point_1_view_0_domain_normal.png"
+    _png(normal, np.zeros((SIZE, SIZE), np.uint16))
+    with pytest.raises(InvalidInputError, match="domain_normal.png \\(expected 8-bit pixels, found 16-bit"):
+        splits["train"][1]
+
+
+@pytest.mark.parametrize("dataset", ["taskonomy", "celeba"])
+def test_resolution_is_bounded_like_the_synthetic_one(tmp_path: Path, dataset: str) -> None:
+    task = "depth" if dataset == "taskonomy" else "attr_bald"
+    for value in (100000, 4, True, "64"):
+        with pytest.raises(InvalidInputError, match=f"{dataset} option resolution must be an integer >= 8 and <= 1024"):
+            load_splits(DatasetSpec(dataset, tmp_path, {"resolution": value}), [task])
+
+
+def test_celeba_refuses_values_torchvision_would_map_silently(tmp_path: Path) -> None:
+    """An attribute 7 used to become a label 4, a partition 3 to drop its image from every split."""
+    write_celeba(tmp_path)
+    attr_file = tmp_path / "celeba" / "list_attr_celeba.txt"
+    lines = attr_file.read_text().splitlines()
+    lines[4] = lines[4].replace("-1", " 7", 1) if " -1" in lines[4] else lines[4].replace(" 1", " 7", 1)
+    attr_file.write_text("\n".join(lines) + "\n")
+    message = "list_attr_celeba.txt line 5, column \\w+: attribute values must be -1 or 1, found 7"
+    with pytest.raises(InvalidInputError, match=message):
+        load_splits(DatasetSpec("celeba", tmp_path), ["attr_bald"])
+    write_celeba(tmp_path / "b")
+    partition = tmp_path / "b" / "celeba" / "list_eval_partition.txt"
+    partition.write_text(partition.read_text().replace("000002.jpg 0", "000002.jpg 3"))
+    message = "list_eval_partition.txt line 2: partitions must be 0 \\(train\\), 1 \\(valid\\) or 2 \\(test\\), found 3"
+    with pytest.raises(InvalidInputError, match=message):
+        load_splits(DatasetSpec("celeba", tmp_path / "b"), ["attr_bald"])
+
+
+def test_celeba_refuses_an_empty_split_and_names_files_without_exception_classes(tmp_path: Path) -> None:
+    write_celeba(tmp_path)
+    partition = tmp_path / "celeba" / "list_eval_partition.txt"
+    partition.write_text(partition.read_text().replace(" 2\n", " 1\n"))
+    with pytest.raises(InvalidInputError, match="split test is empty: no image has partition 2 in .*list_eval_partition.txt"):
+        load_splits(DatasetSpec("celeba", tmp_path), ["attr_bald"])
+    (tmp_path / "celeba" / "identity_CelebA.txt").unlink()
+    with pytest.raises(InvalidInputError) as missing:
+        load_splits(DatasetSpec("celeba", tmp_path), ["attr_bald"])
+    assert str(missing.value) == f"missing file: {tmp_path / 'celeba' / 'identity_CelebA.txt'}"
+
+
+def test_an_unreadable_file_is_reported_as_such_not_as_corrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Permissions are simulated: the tests may run as root, who reads any file."""
+    write_nyuv2(tmp_path)
+    denied = PermissionError(13, "Permission denied")
+    splits = load_splits(DatasetSpec("nyuv2", tmp_path), ["depth"])
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise denied
+
+    monkeypatch.setattr(np, "load", refuse)
+    with pytest.raises(InvalidInputError) as error:
+        splits["train"][0]
+    assert str(error.value) == f"cannot read {tmp_path / 'train' / 'image' / '0.npy'} (Permission denied)"
+    write_taskonomy(tmp_path / "tx")
+    monkeypatch.setattr(Image, "open", refuse)
+    with pytest.raises(InvalidInputError, match="^cannot read .*point_0_view_0_domain_rgb.png \\(Permission denied\\)$"):
+        load_splits(DatasetSpec("taskonomy", tmp_path / "tx"), ["depth"])["train"][0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import re
 import shutil
 import time
 from pathlib import Path
@@ -309,3 +311,46 @@ def test_a_corrupt_cache_entry_says_to_delete_it_and_then_loads_again(tmp_path) 
         (entry / "depth.npy").write_bytes(b"")
         load_splits(DatasetSpec(root=entry), ["depth"])
     assert "delete" not in str(own.value)
+
+
+def _edit_meta(root: Path, **changes: object) -> None:
+    meta = json.loads((root / "meta.json").read_text())
+    meta.update(changes)
+    (root / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if v is not None}))
+
+
+def test_meta_json_is_checked_in_full_when_the_folder_is_opened(tmp_path: Path) -> None:
+    """A missing `splits` used to raise KeyError, a range past the arrays an IndexError mid-training."""
+    root = generate(tmp_path / "syn", SyntheticParams(images=5, resolution=8, seed=0))
+    good = (root / "meta.json").read_text()
+    cases = {
+        "splits must give train, val and test image ranges, got None": {"splits": None},
+        "splits end at image 50, but the dataset holds 5 images": {"splits": {"train": [0, 3], "val": [3, 4], "test": [4, 50]}},
+        "found val [3, 3]": {"splits": {"train": [0, 3], "val": [3, 3], "test": [3, 5]}},
+        "found val [2, 4]": {"splits": {"train": [0, 3], "val": [2, 4], "test": [4, 5]}},
+        "splits end at image 4, but the dataset holds 5 images": {"splits": {"train": [0, 2], "val": [2, 3], "test": [3, 4]}},
+        "images must be an integer >= 1, got '5'": {"images": "5"},
+        "segment_classes must be": {"segment_classes": ["sky"]},
+    }
+    for message, changes in cases.items():
+        (root / "meta.json").write_text(good)
+        _edit_meta(root, **changes)
+        with pytest.raises(InvalidInputError, match=f"corrupt file: {root / 'meta.json'} .*{re.escape(message)}"):
+            load_splits(DatasetSpec(root=root), ["depth"])
+    (root / "meta.json").write_text(good)
+    np.save(root / "keypoints_xy.npy", np.zeros((5, 2), np.float32))
+    with pytest.raises(InvalidInputError, match="corrupt file: .*keypoints_xy.npy \\(expected shape \\(5, 48, 2\\)"):
+        load_splits(DatasetSpec(root=root), ["depth"])
+
+
+def test_options_are_refused_beside_a_generated_folder_and_cache_dir_must_be_a_path(tmp_path: Path) -> None:
+    """Generation options beside a root used to be silently ignored; a cache_dir of 5 crashed later."""
+    root = generate(tmp_path / "syn", SyntheticParams(images=3, resolution=8, seed=0))
+    for options in ({"images": 10}, {"images": "abc"}, {"cache_dir": str(tmp_path)}):
+        with pytest.raises(InvalidInputError, match=f"describe data to generate, but the folder {root} is given: its own data"):
+            load_splits(DatasetSpec(root=root, options=options), ["depth"])
+    for cache_dir in (5, "", None):
+        with pytest.raises(InvalidInputError, match="synthetic option cache_dir must be a folder path"):
+            load_splits(DatasetSpec(options={"images": 3, "resolution": 8, "cache_dir": cache_dir}), ["depth"])
+    with pytest.raises(InvalidInputError, match="synthetic option resolution must be an integer >= 8 and <= 1024, got 2048"):
+        load_splits(DatasetSpec(options={"resolution": 2048, "cache_dir": str(tmp_path)}), ["depth"])
