@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Job, Result, Study
@@ -14,8 +14,10 @@ from jobs.claim import JobOutput
 from jobs.clock import database_seconds_ago, database_time
 from jobs.plans import add_jobs
 from jobs.queue import finished_values, job_results, training_of
+from jobs.settings import WorkerSettings
 from jobs.training_options import checked_training
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 
 def retry_failed(session: Session, study: Study) -> int:
@@ -27,12 +29,25 @@ def retry_failed(session: Session, study: Study) -> int:
     ).rowcount
 
 
-def cancel_queued(session: Session, study: Study) -> int:
-    """Remove the study's queued jobs; running ones finish, done ones keep their results.
+def cancel_queued(session: Session, study: Study, grace: float = WorkerSettings.grace) -> tuple[int, int]:
+    """Remove the study's queued jobs and its abandoned ones (running, but no heartbeat within `grace`
+    seconds by the database's clock: their worker is gone); live running jobs finish, done ones keep
+    their results. Returns (queued, abandoned) removed.
 
     Cancelled jobs are deleted rather than marked, so `plan` queues them again later.
     """
-    return session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
+    queued = session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
+    stale = _abandoned(session, grace)
+    abandoned = session.execute(
+        delete(Job).where(Job.study_id == study.id, Job.state == "running", stale)
+    ).rowcount
+    return queued, abandoned
+
+
+def _abandoned(session: Session, grace: float) -> Any:
+    """The condition of a running job whose worker has not beaten for `grace` seconds (or never did)."""
+    fresh = database_seconds_ago(session.get_bind().dialect, grace)
+    return or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < fresh)
 
 
 def live_jobs(session: Session, study: Study, grace: float) -> int:
@@ -79,16 +94,17 @@ def configure_training(
     *,
     candidate: tuple[str, str] | None = None,
     reset: bool = False,
+    grace: float = WorkerSettings.grace,
 ) -> dict[str, Any]:
     """Set training options of the study, or (with `candidate` = (tasks, size)) that candidate's own
-    weighting method; returns the effective options. Refused while jobs of the study are running,
-    since their checkpoints were made with the current settings."""
-    running = session.scalar(
-        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "running")
-    )
+    weighting method; returns the effective options. Refused while workers hold jobs of the study
+    (a heartbeat within `grace` seconds), since they train with the current settings; a job whose
+    worker is gone restarts from scratch under the new ones (its checkpoint is keyed by them)."""
+    running = live_jobs(session, study, grace)
     if running:
         raise InvalidInputError(
-            f"study {study.name!r} has {running} running jobs; stop its workers before changing training settings"
+            f"study {study.name!r} has {counted(running, 'running job')} whose workers are alive; stop its workers "
+            "before changing training settings"
         )
     if candidate is None:
         merged = dict(options) if reset else {**(study.training or {}), **options}

@@ -25,6 +25,7 @@ def status(
     json_output: JsonOption = False,
 ) -> None:
     """Jobs by state, what is running where (with heartbeat age), what failed and why."""
+    from jobs.settings import WorkerSettings
     from jobs.status import study_status
 
     with open_store(db).session() as session:
@@ -37,12 +38,18 @@ def status(
     console.print(f"[bold]{name}[/]: {counts['done']}/{report.total} done, {counts['running']} running, "
                   f"{counts['queued']} queued, {counts['failed']} failed{eta}")
     if report.running:
+        grace = WorkerSettings.grace
         table = Table("job", "candidate", "stage", "device", "worker", "attempt", "progress", "heartbeat", title="running")
         for job in report.running:
+            beat = f"{job.heartbeat_age:.0f}s ago" if job.heartbeat_age is not None else "-"
+            if job.heartbeat_age is None or job.heartbeat_age > grace:
+                beat += " (worker gone)"
             table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, job.device or "-", job.worker or "-",
-                          str(job.attempts), f"{(job.progress or 0) * 100:.0f}%",
-                          f"{job.heartbeat_age:.0f}s ago" if job.heartbeat_age is not None else "-")
+                          str(job.attempts), f"{(job.progress or 0) * 100:.0f}%", beat)
         console.print(table)
+        if any(job.heartbeat_age is None or job.heartbeat_age > grace for job in report.running):
+            console.print(f"A job whose worker is gone goes to the next `taskgroup work {name}` (resuming from its "
+                          f"checkpoint); `taskgroup cancel {name}` removes it.")
     if report.failed:
         table = Table("job", "candidate", "stage", "attempts", "error", title="failed")
         for job in report.failed:
@@ -73,12 +80,14 @@ def cancel(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Remove the study's queued jobs. Running jobs finish; `taskgroup plan` queues the removed ones again."""
+    """Remove the study's queued jobs, and running ones whose worker is gone (no heartbeat within the grace
+    period). Live running jobs finish; `taskgroup plan` queues the removed ones again."""
     from jobs.manage import cancel_queued
 
     with open_store(db).session() as session:
-        count = cancel_queued(session, Study.find_or_raise_by_name(session, name))
+        queued, abandoned = cancel_queued(session, Study.find_or_raise_by_name(session, name))
     if json_output:
-        emit_json({"study": name, "cancelled": count})
+        emit_json({"study": name, "cancelled": queued, "abandoned": abandoned})
     else:
-        console.print(f"{counted(count, 'queued job')} of [bold]{name}[/] removed; running jobs will finish.")
+        gone = f" and {counted(abandoned, 'abandoned job')} (its worker is gone)" if abandoned else ""
+        console.print(f"{counted(queued, 'queued job')}{gone} of [bold]{name}[/] removed; live running jobs will finish.")

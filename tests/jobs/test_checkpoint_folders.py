@@ -136,6 +136,22 @@ def test_a_job_whose_worker_is_gone_does_not_hold_its_study(db_url: str, taskgro
     assert run_json("study", "list", "--db", db_url) == []
 
 
+def test_a_job_whose_worker_is_gone_does_not_block_configure_and_cancel_removes_it(
+        db_url: str, taskgroup_home: Path) -> None:
+    """A SIGKILLed worker leaves its job `running`: configure refused until a worker reclaimed it, and cancel
+    said "running jobs will finish", which never happened."""
+    claim = _claim_one_job(db_url, "s", taskgroup_home)
+    assert "1 running job whose workers are alive" in run_error("configure", "s", "--set", "lr=0.01", "--db", db_url)
+    with open_store(db_url).session() as session:  # last heard of long before the grace period
+        session.execute(update(Job).where(Job.id == claim.job_id).values(heartbeat_at=datetime(2026, 1, 1)))
+    status = " ".join(run_ok("status", "s", "--db", db_url).stdout.split())
+    assert "A job whose worker is gone goes to the next `taskgroup work s`" in status
+    assert run_json("configure", "s", "--set", "lr=0.01", "--db", db_url)["training"]["lr"] == 0.01
+    jobs = run_json("status", "s", "--db", db_url)["jobs"]
+    assert run_json("cancel", "s", "--db", db_url) == {"study": "s", "cancelled": jobs["queued"], "abandoned": 1}
+    assert run_json("status", "s", "--db", db_url)["jobs"]["total"] == 0
+
+
 def test_a_study_from_before_revision_0007_keeps_its_folder_which_delete_leaves(taskgroup_home: Path) -> None:
     """Its jobs resume where they checkpointed; the name's folder may be other databases' too."""
     db = f"sqlite:///{taskgroup_home / 'old.sqlite'}"
