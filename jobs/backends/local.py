@@ -2,7 +2,8 @@
 
 A single slot runs in the calling process (no start-up cost, and signals reach it directly). More
 slots run in processes started with `spawn` (safe with CUDA and threads); a stop request is passed
-on to them as SIGTERM, and each checkpoints and releases its job before exiting.
+on to them as SIGTERM, and each checkpoints and releases its job before exiting. A slot whose parent
+dies without passing it on (SIGKILL) stops the same way.
 """
 
 from __future__ import annotations
@@ -57,11 +58,28 @@ def _slot_process(request: WorkRequest, slot: int, results: Any) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     _configure_logging(request, slot)
+    _stop_when_parent_dies(stop)
     try:
         results.put((slot, run_slot(request, slot, stop)))
     except Exception:
         log.exception("worker slot %d (%s) stopped with an error", slot, request.slots[slot])
         sys.exit(1)
+
+
+def _stop_when_parent_dies(stop: threading.Event) -> None:
+    """Stop (checkpointing and releasing the job) once the `work` process that started this slot is gone:
+    killed with SIGKILL it cannot pass the stop on, and the slot would go on training unseen."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of its sentinel pipe closes: the parent exited
+        if not stop.is_set():
+            log.warning("the `taskgroup work` process that started this worker is gone; stopping")
+            stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _configure_logging(request: WorkRequest, slot: int) -> None:

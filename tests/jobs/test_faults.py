@@ -4,6 +4,7 @@ resumes it from the checkpoint, and the study ends with every result exactly onc
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -139,3 +140,37 @@ def test_an_unexpected_error_is_retried_and_stored_as_one_line_with_the_tracebac
     assert "\n" not in job.error and "Traceback" not in job.error and job.error.endswith("(traceback in the worker log)")
     assert "mps" in job.error.lower()
     assert any(record.exc_info for record in caplog.records if "raised" in record.getMessage())
+
+
+def _children(pid: int) -> list[int]:
+    listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(line) for line in listed.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"  # an unreaped zombie is gone too
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_worker_processes_stop_and_release_their_jobs_when_work_is_killed(tmp_path):
+    """`work --per-device 2` SIGKILLed: its spawned workers used to go on training, unseen, to the end of the queue."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=3)
+    parent = start_worker(url, tmp_path, "--per-device", "2", "--runner", "dry", "--runner-option", "steps=600",
+                          "--runner-option", "step_seconds=0.1")
+    try:
+        wait_for(lambda: job_states(store)["running"] == 2, 120, "two running jobs")
+        workers = _children(parent.pid)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    assert workers
+    try:
+        wait_for(lambda: not any(_alive(pid) for pid in workers), 60, "the orphaned workers to stop")
+    finally:
+        for pid in filter(_alive, workers):  # after a failure: leave no worker behind
+            os.kill(pid, signal.SIGKILL)
+    assert job_states(store) == Counter({"queued": 3})  # each released its job, checkpointed, for the next `work`
