@@ -147,7 +147,7 @@ def _restore(job: _Job) -> _Job:
     if saved.get("identity") != job.identity:
         raise InvalidInputError(
             f"checkpoint {checkpoint_path(job.directory)} belongs to another run "
-            f"(saved {_describe(saved.get('identity'))}, now {_describe(job.identity)}); "
+            f"({_differences(saved.get('identity'), job.identity)}); "
             "use a fresh checkpoint directory or the same settings"
         )
     job.hook_state = saved.get("hook")
@@ -161,10 +161,15 @@ def _restore(job: _Job) -> _Job:
     return job
 
 
-def _describe(identity: Any) -> str:
-    if not isinstance(identity, dict):
-        return "unknown"
-    return f"{'+'.join(identity.get('tasks', []))} size {identity.get('size')} stage {identity.get('stage')}"
+def _differences(saved: Any, now: dict[str, Any]) -> str:
+    """What differs between a checkpoint's run and this one, e.g. `lr 0.001 saved, 0.01 now`: the
+    settings' names, so the user sees which one to change back (or why to start afresh)."""
+    if not isinstance(saved, dict):
+        return "written by another program or version"
+    flat_saved = {**{k: v for k, v in saved.items() if k != "config"}, **(saved.get("config") or {})}
+    flat_now = {**{k: v for k, v in now.items() if k != "config"}, **now["config"]}
+    changed = [key for key in sorted(set(flat_saved) | set(flat_now)) if flat_saved.get(key) != flat_now.get(key)]
+    return "; ".join(f"{key} {flat_saved.get(key)!r} saved, {flat_now.get(key)!r} now" for key in changed)
 
 
 class _Loop:

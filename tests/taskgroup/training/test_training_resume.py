@@ -62,8 +62,10 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path, splits, size, config)
     with pytest.raises(TrainingInterrupted):
         train_candidate(["edge"], size, splits, "cpu", config, checkpoint_dir=tmp_path, should_stop=_stop_after(2))
     other = TrainConfig(batch_size=8, max_epochs=3, seed=3, lr=0.01)
-    with pytest.raises(InvalidInputError, match=r"last\.pt belongs to another run"):
+    with pytest.raises(InvalidInputError, match=r"last\.pt belongs to another run") as refused:
         train_candidate(["edge"], size, splits, "cpu", other, checkpoint_dir=tmp_path)
+    assert f"lr {config.lr!r} saved, 0.01 now" in str(refused.value)  # which setting differs, and nothing else
+    assert "batch_size" not in str(refused.value) and "tasks" not in str(refused.value)
 
 
 def test_lockstep_resumes_every_candidate(tmp_path, splits, size, config) -> None:
