@@ -29,7 +29,7 @@ from jobs.manage import record_finished_run
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import (
-    CommandGroup, DbOption, JsonOption, console, emit_json, print_note, progress_bar, stop_on_signals,
+    CommandGroup, DbOption, JsonOption, console, emit_json, err_console, print_note, progress_bar, stop_on_signals,
 )
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
@@ -153,8 +153,11 @@ def measure_study_affinity(
                 tasks, SizeSpec(**spec), splits, target, config, every=interval, lr_scale=lr_scale, progress=report,
                 checkpoint_dir=directory, should_stop=stop.is_set,
             )
-        except TrainingInterrupted as stopped:
-            raise InvalidInputError(f"affinity measurement interrupted ({stopped}); run the same command to resume") from None
+        except TrainingInterrupted:
+            measurement = None
+    if measurement is None:  # as `work` and `train` do: a stop is not a failure
+        err_console.print("stopped; the measurement is checkpointed: run the same command to resume")
+        raise typer.Exit(130)
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         # Recorded as the all-task network's finished job, so reports count this run's compute.

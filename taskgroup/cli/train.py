@@ -9,7 +9,9 @@ import typer
 from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import JsonOption, console, emit_json, parse_key_values, progress_bar
+from taskgroup.cli.common import (
+    JsonOption, console, emit_json, err_console, parse_key_values, progress_bar, stop_on_signals,
+)
 from taskgroup.errors import InvalidInputError
 from taskgroup.training import STAGES, TrainConfig, TrainOutcome
 from taskgroup.wording import counted
@@ -62,9 +64,10 @@ def train(
 ) -> None:
     """Train one candidate network and print each task's validation and test loss (of the checkpoint
     with the lowest summed validation loss)."""
-    from taskgroup.devices import resolve_device
     from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.devices import resolve_device
     from taskgroup.training import train_candidate
+    from taskgroup.training.engine import TrainingInterrupted
 
     task_names = [name.strip() for name in tasks.split(",") if name.strip()]
     if not task_names:
@@ -79,13 +82,22 @@ def train(
     spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
     chosen = resolve_device(device)  # a bad device fails before the data is loaded
     splits = load_splits(spec, task_names)
-    with progress_bar(f"training {'+'.join(sorted(task_names))}, steps", TextColumn("ETA"), TimeRemainingColumn(),
-                      quiet=json_output) as bar:
+    stopping = "stopping: checkpointing" if checkpoint_dir else "stopping"
+    with stop_on_signals(f"{stopping} (Ctrl-C again to stop at once)") as stop, progress_bar(
+            f"training {'+'.join(sorted(task_names))}, steps", TextColumn("ETA"), TimeRemainingColumn(),
+            quiet=json_output) as bar:
         job = bar.add_task("train", total=None)
-        outcome = train_candidate(
-            task_names, _size(size), splits, chosen, config, stage=stage, checkpoint_dir=checkpoint_dir,
-            progress=lambda done, total: bar.update(job, completed=done, total=total),
-        )  # fmt: skip
+        try:
+            outcome = train_candidate(
+                task_names, _size(size), splits, chosen, config, stage=stage, checkpoint_dir=checkpoint_dir,
+                progress=lambda done, total: bar.update(job, completed=done, total=total), should_stop=stop.is_set,
+            )  # fmt: skip
+        except TrainingInterrupted:
+            outcome = None
+    if outcome is None:
+        err_console.print("stopped; run the same command to resume from " + str(checkpoint_dir) if checkpoint_dir
+                          else "stopped; nothing was saved (with --checkpoint-dir DIR the same command resumes)")
+        raise typer.Exit(130)
     if json_output:
         emit_json({**outcome.to_dict(), "device": str(chosen), "config": config.to_dict()})
         return

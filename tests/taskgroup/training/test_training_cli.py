@@ -54,3 +54,27 @@ def test_a_bad_device_is_one_line_error_before_any_data_is_made(tmp_path) -> Non
                                       "--data-option", f"cache_dir={tmp_path}"])  # fmt: skip
     assert result.exit_code == 1 and "device 'gpu0' is not a torch device" in result.output
     assert not any(tmp_path.iterdir())  # the synthetic data was not rendered for a run that cannot start
+
+
+def test_ctrl_c_checkpoints_and_says_the_same_command_resumes(tmp_path) -> None:
+    """It used to exit 130 without a word, and with the epoch under way lost."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    checkpoints = tmp_path / "ckpt"
+    command = [str(Path(sys.executable).parent / "taskgroup"), "train", "--tasks", "depth", "--epochs", "40",
+               "--patience", "40", "--size", "tiny=0.25", "--data-option", "images=400", "--data-option",
+               "resolution=16", "--batch-size", "8", "--device", "cpu", "--data-option", f"cache_dir={tmp_path}",
+               "--checkpoint-dir", str(checkpoints)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not (checkpoints / "last.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert f"stopped; run the same command to resume from {checkpoints}" in " ".join(stderr.split())
+    assert "Traceback" not in stderr and (checkpoints / "last.pt").is_file()
