@@ -50,12 +50,16 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and WAL mode."""
+def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
+    """An engine for `url`; SQLite files get WAL mode, and their folder when `create_folder` (else a
+    missing folder is refused: a mistyped path must not leave folders and a database behind)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            if not create_folder and not folder.is_dir():
+                raise StorageError(f"cannot open database {parsed.database}: folder {folder} does not exist")
+            folder.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
@@ -65,10 +69,10 @@ def create_db_engine(url: str) -> Engine:
 class Store:
     """A database at one URL: checked against this code's schema version, handing out sessions."""
 
-    def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, check: bool = True, create_folder: bool = True) -> None:
         self.url = normalise_url(url)
         with self._open_errors():
-            self.engine = create_db_engine(self.url)
+            self.engine = create_db_engine(self.url, create_folder=create_folder)
             if check:
                 check_schema(self.engine, create=create)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -129,8 +133,13 @@ class Store:
 
 
 def open_store(url: str | None = None, *, create: bool = True, check: bool = True) -> Store:
-    """The store at `url`, or at `default_url()`; a new empty database is created at the head revision."""
-    return Store(url or default_url(), create=create, check=check)
+    """The store at `url`, or at `default_url()`; a new empty database is created at the head revision.
+
+    Only the default location (TASKGROUP_HOME) gets its folder made: a path the user names (`--db`,
+    TASKGROUP_DB) must be in a folder that exists, so a typo is an error instead of a new database.
+    """
+    named = url or os.environ.get("TASKGROUP_DB")
+    return Store(url or default_url(), create=create, check=check, create_folder=not named)
 
 
 def _driver_message(error: exc.SQLAlchemyError) -> str:

@@ -188,6 +188,6 @@ def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path):
 
 
 def test_plain_path_means_sqlite_file(tmp_path):
-    path = tmp_path / "sub" / "db.sqlite"
+    path = tmp_path / "db.sqlite"
     store = open_store(str(path))
     assert path.exists() and store.engine.dialect.name == "sqlite"

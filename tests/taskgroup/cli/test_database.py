@@ -63,3 +63,17 @@ def test_db_current_calls_a_database_of_something_else_not_a_taskgroup_database(
     for command in ("current", "upgrade"):
         assert "not a taskgroup database" in run_error("db", command, "--db", str(other))
     assert run_json("db", "current", "--db", str(tmp_path / "new.sqlite"))["revision"] is None  # empty is empty
+
+
+def test_a_database_path_in_a_folder_that_does_not_exist_is_refused_and_nothing_is_made(tmp_path, monkeypatch):
+    """A typo in --db (or TASKGROUP_DB) used to create the folders and an empty database, then say "no study"."""
+    typo = tmp_path / "tpyo" / "taskgroup.sqlite"
+    for command in (("study", "show", "paper"), ("study", "list"), ("db", "current")):
+        assert f"folder {typo.parent} does not exist" in run_error(*command, "--db", str(typo))
+    monkeypatch.setenv("TASKGROUP_DB", str(typo))
+    assert f"folder {typo.parent} does not exist" in run_error("study", "list")
+    assert not typo.parent.exists()
+    monkeypatch.delenv("TASKGROUP_DB")
+    assert run_json("study", "list", "--db", str(tmp_path / "new.sqlite")) == []  # a new file in a folder that exists
+    monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "first-run"))  # the default place is made on first use
+    assert run_json("study", "list") == [] and (tmp_path / "first-run" / "taskgroup.sqlite").is_file()
