@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sqlalchemy import text, update
 
@@ -18,6 +19,13 @@ from jobs.claim import Claim, checkpoint_dir, job_run_key, settings_folder
 from jobs.queue import JobQueue
 from tests.jobs.helpers import settings
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+
+
+@pytest.fixture(autouse=True)
+def _home_made(taskgroup_home: Path) -> None:
+    """These databases live in TASKGROUP_HOME beside the default checkpoint root, as a user's several
+    databases would; a named database's folder must exist."""
+    taskgroup_home.mkdir(parents=True, exist_ok=True)
 
 
 def _run(**changes: object) -> dict:
