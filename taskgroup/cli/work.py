@@ -274,8 +274,17 @@ def _show_progress(request: Any, thread: threading.Thread, quiet: bool) -> None:
             report = _status(request)
             counts = report.counts
             progress.update(bar, total=report.total, completed=counts["done"] + counts["failed"],
-                            detail=f"{counts['running']} running, {counts['failed']} failed")
+                            detail=progress_detail(report, request.settings.grace))
             thread.join(timeout=1.0)
         report = _status(request)
         progress.update(bar, total=report.total, completed=report.counts["done"] + report.counts["failed"],
-                        detail=f"{report.counts['running']} running, {report.counts['failed']} failed")
+                        detail=progress_detail(report, request.settings.grace))
+
+
+def progress_detail(report: Any, grace: float) -> str:
+    """Running and failed counts, and the running jobs whose worker is gone (a killed one's): without
+    them the display would look stuck while a worker waits out the grace period to take one over."""
+    counts = report.counts
+    stale = sum(job.heartbeat_age is None or job.heartbeat_age > grace / 2 for job in report.running)
+    gone = f" ({stale} silent, taken over after {grace:g} s without a heartbeat)" if stale else ""
+    return f"{counts['running']} running{gone}, {counts['failed']} failed"

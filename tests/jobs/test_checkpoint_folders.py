@@ -17,6 +17,8 @@ from db.models import Job, Study
 from db.store import create_db_engine
 from jobs.claim import Claim, checkpoint_dir, job_run_key, settings_folder
 from jobs.queue import JobQueue
+from jobs.status import study_status
+from taskgroup.cli.work import progress_detail
 from tests.jobs.helpers import settings
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
 
@@ -154,6 +156,9 @@ def test_a_job_whose_worker_is_gone_does_not_block_configure_and_cancel_removes_
         session.execute(update(Job).where(Job.id == claim.job_id).values(heartbeat_at=datetime(2026, 1, 1)))
     status = " ".join(run_ok("status", "s", "--db", db_url).stdout.split())
     assert "A job whose worker is gone goes to the next `taskgroup work s`" in status
+    with open_store(db_url).session() as session:  # what `work`'s live display says while it waits to take it over
+        report = study_status(session, Study.find_or_raise_by_name(session, "s"))
+    assert progress_detail(report, grace=60) == "1 running (1 silent, taken over after 60 s without a heartbeat), 0 failed"
     assert run_json("configure", "s", "--set", "lr=0.01", "--db", db_url)["training"]["lr"] == 0.01
     jobs = run_json("status", "s", "--db", db_url)["jobs"]
     assert run_json("cancel", "s", "--db", db_url) == {"study": "s", "cancelled": jobs["queued"], "abandoned": 1}
