@@ -139,14 +139,31 @@ def _affinity_section(data: ReportInput) -> Section:
     if not data.lookahead_affinity.empty:
         text += (" The lookahead affinity tables (taskgroup affinity measure, one all-task run) show how much one "
                  "step on the row task's loss lowered the column task's loss, relative to it: positive helps.")
-        scaling = study_scaling(data.results, data.lookahead_affinity)
-        contradiction = scaling.contradiction()
-        text += f" {scaling.summary()}" + (f" {contradiction}" if contradiction else "")
+        text += _lookahead_scaling_text(data)
     return Section(
         "affinity", "Pairwise task affinity", text,
         figures=(Figure("affinity_heatmap", "Pairwise gain heatmap", figures.affinity_heatmap(gains, data.tasks)),),
         tables=tuple(tables),
     )
+
+
+def _lookahead_scaling_text(data: ReportInput) -> str:
+    """The scaling behind the report's lookahead rows (fitted to lookahead's own runs, as those rows
+    were chosen), and the one `select` fits to every trained network when that differs."""
+    needs = data.needs.get("lookahead")
+    if needs is None:
+        own = study_scaling(data.results, data.lookahead_affinity)
+        return f" {own.summary()}" + (f" {own.contradiction()}" if own.contradiction() else "")
+    runs = [needs(tasks, size, stage) for tasks, size, stage in
+            zip(data.results["tasks"], data.results["size"], data.results["stage"], strict=True)]
+    own = study_scaling(data.results[runs], data.lookahead_affinity)
+    text = f" For lookahead's rows, fitted to its own runs (the singles and the all-task run): {own.summary()}"
+    text += f" {own.contradiction()}" if own.contradiction() else ""
+    every = study_scaling(data.results, data.lookahead_affinity)
+    if every != own:
+        text += (f" `taskgroup select --estimator lookahead`, which uses every trained network's losses, fits "
+                 f"another: {every.summary()}" + (f" {every.contradiction()}" if every.contradiction() else ""))
+    return text
 
 
 def _serving_section(data: ReportInput) -> Section:

@@ -60,6 +60,11 @@ def test_report_states_the_fitted_scaling_and_whether_the_networks_contradict_th
     text = " ".join((tmp_path / "report" / "report.md").read_text().split())
     assert f"fitted to 9 multi-task losses: strength {scaling['strength']:.3f}, offset {scaling['offset']:+.3f}" in text
     assert ("contradict the affinities" in text) == contradicted
+    # The report's lookahead row chose from lookahead's own runs (the singles and the all-task run): its
+    # scaling, fitted to the all-task network's 3 losses, is stated first, as the row used it.
+    own = text.split("For lookahead's rows, fitted to its own runs (the singles and the all-task run): ")[1]
+    assert own.startswith("The lookahead scaling is fitted to 3 multi-task losses")
+    assert "`taskgroup select --estimator lookahead`, which uses every trained network's losses, fits another" in own
 
 
 def test_report_without_a_lookahead_matrix_has_no_such_table(tmp_path):
