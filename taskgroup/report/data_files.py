@@ -66,4 +66,14 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", double_precision=15))
+    """Rows as JSON objects, every float exact (as in the CSV files): pandas' `to_json` keeps 15 decimal
+    places, not 15 digits, and rounded small affinities to 9 digits or to 0. Missing values are null."""
+    return [{str(column): _plain(value) for column, value in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NaT or (not isinstance(value, (str, list, tuple, dict)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -29,12 +31,16 @@ def import_study(tmp_path) -> None:
 def test_report_shows_the_stored_lookahead_matrix(tmp_path):
     import_study(tmp_path)
     values = {(s, t): (0.01 if s == t else 0.002 * (i - j)) for i, s in enumerate(TASKS) for j, t in enumerate(TASKS)}
+    values["a", "b"] = 7.645257369404135e-07  # small, as measured affinities often are: exact in every format
     with open_store(None).session() as session:
         rows = [{"size": "full", "source": s, "target": t, "affinity": v} for (s, t), v in values.items()]
         store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=3)
     shown = run_json("affinity", "show", "s")["affinity"]["full"]
 
-    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv,md", "--estimators", "exact,lookahead")
+    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv,md,json", "--estimators", "exact,lookahead")
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    [section] = [section for section in document["sections"] if section["id"] == "affinity"]
+    assert {row["source"]: row for row in section["tables"]["lookahead_affinity_full"]}["a"]["b"] == values["a", "b"]
     table = pd.read_csv(tmp_path / "report" / "tables" / "lookahead_affinity_full.csv").set_index("source")
     assert sorted(table.index) == sorted(table.columns) == list(TASKS)
     for source in TASKS:
