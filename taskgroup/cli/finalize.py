@@ -10,7 +10,7 @@ import typer
 from db import open_store
 from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
 from taskgroup.cli.plan import planned
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import check_estimable, load_study_evidence
@@ -69,7 +69,7 @@ def finalize(
     """Select at each budget with the estimator and queue full training of the chosen networks (then
     `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing."""
     from jobs.finalize import budgets_json, check_estimates_done, check_queue_empty, finalize_study
-    from taskgroup.finalization import known_selector
+    from taskgroup.finalization import feasible_budgets, known_selector
     from taskgroup.selection import parse_budgets
 
     budget_list = parse_budgets(budgets)
@@ -84,12 +84,15 @@ def finalize(
     selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                               costs=evidence.costs)
     check_estimable(selector, evidence)
+    budget_list, left_out = feasible_budgets(selector, budget_list)
+    for budget, reason in left_out.items():
+        print_note(f"budget {budget:g} left out: {reason}")
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)
         note_if_contradicted(name, estimator, evidence.results, evidence.extras)
         if json_output:
-            emit_json({"study": name, **summary.to_json()})
+            emit_json({"study": name, **summary.to_json(), "left_out": _left_out_json(left_out)})
             return
         for budget, networks in summary.chosen.items():
             console.print(f"budget {budget:g}: " + ", ".join(map(_label, networks)))
@@ -111,6 +114,7 @@ def finalize(
     if json_output:
         emit_json({
             "study": name,
+            "left_out": _left_out_json(left_out),
             "estimator": next(iter(outcome.selections.values())).estimator,
             "stop_reason": outcome.stop_reason,
             "rounds": [[{"tasks": tasks.split("+"), "size": size} for tasks, size in round_] for round_ in outcome.rounds],
@@ -129,6 +133,10 @@ def finalize(
     _print_outcome(outcome, max_trained, evidence.possible)
     if outcome.rounds:
         console.print(f"worker logs: {request.log_dir}")
+
+
+def _left_out_json(left_out: dict[float, str]) -> list[dict[str, Any]]:
+    return [{"budget": budget, "reason": reason} for budget, reason in left_out.items()]
 
 
 def _print_outcome(outcome: Any, max_trained: int | None, possible: int) -> None:

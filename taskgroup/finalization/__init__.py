@@ -7,6 +7,7 @@ from taskgroup.finalization.active import (
     Trainer,
     choose_with_known,
     deployable_choices,
+    feasible_budgets,
     finalize_actively,
     known_selector,
     untrained,
@@ -15,5 +16,5 @@ from taskgroup.finalization.explore import Exploration, next_to_explore
 
 __all__ = [
     "ActiveFinalization", "Exploration", "MeasuredFirst", "NetworkKey", "Trainer", "choose_with_known",
-    "deployable_choices", "finalize_actively", "known_selector", "next_to_explore", "untrained",
+    "deployable_choices", "feasible_budgets", "finalize_actively", "known_selector", "next_to_explore", "untrained",
 ]

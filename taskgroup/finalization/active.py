@@ -100,6 +100,23 @@ def known_selector(
     return Selector(results, chooser, tasks=tasks, extras=extras, costs=costs)
 
 
+def feasible_budgets(selector: Selector, budgets: Sequence[float]) -> tuple[list[float], dict[float, str]]:
+    """The budgets at which `selector` can choose at all, and why each other one cannot (e.g. below the
+    cheapest feasible budget once costs are measured): finalization skips those, as `sweep` does.
+    Raises the first budget's error when none is feasible."""
+    feasible, skipped, first = [], {}, None
+    for budget in budgets:
+        try:
+            selector.select(budget)
+        except InfeasibleError as error:
+            skipped[budget], first = str(error), first or error
+        else:
+            feasible.append(budget)
+    if not feasible and first is not None:
+        raise first
+    return feasible, skipped
+
+
 def deployable_choices(
     results: pd.DataFrame,
     budgets: Sequence[float],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -9,7 +11,7 @@ from db import open_store
 from db.affinity import store_affinity
 from db.models import Job, Study
 from db.results import results_frame
-from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+from tests.taskgroup.cli.helpers import run, run_error, run_json, run_ok
 
 UNTIL_STABLE = ("--until-stable", "--devices", "cpu", "--runner", "dry")
 
@@ -246,3 +248,17 @@ def test_the_compute_limit_holds_when_an_earlier_finalize_left_jobs_queued():
     run_ok("cancel", "s")
     limited = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--max-trained", "1", *UNTIL_STABLE)
     assert limited["networks_trained"] == 1 and len(fully_trained()) == 1
+
+
+def test_a_budget_no_network_fits_is_left_out_with_a_note_and_the_others_finalized():
+    """As sweep and report do: after `taskgroup cost`, budget 1 may lie below the cheapest feasible one."""
+    create_hoa_study()
+    result = run("finalize", "s", "--budgets", "0.5,1,2", "--estimator", "hoa", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [b["budget"] for b in summary["budgets"]] == [1.0, 2.0]
+    assert summary["left_out"] == [{"budget": 0.5, "reason": "budget 0.5 is infeasible: the cheapest feasible budget is 1"}]
+    assert "note: budget 0.5 left out: budget 0.5 is infeasible" in " ".join(result.stderr.split())
+    until = run_json("finalize", "s", "--budgets", "0.5,1", "--estimator", "hoa", *UNTIL_STABLE)
+    assert [b["budget"] for b in until["budgets"]] == [1.0] and until["left_out"][0]["budget"] == 0.5
+    assert "cheapest feasible budget is 1" in run_error("finalize", "s", "--budgets", "0.5", "--estimator", "hoa")
