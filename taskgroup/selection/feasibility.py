@@ -40,9 +40,10 @@ def cheapest_budget(problem: Problem) -> int | None:
     return None if solution is None else solution.cost
 
 
-def explain_infeasible(problem: Problem, relaxed: Callable[..., Problem]) -> InfeasibleError:
+def explain_infeasible(problem: Problem, relaxed: Callable[..., Problem], budget: float | None = None) -> InfeasibleError:
     """The error to raise for an infeasible `problem`; `relaxed(**options)` rebuilds it with options
-    changed (``max_loss=None``, ``forbid=()``) to find which one leaves a task unservable."""
+    changed (``max_loss=None``, ``forbid=()``) to find which one leaves a task unservable. `budget` is
+    the user's, quoted as given (in the problem's integer units a tiny one rounds to 0)."""
     for t, task in enumerate(problem.tasks):
         if not any(t in served for served in problem.losses):
             return InfeasibleError(f"task {task} cannot be served: {_why_unservable(t, relaxed)}")
@@ -58,7 +59,7 @@ def explain_infeasible(problem: Problem, relaxed: Callable[..., Problem]) -> Inf
             f"(at least {fewest} are needed under the other constraints)"
         )
     value = problem.cost_value(cheapest)
-    budget = problem.cost_value(problem.budget)
+    budget = problem.cost_value(problem.budget) if budget is None else budget
     return BudgetTooSmallError(
         f"budget {format_number(budget)} is infeasible: the cheapest feasible budget is {format_number(value)}", value
     )

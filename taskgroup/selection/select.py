@@ -136,7 +136,7 @@ class Selector:
         engine = choose_engine(solver, problem)
         solution = engine.solve(problem)
         if solution is None:
-            raise explain_infeasible(problem, lambda **changes: self.problem(budget, **{**options, **changes}))
+            raise explain_infeasible(problem, lambda **changes: self.problem(budget, **{**options, **changes}), budget)
         return self.describe(problem, solution, budget, engine.name)
 
     def describe(self, problem: Problem, solution: Solution, budget: float, solver: str = "") -> Selection:

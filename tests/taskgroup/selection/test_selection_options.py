@@ -101,6 +101,8 @@ def test_infeasible_budget_states_the_cheapest_one() -> None:
     assert raised.value.cheapest_budget == 1.0
     with pytest.raises(BudgetTooSmallError, match="cheapest feasible budget is 1.5"):
         select(results(), 1.0, require=["a@half"])
+    with pytest.raises(BudgetTooSmallError, match="^budget 1e-12 is infeasible"):  # as given, not rounded to 0
+        select(results(), 1e-12)
 
 
 def test_other_infeasible_constraints_are_named() -> None:
