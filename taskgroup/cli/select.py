@@ -187,3 +187,7 @@ def print_sweep(outcome: Any, name: str) -> None:
                           "-" if base.cost is None else f"{base.cost:g}", _loss(base.val_loss), _loss(base.test_loss) + spread)
         table.add_section()
     console.print(table)
+    reasons = dict.fromkeys(f"{row.estimator} at budget {row.budget:g}: {row.error}"
+                            for row in outcome.selections if isinstance(row, InfeasibleRow))
+    for reason in reasons:  # why a row says "infeasible": which budget would do, or which task cannot be served
+        print_note(reason)

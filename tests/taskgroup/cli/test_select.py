@@ -242,3 +242,10 @@ def test_sweep_rejects_bad_budgets(paper):
 
 def test_declared_unit_is_the_imported_cost(paper):
     assert run_json("select", paper, "--budget", "3", "--unit", "declared") == run_json("select", paper, "--budget", "3")
+
+
+def test_sweep_says_why_a_row_is_infeasible(paper):
+    result = run_ok("sweep", paper, "--budgets", "0.5,1", "--estimators", "exact", "--random-samples", "5")
+    assert "infeasible" in result.stdout
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: exact at budget 0.5")]
+    assert notes == ["note: exact at budget 0.5: budget 0.5 is infeasible: the cheapest feasible budget is 1"]
