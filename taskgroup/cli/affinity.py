@@ -199,12 +199,15 @@ def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
 
 
 def note_if_contradicted(
-    name: str, estimator: str | Estimator, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame]
+    name: str, estimator: str | Estimator, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame], possible: int
 ) -> None:
     """For `select`, `sweep` and `finalize`: with the lookahead estimator, warn when the trained
-    networks gave its affinities no weight (its choices are then the singles' and the all-task network's)."""
+    networks gave its affinities no weight (its choices are then the singles' and the all-task network's),
+    unless all `possible` networks are trained: lookahead then predicts none, and no advice would help."""
+    from taskgroup.selection.results import fully_trained
+
     chosen = get_estimator(estimator)
-    if isinstance(chosen, LookaheadEstimator) and "affinity" in extras:
+    if isinstance(chosen, LookaheadEstimator) and "affinity" in extras and len(fully_trained(results)) < possible:
         warn_if_contradicted(chosen.scaling_for(Evidence(results, extras)), name)
 
 

@@ -90,7 +90,7 @@ def finalize(
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)
-        note_if_contradicted(name, estimator, evidence.results, evidence.extras)
+        note_if_contradicted(name, estimator, evidence.results, evidence.extras, evidence.possible)
         if json_output:
             emit_json({"study": name, **summary.to_json(), "left_out": _left_out_json(left_out)})
             return
@@ -110,7 +110,7 @@ def finalize(
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
                             quiet=json_output)
     if not explore:
-        note_if_contradicted(name, estimator, outcome.results, evidence.extras)
+        note_if_contradicted(name, estimator, outcome.results, evidence.extras, evidence.possible)
     if json_output:
         emit_json({
             "study": name,

@@ -78,7 +78,7 @@ def select_command(
     if isinstance(selector.estimator, ExactEstimator):
         note_exact_scope(evidence)
     note_untrained(selection, evidence)
-    note_if_contradicted(name, estimator, evidence.results, evidence.extras)
+    note_if_contradicted(name, estimator, evidence.results, evidence.extras, evidence.possible)
 
 
 def note_exact_scope(evidence: StudyEvidence) -> None:
@@ -159,7 +159,7 @@ def sweep_command(
     if any(isinstance(selector.estimator, ExactEstimator) for selector in usable):
         note_exact_scope(evidence)
     for selector in usable:
-        note_if_contradicted(name, selector.estimator, evidence.results, evidence.extras)
+        note_if_contradicted(name, selector.estimator, evidence.results, evidence.extras, evidence.possible)
 
 
 def _networks(networks: Any) -> str:

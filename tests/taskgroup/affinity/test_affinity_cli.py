@@ -219,3 +219,12 @@ def test_choosing_with_lookahead_warns_when_the_affinities_were_given_no_weight(
         other = invoke(command, "s", "--budget" + ("s" if command == "finalize" else ""), "1", "--estimator", estimator,
                        "--db", db)
         assert other.exit_code == 0 and "contradict" not in other.output, command
+
+    with open_store(db).session() as session:  # now every network is trained: lookahead predicts none of them
+        rows = [{"tasks": pair, "size": "tiny", "cost": 0.25, "stage": "full", "split": split, "task": task, "loss": 1.1}
+                for pair in ("depth+edge", "depth+normal", "edge+normal") for task in pair.split("+")
+                for split in ("val", "test")]
+        store_results(session, Study.find_or_raise_by_name(session, "s"), rows, replace=False)
+    assert "contradict the affinities" in invoke("affinity", "show", "s", "--db", db).stderr  # still so
+    exhaustive = invoke("select", "s", "--budget", "1", "--estimator", "lookahead", "--db", db)
+    assert exhaustive.exit_code == 0 and "contradict" not in exhaustive.output  # but no advice that would do nothing
