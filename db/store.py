@@ -21,7 +21,7 @@ def default_url() -> str:
     """`TASKGROUP_DB` if set, else a SQLite file in ~/.taskgroup (TASKGROUP_HOME overrides the folder)."""
     if env := os.environ.get("TASKGROUP_DB"):
         return normalise_url(env)
-    home = Path(os.environ.get("TASKGROUP_HOME", Path.home() / ".taskgroup"))
+    home = Path(os.environ.get("TASKGROUP_HOME", Path.home() / ".taskgroup")).expanduser()
     return f"sqlite:///{home / 'taskgroup.sqlite'}"
 
 
@@ -84,6 +84,9 @@ class Store:
             yield
         except exc.SQLAlchemyError as error:
             raise StorageError(f"cannot open database {self.display_url}: {_driver_message(error)}") from error
+        except ImportError as error:  # e.g. mysql:// without its driver: SQLAlchemy imports it on first use
+            raise StorageError(f"cannot open database {self.display_url}: its driver is not installed "
+                               f"({error.name or error})") from error
 
     @property
     def display_url(self) -> str:

@@ -103,8 +103,8 @@ def configure_training(
     running = live_jobs(session, study, grace)
     if running:
         raise InvalidInputError(
-            f"study {study.name!r} has {counted(running, 'running job')} whose workers are alive; stop its workers "
-            "before changing training settings"
+            f"study {study.name!r} has {counted(running, 'running job')} whose worker beat within the last {grace:g} s; "
+            "stop its workers before changing training settings (a killed worker's job stops counting after that)"
         )
     if candidate is None:
         merged = dict(options) if reset else {**(study.training or {}), **options}

@@ -113,7 +113,9 @@ def feasible_budgets(selector: Selector, budgets: Sequence[float]) -> tuple[list
         else:
             feasible.append(budget)
     if not feasible and first is not None:
-        raise first
+        if len(skipped) == 1:
+            raise first
+        raise InfeasibleError("no budget is feasible: " + "; ".join(skipped.values()))
     return feasible, skipped
 
 

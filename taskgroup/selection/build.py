@@ -63,9 +63,13 @@ def build_problem(
     total_cost = sum(c.cost for c in candidates)
     budget = min(budget, total_cost)  # any larger budget affords the same choices; it must not coarsen the cost unit
     cost_digits = scale_digits(total_cost + budget)
-    _check_resolution(((c.label, "cost", c.cost) for c in candidates), cost_digits, "costs", "a mistyped cost")
+    _check_resolution(((c.label, "cost", c.cost) for c in candidates), cost_digits, "costs",
+                      "check for a mistyped cost (`taskgroup import --replace` overwrites a stored one), or leave the "
+                      "candidate out with --forbid")
     _check_resolution(((candidates[c].label, f"loss on {tasks[t]}", v) for c, served in enumerate(losses)
-                       for t, v in served.items()), loss_digits, "weighted losses", "a diverged run or a mistyped loss")
+                       for t, v in served.items()), loss_digits, "weighted losses",
+                      "check for a diverged run or a mistyped loss (`taskgroup import --replace` overwrites a stored "
+                      "one); `select --estimator exact` can leave the candidate out with --forbid or --max-loss")
     int_costs = tuple(to_units(c.cost, cost_digits) for c in candidates)
     keys = [c.key for c in candidates]
     return Problem(
@@ -81,7 +85,7 @@ def build_problem(
     )
 
 
-def _check_resolution(values: Iterable[tuple[str, str, float]], digits: int, what: str, suspect: str) -> None:
+def _check_resolution(values: Iterable[tuple[str, str, float]], digits: int, what: str, advice: str) -> None:
     """Refuse numbers too far apart to share one integer unit: rounding would change the answer silently.
 
     Units are 1e-9 unless huge values force a coarser one; then the smallest non-zero value must
@@ -96,8 +100,7 @@ def _check_resolution(values: Iterable[tuple[str, str, float]], digits: int, wha
     if 0.5 * 10.0**-digits > RELATIVE_RESOLUTION * smallest[0]:
         raise InvalidInputError(
             f"the {what} are too far apart to compare exactly: {largest[1]} has {largest[2]} {largest[0]:.6g} and "
-            f"{smallest[1]} has {smallest[2]} {smallest[0]:.6g}; check for {suspect}, or "
-            "leave the candidate out with --forbid (or a task's losses above a limit with --max-loss)")
+            f"{smallest[1]} has {smallest[2]} {smallest[0]:.6g}; {advice}")
 
 
 def _check_budget(budget: float) -> None:

@@ -262,3 +262,9 @@ def test_a_budget_no_network_fits_is_left_out_with_a_note_and_the_others_finaliz
     until = run_json("finalize", "s", "--budgets", "0.5,1", "--estimator", "hoa", *UNTIL_STABLE)
     assert [b["budget"] for b in until["budgets"]] == [1.0] and until["left_out"][0]["budget"] == 0.5
     assert "cheapest feasible budget is 1" in run_error("finalize", "s", "--budgets", "0.5", "--estimator", "hoa")
+
+
+def test_when_no_budget_is_feasible_the_error_names_every_one():
+    create_hoa_study()
+    error = run_error("finalize", "s", "--budgets", "0.25,0.5", "--estimator", "hoa")
+    assert "no budget is feasible: budget 0.25 is infeasible" in error and "budget 0.5 is infeasible" in error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
+import pytest
 from sqlalchemy import text
 
 from db.migrations_api import current_revision, head_revision, upgrade_to_head
@@ -77,3 +78,23 @@ def test_a_database_path_in_a_folder_that_does_not_exist_is_refused_and_nothing_
     assert run_json("study", "list", "--db", str(tmp_path / "new.sqlite")) == []  # a new file in a folder that exists
     monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "first-run"))  # the default place is made on first use
     assert run_json("study", "list") == [] and (tmp_path / "first-run" / "taskgroup.sqlite").is_file()
+
+
+def test_a_database_whose_driver_is_not_installed_is_one_error_line():
+    """mysql:// needs MySQLdb, which is not one of our dependencies: SQLAlchemy's import error was a traceback."""
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("MySQLdb is installed here")
+    for command in (("db", "current"), ("study", "list")):
+        assert "its driver is not installed (MySQLdb)" in run_error(*command, "--db", "mysql://u@127.0.0.1:1/db")
+
+
+def test_a_taskgroup_home_written_with_a_tilde_is_under_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("TASKGROUP_HOME", "~/tg")
+    monkeypatch.chdir(tmp_path)
+    assert run_json("study", "list") == []
+    assert (tmp_path / "tg" / "taskgroup.sqlite").is_file() and not (tmp_path / "~").exists()

@@ -151,14 +151,16 @@ def test_numbers_too_far_apart_to_compare_exactly_are_refused() -> None:
     """One mistyped cost or diverged loss would otherwise round every other value to 0 and break the budget."""
     latency = {("a", "full"): 1.0, ("b", "full"): 1.0, ("c", "full"): 1.0, ("a", "half"): 0.5, ("a+b", "full"): 1.0,
                ("a+b+c", "full"): 1e16}
-    with pytest.raises(InvalidInputError, match=r"costs are too far apart .*a\+b\+c@full has cost 1e\+16 and a@half"):
+    with pytest.raises(InvalidInputError, match=r"costs are too far apart .*a\+b\+c@full has cost 1e\+16 and a@half") as refused:
         select(results(), 1.0, costs=latency)
+    assert "mistyped cost" in str(refused.value) and "--max-loss" not in str(refused.value)  # a loss cap cannot help
     assert chosen(select(results(), 2.0, costs=latency, forbid=["a+b+c"])) == ["a+b@full", "c@full"]
 
     diverged = results()
     diverged.loc[(diverged["tasks"] == "a+b") & (diverged["task"] == "b"), "loss"] = 1e14
-    with pytest.raises(InvalidInputError, match=r"losses are too far apart .*a\+b@full has loss on b 1e\+14"):
+    with pytest.raises(InvalidInputError, match=r"losses are too far apart .*a\+b@full has loss on b 1e\+14") as refused:
         select(diverged, 2.0)
+    assert "`taskgroup import --replace` overwrites" in str(refused.value)  # what works for sweep and report too
     capped = select(diverged, 2.0, max_loss={"b": 10.0})  # a+b still serves a, whose loss is fine
     assert chosen(capped) == ["a+b@full", "a+b+c@full"] and capped.predicted_loss == pytest.approx(0.6 + 1.3 + 1.3)
     with pytest.raises(InvalidInputError, match="weighted losses are too far apart"):
