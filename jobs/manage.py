@@ -108,7 +108,7 @@ def configure_training(
         )
     if candidate is None:
         merged = dict(options) if reset else {**(study.training or {}), **options}
-        checked_training(merged)
+        checked_training(merged, study.tasks)
         study.training = merged
         return merged
     found = _candidate(session, study, candidate)
@@ -118,7 +118,7 @@ def configure_training(
             f"a candidate may only override {', '.join(sorted(allowed))}, not {', '.join(sorted(set(options) - allowed))}"
         )
     override = dict(options) if reset else {**(found.weighting or {}), **options}
-    checked_training({**(study.training or {}), **override})
+    checked_training({**(study.training or {}), **override}, found.tasks.split("+"))
     found.weighting = override or None
     return {**(study.training or {}), **override}
 

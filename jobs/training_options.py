@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskgroup.errors import InvalidInputError
@@ -33,16 +33,20 @@ def training_config(options: Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(**dict(options))
 
 
-def checked_training(options: Mapping[str, Any]) -> TrainConfig:
+def checked_training(options: Mapping[str, Any], tasks: Sequence[str] | None = None) -> TrainConfig:
     """`training_config`, with the optimizer and weighting method also looked up by name and the
     method's options checked: options are checked when they are stored, not when a worker first
-    trains with them. (Loads torch, which the registries need; reading options does not.)"""
+    trains with them. With `tasks`, the method is built for them, so the options' values are
+    checked too (a temperature of "hot", weights of a task the study lacks). (Loads torch, which
+    the registries need; reading options does not.)"""
     from taskgroup.training.optim import OPTIMIZERS
-    from taskgroup.weighting.build import check_weighting
+    from taskgroup.weighting.build import build_weighting, check_weighting
 
     config = training_config(options)
     OPTIMIZERS.get(config.optimizer)
     check_weighting(config.weighting, config.weighting_options)
+    if tasks is not None:
+        build_weighting(config.weighting, list(tasks), **config.weighting_options)
     return config
 
 

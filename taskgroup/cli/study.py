@@ -46,10 +46,17 @@ def parse_task_list(text: str) -> list[str]:
     return tasks
 
 
+MAX_NAME_LENGTH = 100
+"""A study's checkpoint folder is its name plus 9 characters, and folder names end at 255 bytes; a task's
+name goes into candidate names several times over."""
+
+
 def _check_name(name: str, what: str) -> None:
     if not _NAME.match(name):
         raise InvalidInputError(f"{what} {name!r} must start with a letter or digit and may only use letters, digits, "
                                 "'_', '-' and '.'")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInputError(f"{what} {name[:20]}... is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ from taskgroup.numbers import finite_number
 _LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
+MAX_WIDTH = 8.0
+"""8x the full encoder's channels is 64x its convolutions' work; far wider only fails later, out of memory."""
+
+
 @dataclass(frozen=True)
 class SizeSpec:
     """One size of a study: its label, the encoder and width it is built with, and its declared cost."""
@@ -48,6 +52,9 @@ class SizeSpec:
             if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
                 raise InvalidInputError(f"size {self.label!r}: {field} must be a positive number, got {value!r}")
             object.__setattr__(self, field, float(value))
+        if self.width > MAX_WIDTH:
+            raise InvalidInputError(f"size {self.label!r}: width must be at most {MAX_WIDTH:g} (the encoder's channels "
+                                    f"times it), got {self.width:g}")
         if not _encoder(self.encoder, self.label).scales_with_width and self.width != 1.0:
             raise InvalidInputError(
                 f"size {self.label!r}: encoder {self.encoder!r} has a fixed width; width must be 1.0, got {self.width}"

@@ -13,7 +13,13 @@ from taskgroup.weighting.base import WEIGHTINGS, WeightingMethod
 def build_weighting(name: str, tasks: Sequence[str], **options: Any) -> WeightingMethod:
     """The method registered as `name` for `tasks`, configured with `options` (checked first, as by
     `check_weighting`)."""
-    return check_weighting(name, options)(tasks, **options)
+    method = check_weighting(name, options)
+    try:
+        return method(tasks, **options)
+    except InvalidInputError:
+        raise
+    except (ValueError, TypeError) as error:  # e.g. float("hot"): a value of the wrong type
+        raise InvalidInputError(f"weighting method {name!r}: an option has a value it cannot use ({error})") from None
 
 
 def check_weighting(name: str, options: Mapping[str, Any]) -> type[WeightingMethod]:

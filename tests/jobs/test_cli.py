@@ -165,3 +165,15 @@ def test_finalize_with_every_chosen_network_trained_has_nothing_to_queue(tmp_pat
     output = " ".join(run_ok("finalize", "s", "--budgets", "1:2:1", "--estimator", "esa").output.split())
     assert "0 full-training jobs queued;" in output and "already trained." in output
     assert "taskgroup work" not in output
+
+
+def test_configure_checks_the_weighting_options_values_for_the_study_s_tasks():
+    """Only the options' names were checked: a temperature of "hot" was stored and failed every job."""
+    create()
+    stored = run_json("configure", "s")["training"]
+    for options, message in (('{"temperature":"hot"}', "could not convert string to float: 'hot'"),
+                             ('{"temperature":0}', "dwa temperature must be > 0")):
+        assert message in run_error("configure", "s", "--set", "weighting=dwa", "--set", f"weighting_options={options}")
+    assert "which is not one of" in run_error("configure", "s", "--set", "weighting=uniform", "--set",
+                                              'weighting_options={"weights":{"nosuch":1}}')
+    assert run_json("configure", "s")["training"] == stored

@@ -161,3 +161,10 @@ def test_a_relative_synthetic_cache_dir_is_stored_absolute_like_the_root(tmp_pat
     spec = tmp_path / "specs" / "study.toml"
     spec.write_text('tasks = ["depth"]\n[dataset]\nname = "synthetic"\n[dataset.options]\ncache_dir = "../shared"\n')
     assert run_json("study", "create", "t", "--spec", str(spec))["dataset"]["options"]["cache_dir"] == str(tmp_path / "shared")
+
+
+def test_a_name_too_long_for_a_checkpoint_folder_is_refused_before_anything_is_stored():
+    """Its folder (name + 9 characters) passed 255 bytes: the study could be created but neither trained nor deleted."""
+    assert "is 250 characters long; at most 100 are allowed" in run_error("study", "create", "z" * 250, "--tasks", "a")
+    assert run_json("study", "list") == []
+    run_ok("study", "create", "z" * 100, "--tasks", "a")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from taskgroup.errors import InvalidInputError
 from taskgroup.models import ENCODERS, SizeSpec, parse_size, parse_sizes
+from taskgroup.models.sizes import MAX_WIDTH
 
 
 def test_paper_sizes_are_xception_at_the_width_of_their_cost() -> None:
@@ -41,6 +42,8 @@ def test_explicit_width_differs_from_declared_cost() -> None:
         ("full=inf", "must be a finite number"),
         ("full=1@x", "width 'x' is not a number"),
         ("full=1@0", "positive"),
+        ("a=1@100", "width must be at most 8"),  # ran out of memory (24 GB) in training
+        ("a=1e308", "width must be at most 8"),  # the width is the cost when not given: overflowed in training
         ("full=vgg:1.0", "unknown encoder 'vgg'"),
         ("r18=resnet18:1.0@0.5", "fixed width"),
         ("my size=1.0", "size label"),
@@ -71,7 +74,8 @@ _labels = st.from_regex(r"[A-Za-z0-9_.\-]{1,12}", fullmatch=True)
 _positive = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 
-@given(label=_labels, encoder=st.sampled_from(ENCODERS.names()), cost=_positive, width=_positive)
+@given(label=_labels, encoder=st.sampled_from(ENCODERS.names()), cost=_positive,
+       width=st.floats(min_value=1e-6, max_value=MAX_WIDTH, allow_nan=False, allow_infinity=False))
 def test_a_size_written_back_as_text_parses_to_the_same_size(label: str, encoder: str, cost: float, width: float) -> None:
     if not ENCODERS.get(encoder).scales_with_width:
         width = 1.0
