@@ -107,6 +107,7 @@ def configure_training(
             "stop its workers before changing training settings (a killed worker's job stops counting after that)"
         )
     if candidate is None:
+        options = _new_method_new_options(study.training or {}, options)
         merged = dict(options) if reset else {**(study.training or {}), **options}
         checked_training(merged, study.tasks)
         study.training = merged
@@ -117,10 +118,20 @@ def configure_training(
         raise InvalidInputError(
             f"a candidate may only override {', '.join(sorted(allowed))}, not {', '.join(sorted(set(options) - allowed))}"
         )
+    options = _new_method_new_options({**(study.training or {}), **(found.weighting or {})}, options)
     override = dict(options) if reset else {**(found.weighting or {}), **options}
     checked_training({**(study.training or {}), **override}, found.tasks.split("+"))
     found.weighting = override or None
     return {**(study.training or {}), **override}
+
+
+def _new_method_new_options(current: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """`options`, with the weighting options emptied when they switch to another weighting method and
+    give none: the previous method's options (a dwa temperature) do not apply to the new one."""
+    switching = "weighting" in options and options["weighting"] != current.get("weighting", "uniform")
+    if switching and "weighting_options" not in options and current.get("weighting_options"):
+        return {**options, "weighting_options": {}}
+    return dict(options)
 
 
 def stored_training(session: Session, study: Study, candidate: tuple[str, str] | None = None) -> dict[str, Any]:

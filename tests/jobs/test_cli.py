@@ -177,3 +177,16 @@ def test_configure_checks_the_weighting_options_values_for_the_study_s_tasks():
     assert "which is not one of" in run_error("configure", "s", "--set", "weighting=uniform", "--set",
                                               'weighting_options={"weights":{"nosuch":1}}')
     assert run_json("configure", "s")["training"] == stored
+
+
+def test_switching_weighting_method_drops_the_previous_method_s_options():
+    """docs/scheduler.md's example: a dwa temperature stored for the study, then gradnorm for one candidate."""
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("configure", "s", "--set", "weighting=dwa", "--set", 'weighting_options={"temperature":1.5}')
+    run_ok("plan", "s", "--estimator", "hoa")
+    candidate = run_json("configure", "s", "--candidate", "a+b@full", "--set", "weighting=gradnorm")["effective"]
+    assert (candidate["weighting"], candidate["weighting_options"]) == ("gradnorm", {})
+    study = run_json("configure", "s", "--set", "weighting=uncertainty")["effective"]
+    assert (study["weighting"], study["weighting_options"]) == ("uncertainty", {})
+    kept = run_json("configure", "s", "--set", "lr=0.01")["effective"]  # not switching: options stay as they are
+    assert kept["weighting"] == "uncertainty"
