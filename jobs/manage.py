@@ -37,23 +37,23 @@ def cancel_queued(session: Session, study: Study, grace: float = WorkerSettings.
     Cancelled jobs are deleted rather than marked, so `plan` queues them again later.
     """
     queued = session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
-    stale = _abandoned(session, grace)
+    fresh = _beat_since(session, grace)
     abandoned = session.execute(
-        delete(Job).where(Job.study_id == study.id, Job.state == "running", stale)
+        delete(Job).where(Job.study_id == study.id, Job.state == "running",
+                          or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < fresh))
     ).rowcount
     return queued, abandoned
 
 
-def _abandoned(session: Session, grace: float) -> Any:
-    """The condition of a running job whose worker has not beaten for `grace` seconds (or never did)."""
-    fresh = database_seconds_ago(session.get_bind().dialect, grace)
-    return or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < fresh)
+def _beat_since(session: Session, grace: float) -> Any:
+    """The database-clock time a live worker's last heartbeat is after: `grace` seconds ago."""
+    return database_seconds_ago(session.get_bind().dialect, grace)
 
 
 def live_jobs(session: Session, study: Study, grace: float) -> int:
     """How many of the study's jobs a worker holds now: running, with a heartbeat within the last
     `grace` seconds by the database's clock (an older one's worker is gone, and it would be reclaimed)."""
-    fresh = database_seconds_ago(session.get_bind().dialect, grace)
+    fresh = _beat_since(session, grace)
     return session.scalar(
         select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "running", Job.heartbeat_at >= fresh)
     )

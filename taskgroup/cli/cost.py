@@ -87,11 +87,6 @@ def cost(
         _print_table(report, f"{name}: stored measurements ({devices})")
         return
     report, target, shape = measure_study(name, device, batch_size, image_size, warmup, repeats, rounds, threads, db)
-    if not _has_dataset(name, db):
-        print_note(f"study {name!r} has no dataset: these are taskgroup's own networks for its tasks, on "
-                   f"{shape[1]}x{shape[2]} inputs. If its imported results came from other networks, these are not "
-                   f"their costs: `relative` costs now use them; `--unit declared` keeps the imported ones, and "
-                   f"`taskgroup cost {name} --clear` deletes the measurements.")
     if json_output:
         emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
                    "candidates": report})
@@ -101,7 +96,8 @@ def cost(
 
 def measure_study(name: str, device: str, batch_size: int, image_size: int | None, warmup: int, repeats: int,
                   rounds: int, threads: int | None, db: str | None) -> tuple[list[dict[str, Any]], Any, tuple[int, int, int]]:
-    """Measure and store every candidate's cost (with a progress bar): one record per candidate, the
+    """Measure and store every candidate's cost (with a progress bar, and a note for a study without a
+    dataset, whose imported results may come from other networks): one record per candidate, the
     device and the input shape. `cost` prints them; `demo` sums them up."""
     from taskgroup.cost import measure_candidates
     from taskgroup.devices import resolve_device
@@ -113,6 +109,7 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
         study = Study.find_or_raise_by_name(session, name)
         sizes = {spec["label"]: SizeSpec(**spec) for spec in study.sizes}
         rows = [(c.id, c.tasks, c.size, c.cost) for c in Candidate.all_of_study(session, study.id)]
+        has_dataset = bool(study.dataset)
         options = (study.dataset or {}).get("options") or {}
     if not rows:
         raise InvalidInputError(f"study {name!r} has no candidates yet: plan its training or import results first")
@@ -131,6 +128,11 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
         for (candidate_id, _, _, _), measurement in zip(rows, measured, strict=True):
             _store(Candidate.find_or_raise_by_id(session, candidate_id), measurement)
 
+    if not has_dataset:
+        print_note(f"study {name!r} has no dataset: these are taskgroup's own networks for its tasks, on "
+                   f"{shape[1]}x{shape[2]} inputs. If its imported results came from other networks, these are not "
+                   f"their costs: `relative` costs now use them; `--unit declared` keeps the imported ones, and "
+                   f"`taskgroup cost {name} --clear` deletes the measurements.")
     return _report(rows, measured), target, shape
 
 
@@ -164,11 +166,6 @@ def _size_of(sizes: dict[str, SizeSpec], tasks: str, label: str) -> SizeSpec:
         known = ", ".join(sizes) or "none"
         raise InvalidInputError(f"candidate {tasks} has size {label!r}, which the study does not define (sizes: {known})")
     return sizes[label]
-
-
-def _has_dataset(name: str, db: str | None) -> bool:
-    with open_store(db).session() as session:
-        return bool(Study.find_or_raise_by_name(session, name).dataset)
 
 
 def _clear(name: str, db: str | None) -> int:
