@@ -96,6 +96,10 @@ class Study(Base):
         return [size["label"] for size in self.sizes]
 
 
+MAX_CANDIDATE_TASKS = 2000
+"""Characters of a candidate's task list ("depth+normal"); PostgreSQL refuses longer, so study create does."""
+
+
 class Candidate(Base):
     """One network to train: a subset of the study's tasks at one size, with its declared and measured cost."""
 
@@ -104,7 +108,7 @@ class Candidate(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
-    tasks: Mapped[str] = mapped_column(String(2000))
+    tasks: Mapped[str] = mapped_column(String(MAX_CANDIDATE_TASKS))
     size: Mapped[str] = mapped_column(String(100))
     cost: Mapped[float] = mapped_column(Float)
     weighting: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

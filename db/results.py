@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.errors import ConflictError
-from db.models import Candidate, Result, Study
+from db.models import Candidate, Job, Result, Study
 
 RESULT_COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
 
@@ -24,6 +24,12 @@ class ImportSummary:
     results_added: int
     results_replaced: int
     results_unchanged: int
+    queued_jobs_removed: int = 0
+    """Queued jobs of networks the import filled: training them would only replace what was imported."""
+    running_jobs: int = 0
+    """Jobs of networks the import filled that a worker is training; they keep the imported results."""
+    failed_jobs_removed: int = 0
+    """Failed jobs of networks the import filled: `retry` would only train them to be discarded."""
 
 
 def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, Any]], *, replace: bool) -> ImportSummary:
@@ -39,6 +45,7 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
         for r in session.scalars(select(Result).join(Candidate).where(Candidate.study_id == study.id))
     }
     added_candidates = added = replaced = unchanged = 0
+    filled: set[tuple[int, str]] = set()
     for row in rows:
         key = (row["tasks"], row["size"])
         candidate = candidates.get(key)
@@ -65,18 +72,45 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
             session.add(result)
             stored[result_key] = result
             added += 1
+            filled.add((candidate.id, row["stage"]))
         elif result.loss == float(row["loss"]):
             unchanged += 1
         elif replace:
-            result.loss = float(row["loss"])
+            result.loss, result.job_id = float(row["loss"]), row.get("job_id")  # imported now, not that job's
             replaced += 1
+            filled.add((candidate.id, row["stage"]))
         else:
             raise ConflictError(
                 f"{row['task']} loss of {row['tasks']} ({row['size']}, {row['stage']}, {row['split']}) is stored "
                 f"as {result.loss!r}, the input says {row['loss']!r}; use --replace to overwrite"
             )
     session.flush()
-    return ImportSummary(added_candidates, added, replaced, unchanged)
+    by_id = {candidate.id: candidate for candidate in candidates.values()}
+    complete = {
+        (candidate_id, stage) for candidate_id, stage in filled
+        if all((candidate_id, stage, split, task) in stored
+               for task in by_id[candidate_id].task_list for split in ("val", "test"))
+    }
+    removed, failed, running = _settle_jobs(session, study, complete)
+    return ImportSummary(added_candidates, added, replaced, unchanged, removed, running, failed)
+
+
+def _settle_jobs(session: Session, study: Study, complete: set[tuple[int, str]]) -> tuple[int, int, int]:
+    """Remove the queued and failed jobs of the (candidate, stage) an import filled completely (every
+    task, validation and test), as `plan` would not have queued them and training would only replace
+    what was imported; count the running ones (their worker keeps the imported results, see
+    JobQueue.finish). A network filled only in part keeps its job, to train the rest."""
+    removed = failed = running = 0
+    jobs = select(Job).where(Job.study_id == study.id, Job.state.in_(("queued", "running", "failed")))
+    for job in session.scalars(jobs):
+        if (job.candidate_id, job.stage) in complete:
+            if job.state == "running":
+                running += 1
+                continue
+            session.delete(job)
+            removed, failed = (removed + 1, failed) if job.state == "queued" else (removed, failed + 1)
+    session.flush()
+    return removed, failed, running
 
 
 def results_frame(session: Session, study: Study) -> pd.DataFrame:

@@ -50,16 +50,22 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another backend or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
 def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
     """An engine for `url`; SQLite files get WAL mode, and their folder when `create_folder` (else a
     missing folder is refused: a mistyped path must not leave folders and a database behind)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).parent
-            if not create_folder and not folder.is_dir():
-                raise StorageError(f"cannot open database {parsed.database}: folder {folder} does not exist")
-            folder.mkdir(parents=True, exist_ok=True)
+    if make_url(url).get_backend_name() == "sqlite":
+        if (path := sqlite_file(url)) is not None:
+            if not create_folder and not path.parent.is_dir():
+                raise StorageError(f"cannot open database {path}: folder {path.parent} does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine

@@ -9,6 +9,7 @@ so workers never wait on each other, and an immediate (write-locked) transaction
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -16,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from db.models import Candidate, Job, Result, Study
 from db.store import Store
-from jobs.clock import database_now, database_seconds_ago
 from jobs.claim import Claim, JobOutput, checkpoint_dir, job_run_key
+from jobs.clock import database_now, database_seconds_ago
 from jobs.settings import WorkerSettings
+
+log = logging.getLogger("taskgroup.jobs")
 
 OPEN_STATES = ("queued", "running")
 
@@ -61,15 +64,16 @@ class JobQueue:
             Job.attempts == claim.attempt,
         )
 
-    def claim(self, worker: str, device: str) -> Claim | None:
-        """Take the next queued job, or a running one whose heartbeat is older than the grace period.
+    def claim(self, worker: str, device: str, *, reclaim: bool = True) -> Claim | None:
+        """Take the next queued job, or (with `reclaim`) a running one whose heartbeat is older than the
+        grace period.
 
         A stale job that has used all its attempts is marked `failed` instead and the search goes on.
         Returns None when nothing can be claimed now.
         """
         with self.store.session(immediate=True) as session:
             while True:
-                job = session.scalars(self._next_claimable()).first()
+                job = session.scalars(self._next_claimable(reclaim)).first()
                 if job is None:
                     return None
                 previous = job.worker if job.state == "running" else None
@@ -97,11 +101,11 @@ class JobQueue:
                 session.execute(update(Job).where(Job.id == job.id).values(**values))
                 return self._claim_of(session, job, worker, device, attempt, previous)
 
-    def _next_claimable(self) -> Any:
+    def _next_claimable(self, reclaim: bool) -> Any:
         stale = and_(Job.state == "running", Job.heartbeat_at < database_seconds_ago(self.dialect, self.settings.grace))
         stmt = (
             select(Job)
-            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale))
+            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale) if reclaim else Job.state == "queued")
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
         )
@@ -148,7 +152,8 @@ class JobQueue:
         """Write every result of the job and its `done` state in one transaction, if the job is still ours.
 
         Returns False (and writes nothing) when the job was reclaimed by another worker. Results of
-        the candidate at this stage stored earlier are replaced, so each (task, split) is stored once.
+        the candidate at this stage from earlier training runs are replaced, so each (task, split) is
+        stored once; imported results (no job) are kept, since only `import --replace` overwrites them.
         """
         with self.store.session(immediate=True) as session:
             changed = session.execute(
@@ -157,8 +162,14 @@ class JobQueue:
             if changed != 1:
                 return self._finished_by(session, claim)
             candidate_id = session.scalars(select(Job.candidate_id).where(Job.id == claim.job_id)).one()
-            session.execute(delete(Result).where(Result.candidate_id == candidate_id, Result.stage == claim.stage))
-            session.add_all(job_results(candidate_id, claim.job_id, claim.stage, output))
+            of_stage = and_(Result.candidate_id == candidate_id, Result.stage == claim.stage)
+            imported = set(session.execute(select(Result.task, Result.split).where(of_stage, Result.job_id.is_(None))).all())
+            session.execute(delete(Result).where(of_stage, Result.job_id.is_not(None)))
+            session.add_all(result for result in job_results(candidate_id, claim.job_id, claim.stage, output)
+                            if (result.task, result.split) not in imported)
+        if imported:
+            log.warning("job %d: kept the imported results of %s (this run's losses are not stored over them)",
+                        claim.job_id, ", ".join(f"{task} {split}" for task, split in sorted(imported)))
         return True
 
     @staticmethod

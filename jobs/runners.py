@@ -34,9 +34,23 @@ class JobRunner(ABC):
     """
 
     name: ClassVar[str]
+    option_kinds: ClassVar[Mapping[str, type[int] | type[float]]] = {}
+    """The options the runner takes (`--runner-option KEY=VALUE`) and the kind of number each is."""
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        self.options = dict(options or {})
+        self.options = {key: self._checked(key, value) for key, value in (options or {}).items()}
+
+    def _checked(self, key: str, value: Any) -> int | float:
+        """An option refused when it is built, before any job runs, rather than by every job."""
+        if key not in self.option_kinds:
+            takes = ", ".join(self.option_kinds) or "none"
+            raise InvalidInputError(f"job runner {self.name!r} has no option {key!r} (its options: {takes})")
+        kind = self.option_kinds[key]
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None or (kind is int and number != int(number)) or not 0 <= number < float("inf"):
+            raise InvalidInputError(f"job runner {self.name!r} option {key} must be a non-negative "
+                                    f"{'integer' if kind is int else 'number'}, got {value!r}")
+        return kind(number)
 
     def check(self, dataset: Mapping[str, Any], training: Mapping[str, Any]) -> None:
         """Refuse a study this runner cannot run, cheaply (no data is read), so `run` can refuse it
@@ -113,6 +127,7 @@ class DryRunner(JobRunner):
     of the candidate, stage, task and split (so any duplicated or mixed-up result shows)."""
 
     name = "dry"
+    option_kinds = {"steps": int, "step_seconds": float}
     STATE_FILE = "dry.json"
 
     def run(self, claim: Claim, should_stop: ShouldStop, progress: Progress) -> JobOutput:

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Candidate, Job, Study
-from db.models import JOB_STATES
+from db.models import JOB_STATES, Candidate, Job, Study
 from jobs.clock import as_utc, database_time
 
 

@@ -13,12 +13,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from db.errors import StorageError
 from db.models import Study
 from db.store import Store
 from jobs.claim import Claim, JobInterrupted, JobOutput
@@ -54,8 +56,8 @@ class Heartbeat:
     """A thread that refreshes the job's heartbeat (and progress) every `interval` seconds and sets
     `lost` once the job is no longer this worker's, so training stops instead of wasting the GPU."""
 
-    def __init__(self, queue: JobQueue, claim: Claim, interval: float) -> None:
-        self.queue, self.claim, self.interval = queue, claim, interval
+    def __init__(self, queue: JobQueue, claim: Claim, interval: float, on_unreachable: Callable[[], None]) -> None:
+        self.queue, self.claim, self.interval, self.on_unreachable = queue, claim, interval, on_unreachable
         self.lost = threading.Event()
         self.progress: float | None = None
         self._done = threading.Event()
@@ -74,7 +76,9 @@ class Heartbeat:
             try:
                 owned = self.queue.heartbeat(self.claim, self.progress)
             except Exception as error:  # a missed beat is harmless; the grace period covers several
-                if not is_transient(error):
+                if is_transient(error):
+                    self.on_unreachable()
+                else:
                     log.warning("%s: heartbeat failed: %s", self.claim.label, error)
                 continue
             if not owned:
@@ -101,9 +105,27 @@ class Worker:
         with store.session() as session:
             self.study_id = Study.find_or_raise_by_name(session, study).id
         self.queue = JobQueue(store, self.study_id, settings)
+        self._unreachable_at = float("-inf")
+        """When a database call of this worker last failed for a lost connection (time.monotonic())."""
+
+    def _mark_unreachable(self) -> None:
+        self._unreachable_at = time.monotonic()
+
+    def _may_reclaim(self) -> bool:
+        """After an outage every heartbeat is old, live jobs' too: reclaim stale jobs only once the
+        database has been reachable for a grace period, in which live workers have beaten again."""
+        return time.monotonic() - self._unreachable_at >= self.settings.grace
 
     def _retry(self, action: Callable[[], T], what: str) -> T:
-        return retry_transient(action, deadline=self.settings.db_retry_deadline, what=what)
+        def noting_outages() -> T:
+            try:
+                return action()
+            except StorageError as error:
+                if is_transient(error):
+                    self._mark_unreachable()
+                raise
+
+        return retry_transient(noting_outages, deadline=self.settings.db_retry_deadline, what=what)
 
     def run(self, stop: threading.Event | None = None, max_jobs: int | None = None) -> WorkerSummary:
         """Claim and run jobs until none is queued or running, `max_jobs` have run, or `stop` is set.
@@ -114,7 +136,7 @@ class Worker:
         summary = WorkerSummary(self.name)
         ran = 0
         while not stop.is_set() and (max_jobs is None or ran < max_jobs):
-            claim = self._retry(lambda: self.queue.claim(self.name, self.device), "claiming a job")
+            claim = self._retry(lambda: self.queue.claim(self.name, self.device, reclaim=self._may_reclaim()), "claiming a job")
             if claim is None:
                 if not self._retry(self.queue.has_open_jobs, "reading the queue"):
                     break
@@ -131,7 +153,7 @@ class Worker:
             f", reclaimed from {claim.reclaimed_from}" if claim.reclaimed_from else "",
             ", resuming from checkpoint" if resumed else "",
         )
-        with Heartbeat(self.queue, claim, self.settings.heartbeat) as beat:
+        with Heartbeat(self.queue, claim, self.settings.heartbeat, self._mark_unreachable) as beat:
 
             def progress(done: int, total: int) -> None:
                 beat.progress = done / total if total else None

@@ -34,6 +34,7 @@ from taskgroup.cli.common import (
 from taskgroup.errors import InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
+from taskgroup.selection.results import every_pair_trained
 from taskgroup.wording import counted
 
 affinity_app = typer.Typer(cls=CommandGroup, help="Measure and show lookahead task affinities (one training run).", no_args_is_help=True)
@@ -86,7 +87,7 @@ def measure(
     }
     if json_output:
         emit_json(payload)
-        warn_if_contradicted(measured.scaling, name)
+        warn_if_contradicted(measured.scaling, name, measured.pairs_trained)
         return
     _print_matrix(measurement.affinity, measured.size, f"Affinity of {name} (size {measured.size})")
     console.print(
@@ -94,7 +95,7 @@ def measure(
         + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results (or a worker is training it); left as they are.")
     )
     console.print(measured.scaling.summary())
-    warn_if_contradicted(measured.scaling, name)
+    warn_if_contradicted(measured.scaling, name, measured.pairs_trained)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class MeasuredAffinity:
     checkpoint: Path
     job_id: int | None
     scaling: Scaling
+    pairs_trained: bool
 
 
 def measure_study_affinity(
@@ -166,8 +168,9 @@ def measure_study_affinity(
                                      worker=f"{socket.gethostname()}:affinity-measure", device=str(target))
         store_affinity(session, study, measurement.affinity.to_dict("records"), measurements=measurement.measurements,
                        job_id=job_id)
-        scaling = study_scaling(results_frame(session, study), load_affinity(session, study))
-    return MeasuredAffinity(measurement, spec["label"], interval, directory, job_id, scaling)
+        results = results_frame(session, study)
+        scaling = study_scaling(results, load_affinity(session, study))
+    return MeasuredAffinity(measurement, spec["label"], interval, directory, job_id, scaling, every_pair_trained(results))
 
 
 @affinity_app.command("show")
@@ -184,14 +187,15 @@ def show(
         frame = load_affinity(session, study)
         if frame.empty:
             raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
-        scaling = study_scaling(results_frame(session, study), frame)
+        results = results_frame(session, study)
+        scaling = study_scaling(results, frame)
     if json_output:
         emit_json({"study": name, "affinity": _nested(frame), "scaling": _scaling_json(scaling)})
     else:
         for label in sorted(frame["size"].unique()):
             _print_matrix(frame, label, f"Affinity of {name} (size {label})")
         console.print(scaling.summary())
-    warn_if_contradicted(scaling, name)
+    warn_if_contradicted(scaling, name, every_pair_trained(results))
 
 
 def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
@@ -208,15 +212,18 @@ def note_if_contradicted(
 
     chosen = get_estimator(estimator)
     if isinstance(chosen, LookaheadEstimator) and "affinity" in extras and len(fully_trained(results)) < possible:
-        warn_if_contradicted(chosen.scaling_for(Evidence(results, extras)), name)
+        warn_if_contradicted(chosen.scaling_for(Evidence(results, extras)), name, every_pair_trained(results))
 
 
-def warn_if_contradicted(scaling: Scaling, name: str) -> None:
-    """Say so when the measured networks contradict the affinities, and what to do instead."""
+def warn_if_contradicted(scaling: Scaling, name: str, pairs_trained: bool) -> None:
+    """Say so when the measured networks contradict the affinities, and what to do instead: HOA, planned
+    if its pairs are not all trained yet (planning it then would queue nothing)."""
     contradiction = scaling.contradiction()
     if contradiction is not None:
+        hoa = ("select with `--estimator hoa` (every pair it needs is trained)" if pairs_trained
+               else f"use `taskgroup plan {name} --estimator hoa`")
         print_note(f"{contradiction[0].lower()}{contradiction[1:]} Finalize with --until-stable --max-trained N "
-                   f"--explore to train beyond its choices, or use `taskgroup plan {name} --estimator hoa`.")
+                   f"--explore to train beyond its choices, or {hoa}.")
 
 
 def _size(sizes: list[dict[str, Any]], label: str | None, study: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
 from db.errors import StorageError
+from db.store import normalise_url, sqlite_file
 from taskgroup.errors import InvalidInputError, TaskgroupError
 
 console = Console(emoji=False)
@@ -33,14 +34,28 @@ def progress_bar(label: str, *extra: ProgressColumn, quiet: bool = False) -> Pro
                     console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
 
 
+def _existing_database(value: str | None) -> str | None:
+    """A named SQLite file must exist for every command but those that create one, so a mistyped
+    path is an error instead of a new empty database (and "no study")."""
+    if value is not None and (path := sqlite_file(normalise_url(value))) is not None and not path.exists():
+        raise InvalidInputError(f"no database at {path.absolute()}: check the path (`taskgroup study create NAME --db {value}` "
+                                "makes a new one)")
+    return value
+
+
+_DB_HELP = "Database URL (any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db, or a SQLite file's path). "
 DbOption = Annotated[
     str | None,
     typer.Option(
-        "--db",
-        envvar="TASKGROUP_DB",
-        help="Database URL (any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db). "
-        "Default: sqlite under ~/.taskgroup/taskgroup.sqlite.",
-        show_default=False,
+        "--db", envvar="TASKGROUP_DB", callback=_existing_database, show_default=False,
+        help=_DB_HELP + "Default: sqlite under ~/.taskgroup/taskgroup.sqlite.",
+    ),
+]
+NewDbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="TASKGROUP_DB", show_default=False,
+        help=_DB_HELP + "A new SQLite file is created. Default: sqlite under ~/.taskgroup/taskgroup.sqlite.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]

@@ -29,24 +29,31 @@ def generate_command(
     images: Annotated[int, typer.Option(help="Number of images (split 80/10/10 into train/val/test).")] = 400,
     resolution: Annotated[int, typer.Option(help="Image width and height in pixels.")] = 64,
     seed: Annotated[int, typer.Option(help="Random seed; the same parameters give identical files.")] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing directory.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a dataset generated there before with other parameters.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Render the synthetic multi-task scene dataset into OUT (memory-mapped .npy arrays + meta.json)."""
-    from taskgroup.data.synthetic import META_FILE, SyntheticParams, generate, read_meta
+    from taskgroup.data.synthetic import DATASET_FILES, META_FILE, SyntheticParams, generate, read_meta
 
     params = SyntheticParams.from_options({"images": images, "resolution": resolution, "seed": seed})
     reused = False
+    if out.is_file():
+        raise InvalidInputError(f"--out {out} is a file; name a folder")
     if out.exists() and any(out.iterdir()):
-        same = (out / META_FILE).is_file() and _same_params(out, params)
-        if same and not force:
+        if not (out / META_FILE).is_file():
+            raise InvalidInputError(f"{out} holds files that are not a generated dataset; choose a new or empty folder")
+        others = sorted(path.name for path in out.iterdir() if path.name not in DATASET_FILES)
+        if others and force:  # --force replaces the folder whole: never with the user's own files in it
+            raise InvalidInputError(f"{out} holds files besides the dataset ({', '.join(others[:3])}); move them "
+                                    "or choose another folder")
+        if _same_params(out, params) and not force:
             reused = True
         elif not force:
-            raise InvalidInputError(f"{out} already exists and holds other data; pass --force to replace it")
+            raise InvalidInputError(f"{out} holds a dataset of other parameters; pass --force to replace it")
     if not reused:
         with progress_bar("rendering", TimeRemainingColumn(), quiet=json_output) as bar:
             job = bar.add_task("render", total=images)
-            generate(out, params, progress=lambda done, total: bar.update(job, completed=done))
+            generate(out, params, progress=lambda done, total: bar.update(job, completed=done), replace=force)
     meta = read_meta(out)
     splits = {name: stop - start for name, (start, stop) in meta["splits"].items()}
     if json_output:
@@ -54,7 +61,7 @@ def generate_command(
                    "splits": splits})  # fmt: skip
         return
     verb = "already generated" if reused else "wrote"
-    console.print(f"{verb} {images} images at {resolution}x{resolution} (seed {seed}) in {out}: "
+    console.print(f"{verb} {meta['images']} images at {meta['resolution']}x{meta['resolution']} (seed {meta['seed']}) in {out}: "
                   + ", ".join(f"{k} {v}" for k, v in splits.items()))  # fmt: skip
 
 
@@ -70,7 +77,7 @@ def _same_params(out: Path, params: SyntheticParams) -> bool:
 
 @data_app.command("show")
 def show_command(
-    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write (.png is added to a name without a suffix).")],
     directory: Annotated[Path | None, typer.Argument(
         help="A directory written by `taskgroup data generate`. Default: the cached synthetic data a study with "
         "these --option values trains on (generated if missing).", show_default=False)] = None,
@@ -85,10 +92,24 @@ def show_command(
 
     if directory is not None and option:
         raise InvalidInputError("--option describes the cached data shown without DIRECTORY; give one or the other")
+    out = _png_path(out)
     if directory is None:
         directory = ensure_generated(DatasetSpec(name="synthetic", options=parse_key_values(option or [], "--option")))
     path = save_preview(directory, index, out)
     console.print(f"wrote {path} (image {index} of {directory})")
+
+
+def _png_path(out: Path) -> Path:
+    """The file `--out` names, checked before any data is generated: a PNG, not a folder."""
+    if out.is_dir():
+        raise InvalidInputError(f"--out {out} is a folder; name a .png file, e.g. {out / 'preview.png'}")
+    if out.suffix == "":
+        out = out.with_suffix(".png")
+    if out.suffix.lower() != ".png":
+        raise InvalidInputError(f"--out {out} must be a .png file (the preview is a PNG image)")
+    if out.is_dir():
+        raise InvalidInputError(f"--out {out} is a folder; name a .png file, e.g. {out / 'preview.png'}")
+    return out
 
 
 @data_app.command("tasks")

@@ -6,7 +6,7 @@ import typer
 
 from db import open_store
 from db.migrations_api import head_revision
-from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json
 
 db_app = typer.Typer(cls=CommandGroup, help="Database schema: show its version, migrate it.", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 @db_app.command("upgrade")
-def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
+def upgrade(db: NewDbOption = None, json_output: JsonOption = False) -> None:
     """Migrate the database to this taskgroup's schema version (creates it when new)."""
     store = open_store(db, check=False)
     before = store.revision()

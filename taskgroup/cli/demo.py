@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, console
+from taskgroup.cli.common import console
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
 
@@ -31,22 +32,58 @@ LOOKAHEAD_EVERY = 2
 """Training steps between lookahead measurements: the demo's all-task run is short (50 steps)."""
 
 
+@dataclass(frozen=True)
+class DemoSettings:
+    """The demo's defaults; with --quick, a smaller set (an option given explicitly overrides either)."""
+
+    images: int
+    resolution: int
+    epochs: int
+    tasks: str
+    budgets: str
+
+
+FULL = DemoSettings(images=200, resolution=32, epochs=5, tasks=DEMO_TASKS, budgets=DEMO_BUDGETS)
+QUICK = DemoSettings(images=24, resolution=8, epochs=2, tasks="segment,depth,normal", budgets="1:3:0.5")
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for the demo's database, checkpoints and report.")] = Path("taskgroup-demo"),
-    images: Annotated[int, typer.Option("--images", help="Synthetic images (train, val and test together).", min=3)] = 200,
-    resolution: Annotated[int, typer.Option("--resolution", help="Image height and width in pixels.", min=8)] = 32,
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs of a full-stage run.", min=1)] = 5,
-    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated synthetic tasks of the study.")] = DEMO_TASKS,
-    budgets: Annotated[str, typer.Option("--budgets", help="Budget sweep START:STOP:STEP or a list.")] = DEMO_BUDGETS,
+    images: Annotated[
+        int | None, typer.Option("--images", help="Synthetic images (train, val and test together). Default: 200 (24 with --quick).", min=3, show_default=False)
+    ] = None,
+    resolution: Annotated[
+        int | None, typer.Option("--resolution", help="Image height and width in pixels. Default: 32 (8 with --quick).", min=8, show_default=False)
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Training epochs of a full-stage run. Default: 5 (2 with --quick).", min=1, show_default=False)
+    ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option("--tasks", help=f"Comma-separated synthetic tasks of the study, at least two. Default: {DEMO_TASKS} "
+                                     f"({QUICK.tasks} with --quick).", show_default=False),
+    ] = None,
+    budgets: Annotated[
+        str | None,
+        typer.Option("--budgets", help=f"Budget sweep START:STOP:STEP or a list. Default: {DEMO_BUDGETS} ({QUICK.budgets} with --quick).",
+                     show_default=False),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Training processes, one CPU thread each. Default: the number of CPU cores.", min=1, show_default=False)
     ] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="A smaller run for a first check: 3 tasks, 2 epochs, 24 images of 8x8 pixels.")] = False,
-    db: DbOption = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A smaller run for a first check: 3 tasks, 2 epochs, 24 images of 8x8 pixels "
+                                           "(options given explicitly still apply).")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="TASKGROUP_DB", show_default=False,
+                     help="Database URL or SQLite file for the demo's study (created if new). Default: DIR/demo.sqlite in --out."),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on synthetic data on CPU and write a report (a few minutes on two cores)."""
     from taskgroup.cli.affinity import measure_study_affinity
@@ -55,9 +92,13 @@ def demo(
     from taskgroup.cli.study import create, parse_task_list
     from taskgroup.cli.work import run
 
-    if quick:
-        images, resolution, epochs, tasks, budgets = 24, 8, 2, "segment,depth,normal", "1:3:0.5"
-    task_list = parse_task_list(tasks)
+    defaults = QUICK if quick else FULL
+    images = images if images is not None else defaults.images
+    resolution = resolution if resolution is not None else defaults.resolution
+    epochs = epochs if epochs is not None else defaults.epochs
+    budgets = budgets if budgets is not None else defaults.budgets
+    task_list = parse_task_list(tasks if tasks is not None else defaults.tasks)
+    _check_before_training(task_list, budgets, resolution)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     db = db or f"sqlite:///{out / 'demo.sqlite'}"
@@ -97,8 +138,20 @@ def demo(
     written = make_report(db, DEMO_STUDY, out / "report", ["html", "md", "csv", "json"], budgets=budgets, estimators=DEMO_ESTIMATORS, unit="declared")
     console.print(f"\n[bold green]demo finished[/] in {minutes_and_seconds(time.monotonic() - started)}; "
                   f"{sum(len(files) for files in written.values())} report files in {out / 'report'}")
-    console.print(f"open the report: [bold]{out / 'report' / 'report.html'}[/]")
-    console.print(f"explore further: taskgroup select {DEMO_STUDY} --budget 2 --unit declared --db {db}")
+    # Not wrapped at the terminal's width: a path or command broken over two lines cannot be copied.
+    console.print(f"open the report: [bold]{out / 'report' / 'report.html'}[/]", soft_wrap=True)
+    console.print(f"explore further: taskgroup select {DEMO_STUDY} --budget 2 --unit declared --db {db}", soft_wrap=True)
+
+
+def _check_before_training(tasks: list[str], budgets: str, resolution: int) -> None:
+    """Settings that would only fail at the report are refused before minutes of training."""
+    from taskgroup.data.source import check_resolution
+    from taskgroup.selection.options import parse_budgets
+
+    if len(tasks) < 2:
+        raise InvalidInputError(f"the demo needs at least two tasks to group, got only {tasks[0]!r}")
+    parse_budgets(budgets)
+    check_resolution("synthetic", resolution)
 
 
 def _step(number: int, text: str) -> None:

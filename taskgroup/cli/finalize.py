@@ -10,7 +10,7 @@ import typer
 from db import open_store
 from db.models import Study
 from taskgroup.cli.affinity import note_if_contradicted
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, print_note
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note
 from taskgroup.cli.plan import planned
 from taskgroup.cli.select import UnitOption
 from taskgroup.cli.selection_input import check_estimable, load_study_evidence
@@ -77,6 +77,9 @@ def finalize(
         raise InvalidInputError("--max-trained limits --until-stable; add --until-stable or drop it")
     if explore and max_trained is None:
         raise InvalidInputError("--explore spends a compute limit; add --until-stable --max-trained N")
+    from jobs.runners import build_runner
+
+    build_runner(runner, parse_key_values(runner_option, "--runner-option"))  # bad options: refused before queuing
     store = open_store(db)
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))

@@ -64,7 +64,8 @@ def plan(
 def planned(summary: PlanSummary, name: str, kind: str = "job") -> str:
     """What planning queued and what it found already there, by state (`plan` and `finalize`)."""
     found = [
-        (summary.jobs_done + summary.with_results, "already trained"),
+        (summary.jobs_done, "already trained"),
+        (summary.with_results, "with imported results"),
         (summary.jobs_pending, "already queued or running"),
         (summary.jobs_failed, f"failed before (`taskgroup retry {name}` queues them again)"),
     ]

@@ -21,7 +21,9 @@ from db.results import candidates_frame
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_names, print_note, progress_bar
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import ESTIMATORS_HELP, estimator_names, load_study_evidence, usable_selectors
+from taskgroup.cli.selection_input import (
+    ESTIMATORS_HELP, UNIT_WORDS, check_any_feasible, estimator_names, load_study_evidence, usable_selectors,
+)
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
 if TYPE_CHECKING:  # the report package draws with matplotlib: loaded by the commands that write one
@@ -115,6 +117,7 @@ def gather_report_input(
     usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence, own_runs=runs)
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
                   progress=progress)
+    check_any_feasible(swept.selections, chosen_budgets)
     order = {selector.estimator.name: i for i, selector in enumerate(usable)}
     selections = sorted((row.to_json() for row in swept.selections if isinstance(row, Selection)),
                         key=lambda s: (order[s["estimator"]], s["budget"]))
@@ -124,7 +127,7 @@ def gather_report_input(
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
         baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={estimator: _needs(runs[estimator]) for estimator in order if estimator in runs},
-        size_count=evidence.size_count, notes=tuple(notes),
+        size_count=evidence.size_count, notes=tuple(notes), budget_unit=UNIT_WORDS[evidence.unit],
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))

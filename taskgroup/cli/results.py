@@ -55,8 +55,9 @@ def import_results(
 ) -> None:
     """Import per-task results of candidate networks. The whole file is checked first; nothing is written if any line is bad."""
     frame = _read(fmt, files, tasks, early)
-    with open_store(db).session() as session:
-        study = Study.find_or_raise_by_name(session, name)
+    # The study's row locked (SQLite: the write lock taken at once), so imports into one study run one at a time.
+    with open_store(db).session(immediate=True) as session:
+        study = Study.find_or_raise_by_name(session, name, for_update=True)
         try:
             check_against_study(frame, study.tasks, study.size_labels())
         except InvalidInputError as mismatch:
@@ -68,6 +69,14 @@ def import_results(
         print_note(f"{counted(len(mismatches), 'candidate')} in the file {'has' if len(mismatches) == 1 else 'have'} a "
                    f"cost other than {'its' if len(mismatches) == 1 else 'their'} size's declared cost (e.g. "
                    f"{tasks}@{size}: {imported:g}, declared {declared:g}); selection prices them as imported")
+    settled = [text for count, text in (
+        (summary.queued_jobs_removed, f"{counted(summary.queued_jobs_removed, 'queued job')} removed"),
+        (summary.failed_jobs_removed, f"{counted(summary.failed_jobs_removed, 'failed job')} removed"),
+        (summary.running_jobs, f"{summary.running_jobs} running will keep the imported results"),
+    ) if count]
+    if settled:
+        print_note(f"the file fills networks that had jobs: {'; '.join(settled)} (training them would only "
+                   "replace what was imported)")
     if json_output:
         emit_json(dataclasses.asdict(summary))
     else:

@@ -10,7 +10,8 @@ from rich.table import Table
 from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
-    ESTIMATORS_HELP, StudyEvidence, check_estimable, estimator_names, load_study_evidence, usable_selectors,
+    ESTIMATORS_HELP, StudyEvidence, check_any_feasible, check_estimable, estimator_names, load_study_evidence,
+    usable_selectors,
 )
 from taskgroup.estimators.exact import ExactEstimator
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
@@ -117,7 +118,8 @@ def print_selection(selection: Selection, name: str) -> None:
     console.print(table)
     console.print(
         f"cost {selection.cost:g} of {selection.budget:g}   predicted loss {selection.predicted_loss:.5f}   "
-        f"val loss {_loss(selection.val_loss)}   test loss {_loss(selection.test_loss)}"
+        f"val loss {_loss(selection.val_loss)}   test loss {_loss(selection.test_loss)}",
+        soft_wrap=True,  # one line a script can grep, not wrapped at 80 columns in a pipe
     )
 
 
@@ -152,6 +154,7 @@ def sweep_command(
             progress=lambda done, total: bar.update(step, completed=done, total=total),
             **selection_options(weight, max_loss, require, forbid, max_networks),
         )
+    check_any_feasible(outcome.selections, budget_list)
     if json_output:
         emit_json(outcome.to_json())
     else:

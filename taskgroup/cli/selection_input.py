@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,10 +14,10 @@ from db.models import Study
 from db.results import candidates_frame, results_frame
 from taskgroup.cli.common import parse_names
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
-from taskgroup.errors import InvalidInputError, UnknownNameError
+from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
 from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
-from taskgroup.selection import Selector
+from taskgroup.selection import InfeasibleRow, Selection, Selector
 from taskgroup.selection.names import exhaustive_count
 from taskgroup.selection.results import fully_trained
 from taskgroup.wording import counted
@@ -45,6 +45,8 @@ class StudyEvidence:
     """How many sizes the study declares (an exhaustive search trains every subset at each)."""
     trainable: bool = True
     """Whether the study has a dataset to train on (else it holds imported results only)."""
+    unit: str = DECLARED_UNIT
+    """The unit `costs` are in: the one asked for, or declared (`relative` before any measurement)."""
 
     @cached_property
     def trained(self) -> set[tuple[str, str]]:
@@ -83,7 +85,18 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
                 f"{counted(len(unmeasured), 'candidate')} with results {'has' if len(unmeasured) == 1 else 'have'} no measured cost (e.g. {tasks_}@{size}); "
                 f"run `taskgroup cost {name}` to measure them, or use --unit declared"
             )
-    return StudyEvidence(name, tasks, results, costs, extras, size_count, trainable)
+    return StudyEvidence(name, tasks, results, costs, extras, size_count, trainable, DECLARED_UNIT if costs is None else unit)
+
+
+UNIT_WORDS = {
+    DECLARED_UNIT: "declared costs (each size's cost from --sizes, or the imported cost: the paper's units, "
+                   "1 = a full-size single-task network)",
+    "relative": "measured latency relative to a full-size single-task network",
+    "ms": "measured latency in milliseconds",
+    "macs": "multiply-accumulates per image",
+    "params": "parameters",
+}
+"""What a budget counts in each unit, for reports."""
 
 
 def _how_to_get_results(study: str, trainable: bool, estimator: str | None = None) -> str:
@@ -159,3 +172,11 @@ def nothing_to_estimate(selector: Selector, evidence: StudyEvidence) -> str:
     name = selector.estimator.name
     return (f"estimator {name} has nothing to estimate from in study {evidence.name!r}: it needs "
             f"{selector.estimator.needs} ({_how_to_get_results(evidence.name, evidence.trainable, name)})")
+
+
+def check_any_feasible(rows: Sequence[Selection | InfeasibleRow], budgets: Sequence[float]) -> None:
+    """A sweep where no estimator can choose at any budget is an error, as such a `select` is: a
+    table of nothing but "infeasible" is no answer (`sweep`, `report`)."""
+    if rows and all(isinstance(row, InfeasibleRow) for row in rows):
+        raise InfeasibleError(f"no estimator can choose at budget{'s' if len(budgets) > 1 else ''} "
+                              f"{', '.join(f'{budget:g}' for budget in budgets)}: {rows[0].error}")

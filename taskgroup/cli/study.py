@@ -15,9 +15,9 @@ import typer
 from rich.table import Table
 
 from db import open_store
-from db.models import Affinity, Candidate, Job, Result, Study
+from db.models import MAX_CANDIDATE_TASKS, Affinity, Candidate, Job, Result, Study
 from jobs.settings import default_checkpoint_root
-from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, console, emit_json, parse_key_values, print_note
+from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.wording import counted
 
@@ -43,6 +43,9 @@ def parse_task_list(text: str) -> list[str]:
     duplicates = sorted({name for name in tasks if tasks.count(name) > 1})
     if duplicates:
         raise InvalidInputError(f"task {duplicates[0]!r} is listed twice in --tasks")
+    if len("+".join(tasks)) > MAX_CANDIDATE_TASKS:
+        raise InvalidInputError(f"the network of all {len(tasks)} tasks would be named by {len('+'.join(tasks))} "
+                                f"characters ({'+'.join(tasks)[:30]}...); at most {MAX_CANDIDATE_TASKS} fit: use shorter task names")
     return tasks
 
 
@@ -53,8 +56,8 @@ name goes into candidate names several times over."""
 
 def _check_name(name: str, what: str) -> None:
     if not _NAME.match(name):
-        raise InvalidInputError(f"{what} {name!r} must start with a letter or digit and may only use letters, digits, "
-                                "'_', '-' and '.'")
+        raise InvalidInputError(f"{what} {name!r} must start with an ASCII letter or digit and may only use ASCII "
+                                "letters, digits, '_', '-' and '.'")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInputError(f"{what} {name[:20]}... is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
 
@@ -178,7 +181,7 @@ def create(
         Path | None,
         typer.Option("--spec", help="TOML study spec with tasks, sizes, \\[dataset] and \\[training]; flags override it."),
     ] = None,
-    db: DbOption = None,
+    db: NewDbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a study: its tasks, its network sizes and (for training) its dataset and training options."""

@@ -49,6 +49,9 @@ ARRAYS: dict[str, tuple[type, int | None]] = {
     "shadow": (np.float16, 1),
     "height": (np.float32, 1),
 }
+DATASET_FILES = frozenset({META_FILE, "keypoints_xy.npy", *(f"{stem}.npy" for stem in ARRAYS)})
+"""Every file `generate` writes into a dataset folder."""
+
 # Task name -> whether its label has invalid (sky) pixels, given by the `valid` array.
 TASK_MASKED: dict[str, bool] = {
     "segment": False,
@@ -112,13 +115,14 @@ def render_image(params: SyntheticParams, index: int) -> Rendering:
     return render(sample_scene(rng), params.resolution, rng)
 
 
-def generate(out: Path, params: SyntheticParams, progress: Progress | None = None) -> Path:
+def generate(out: Path, params: SyntheticParams, progress: Progress | None = None, *, replace: bool = False) -> Path:
     """Render every image into `out` (written to a temporary sibling first, then renamed, so a
     crash never leaves a half-written dataset behind).
 
     Safe when several processes (or machines sharing the cache) generate the same `out` at once:
     the data is deterministic, so the first rename wins and the others discard their copy; a
-    leftover `out` without metadata is moved aside before the rename, never deleted in place."""
+    leftover `out` without metadata is moved aside before the rename, never deleted in place.
+    With `replace`, a dataset already at `out` (of other parameters) is moved aside and replaced."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
@@ -141,20 +145,26 @@ def generate(out: Path, params: SyntheticParams, progress: Progress | None = Non
         array.flush()
     del files, keypoints
     (tmp / META_FILE).write_text(json.dumps(params.meta(), indent=2) + "\n")
+    if replace:
+        _move_aside(out)
     _publish(tmp, out)
     return out
+
+
+def _move_aside(out: Path) -> None:
+    """Move `out` out of the way and delete it (a rename first, so `out` is never half deleted)."""
+    stale = out.with_name(f".{out.name}.stale-{uuid.uuid4().hex}")
+    try:
+        out.rename(stale)
+    except FileNotFoundError:  # another process moved it, or there is nothing there
+        return
+    shutil.rmtree(stale, ignore_errors=True)
 
 
 def _publish(tmp: Path, out: Path) -> None:
     """Rename the finished `tmp` to `out` unless another process already published it."""
     if out.exists() and not (out / META_FILE).is_file():  # a broken leftover: move it aside first
-        stale = out.with_name(f".{out.name}.stale-{uuid.uuid4().hex}")
-        try:
-            out.rename(stale)
-        except FileNotFoundError:  # another process moved it
-            pass
-        else:
-            shutil.rmtree(stale, ignore_errors=True)
+        _move_aside(out)
     try:
         tmp.rename(out)
     except OSError:  # another process published the same data first

@@ -56,6 +56,8 @@ class ReportInput:
     lookahead_affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AFFINITY_COLUMNS))
     size_count: int = 1
     notes: Sequence[str] = ()
+    budget_unit: str = ""
+    """What the budgets count (e.g. "measured latency in milliseconds"); stated with the loss curve."""
 
 
 def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
@@ -94,7 +96,7 @@ def _loss_section(data: ReportInput) -> Section:
         f"Sum over tasks of the {split} losses of the networks serving them, for the set each estimator "
         "chose at each budget, next to the baselines (the paper's Figure 4): all tasks in one network, one "
         "network per task, random groupings (band: one standard deviation) and the worst feasible grouping. "
-        "Lower is better.",
+        "Lower is better." + (f" Budgets are in {data.budget_unit}." if data.budget_unit else ""),
         figures=(Figure("loss_vs_budget", f"Total {split} loss against budget", figures.loss_vs_budget(curves)),),
         tables=(Table("choices", "Chosen sets, as taskgroup select --json prints them; each estimator chose from its own "
                       "training runs only (lookahead from its singles and its all-task run)", choices_table(data.selections)),

@@ -7,7 +7,8 @@
 * ``worst``: the grouping with the highest validation loss within the budget.
 
 Baselines are judged on full-stage validation losses, ignore the objective options (weights,
-caps, ...), and are scored with real validation and test losses like every selection.
+caps, ...), and are scored with real validation and test losses like every selection. Forbidden
+candidates are left out of them too: a network that cannot be deployed is no reference point.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import dataclasses
 import random
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from taskgroup.selection.bnb import BranchAndBound
+from taskgroup.selection.build import CandidateSpec
 from taskgroup.selection.problem import Candidate, Problem, restrict
 from taskgroup.selection.select import Selector
 
@@ -59,9 +62,11 @@ class BaselineRow:
         }
 
 
-def baselines(exact: Selector, budget: float, samples: int, seed: int) -> list[BaselineRow]:
-    """All baseline rows at `budget`; `exact` is a Selector with the exact estimator."""
-    problem = exact.problem(budget)
+def baselines(
+    exact: Selector, budget: float, samples: int, seed: int, forbid: Iterable[CandidateSpec] = ()
+) -> list[BaselineRow]:
+    """All baseline rows at `budget`, without the `forbid` candidates; `exact` is a Selector with the exact estimator."""
+    problem = exact.problem(budget, forbid=forbid)
     every_task = len(problem.tasks)
     rows = [
         _restricted(exact, problem, budget, "all-in-one", lambda c: len(c.tasks) == every_task, max_networks=1),

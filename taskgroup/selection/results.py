@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import math
 from collections.abc import Mapping
 
@@ -91,6 +93,15 @@ def fully_trained(results: pd.DataFrame) -> set[tuple[str, str]]:
     for tasks, size, task in rows[["tasks", "size", "task"]].itertuples(index=False):
         served.setdefault((tasks, size), set()).add(task)
     return {key for key, tasks in served.items() if tasks == set(key[0].split("+"))}
+
+
+def every_pair_trained(results: pd.DataFrame) -> bool:
+    """Whether, at some size, every pair of the results' tasks is fully trained: all HOA's plan asks for."""
+    tasks = sorted(set(results["task"]))
+    trained = fully_trained(results)
+    return len(tasks) >= 2 and any(
+        all(("+".join(pair), size) in trained for pair in combinations(tasks, 2)) for size in {size for _, size in trained}
+    )
 
 
 def full_losses(results: pd.DataFrame, split: str) -> dict[tuple[str, str, str], float]:

@@ -91,7 +91,7 @@ def sweep(
             if progress is not None:
                 progress(done, total)
         if with_baselines:
-            outcome.baselines.extend(baselines(exact, budget, random_samples, seed))
+            outcome.baselines.extend(baselines(exact, budget, random_samples, seed, forbid))
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from math import comb
 
 import pytest
@@ -35,6 +36,8 @@ def test_plan_skips_candidates_with_imported_results(tmp_path):
     run_ok("import", "s", str(csv))
     assert run_json("plan", "s", "--estimator", "exact")["with_results"] == 1
     assert run_json("status", "s")["jobs"]["queued"] == 2
+    said = " ".join(run_ok("plan", "s", "--estimator", "exact").output.split())
+    assert "0 jobs queued; 1 with imported results; 2 already queued or running" in said  # not "trained"
 
 
 def test_configure_refuses_unknown_or_bad_options():
@@ -163,7 +166,7 @@ def test_finalize_with_every_chosen_network_trained_has_nothing_to_queue(tmp_pat
     (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
     run_ok("import", "s", str(tmp_path / "r.csv"))
     output = " ".join(run_ok("finalize", "s", "--budgets", "1:2:1", "--estimator", "esa").output.split())
-    assert "0 full-training jobs queued;" in output and "already trained." in output
+    assert "0 full-training jobs queued;" in output and "with imported results." in output
     assert "taskgroup work" not in output
 
 
@@ -190,3 +193,67 @@ def test_switching_weighting_method_drops_the_previous_method_s_options():
     assert (study["weighting"], study["weighting_options"]) == ("uncertainty", {})
     kept = run_json("configure", "s", "--set", "lr=0.01")["effective"]  # not switching: options stay as they are
     assert kept["weighting"] == "uncertainty"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--runner", "dry", "--runner-option", "steps=abc"], "job runner 'dry' option steps must be a non-negative integer, got 'abc'"),
+    (["--runner", "dry", "--runner-option", "steps=1.5"], "option steps must be a non-negative integer, got 1.5"),
+    (["--runner", "dry", "--runner-option", "step_seconds=-1"], "option step_seconds must be a non-negative number"),
+    (["--runner", "dry", "--runner-option", "bogus=1"], "job runner 'dry' has no option 'bogus' (its options: steps, step_seconds)"),
+    (["--runner", "train", "--runner-option", "steps=2"], "job runner 'train' has no option 'steps' (its options: none)"),
+])
+def test_runner_options_are_checked_before_anything_is_queued(options, message):
+    """A bad value used to fail every job three times at run time; an unknown key was ignored."""
+    create(tasks="a,b", sizes="full=1.0")
+    assert message in run_error("run", "s", "--estimator", "hoa", *options)
+    assert run_json("status", "s")["jobs"]["total"] == 0
+    run_ok("plan", "s", "--estimator", "hoa")
+    assert message in run_error("work", "s", *options)
+    assert run_json("status", "s")["jobs"] == {"queued": 3, "running": 0, "done": 0, "failed": 0, "total": 3}
+    assert message in run_error("finalize", "s", "--budgets", "2", "--estimator", "hoa", *options)  # not only --until-stable
+
+
+def test_import_removes_the_queued_jobs_of_the_networks_it_fills(tmp_path):
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")  # a, b, a+b
+    csv = tmp_path / "r.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\na,full,1,full,val,a,0.5\na,full,1,full,test,a,0.6\n")
+    said = run_ok("import", "s", str(csv))
+    assert "1 queued job removed (training them would only replace what was imported)" in " ".join(said.output.split())
+    assert run_json("status", "s")["jobs"]["queued"] == 2
+    again = run_json("import", "s", str(csv))  # unchanged: nothing more to remove
+    assert (again["results_unchanged"], again["queued_jobs_removed"]) == (2, 0)
+    run_ok("work", "s", "--runner", "dry")
+    exported = run_ok("export", "s", "-").stdout
+    assert "a,full,1.0,full,val,a,0.5" in exported and "a,full,1.0,full,test,a,0.6" in exported
+
+
+def test_a_network_imported_in_part_keeps_its_job(tmp_path):
+    """Removing the job of a network with one imported loss left the rest of it untrainable."""
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    part = tmp_path / "part.csv"
+    part.write_text("tasks,size,cost,stage,split,task,loss\na+b,full,1,full,val,a,0.5\n")
+    assert run_json("import", "s", str(part))["queued_jobs_removed"] == 0
+    run_ok("work", "s", "--runner", "dry", "--runner-option", "steps=1")
+    assert run_json("status", "s")["jobs"]["done"] == 3
+    exported = run_ok("export", "s", "-").stdout
+    assert "a+b,full,1.0,full,val,a,0.5" in exported and "a+b,full,1.0,full,test,b," in exported  # the rest trained
+
+
+def test_imports_into_one_study_at_once_run_one_after_another(db_url, reference_dir, tmp_path):
+    """They used to fail with 'database is locked' (SQLite) or a duplicate-key error (PostgreSQL)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    taskgroup = Path(sys.executable).parent / "taskgroup"
+    run_ok("study", "create", "imp", "--tasks", "s,d,n,k,t", "--db", db_url)
+    command = [str(taskgroup), "import", "imp", "--format", "standley", "--tasks", "s,d,n,k,t", "--db", db_url, "--json",
+               str(reference_dir / "results.txt"), str(reference_dir / "results_test.txt"),
+               "--early", str(reference_dir / "results_20.txt")]
+    imports = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outcomes = [process.communicate(timeout=120) for process in imports]
+    assert [process.returncode for process in imports] == [0, 0, 0], [stderr for _, stderr in outcomes]
+    added = sorted(json.loads(stdout)["results_added"] for stdout, _ in outcomes)
+    assert added == [0, 0, 255]  # one import wrote them; the others found them there, unchanged

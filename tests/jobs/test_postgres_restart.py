@@ -24,20 +24,28 @@ def own_postgres():
         yield server
 
 
-def test_workers_survive_a_postgres_restart(own_postgres, tmp_path):
-    url = own_postgres.create_database("restart")
-    store = make_study(url, jobs=40)
+def start_workers(url: str, store, tmp_path, *, grace: float, heartbeat: float, steps: int, step_seconds: float,
+                  until: str, count: int) -> tuple[threading.Thread, list]:
+    """Two local dry-runner workers on study `s` in a thread, returned once `count` jobs are `until`
+    (the thread, and the list their summaries are added to when they end)."""
     request = WorkRequest(
-        db_url=url, study="s", devices=("cpu",), per_device=2, settings=settings(tmp_path, grace=6.0, heartbeat=0.5),
-        runner_options={"steps": 3, "step_seconds": 0.1}, log_dir=tmp_path / "logs",
+        db_url=url, study="s", devices=("cpu",), per_device=2, settings=settings(tmp_path, grace=grace, heartbeat=heartbeat),
+        runner_options={"steps": steps, "step_seconds": step_seconds}, log_dir=tmp_path / "logs",
     )
     summaries: list = []
     run = threading.Thread(target=lambda: summaries.extend(BACKENDS.get("local")().run(request, threading.Event())))
     run.start()
     deadline = time.monotonic() + 120
-    while job_states(store)["done"] < 5:
+    while job_states(store)[until] < count:
         assert time.monotonic() < deadline, "workers did not start"
-        time.sleep(0.2)
+        time.sleep(0.1)
+    return run, summaries
+
+
+def test_workers_survive_a_postgres_restart(own_postgres, tmp_path):
+    url = own_postgres.create_database("restart")
+    store = make_study(url, jobs=40)
+    run, summaries = start_workers(url, store, tmp_path, grace=6.0, heartbeat=0.5, steps=3, step_seconds=0.1, until="done", count=5)
     assert job_states(store)["done"] < 40, "the restart must happen mid-run"
     own_postgres.restart(down_seconds=2.0)
     run.join(timeout=300)
@@ -47,3 +55,20 @@ def test_workers_survive_a_postgres_restart(own_postgres, tmp_path):
     keys = result_keys(store)
     assert [k for k, n in Counter(keys).items() if n > 1] == [] and set(keys) == expected_keys(store)
     assert len(summaries) == 2 and sum(s.done for s in summaries) == 40
+
+
+def test_an_outage_longer_than_the_grace_period_does_not_hand_live_jobs_to_other_workers(own_postgres, tmp_path):
+    """Every heartbeat is old when the server comes back; the first worker to reconnect used to reclaim
+    the others' live jobs, whose finished results were then thrown away and trained again."""
+    url = own_postgres.create_database("outage")
+    store = make_study(url, jobs=8)
+    run, summaries = start_workers(url, store, tmp_path, grace=2.0, heartbeat=0.4, steps=20, step_seconds=0.2, until="running", count=2)
+    time.sleep(1.0)  # both a second into their 4-second jobs
+    own_postgres.restart(down_seconds=5.0)  # down for longer than the grace period
+    run.join(timeout=300)
+    assert not run.is_alive()
+    store.dispose()
+    assert job_states(store) == {"done": 8}
+    assert sum(s.lost for s in summaries) == 0 and sum(s.done for s in summaries) == 8
+    keys = result_keys(store)
+    assert [k for k, n in Counter(keys).items() if n > 1] == [] and set(keys) == expected_keys(store)

@@ -129,3 +129,40 @@ def test_a_stop_request_checkpoints_and_releases_the_job(db_url, tmp_path):
     resumed = Worker(store, "s", "cpu", settings(tmp_path), runner).run()
     assert resumed.done == 1
     assert sorted(result_keys(store)) == sorted(expected_keys(store))
+
+
+def test_imported_results_are_neither_overwritten_by_a_job_nor_trained_again(db_url, tmp_path):
+    """A worker finishing a network whose results were imported meanwhile used to replace them silently."""
+    from db.results import results_frame, store_results
+
+    store = make_study(db_url, jobs=3)  # a, b, c: one full-stage job each
+    queue = queue_of(store, tmp_path)
+    running = queue.claim("w", "cpu")
+    rows = [{"tasks": tasks, "size": "full", "cost": 1.0, "stage": "full", "split": split, "task": tasks, "loss": 0.125}
+            for tasks in ("a", "b") for split in ("val", "test")]
+    with store.session() as session:
+        summary = store_results(session, Study.find_or_raise_by_name(session, "s"), rows, replace=False)
+    assert running.tasks == ("a",)
+    assert (summary.queued_jobs_removed, summary.running_jobs) == (1, 1)  # b's job would only replace them
+    assert job_states(store) == {"running": 1, "queued": 1}
+    assert queue.finish(running, output_for(running)) is True
+    with store.session() as session:
+        stored = results_frame(session, Study.find_or_raise_by_name(session, "s"))
+    assert sorted(stored[stored["tasks"] == "a"]["loss"]) == [0.125, 0.125]  # not the job's 1.0 and 2.0
+    assert len(stored) == 4 and job_states(store) == {"done": 1, "queued": 1}
+
+
+def test_an_import_that_fills_a_failed_network_removes_its_job(db_url, tmp_path):
+    """`retry` would otherwise train it again only for the worker to keep the imported losses."""
+    from db.results import store_results
+
+    store = make_study(db_url, jobs=2)  # a, b
+    queue = queue_of(store, tmp_path)
+    failing = queue.claim("w", "cpu")
+    queue.record_failure(failing, "diverged", permanent=True)
+    rows = [{"tasks": "a", "size": "full", "cost": 1.0, "stage": "full", "split": split, "task": "a", "loss": 0.5}
+            for split in ("val", "test")]
+    with store.session() as session:
+        summary = store_results(session, Study.find_or_raise_by_name(session, "s"), rows, replace=False)
+    assert (summary.failed_jobs_removed, summary.queued_jobs_removed) == (1, 0)
+    assert job_states(store) == {"queued": 1}

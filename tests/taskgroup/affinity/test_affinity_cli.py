@@ -80,9 +80,9 @@ def test_measure_stores_the_matrix_and_the_all_task_results(tmp_path) -> None:
 
 def test_errors_are_one_clear_line(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
     result = invoke("affinity", "show", "nope", "--db", db)
     assert result.exit_code == 1 and "no study named 'nope'" in result.output
-    make_study(db, tmp_path)
     result = invoke("affinity", "show", "s", "--db", db)
     assert result.exit_code == 1 and "taskgroup affinity measure s" in result.output
     result = invoke("affinity", "measure", "s", "--size", "huge", "--db", db)
@@ -193,6 +193,7 @@ def test_show_reports_the_fitted_scaling_and_warns_when_the_networks_contradict_
     scaling = json.loads(contradicted.stdout)["scaling"]
     assert scaling["strength"] == 0.0 and scaling["fitted_on"] == 3
     assert "contradict the affinities" in contradicted.stderr and "--explore" in contradicted.stderr
+    assert "taskgroup plan s --estimator hoa" in " ".join(contradicted.stderr.split())  # no pair is trained yet
     assert "--explore" in invoke("affinity", "show", "s", "--db", db).stderr
 
 
@@ -225,6 +226,8 @@ def test_choosing_with_lookahead_warns_when_the_affinities_were_given_no_weight(
                 for pair in ("depth+edge", "depth+normal", "edge+normal") for task in pair.split("+")
                 for split in ("val", "test")]
         store_results(session, Study.find_or_raise_by_name(session, "s"), rows, replace=False)
-    assert "contradict the affinities" in invoke("affinity", "show", "s", "--db", db).stderr  # still so
+    still = " ".join(invoke("affinity", "show", "s", "--db", db).stderr.split())
+    assert "contradict the affinities" in still  # still so, but planning HOA would queue nothing now
+    assert "select with `--estimator hoa` (every pair it needs is trained)" in still and "taskgroup plan" not in still
     exhaustive = invoke("select", "s", "--budget", "1", "--estimator", "lookahead", "--db", db)
     assert exhaustive.exit_code == 0 and "contradict" not in exhaustive.output  # but no advice that would do nothing

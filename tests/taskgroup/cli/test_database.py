@@ -45,6 +45,7 @@ def test_version_names_the_package_and_the_schema_revision_it_writes(tmp_path):
     """What a bug report needs, and what `db current` compares a database with."""
     output = run_ok("--version").output.strip()
     assert output == f"taskgroup {version('taskgroup')} (database schema revision {head_revision()})"
+    run_ok("db", "upgrade", "--db", f"sqlite:///{tmp_path / 'v.sqlite'}")
     assert run_json("db", "current", "--db", f"sqlite:///{tmp_path / 'v.sqlite'}")["head"] == head_revision()
 
 
@@ -63,19 +64,26 @@ def test_db_current_calls_a_database_of_something_else_not_a_taskgroup_database(
         connection.execute(text("CREATE TABLE foo (x INTEGER)"))
     for command in ("current", "upgrade"):
         assert "not a taskgroup database" in run_error("db", command, "--db", str(other))
+    (tmp_path / "new.sqlite").touch()
     assert run_json("db", "current", "--db", str(tmp_path / "new.sqlite"))["revision"] is None  # empty is empty
 
 
-def test_a_database_path_in_a_folder_that_does_not_exist_is_refused_and_nothing_is_made(tmp_path, monkeypatch):
-    """A typo in --db (or TASKGROUP_DB) used to create the folders and an empty database, then say "no study"."""
+def test_a_database_path_that_does_not_exist_is_refused_and_nothing_is_made(tmp_path, monkeypatch):
+    """A typo in --db (or TASKGROUP_DB) used to create the folders and an empty database, then say "no study";
+    only `study create`, `db upgrade` and `demo` make a new database, in a folder that exists."""
     typo = tmp_path / "tpyo" / "taskgroup.sqlite"
     for command in (("study", "show", "paper"), ("study", "list"), ("db", "current")):
+        assert f"no database at {typo}: check the path" in run_error(*command, "--db", str(typo))
+    for command in (("study", "create", "s", "--tasks", "a,b"), ("db", "upgrade")):  # these make a new database
         assert f"folder {typo.parent} does not exist" in run_error(*command, "--db", str(typo))
     monkeypatch.setenv("TASKGROUP_DB", str(typo))
-    assert f"folder {typo.parent} does not exist" in run_error("study", "list")
+    assert f"no database at {typo}" in run_error("study", "list")
     assert not typo.parent.exists()
     monkeypatch.delenv("TASKGROUP_DB")
-    assert run_json("study", "list", "--db", str(tmp_path / "new.sqlite")) == []  # a new file in a folder that exists
+    new = tmp_path / "new.sqlite"  # in a folder that exists: a mistyped file name is refused too, and not made
+    assert f"no database at {new}" in run_error("study", "list", "--db", str(new)) and not new.exists()
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(new))  # the command that makes a new one
+    assert [study["name"] for study in run_json("study", "list", "--db", str(new))] == ["s"]
     monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "first-run"))  # the default place is made on first use
     assert run_json("study", "list") == [] and (tmp_path / "first-run" / "taskgroup.sqlite").is_file()
 

@@ -67,6 +67,8 @@ def test_objective_options_change_the_choice(paper):
 def test_human_readable_table(paper):
     out = run_ok("select", paper, "--budget", "2.5").stdout
     assert "depth+normal+segment" in out and "test loss 0.44612" in out
+    [totals] = [line for line in out.splitlines() if line.startswith("cost ")]  # one line, not wrapped at 80 columns
+    assert totals.endswith("test loss 0.44612") and "predicted loss" in totals
 
 
 @pytest.mark.parametrize(
@@ -249,3 +251,11 @@ def test_sweep_says_why_a_row_is_infeasible(paper):
     assert "infeasible" in result.stdout
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: exact at budget 0.5")]
     assert notes == ["note: exact at budget 0.5: budget 0.5 is infeasible: the cheapest feasible budget is 1"]
+
+
+def test_a_sweep_or_report_where_nothing_is_feasible_is_an_error(paper, tmp_path):
+    """They exited 0 with a table (or report) of nothing but 'infeasible', where select exits 1."""
+    expected = "no estimator can choose at budgets 0.2, 0.5: budget 0.2 is infeasible: the cheapest feasible budget is 1"
+    assert expected in run_error("sweep", paper, "--budgets", "0.2,0.5", "--estimators", "exact")
+    assert expected in run_error("report", paper, "--out", str(tmp_path / "r"), "--budgets", "0.2,0.5", "--estimators", "exact")
+    assert not (tmp_path / "r").exists()

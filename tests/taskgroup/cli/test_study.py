@@ -35,11 +35,15 @@ def test_default_database_lives_in_taskgroup_home(taskgroup_home):
 def test_bad_study_definitions_are_one_line_errors():
     assert "listed twice" in run_error("study", "create", "s", "--tasks", "a,a")
     assert "may only use" in run_error("study", "create", "s", "--tasks", "a+b,c")
-    assert "study name 'x[red]y' must start with a letter or digit and may only use" in run_error(
+    assert "study name 'x[red]y' must start with an ASCII letter or digit and may only use" in run_error(
         "study", "create", "x[red]y", "--tasks", "a")
     for name in (".", "..", ".hidden", "_s"):  # a folder's self or parent, a hidden folder
-        assert f"study name {name!r} must start with a letter or digit" in run_error("study", "create", name, "--tasks", "a")
+        assert f"study name {name!r} must start with an ASCII letter or digit" in run_error("study", "create", name, "--tasks", "a")
     assert "size" in run_error("study", "create", "s", "--tasks", "a", "--sizes", "full=-1")
+    assert "'tâche' must start with an ASCII letter" in run_error("study", "create", "s", "--tasks", "tâche")
+    long_names = ",".join(f"t{i:02d}" + "x" * 96 for i in range(21))  # each 99 characters, 2099 in the all-task network
+    assert "the network of all 21 tasks would be named by 2099 characters" in run_error(
+        "study", "create", "s", "--tasks", long_names)  # PostgreSQL stores at most 2000: its import failed
     run_ok("study", "create", "s", "--tasks", "a")
     assert "exists already" in run_error("study", "create", "s", "--tasks", "a")
 

@@ -67,8 +67,8 @@ def test_cost_prints_a_table(tmp_path: Path) -> None:
 
 def test_cost_errors_are_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    assert "no study named 'nope'" in run_error("cost", "nope", "--db", db)
     run_ok("study", "create", "empty", "--tasks", "depth", "--db", db)
+    assert "no study named 'nope'" in run_error("cost", "nope", "--db", db)
     assert "has no candidates yet" in run_error("cost", "empty", "--db", db)
     assert "has no measured costs yet: run `taskgroup cost empty`" in run_error("cost", "empty", "--stored", "--db", db)
     run_ok("study", "create", "paper", "--tasks", "s,d", "--db", db)
@@ -108,3 +108,10 @@ def test_measuring_imported_results_says_whose_costs_they_are_and_clear_restores
     assert "has no measured costs yet" in run_error("cost", "s", "--stored", "--db", db)
     assert run_json("select", "s", "--budget", "1", "--db", db) == declared  # `relative` is the declared cost again
     assert "give one" in run_error("cost", "s", "--stored", "--clear", "--db", db)
+
+
+def test_every_budget_unit_has_words_for_reports() -> None:
+    from taskgroup.cli.selection_input import DECLARED_UNIT, UNIT_WORDS
+    from taskgroup.cost import UNITS
+
+    assert set(UNIT_WORDS) == {DECLARED_UNIT, *UNITS.names()}

@@ -60,10 +60,28 @@ def test_show_without_a_directory_shows_the_data_a_study_with_those_options_trai
 
 def test_generate_refuses_to_overwrite_other_data(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    assert_one_line_error(run("generate", "--out", str(tmp_path), "--images", "3", "--resolution", "8"),
-                          str(tmp_path), "--force")  # fmt: skip
+    for force in ([], ["--force"]):  # not even --force replaces a folder of the user's own files
+        assert_one_line_error(run("generate", "--out", str(tmp_path), "--images", "3", "--resolution", "8", *force),
+                              str(tmp_path), "not a generated dataset")  # fmt: skip
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert_one_line_error(run("generate", "--out", str(tmp_path / "x"), "--images", "2"), "images must be at least 3")
+
+
+def test_generate_with_force_replaces_a_dataset_of_other_parameters(tmp_path: Path) -> None:
+    """--force used to say "wrote 6 images" and keep the 3 already there (exit 0)."""
+    out = tmp_path / "syn"
+    run("generate", "--out", str(out), "--images", "3", "--resolution", "8")
+    assert_one_line_error(run("generate", "--out", str(out), "--images", "6", "--resolution", "8"),
+                          "a dataset of other parameters", "--force")  # fmt: skip
+    replaced = run("generate", "--out", str(out), "--images", "6", "--resolution", "8", "--force", "--json")
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads(replaced.stdout)["images"] == 6 and json.loads((out / "meta.json").read_text())["images"] == 6
+    assert np.load(out / "depth.npy", mmap_mode="r").shape[0] == 6
+    assert [path.name for path in tmp_path.iterdir()] == ["syn"]  # the old copy is gone, no temporary left
+    (out / "README.txt").write_text("mine")  # --force replaced the folder whole, deleting this with it
+    assert_one_line_error(run("generate", "--out", str(out), "--images", "3", "--resolution", "8", "--force"),
+                          "holds files besides the dataset (README.txt)")  # fmt: skip
+    assert (out / "README.txt").read_text() == "mine" and json.loads((out / "meta.json").read_text())["images"] == 6
 
 
 def test_tasks_lists_every_dataset(tmp_path: Path) -> None:
@@ -106,3 +124,20 @@ def test_check_refuses_bad_values_with_one_line_not_a_traceback(tmp_path: Path) 
     assert_one_line_error(run("check", "nyuv2", "--root", str(tmp_path / "nyu")), str(label), "NaN")
     assert_one_line_error(run("show", "--option", "cache_dir=5", "--out", str(tmp_path / "a.png")),
                           "cache_dir must be a folder path, got 5")  # fmt: skip
+
+
+def test_show_writes_a_png_where_it_says_and_refuses_other_files(tmp_path: Path) -> None:
+    """`--out preview` used to write preview.png but say "wrote preview"; `--out s.txt` ended in a traceback."""
+    syn = tmp_path / "syn"
+    run("generate", "--out", str(syn), "--images", "3", "--resolution", "8")
+    result = run("show", str(syn), "--out", str(tmp_path / "preview"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "preview.png").is_file() and not (tmp_path / "preview").exists()
+    assert f"wrote {tmp_path / 'preview.png'} " in " ".join(result.output.split())
+    assert_one_line_error(run("show", str(syn), "--out", str(tmp_path / "s.txt")), "must be a .png file")
+    (tmp_path / "folder.png").mkdir()
+    assert_one_line_error(run("show", str(syn), "--out", str(tmp_path / "folder.png")), "is a folder")
+    (tmp_path / "plain").mkdir()  # a folder without a suffix: not written beside as plain.png
+    assert_one_line_error(run("show", str(syn), "--out", str(tmp_path / "plain")), "is a folder")
+    assert not (tmp_path / "plain.png").exists()
+    assert not (tmp_path / "s.txt").exists()

@@ -35,7 +35,9 @@ def demo_run(tmp_path_factory):
 
 
 def test_demo_ends_by_saying_where_the_report_is(demo_run):
-    assert str(demo_run["out"] / "report" / "report.html") in demo_run["output"].replace("\n", "")
+    lines = demo_run["output"].splitlines()  # each on one line, so it can be copied from a narrow terminal or a log
+    assert f"open the report: {demo_run['out'] / 'report' / 'report.html'}" in lines
+    assert f"explore further: taskgroup select demo --budget 2 --unit declared --db {demo_run['db']}" in lines
     for name in ("report.html", "report.md", "report.json"):
         assert (demo_run["out"] / "report" / name).is_file()
 
@@ -164,3 +166,39 @@ def test_rerun_with_different_settings_is_refused(demo_run):
 @pytest.mark.parametrize(("elapsed", "shown"), [(0.4, "0 min 0 s"), (65.2, "1 min 5 s"), (119.6, "2 min 0 s"), (3599.5, "60 min 0 s")])
 def test_demo_reports_its_time_in_whole_seconds(elapsed, shown):
     assert minutes_and_seconds(elapsed) == shown
+
+
+def test_quick_keeps_the_options_given_explicitly(demo_run):
+    """--quick sets only what was not given: here --tasks and --images are the user's, the resolution is --quick's."""
+    result = run("demo", "--quick", "--out", str(demo_run["out"]), "--tasks", ",".join(TASKS), "--images", "13")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "use another --out (or --db) for tasks depth,normal and data {'images': 13, 'resolution': 8}" in said
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--tasks", "depth"], "the demo needs at least two tasks to group, got only 'depth'"),
+        (["--budgets", "1:x:1"], "invalid budgets '1:x:1'"),
+        (["--resolution", "100000"], "resolution must be an integer >= 8 and <= 1024, got 100000"),
+    ],
+)
+def test_settings_the_report_would_refuse_are_refused_before_training(tmp_path, monkeypatch, option, message):
+    monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "home"))
+    result = run("demo", "--quick", "--out", str(tmp_path / "demo"), *option)
+    assert result.exit_code == 1 and message in " ".join(result.output.split())
+    assert not (tmp_path / "demo").exists()  # nothing created, nothing trained
+
+
+def test_the_report_says_what_its_budgets_count(demo_run, tmp_path):
+    """The demo reports in declared costs (the paper's units) although it measured latency; a report in
+    another unit says so too, or the same study's two reports would disagree without a word why."""
+    def loss_text(folder):
+        sections = json.loads((folder / "report.json").read_text())["sections"]
+        return next(section["text"] for section in sections if section["id"] == "loss-vs-budget")
+
+    assert "Budgets are in declared costs" in loss_text(demo_run["out"] / "report")
+    run_ok("report", "demo", "--out", str(tmp_path / "ms"), "--format", "json", "--unit", "ms", "--budgets", "1,2",
+           "--estimators", "exact", "--db", demo_run["db"])
+    assert "Budgets are in measured latency in milliseconds." in loss_text(tmp_path / "ms")

@@ -127,6 +127,12 @@ def test_the_report_says_which_networks_exact_chose_among(reference_report):
     assert "Exact chose among the 36 fully trained networks of the 62 possible" in summary
 
 
+def test_imported_results_are_reported_in_their_declared_costs(reference_report):
+    sections = json.loads((reference_report["out"] / "report.json").read_text())["sections"]
+    loss = next(section["text"] for section in sections if section["id"] == "loss-vs-budget")
+    assert "Budgets are in declared costs" in loss  # `relative`, the default, before any measurement
+
+
 def test_bad_report_requests_get_one_clear_error(reference_report, tmp_path):
     db = reference_report["db"]
     assert "unknown report format 'pdf'" in run_error("report", "paper", "--out", str(tmp_path / "x"), "--format", "pdf", "--db", db)

@@ -155,6 +155,10 @@ def test_numbers_too_far_apart_to_compare_exactly_are_refused() -> None:
         select(results(), 1.0, costs=latency)
     assert "mistyped cost" in str(refused.value) and "--max-loss" not in str(refused.value)  # a loss cap cannot help
     assert chosen(select(results(), 2.0, costs=latency, forbid=["a+b+c"])) == ["a+b@full", "c@full"]
+    swept = sweep(results(), [2.0, 3.0], costs=latency, forbid=["a+b+c"], random_samples=50)  # baselines too
+    used = {network.label for row in swept.baselines for network in row.networks or ()}
+    assert "a+b+c@full" not in used and {"a+b@full", "c@full"} <= used
+    assert next(row for row in swept.baselines if row.baseline == "all-in-one").networks is None  # it was forbidden
 
     diverged = results()
     diverged.loc[(diverged["tasks"] == "a+b") & (diverged["task"] == "b"), "loss"] = 1e14
