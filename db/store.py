@@ -26,10 +26,22 @@ def default_url() -> str:
 
 
 def normalise_url(url_or_path: str) -> str:
-    """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite database there."""
-    if "://" in url_or_path:
+    """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite database there. A SQLite file is
+    made absolute with `~` expanded, so workers started elsewhere open the same file."""
+    if "://" not in url_or_path:
+        if url_or_path == ":memory:":
+            return "sqlite://"
+        return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+    parsed = make_url(url_or_path)
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path) or parsed.query.get("uri"):
         return url_or_path
-    return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+    return parsed.set(database=str(Path(parsed.database).expanduser().resolve())).render_as_string(hide_password=False)
+
+
+def is_in_memory(url: str) -> bool:
+    """Whether `url` is an in-memory SQLite database, which vanishes when the process exits."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -53,7 +65,7 @@ def _configure_sqlite(engine: Engine) -> None:
 def sqlite_file(url: str) -> Path | None:
     """The file a SQLite URL names; None for another backend or an in-memory database."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(url):
         return None
     return Path(parsed.database)
 

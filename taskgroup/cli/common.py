@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
 from db.errors import StorageError
-from db.store import normalise_url, sqlite_file
+from db.store import is_in_memory, normalise_url, sqlite_file
 from taskgroup.errors import InvalidInputError, TaskgroupError
 
 console = Console(emoji=False)
@@ -34,13 +34,32 @@ def progress_bar(label: str, *extra: ProgressColumn, quiet: bool = False) -> Pro
                     console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
 
 
-def _existing_database(value: str | None) -> str | None:
-    """A named SQLite file must exist for every command but those that create one, so a mistyped
-    path is an error instead of a new empty database (and "no study")."""
-    if value is not None and (path := sqlite_file(normalise_url(value))) is not None and not path.exists():
-        raise InvalidInputError(f"no database at {path.absolute()}: check the path (`taskgroup study create NAME --db {value}` "
-                                "makes a new one)")
+def _checked_database(ctx: typer.Context, param: typer.CallbackParam, value: str | None, *, must_exist: bool) -> str | None:
+    """Refuse an in-memory SQLite database (every command would see an empty one) and, where
+    `must_exist`, a named SQLite file that does not exist, so a mistyped path is an error instead
+    of a new empty database (and "no study"). The message names where the value came from."""
+    if value is None:
+        return None
+    source = ctx.get_parameter_source(param.name or "db")  # typer's own click: compare by name
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    given = f"TASKGROUP_DB={value}" if from_env else f"--db {value}"  # where the user will look
+    url = normalise_url(value)
+    if is_in_memory(url):
+        raise InvalidInputError(f"an in-memory database ({given}) is gone when the command exits: name a file "
+                                "or a database server")
+    if must_exist and (path := sqlite_file(url)) is not None and not path.exists():
+        make = "taskgroup study create NAME" + ("" if from_env else f" --db {value}")
+        raise InvalidInputError(f"no database at {path} ({given}): check the path (`{make}` makes a new one)")
     return value
+
+
+def _existing_database(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    return _checked_database(ctx, param, value, must_exist=True)
+
+
+def any_database(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """For options whose command may create the database."""
+    return _checked_database(ctx, param, value, must_exist=False)
 
 
 _DB_HELP = "Database URL (any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db, or a SQLite file's path). "
@@ -54,7 +73,7 @@ DbOption = Annotated[
 NewDbOption = Annotated[
     str | None,
     typer.Option(
-        "--db", envvar="TASKGROUP_DB", show_default=False,
+        "--db", envvar="TASKGROUP_DB", callback=any_database, show_default=False,
         help=_DB_HELP + "A new SQLite file is created. Default: sqlite under ~/.taskgroup/taskgroup.sqlite.",
     ),
 ]

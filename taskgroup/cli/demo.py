@@ -19,7 +19,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import console
+from taskgroup.cli.common import any_database, console
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
 
@@ -81,7 +81,7 @@ def demo(
     ] = False,
     db: Annotated[
         str | None,
-        typer.Option("--db", envvar="TASKGROUP_DB", show_default=False,
+        typer.Option("--db", envvar="TASKGROUP_DB", callback=any_database, show_default=False,
                      help="Database URL or SQLite file for the demo's study (created if new). Default: DIR/demo.sqlite in --out."),
     ] = None,
 ) -> None:

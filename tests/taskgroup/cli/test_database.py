@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from db.migrations_api import current_revision, head_revision, upgrade_to_head
-from db.store import create_db_engine
+from db.store import create_db_engine, normalise_url
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
 
 
@@ -73,11 +73,12 @@ def test_a_database_path_that_does_not_exist_is_refused_and_nothing_is_made(tmp_
     only `study create`, `db upgrade` and `demo` make a new database, in a folder that exists."""
     typo = tmp_path / "tpyo" / "taskgroup.sqlite"
     for command in (("study", "show", "paper"), ("study", "list"), ("db", "current")):
-        assert f"no database at {typo}: check the path" in run_error(*command, "--db", str(typo))
+        assert f"no database at {typo} (--db {typo}): check the path" in run_error(*command, "--db", str(typo))
     for command in (("study", "create", "s", "--tasks", "a,b"), ("db", "upgrade")):  # these make a new database
         assert f"folder {typo.parent} does not exist" in run_error(*command, "--db", str(typo))
-    monkeypatch.setenv("TASKGROUP_DB", str(typo))
-    assert f"no database at {typo}" in run_error("study", "list")
+    monkeypatch.setenv("TASKGROUP_DB", str(typo))  # the message says where the path came from, and no --db
+    assert run_error("study", "list") == (f"error: no database at {typo} (TASKGROUP_DB={typo}): check the path "
+                                          "(`taskgroup study create NAME` makes a new one)")
     assert not typo.parent.exists()
     monkeypatch.delenv("TASKGROUP_DB")
     new = tmp_path / "new.sqlite"  # in a folder that exists: a mistyped file name is refused too, and not made
@@ -86,6 +87,27 @@ def test_a_database_path_that_does_not_exist_is_refused_and_nothing_is_made(tmp_
     assert [study["name"] for study in run_json("study", "list", "--db", str(new))] == ["s"]
     monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "first-run"))  # the default place is made on first use
     assert run_json("study", "list") == [] and (tmp_path / "first-run" / "taskgroup.sqlite").is_file()
+
+
+def test_an_in_memory_database_is_refused_by_every_command(tmp_path, monkeypatch):
+    """Each command would get a new empty database: `study create` said "Created" and the study was gone.
+    A plain `:memory:` was a file of that name in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    for db in ("sqlite://", "sqlite:///:memory:", ":memory:"):
+        for command in (("study", "create", "s", "--tasks", "a,b"), ("study", "list"), ("demo", "--quick", "--out", "d")):
+            assert "in-memory database" in run_error(*command, "--db", db)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sqlite_url_with_a_home_folder_or_a_relative_path_names_one_absolute_file(tmp_path, monkeypatch):
+    """`sqlite:///~/x.sqlite` was a folder named `~` under the current one; a relative URL is made absolute,
+    so a worker started from another folder opens the same file."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", "sqlite:///~/x.sqlite")
+    assert (tmp_path / "x.sqlite").is_file()
+    monkeypatch.chdir(tmp_path)
+    assert [study["name"] for study in run_json("study", "list", "--db", "sqlite:///x.sqlite")] == ["s"]
+    assert normalise_url("sqlite:///x.sqlite?timeout=3") == f"sqlite:///{tmp_path / 'x.sqlite'}?timeout=3"
 
 
 def test_a_database_whose_driver_is_not_installed_is_one_error_line():
