@@ -145,11 +145,14 @@ def demo(
 
 def _check_before_training(tasks: list[str], budgets: str, resolution: int) -> None:
     """Settings that would only fail at the report are refused before minutes of training."""
+    from taskgroup.cli.study import check_known_tasks
+    from taskgroup.data import DatasetSpec
     from taskgroup.data.source import check_resolution
     from taskgroup.selection.options import parse_budgets
 
     if len(tasks) < 2:
         raise InvalidInputError(f"the demo needs at least two tasks to group, got only {tasks[0]!r}")
+    check_known_tasks(tasks, DatasetSpec(name="synthetic", root=None, options={}))
     parse_budgets(budgets)
     check_resolution("synthetic", resolution)
 

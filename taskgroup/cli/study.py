@@ -9,7 +9,7 @@ import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,6 +20,9 @@ from jobs.settings import default_checkpoint_root
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json, parse_key_values, print_note
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.wording import counted
+
+if TYPE_CHECKING:
+    from taskgroup.data import DatasetSpec
 
 DEFAULT_SIZES = "full=1.0,half=0.5"
 
@@ -158,6 +161,17 @@ def study_summary(session: Any, study: Study) -> dict[str, Any]:
     }
 
 
+def check_known_tasks(tasks: list[str], spec: DatasetSpec) -> None:
+    """Every task must be one the dataset provides, checked before anything is written."""
+    from taskgroup.data import available_tasks
+
+    known = set(available_tasks(spec))
+    if unknown := [task for task in tasks if task not in known]:
+        raise InvalidInputError(
+            f"unknown task {unknown[0]!r} for dataset {spec.name!r} (available: {', '.join(sorted(known))})"
+        )
+
+
 @study_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="Study name, unique in the database.")],
@@ -201,7 +215,7 @@ def create(
         raise InvalidInputError("--data-root and --data-option describe a dataset: name it with --dataset (e.g. "
                                 "--dataset synthetic); a study without one holds imported results only")
     if dataset is not None:
-        from taskgroup.data import DatasetSpec, available_tasks, get_source
+        from taskgroup.data import DatasetSpec, get_source
 
         source = get_source(dataset)
         if source.reads_from_disk and data_root is None:
@@ -212,12 +226,7 @@ def create(
                    **source.absolute_options(parse_key_values(data_option, "--data-option"), Path.cwd())}
         spec = DatasetSpec(name=dataset, root=data_root, options=options)
         source.check_options(spec)
-        known = set(available_tasks(spec))
-        unknown = [task for task in task_list if task not in known]
-        if unknown:
-            raise InvalidInputError(
-                f"unknown task {unknown[0]!r} for dataset {dataset!r} (available: {', '.join(sorted(known))})"
-            )
+        check_known_tasks(task_list, spec)
         dataset_spec = {"name": dataset, "root": str(data_root) if data_root else None, "options": spec.options}
     store = open_store(db)
     with store.session() as session:

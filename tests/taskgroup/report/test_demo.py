@@ -180,6 +180,7 @@ def test_quick_keeps_the_options_given_explicitly(demo_run):
     ("option", "message"),
     [
         (["--tasks", "depth"], "the demo needs at least two tasks to group, got only 'depth'"),
+        (["--tasks", "depth,zzz"], "unknown task 'zzz' for dataset 'synthetic'"),
         (["--budgets", "1:x:1"], "invalid budgets '1:x:1'"),
         (["--resolution", "100000"], "resolution must be an integer >= 8 and <= 1024, got 100000"),
     ],
@@ -189,6 +190,7 @@ def test_settings_the_report_would_refuse_are_refused_before_training(tmp_path, 
     result = run("demo", "--quick", "--out", str(tmp_path / "demo"), *option)
     assert result.exit_code == 1 and message in " ".join(result.output.split())
     assert not (tmp_path / "demo").exists()  # nothing created, nothing trained
+    assert "step 1" not in result.output
 
 
 def test_the_report_says_what_its_budgets_count(demo_run, tmp_path):
