@@ -4,7 +4,7 @@ A study lists its sizes once, e.g. ``--sizes full=1.0,half=0.5``. Each item is
 
     LABEL=[ENCODER:]COST[@WIDTH]
 
-- ``LABEL`` names the size in results and reports (letters, digits, ``_``, ``-``, ``.``);
+- ``LABEL`` names the size in results and reports (ASCII letters, digits, ``_``, ``-``, ``.``);
 - ``ENCODER`` is a registered encoder (default ``xception``);
 - ``COST`` is the declared relative inference cost (the paper's unit: one full-size
   single-task network is 1.0);
@@ -45,7 +45,7 @@ class SizeSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not _LABEL.match(self.label):
             raise InvalidInputError(
-                f"size label {self.label!r} must be non-empty letters, digits, '_', '-' or '.'"
+                f"size label {self.label!r} must be non-empty ASCII letters, digits, '_', '-' or '.'"
             )
         for field in ("cost", "width"):
             value = getattr(self, field)

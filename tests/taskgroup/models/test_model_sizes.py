@@ -47,6 +47,7 @@ def test_explicit_width_differs_from_declared_cost() -> None:
         ("full=vgg:1.0", "unknown encoder 'vgg'"),
         ("r18=resnet18:1.0@0.5", "fixed width"),
         ("my size=1.0", "size label"),
+        ("fü=1.0", "must be non-empty ASCII letters"),  # 'ü' is a letter: the message said letters only
         ("full=1.0,full=0.5", "'full' is given more than once"),
     ],
 )
