@@ -43,6 +43,7 @@ def load_affinity(session: Session, study: Study) -> pd.DataFrame:
     stmt = (
         select(Affinity.size, Affinity.source, Affinity.target, Affinity.value)
         .where(Affinity.study_id == study.id)
-        .order_by(Affinity.size, Affinity.source, Affinity.target)
     )
-    return pd.DataFrame(session.execute(stmt).all(), columns=AFFINITY_COLUMNS)
+    frame = pd.DataFrame(session.execute(stmt).all(), columns=AFFINITY_COLUMNS)
+    # Sorted here, not by ORDER BY: PostgreSQL's collation would order task names unlike SQLite's.
+    return frame.sort_values(["size", "source", "target"], ignore_index=True)

@@ -84,13 +84,14 @@ class Study(Base):
     def find_or_raise_by_name(cls, session: Session, name: str, for_update: bool = False) -> Study:
         study = cls.find_by_name(session, name, for_update)
         if study is None:
-            known = ", ".join(session.scalars(select(cls.name).order_by(cls.name))) or "none"
+            known = ", ".join(sorted(session.scalars(select(cls.name)))) or "none"
             raise NotFoundError(f"no study named {name!r} (studies: {known}); `taskgroup study create` makes one")
         return study
 
     @classmethod
     def all(cls, session: Session) -> list[Study]:
-        return list(session.scalars(select(cls).order_by(cls.name)))
+        """By name in code-point order, the same on every backend (PostgreSQL's collation ignores case)."""
+        return sorted(session.scalars(select(cls)), key=lambda study: study.name)
 
     def size_labels(self) -> list[str]:
         return [size["label"] for size in self.sizes]
@@ -148,8 +149,8 @@ class Candidate(Base):
 
     @classmethod
     def all_of_study(cls, session: Session, study_id: int) -> list[Candidate]:
-        stmt = select(cls).where(cls.study_id == study_id).order_by(cls.size, cls.tasks)
-        return list(session.scalars(stmt))
+        stmt = select(cls).where(cls.study_id == study_id)
+        return sorted(session.scalars(stmt), key=lambda candidate: (candidate.size, candidate.tasks))  # as Study.all
 
 
 class Job(Base):

@@ -8,6 +8,7 @@ from sqlalchemy import inspect, text, update
 from db import ConflictError, NotFoundError, SchemaVersionError, StorageError, open_store
 from db.migrations_api import current_revision, head_revision
 from db.models import Candidate, Job, Result, Study
+from db.affinity import load_affinity, store_affinity
 from db.results import results_frame, store_results
 from jobs.claim import JobOutput
 from jobs.finalize import queue_full_training
@@ -78,6 +79,26 @@ class TestStorage:
         _make_study(store)
         with pytest.raises(ConflictError):
             _make_study(store)
+
+    def test_studies_and_candidates_are_listed_in_the_same_order_on_every_backend(self, db_url):
+        """PostgreSQL's collation sorted `B` between `a` and `c` and ignored `_`: lists differed from SQLite's."""
+        store = open_store(db_url)
+        names = ["c", "B", "a", "_z", "a_b", "ab"]
+        for name in names:
+            _make_study(store, name)
+        with store.session() as session:
+            assert [study.name for study in Study.all(session)] == sorted(names)
+            study = Study.find_or_raise_by_name(session, "c")
+            for tasks in ("b", "B+a", "A"):
+                session.add(Candidate(study_id=study.id, tasks=tasks, size="full", cost=1.0))
+            session.flush()
+            listed = [candidate.tasks for candidate in Candidate.all_of_study(session, study.id)]
+            assert listed == sorted(listed)
+            tasks = ["b", "B", "a", "_c"]
+            store_affinity(session, study, [{"size": "full", "source": source, "target": target, "affinity": 0.0}
+                                            for source in tasks for target in tasks], measurements=1)
+            pairs = list(load_affinity(session, study)[["source", "target"]].itertuples(index=False, name=None))
+            assert pairs == sorted(pairs)
 
     def test_unknown_study_names_the_known_ones(self, db_url):
         store = open_store(db_url)
