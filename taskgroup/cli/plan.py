@@ -96,16 +96,24 @@ def configure(
         key = (tasks, size)
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
+        before = effective_training(stored_training(session, study, key))
         if settings or reset:
             stored = configure_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
         else:
             stored = stored_training(session, study, key)
     effective = effective_training(stored)
+    changed = {option: {"before": before.get(option), "after": value}
+               for option, value in effective.items() if before.get(option) != value}
     if json_output:
-        emit_json({"study": name, "candidate": candidate, "training": stored, "effective": effective})
+        emit_json({"study": name, "candidate": candidate, "training": stored, "effective": effective,
+                   **({"changed": changed} if settings or reset else {})})
         return
     table = Table("option", "value", "source", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
     for option, value in effective.items():  # the stored options (`set`) and the defaults
-        table.add_row(option, str(value), "set" if option in stored else "[dim]default[/]")
+        table.add_row(("[bold]" + option + "[/]") if option in changed else option, str(value),
+                      "set" if option in stored else "[dim]default[/]")
     console.print(table)
+    if settings or reset:
+        print_note("changed: " + ", ".join(f"{option} {change['before']} -> {change['after']}" for option, change in changed.items())
+                   if changed else "nothing changed: every option already had that value")
 

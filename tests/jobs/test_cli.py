@@ -157,6 +157,20 @@ def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     assert "no candidate a+b+c@full" in run_error("configure", "s", "--candidate", "a+b+c@full")  # hoa: not planned
 
 
+def test_configure_says_what_it_changed_including_what_reset_put_back():
+    """It showed the whole table only: a --reset silently put max_epochs back to its default."""
+    create()
+    default_epochs = run_json("configure", "s")["effective"]["max_epochs"]
+    assert "changed" not in run_json("configure", "s")  # showing changes nothing
+    changed = run_json("configure", "s", "--set", "lr=0.01", "--set", "max_epochs=3")["changed"]
+    assert changed == {"lr": {"before": 0.001, "after": 0.01}, "max_epochs": {"before": default_epochs, "after": 3}}
+    assert run_json("configure", "s", "--set", "lr=0.01")["changed"] == {}
+    assert "nothing changed" in run_ok("configure", "s", "--set", "lr=0.01").output
+    assert run_json("configure", "s", "--reset", "--set", "lr=0.02")["changed"] == {
+        "lr": {"before": 0.01, "after": 0.02}, "max_epochs": {"before": 3, "after": default_epochs}}
+    assert "changed: weighting uniform -> dwa" in run_ok("configure", "s", "--set", "weighting=dwa").output
+
+
 def test_finalize_with_every_chosen_network_trained_has_nothing_to_queue(tmp_path):
     create(tasks="a,b", sizes="full=1.0")
     lines = ["tasks,size,cost,stage,split,task,loss"]
