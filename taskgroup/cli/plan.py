@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -10,6 +10,7 @@ from rich.table import Table
 from db import open_store
 from db.models import Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values, print_note
+from taskgroup.cli.training_changes import changes_note, set_training
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
 
@@ -42,18 +43,20 @@ def plan(
     json_output: JsonOption = False,
 ) -> None:
     """Queue the training jobs an estimator needs. Planning again adds only what is missing."""
-    from jobs.manage import configure_training
     from jobs.plans import plan_study
 
+    changed: dict[str, Any] = {}
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         if settings:
-            configure_training(session, study, parse_key_values(settings, "--set"))
+            _, changed = set_training(session, study, parse_key_values(settings, "--set"))
         summary = plan_study(session, study, estimator)
         import_only = not study.dataset
     if json_output:
-        emit_json({"study": name, "estimator": estimator, **summary.to_json()})
+        emit_json({"study": name, "estimator": estimator, **summary.to_json(), **({"changed": changed} if settings else {})})
         return
+    if settings:
+        print_note(changes_note(changed))
     console.print(f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {planned(summary, name)} "
                   f"({counted(summary.candidates_added, 'new candidate')}).")
     if import_only and summary.jobs_added:
@@ -84,7 +87,7 @@ def configure(
     json_output: JsonOption = False,
 ) -> None:
     """Show or change how a study's candidates are trained (stored in the database, used by every worker)."""
-    from jobs.manage import configure_training, stored_training
+    from jobs.manage import stored_training
     from jobs.training_options import effective_training
     from taskgroup.selection import parse_candidate
 
@@ -96,14 +99,12 @@ def configure(
         key = (tasks, size)
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        before = effective_training(stored_training(session, study, key))
+        changed: dict[str, Any] = {}
         if settings or reset:
-            stored = configure_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
+            stored, changed = set_training(session, study, parse_key_values(settings, "--set"), candidate=key, reset=reset)
         else:
             stored = stored_training(session, study, key)
     effective = effective_training(stored)
-    changed = {option: {"before": before.get(option), "after": value}
-               for option, value in effective.items() if before.get(option) != value}
     if json_output:
         emit_json({"study": name, "candidate": candidate, "training": stored, "effective": effective,
                    **({"changed": changed} if settings or reset else {})})
@@ -114,6 +115,5 @@ def configure(
                       "set" if option in stored else "[dim]default[/]")
     console.print(table)
     if settings or reset:
-        print_note("changed: " + ", ".join(f"{option} {change['before']} -> {change['after']}" for option, change in changed.items())
-                   if changed else "nothing changed: every option already had that value")
+        print_note(changes_note(changed))
 

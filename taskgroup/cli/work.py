@@ -22,7 +22,7 @@ from rich.table import Table
 from db import open_store
 from db.models import Study
 from taskgroup.cli.common import (
-    DbOption, JsonOption, console, emit_json, err_console, parse_key_values, progress_bar, stop_on_signals,
+    DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note, progress_bar, stop_on_signals,
 )
 from taskgroup.cli.plan import EstimatorOption, SetOption
 from taskgroup.errors import InvalidInputError
@@ -246,17 +246,20 @@ def run(
     json_output: JsonOption = False,
 ) -> None:
     """Plan the study for an estimator and train it here, with a live progress display."""
-    from jobs.manage import configure_training
     from jobs.plans import plan_study
+    from taskgroup.cli.training_changes import changes_note, set_training
 
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, log_dir(checkpoint_root, db, name), backend, address)
+    changed: dict[str, Any] = {}
     with open_store(request.db_url).session() as session:  # one transaction: a refused study keeps its plan
         study = Study.find_or_raise_by_name(session, name)
         if settings:
-            configure_training(session, study, parse_key_values(settings, "--set"))
+            _, changed = set_training(session, study, parse_key_values(settings, "--set"))
         check_runnable(request, study)
         plan_study(session, study, estimator)
+    if settings and not json_output:
+        print_note(changes_note(changed))
     _prepare(request)
     summaries, stop = _run_with_progress(request, backend, json_output)
     if not json_output:

@@ -165,10 +165,15 @@ def test_configure_says_what_it_changed_including_what_reset_put_back():
     changed = run_json("configure", "s", "--set", "lr=0.01", "--set", "max_epochs=3")["changed"]
     assert changed == {"lr": {"before": 0.001, "after": 0.01}, "max_epochs": {"before": default_epochs, "after": 3}}
     assert run_json("configure", "s", "--set", "lr=0.01")["changed"] == {}
-    assert "nothing changed" in run_ok("configure", "s", "--set", "lr=0.01").output
+    assert "training options unchanged" in run_ok("configure", "s", "--set", "lr=0.01").output
     assert run_json("configure", "s", "--reset", "--set", "lr=0.02")["changed"] == {
         "lr": {"before": 0.01, "after": 0.02}, "max_epochs": {"before": 3, "after": default_epochs}}
-    assert "changed: weighting uniform -> dwa" in run_ok("configure", "s", "--set", "weighting=dwa").output
+    assert "training options changed: weighting uniform -> dwa" in run_ok("configure", "s", "--set", "weighting=dwa").output
+    planned = run_json("plan", "s", "--estimator", "hoa", "--set", "batch_size=8")  # plan and run --set say it too
+    assert planned["changed"] == {"batch_size": {"before": 16, "after": 8}} and planned["jobs_added"] > 0
+    assert "training options changed: lr 0.02 -> 0.03" in run_ok("plan", "s", "--set", "lr=0.03").output
+    ran = run_ok("run", "s", "--estimator", "hoa", "--runner", "dry", "--set", "lr=0.04").output
+    assert "training options changed: lr 0.03 -> 0.04" in ran
 
 
 def test_finalize_with_every_chosen_network_trained_has_nothing_to_queue(tmp_path):
