@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,14 @@ from db.errors import ConflictError
 from db.models import Candidate, Job, Result, Study
 
 RESULT_COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
+SAME_NUMBER_DIGITS = 12
+"""Significant digits to which an imported number must match a stored one to count as the same: a
+spreadsheet keeps 15, so an export opened and saved again imports as unchanged."""
+
+
+def same_number(stored: float, imported: float) -> bool:
+    """Whether `imported` is `stored` written with fewer digits (see SAME_NUMBER_DIGITS)."""
+    return math.isclose(stored, imported, rel_tol=10.0 ** -SAME_NUMBER_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -25,19 +34,19 @@ class ImportSummary:
     results_replaced: int
     results_unchanged: int
     queued_jobs_removed: int = 0
-    """Queued jobs of networks the import filled: training them would only replace what was imported."""
+    """Queued jobs of networks the import gave results: a network's losses come from one run."""
     running_jobs: int = 0
-    """Jobs of networks the import filled that a worker is training; they keep the imported results."""
+    """Jobs of networks the import gave results that a worker is training; their losses are not stored."""
     failed_jobs_removed: int = 0
-    """Failed jobs of networks the import filled: `retry` would only train them to be discarded."""
+    """Failed jobs of networks the import gave results: `retry` would only train them to be discarded."""
 
 
 def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, Any]], *, replace: bool) -> ImportSummary:
     """Add result rows (exchange-format mappings) to `study` inside the caller's transaction.
 
-    A row identical to a stored one is left alone; one that contradicts a stored loss or cost is a
-    ConflictError unless `replace`, so re-importing the same file is harmless and nothing is
-    silently overwritten.
+    A row equal to a stored one (to SAME_NUMBER_DIGITS) is left alone; one that contradicts a stored
+    loss or cost is a ConflictError unless `replace`, so re-importing the same file is harmless and
+    nothing is silently overwritten.
     """
     candidates = {(c.tasks, c.size): c for c in Candidate.all_of_study(session, study.id)}
     stored = {
@@ -55,7 +64,7 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
             session.flush()
             candidates[key] = candidate
             added_candidates += 1
-        elif candidate.cost != float(row["cost"]):
+        elif not same_number(candidate.cost, float(row["cost"])):
             if not replace:
                 raise ConflictError(
                     f"candidate {row['tasks']} ({row['size']}) is stored with cost {candidate.cost}, "
@@ -73,7 +82,7 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
             stored[result_key] = result
             added += 1
             filled.add((candidate.id, row["stage"]))
-        elif result.loss == float(row["loss"]):
+        elif same_number(result.loss, float(row["loss"])):
             unchanged += 1
         elif replace:
             result.loss, result.job_id = float(row["loss"]), row.get("job_id")  # imported now, not that job's
@@ -85,25 +94,20 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
                 f"as {result.loss!r}, the input says {row['loss']!r}; use --replace to overwrite"
             )
     session.flush()
-    by_id = {candidate.id: candidate for candidate in candidates.values()}
-    complete = {
-        (candidate_id, stage) for candidate_id, stage in filled
-        if all((candidate_id, stage, split, task) in stored
-               for task in by_id[candidate_id].task_list for split in ("val", "test"))
-    }
-    removed, failed, running = _settle_jobs(session, study, complete)
+    removed, failed, running = _settle_jobs(session, study, filled)
     return ImportSummary(added_candidates, added, replaced, unchanged, removed, running, failed)
 
 
-def _settle_jobs(session: Session, study: Study, complete: set[tuple[int, str]]) -> tuple[int, int, int]:
-    """Remove the queued and failed jobs of the (candidate, stage) an import filled completely (every
-    task, validation and test), as `plan` would not have queued them and training would only replace
-    what was imported; count the running ones (their worker keeps the imported results, see
-    JobQueue.finish). A network filled only in part keeps its job, to train the rest."""
+def _settle_jobs(session: Session, study: Study, filled: set[tuple[int, str]]) -> tuple[int, int, int]:
+    """Remove the queued and failed jobs of each (candidate, stage) the import gave results, even in
+    part: a network's losses come from one run, imported or trained, never both (a trained test loss
+    beside an imported validation loss would score a choice on another network's run), and `plan`
+    does not queue a network that has results. Running ones are counted; their worker stores none
+    of its losses (see JobQueue.finish)."""
     removed = failed = running = 0
     jobs = select(Job).where(Job.study_id == study.id, Job.state.in_(("queued", "running", "failed")))
     for job in session.scalars(jobs):
-        if (job.candidate_id, job.stage) in complete:
+        if (job.candidate_id, job.stage) in filled:
             if job.state == "running":
                 running += 1
                 continue

@@ -153,7 +153,8 @@ class JobQueue:
 
         Returns False (and writes nothing) when the job was reclaimed by another worker. Results of
         the candidate at this stage from earlier training runs are replaced, so each (task, split) is
-        stored once; imported results (no job) are kept, since only `import --replace` overwrites them.
+        stored once. If results were imported for it meanwhile (no job), none of this run's are
+        stored: a network's losses come from one run, and only `import --replace` overwrites imports.
         """
         with self.store.session(immediate=True) as session:
             changed = session.execute(
@@ -163,13 +164,12 @@ class JobQueue:
                 return self._finished_by(session, claim)
             candidate_id = session.scalars(select(Job.candidate_id).where(Job.id == claim.job_id)).one()
             of_stage = and_(Result.candidate_id == candidate_id, Result.stage == claim.stage)
-            imported = set(session.execute(select(Result.task, Result.split).where(of_stage, Result.job_id.is_(None))).all())
-            session.execute(delete(Result).where(of_stage, Result.job_id.is_not(None)))
-            session.add_all(result for result in job_results(candidate_id, claim.job_id, claim.stage, output)
-                            if (result.task, result.split) not in imported)
-        if imported:
-            log.warning("job %d: kept the imported results of %s (this run's losses are not stored over them)",
-                        claim.job_id, ", ".join(f"{task} {split}" for task, split in sorted(imported)))
+            imported = session.scalars(select(Result.id).where(of_stage, Result.job_id.is_(None)).limit(1)).first()
+            if imported is None:
+                session.execute(delete(Result).where(of_stage, Result.job_id.is_not(None)))
+                session.add_all(job_results(candidate_id, claim.job_id, claim.stage, output))
+        if imported is not None:
+            log.warning("job %d: its network has imported results, so this run's losses are not stored", claim.job_id)
         return True
 
     @staticmethod

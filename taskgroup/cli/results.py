@@ -72,11 +72,11 @@ def import_results(
     settled = [text for count, text in (
         (summary.queued_jobs_removed, f"{counted(summary.queued_jobs_removed, 'queued job')} removed"),
         (summary.failed_jobs_removed, f"{counted(summary.failed_jobs_removed, 'failed job')} removed"),
-        (summary.running_jobs, f"{summary.running_jobs} running will keep the imported results"),
+        (summary.running_jobs, f"{summary.running_jobs} running will not store its losses"),
     ) if count]
     if settled:
-        print_note(f"the file fills networks that had jobs: {'; '.join(settled)} (training them would only "
-                   "replace what was imported)")
+        print_note(f"the file gives results to networks that had jobs: {'; '.join(settled)} (a network's losses "
+                   "come from one run, imported or trained)")
     if json_output:
         emit_json(dataclasses.asdict(summary))
     else:

@@ -238,7 +238,7 @@ def test_import_removes_the_queued_jobs_of_the_networks_it_fills(tmp_path):
     csv = tmp_path / "r.csv"
     csv.write_text("tasks,size,cost,stage,split,task,loss\na,full,1,full,val,a,0.5\na,full,1,full,test,a,0.6\n")
     said = run_ok("import", "s", str(csv))
-    assert "1 queued job removed (training them would only replace what was imported)" in " ".join(said.output.split())
+    assert "1 queued job removed (a network's losses come from one run, imported or trained)" in " ".join(said.output.split())
     assert run_json("status", "s")["jobs"]["queued"] == 2
     again = run_json("import", "s", str(csv))  # unchanged: nothing more to remove
     assert (again["results_unchanged"], again["queued_jobs_removed"]) == (2, 0)
@@ -247,17 +247,19 @@ def test_import_removes_the_queued_jobs_of_the_networks_it_fills(tmp_path):
     assert "a,full,1.0,full,val,a,0.5" in exported and "a,full,1.0,full,test,a,0.6" in exported
 
 
-def test_a_network_imported_in_part_keeps_its_job(tmp_path):
-    """Removing the job of a network with one imported loss left the rest of it untrainable."""
+def test_a_network_imported_in_part_is_not_trained_so_its_losses_come_from_one_run(tmp_path):
+    """Its queued job used to stay and train the rest, putting a trained test loss beside the
+    imported validation loss, while `plan` counted the network as done."""
     create(tasks="a,b", sizes="full=1.0")
     run_ok("plan", "s", "--estimator", "exact")
     part = tmp_path / "part.csv"
     part.write_text("tasks,size,cost,stage,split,task,loss\na+b,full,1,full,val,a,0.5\n")
-    assert run_json("import", "s", str(part))["queued_jobs_removed"] == 0
+    assert run_json("import", "s", str(part))["queued_jobs_removed"] == 1
+    assert run_json("plan", "s", "--estimator", "exact")["jobs_added"] == 0  # plan agrees: it has results
     run_ok("work", "s", "--runner", "dry", "--runner-option", "steps=1")
-    assert run_json("status", "s")["jobs"]["done"] == 3
+    assert run_json("status", "s")["jobs"]["done"] == 2
     exported = run_ok("export", "s", "-").stdout
-    assert "a+b,full,1.0,full,val,a,0.5" in exported and "a+b,full,1.0,full,test,b," in exported  # the rest trained
+    assert "a+b,full,1.0,full,val,a,0.5" in exported and "a+b,full,1.0,full,test" not in exported
 
 
 def test_imports_into_one_study_at_once_run_one_after_another(db_url, reference_dir, tmp_path):

@@ -132,14 +132,15 @@ def test_a_stop_request_checkpoints_and_releases_the_job(db_url, tmp_path):
 
 
 def test_imported_results_are_neither_overwritten_by_a_job_nor_trained_again(db_url, tmp_path):
-    """A worker finishing a network whose results were imported meanwhile used to replace them silently."""
+    """A worker finishing a network whose results were imported meanwhile used to replace them silently,
+    and then to fill in what the import lacked, mixing two runs' losses in one network."""
     from db.results import results_frame, store_results
 
     store = make_study(db_url, jobs=3)  # a, b, c: one full-stage job each
     queue = queue_of(store, tmp_path)
     running = queue.claim("w", "cpu")
     rows = [{"tasks": tasks, "size": "full", "cost": 1.0, "stage": "full", "split": split, "task": tasks, "loss": 0.125}
-            for tasks in ("a", "b") for split in ("val", "test")]
+            for tasks, split in (("a", "val"), ("b", "val"), ("b", "test"))]  # a's validation loss only
     with store.session() as session:
         summary = store_results(session, Study.find_or_raise_by_name(session, "s"), rows, replace=False)
     assert running.tasks == ("a",)
@@ -148,8 +149,9 @@ def test_imported_results_are_neither_overwritten_by_a_job_nor_trained_again(db_
     assert queue.finish(running, output_for(running)) is True
     with store.session() as session:
         stored = results_frame(session, Study.find_or_raise_by_name(session, "s"))
-    assert sorted(stored[stored["tasks"] == "a"]["loss"]) == [0.125, 0.125]  # not the job's 1.0 and 2.0
-    assert len(stored) == 4 and job_states(store) == {"done": 1, "queued": 1}
+    a = stored[stored["tasks"] == "a"]
+    assert list(zip(a["split"], a["loss"])) == [("val", 0.125)]  # neither the job's val loss nor its test loss
+    assert len(stored) == 3 and job_states(store) == {"done": 1, "queued": 1}
 
 
 def test_an_import_that_fills_a_failed_network_removes_its_job(db_url, tmp_path):

@@ -66,6 +66,18 @@ def test_reimporting_the_same_file_is_harmless(tmp_path, study):
     assert again["results_added"] == 0 and again["results_unchanged"] == 7
 
 
+def test_an_export_saved_again_by_a_spreadsheet_imports_as_unchanged(tmp_path, study):
+    """A spreadsheet keeps 15 significant digits: 4.9669060707092285 came back as 4.96690607070923 and
+    was refused as a contradiction; a real difference (in the 11th digit) still is."""
+    exact = HEADER + "a,full,1.0000000000000002,full,val,a,4.9669060707092285\n"
+    run_ok("import", study, _write(tmp_path, exact))
+    saved = run_json("import", study, _write(tmp_path, HEADER + "a,full,1,full,val,a,4.96690607070923\n", "saved.csv"))
+    assert (saved["results_unchanged"], saved["results_replaced"]) == (1, 0)
+    assert "a,full,1.0000000000000002,full,val,a,4.9669060707092285" in _export(tmp_path, study)  # the stored digits kept
+    edited = _write(tmp_path, HEADER + "a,full,1,full,val,a,4.9669060708\n", "edited.csv")
+    assert "is stored as 4.9669060707092285, the input says 4.9669060708" in run_error("import", study, edited)
+
+
 def _export(tmp_path, study):
     out = tmp_path / "state.csv"
     run_ok("export", study, str(out))
