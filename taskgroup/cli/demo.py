@@ -20,7 +20,7 @@ import typer
 from db import open_store
 from db.models import Study
 from taskgroup.cli.common import any_database, console
-from taskgroup.errors import InvalidInputError
+from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.wording import counted
 
 DEMO_STUDY = "demo"
@@ -148,12 +148,17 @@ def _check_before_training(tasks: list[str], budgets: str, resolution: int) -> N
     from taskgroup.cli.study import check_known_tasks
     from taskgroup.data import DatasetSpec
     from taskgroup.data.source import check_resolution
+    from taskgroup.models.sizes import parse_sizes
     from taskgroup.selection.options import parse_budgets
 
     if len(tasks) < 2:
         raise InvalidInputError(f"the demo needs at least two tasks to group, got only {tasks[0]!r}")
     check_known_tasks(tasks, DatasetSpec(name="synthetic", root=None, options={}))
-    parse_budgets(budgets)
+    cheapest = min(parse_sizes(DEMO_SIZES), key=lambda size: size.cost)
+    if max(parse_budgets(budgets)) < cheapest.cost:
+        raise InfeasibleError(f"no budget in {budgets!r} fits any grouping: the cheapest, one {cheapest.label!r} network "
+                              f"serving every task, costs {cheapest.cost:g} (the report's budgets are in declared costs: "
+                              f"{DEMO_SIZES})")
     check_resolution("synthetic", resolution)
 
 

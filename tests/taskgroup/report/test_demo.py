@@ -182,6 +182,8 @@ def test_quick_keeps_the_options_given_explicitly(demo_run):
         (["--tasks", "depth"], "the demo needs at least two tasks to group, got only 'depth'"),
         (["--tasks", "depth,zzz"], "unknown task 'zzz' for dataset 'synthetic'"),
         (["--budgets", "1:x:1"], "invalid budgets '1:x:1'"),
+        (["--budgets", "0.1,0.2"], "no budget in '0.1,0.2' fits any grouping: the cheapest, one 'half' network serving "
+                                   "every task, costs 0.5"),
         (["--resolution", "100000"], "resolution must be an integer >= 8 and <= 1024, got 100000"),
     ],
 )
