@@ -53,7 +53,8 @@ def plan(
         summary = plan_study(session, study, estimator)
         import_only = not study.dataset
     if json_output:
-        emit_json({"study": name, "estimator": estimator, **summary.to_json(), **({"changed": changed} if settings else {})})
+        emit_json({"study": name, "estimator": estimator, **summary.to_json(), "trainable": not import_only,
+                   **({"changed": changed} if settings else {})})
         return
     if settings:
         print_note(changes_note(changed))
@@ -61,7 +62,8 @@ def plan(
                   f"({counted(summary.candidates_added, 'new candidate')}).")
     if import_only and summary.jobs_added:
         print_note(f"study {name!r} has no dataset (it holds imported results only): `taskgroup work` cannot train "
-                   "these jobs; `taskgroup cancel` removes them, and a study created with --dataset can train")
+                   "these jobs (only `--runner dry` runs them, with made-up losses); `taskgroup cancel` removes them, "
+                   "and a study created with --dataset can train")
 
 
 def planned(summary: PlanSummary, name: str, kind: str = "job") -> str:

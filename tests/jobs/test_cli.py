@@ -124,10 +124,12 @@ def test_bad_budgets_and_devices_get_one_clear_error():
 
 def test_training_an_import_only_study_is_refused():
     create()
-    assert "note: study 's' has no dataset" in run_ok("plan", "s").stderr  # queued for the dry runner only
+    assert "note: study 's' has no dataset" in run_ok("plan", "s", "--estimator", "lookahead").stderr  # for the dry runner only
+    assert run_json("plan", "s")["trainable"] is False  # a script sees it too: the note was text only
     assert "no dataset" in run_error("work", "s", "--devices", "cpu")
     run_ok("study", "create", "t", "--tasks", "depth", "--sizes", "full=1.0", "--dataset", "synthetic")
     assert "note" not in run_ok("plan", "t").stderr
+    assert run_json("plan", "t")["trainable"] is True
 
 
 def test_run_refuses_an_import_only_study_before_it_stores_a_plan_or_a_setting():
