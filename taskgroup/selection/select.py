@@ -177,10 +177,12 @@ class Selector:
 
 def choose_engine(solver: str, problem: Problem) -> Engine:
     """The engine for `solver` ("bnb", "bip" or "auto": by instance size, see AUTO_BNB_MAX_TASKS)."""
-    if solver == "auto":
-        solver = "bnb" if len(problem.tasks) <= AUTO_BNB_MAX_TASKS else "bip"
     if not isinstance(solver, str):
         raise InvalidInputError(f"solver must be a name, got {solver!r}")
+    if solver == "auto":
+        solver = "bnb" if len(problem.tasks) <= AUTO_BNB_MAX_TASKS else "bip"
+    elif solver not in SOLVERS:
+        raise UnknownNameError(f"unknown solver {solver!r} (known: auto, {', '.join(SOLVERS.names())})")
     return SOLVERS.get(solver)()
 
 
