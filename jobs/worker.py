@@ -28,7 +28,7 @@ from jobs.queue import JobQueue
 from jobs.runners import JobRunner
 from jobs.settings import WorkerSettings
 from jobs.transient import is_transient, retry_transient
-from taskgroup.errors import TaskgroupError
+from taskgroup.errors import DivergenceError, TaskgroupError
 
 T = TypeVar("T")
 log = logging.getLogger("taskgroup.jobs")
@@ -100,7 +100,7 @@ class Worker:
         *,
         name: str | None = None,
     ) -> None:
-        self.store, self.device, self.settings, self.runner = store, device, settings, runner
+        self.store, self.study, self.device, self.settings, self.runner = store, study, device, settings, runner
         self.name = name or worker_name(device)
         with store.session() as session:
             self.study_id = Study.find_or_raise_by_name(session, study).id
@@ -165,7 +165,11 @@ class Worker:
                 output = self.runner.run(claim, should_stop, progress)
             except JobInterrupted:
                 output = None
-            except TaskgroupError as error:  # a diverging loss, bad data or settings: another attempt fails alike
+            except DivergenceError as error:  # the same settings diverge again: the study's must change
+                self._fail(claim, f"{error} (`taskgroup configure {self.study} --set lr=...` or `--set weighting=...`, "
+                           f"then `taskgroup retry {self.study}`)", permanent=True, summary=summary)
+                return
+            except TaskgroupError as error:  # bad data or settings: another attempt fails alike
                 self._fail(claim, str(error), permanent=True, summary=summary)
                 return
             except Exception as error:

@@ -12,7 +12,7 @@ from rich.table import Table
 from taskgroup.cli.common import (
     JsonOption, console, emit_json, err_console, parse_key_values, progress_bar, stop_on_signals,
 )
-from taskgroup.errors import InvalidInputError
+from taskgroup.errors import DivergenceError, InvalidInputError
 from taskgroup.training import STAGES, TrainConfig, TrainOutcome
 from taskgroup.wording import counted
 
@@ -94,6 +94,8 @@ def train(
             )  # fmt: skip
         except TrainingInterrupted:
             outcome = None
+        except DivergenceError as error:
+            raise DivergenceError(f"{error} (--lr, --optimizer or --weighting)") from None
     if outcome is None:
         err_console.print("stopped; run the same command to resume from " + str(checkpoint_dir) if checkpoint_dir
                           else "stopped; nothing was saved (with --checkpoint-dir DIR the same command resumes)")

@@ -23,7 +23,7 @@ from taskgroup.training.outcome import EpochRecord
 from taskgroup.training.rng import RngStream
 from taskgroup.weighting import StepContext, WeightingMethod, build_weighting
 
-DIVERGENCE_ADVICE = "lower the learning rate or pick another weighting method (taskgroup configure), then retry"
+DIVERGENCE_ADVICE = "lower the learning rate or pick another weighting method"
 EXPLOSION_RATIO = 1000.0
 """A validation loss this many times a task's loss at the first step (the untrained network's) is a
 divergence, though finite: measured on the synthetic scenes, runs at learning rates of 0.1 to 1e6

@@ -35,6 +35,7 @@ def test_diverging_run_exits_1_with_one_error_line(tmp_path) -> None:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: training of depth (tiny) diverged"), result.output
     assert "lower the learning rate" in lines[0]  # whether the loss turned non-finite in a step or on validation
+    assert lines[0].endswith("(--lr, --optimizer or --weighting)") and "configure" not in lines[0]  # its own options
 
 
 def test_unknown_weighting_init_and_size_are_one_line_errors(tmp_path) -> None:
