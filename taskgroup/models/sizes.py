@@ -22,8 +22,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from taskgroup.errors import InvalidInputError, UnknownNameError
-from taskgroup.models.encoders import ENCODERS, Encoder
+from taskgroup.errors import InvalidInputError
+from taskgroup.models.encoders import ENCODERS
 from taskgroup.numbers import finite_number
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -47,18 +47,11 @@ class SizeSpec:
             raise InvalidInputError(
                 f"size label {self.label!r} must be non-empty ASCII letters, digits, '_', '-' or '.'"
             )
-        for field in ("cost", "width"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
-                raise InvalidInputError(f"size {self.label!r}: {field} must be a positive number, got {value!r}")
-            object.__setattr__(self, field, float(value))
-        if self.width > MAX_WIDTH:
-            raise InvalidInputError(f"size {self.label!r}: width must be at most {MAX_WIDTH:g} (the encoder's channels "
-                                    f"times it), got {self.width:g}")
-        if not _encoder(self.encoder, self.label).scales_with_width and self.width != 1.0:
-            raise InvalidInputError(
-                f"size {self.label!r}: encoder {self.encoder!r} has a fixed width; width must be 1.0, got {self.width}"
-            )
+        problem = _problem(self.encoder, self.width, self.cost)
+        if problem:
+            raise InvalidInputError(f"size {self.label!r}: {problem}")
+        object.__setattr__(self, "width", float(self.width))
+        object.__setattr__(self, "cost", float(self.cost))
 
     def __str__(self) -> str:
         """The item in `--sizes` syntax that parses back to this size."""
@@ -77,11 +70,16 @@ def parse_size(item: str) -> SizeSpec:
     encoder, colon, numbers = rest.rpartition(":")
     encoder = encoder.strip() if colon else "xception"
     cost_text, at, width_text = numbers.partition("@")
-    cost = _number(cost_text, "cost", item)
+    cost = _number(cost_text, "cost", text)
+    if encoder not in ENCODERS:
+        raise InvalidInputError(f"size {text!r}: {_unknown_encoder(encoder)}")
     if at:
-        width = _number(width_text, "width", item)
+        width = _number(width_text, "width", text)
     else:
-        width = cost if _encoder(encoder, label).scales_with_width else 1.0
+        width = cost if ENCODERS.get(encoder).scales_with_width else 1.0
+    problem = _problem(encoder, width, cost)
+    if problem:
+        raise InvalidInputError(f"size {text!r}: {problem}")
     return SizeSpec(label=label, encoder=encoder, width=width, cost=cost)
 
 
@@ -98,12 +96,22 @@ def parse_sizes(text: str) -> tuple[SizeSpec, ...]:
     return sizes
 
 
-def _encoder(name: str, label: str) -> type[Encoder]:
-    """The registered encoder `name`; an unknown name is bad input naming the size and the known encoders."""
-    try:
-        return ENCODERS.get(name)
-    except UnknownNameError as exc:
-        raise InvalidInputError(f"size {label!r}: {exc}") from None
+def _problem(encoder: str, width: float, cost: float) -> str | None:
+    """What is wrong with a size's encoder, width and cost, if anything (the caller names the size)."""
+    for field, value in (("cost", cost), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+            return f"{field} must be a positive number, got {value!r}"
+    if width > MAX_WIDTH:
+        return f"width must be at most {MAX_WIDTH:g} (the encoder's channels times it), got {width:g}"
+    if encoder not in ENCODERS:
+        return _unknown_encoder(encoder)
+    if not ENCODERS.get(encoder).scales_with_width and width != 1.0:
+        return f"encoder {encoder!r} has a fixed width; width must be 1.0, got {width}"
+    return None
+
+
+def _unknown_encoder(name: str) -> str:
+    return f"unknown encoder {name!r} (known: {', '.join(ENCODERS.names())})"
 
 
 def _number(text: str, field: str, item: str) -> float:

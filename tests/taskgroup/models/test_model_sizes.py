@@ -42,10 +42,10 @@ def test_explicit_width_differs_from_declared_cost() -> None:
         ("full=inf", "must be a finite number"),
         ("full=1@x", "width 'x' is not a number"),
         ("full=1@0", "positive"),
-        ("a=1@100", "width must be at most 8"),  # ran out of memory (24 GB) in training
+        ("a=1@100", "size 'a=1@100': width must be at most 8"),  # ran out of memory (24 GB) in training
         ("a=1e308", "width must be at most 8"),  # the width is the cost when not given: overflowed in training
-        ("full=vgg:1.0", "unknown encoder 'vgg'"),
-        ("r18=resnet18:1.0@0.5", "fixed width"),
+        ("full=vgg:1.0", "size 'full=vgg:1.0': unknown encoder 'vgg'"),  # the item, not only its label
+        ("r18=resnet18:1.0@0.5", "size 'r18=resnet18:1.0@0.5': encoder 'resnet18' has a fixed width"),
         ("my size=1.0", "size label"),
         ("fü=1.0", "must be non-empty ASCII letters"),  # 'ü' is a letter: the message said letters only
         ("full=1.0,full=0.5", "'full' is given more than once"),
