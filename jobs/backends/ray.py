@@ -99,16 +99,21 @@ class StopFlag:
 
 class StopWatcher:
     """A thread in a task that sets `stop` once the driver's flag is set, or the driver is gone
-    (its actor died): the worker then checkpoints and releases its job instead of losing it."""
+    (its actor died): the worker then checkpoints and releases its job instead of losing it.
+
+    Only this thread calls `ray.get`: Ray lends a task's CPU to another task while the task's main
+    thread is blocked in `ray.get`, so a main-thread check would let one more job run than the
+    cluster has CPUs for."""
 
     def __init__(self, flag: Any, stop: threading.Event, interval: float = STOP_POLL_SECONDS) -> None:
         self.flag, self.stop, self.interval = flag, stop, interval
         self._done = threading.Event()
+        self._checked_once = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="ray-stop-watcher", daemon=True)
 
     def __enter__(self) -> StopWatcher:
-        self._check()
         self._thread.start()
+        self._checked_once.wait()  # a stop sent before this task started is seen before it claims a job
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -116,6 +121,10 @@ class StopWatcher:
         self._thread.join()
 
     def _watch(self) -> None:
+        try:
+            self._check()
+        finally:
+            self._checked_once.set()
         while not self.stop.is_set() and not self._done.wait(self.interval):
             self._check()
 
@@ -189,51 +198,92 @@ class RayBackend(Backend):
 
     def run(self, request: WorkRequest, stop: threading.Event) -> list[WorkerSummary]:
         ray = import_ray()
-        connected_here = connect(ray, request.options.get("address"), log_to_driver=request.log_dir is None)
         store = open_store(request.db_url)
         try:
-            return RayDriver(ray, request, store).run(stop)
+            with store.session() as session:
+                study_id = Study.find_or_raise_by_name(session, request.study).id
+            if not open_jobs(store, study_id, request.settings.db_retry_deadline):
+                return []  # nothing to run: no need for the cluster
+            connected_here = connect(ray, request.options.get("address"), log_to_driver=request.log_dir is None)
+            try:
+                return RayDriver(ray, request, store, study_id).run(stop)
+            finally:
+                if connected_here:
+                    ray.shutdown()
         finally:
             store.dispose()
-            if connected_here:
-                ray.shutdown()
 
 
 def connect(ray: ModuleType, address: str | None, *, log_to_driver: bool) -> bool:
     """Join the cluster (unless this process already has); True if this call connected."""
     if ray.is_initialized():
         return False
-    if address:
-        check_reachable(address)
+    given = address or os.environ.get("RAY_ADDRESS") or None
+    where = f"at {address}" if address else f"at {given} (from RAY_ADDRESS)" if given else \
+        "(no --address given, none found on this machine)"
+    if given:
+        check_cluster(given, where)
     try:
         ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        where = f"at {address}" if address else "(no --address given, none found on this machine)"
         raise InvalidInputError(f"cannot connect to the Ray cluster {where}: {error}") from error
     return True
 
 
-def check_reachable(address: str, timeout: float = 10.0) -> None:
-    """Refuse a `host:port` nobody listens on at once: Ray itself retries such an address for minutes."""
+def check_cluster(address: str, where: str, timeout: float = 10.0) -> None:
+    """Refuse at once an address where no Ray cluster answers, by asking its GCS for the cluster's
+    id as `ray.init` does first: Ray itself retries a closed port, or hangs on a port that is not
+    the GCS's (the dashboard's, say), for minutes."""
     host, sep, port = address.rpartition(":")
     if address.startswith("ray://") or address == "auto" or not sep or not port.isdigit():
         return  # Ray Client addresses and `auto` are Ray's to resolve
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as error:
-        raise InvalidInputError(
-            f"cannot connect to the Ray cluster at {address}: {error.strerror or error}; is `ray start --head` "
-            "running there, and is this its GCS port (6379 unless --port was given)?"
-        ) from None
+    import grpc
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        try:
+            gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
+                gcs_service_pb2.GetClusterIdRequest(), timeout=timeout)
+        except grpc.RpcError as error:
+            problem = cluster_problem(error.code(), error.details() or "", timeout)
+            if problem:
+                raise InvalidInputError(f"cannot connect to the Ray cluster {where}: {problem}") from None
+
+
+def cluster_problem(code: Any, details: str, timeout: float) -> str | None:
+    """What a failed cluster-id request says to the user; None when it shows a cluster is there."""
+    import grpc
+
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+            return None  # ray.init sends the token this request did not
+        return ("the cluster uses token authentication; set RAY_AUTH_MODE=token, with the cluster's token in "
+                "~/.ray/auth_token or RAY_AUTH_TOKEN")
+    if code == grpc.StatusCode.UNIMPLEMENTED or "HTTP/2" in details:
+        return ("something answers there, but not a Ray cluster's GCS; give the GCS port (6379 unless "
+                "`ray start --head --port` chose another; 8265 is the dashboard's)")
+    reason = f"no answer within {timeout:g} s" if code == grpc.StatusCode.DEADLINE_EXCEEDED else \
+        details.rsplit(": ", 1)[-1]
+    return (f"{reason}; is `ray start --head` running there, and is this its GCS port (6379 unless --port "
+            "was given)?")
+
+
+def open_jobs(store: Store, study_id: int, deadline: float) -> int:
+    """The study's queued and running jobs (retrying through a short database outage)."""
+    def count() -> int:
+        with store.session() as session:
+            return int(session.scalar(
+                select(func.count()).select_from(Job).where(Job.study_id == study_id, Job.state.in_(OPEN_STATES))
+            ) or 0)
+
+    return retry_transient(count, deadline=deadline, what="counting open jobs")
 
 
 class RayDriver:
     """Keeps one Ray task in flight per open job, replaces lost tasks, and passes a stop request on."""
 
-    def __init__(self, ray: ModuleType, request: WorkRequest, store: Store) -> None:
-        self.ray, self.request, self.store = ray, request, store
-        with store.session() as session:
-            self.study_id = Study.find_or_raise_by_name(session, request.study).id
+    def __init__(self, ray: ModuleType, request: WorkRequest, store: Store, study_id: int) -> None:
+        self.ray, self.request, self.store, self.study_id = ray, request, store, study_id
         self.kind = self._device_kind()
         self.pending: set[Any] = set()
         self.summaries: dict[str, WorkerSummary] = {}
@@ -252,6 +302,7 @@ class RayDriver:
 
     def run(self, stop: threading.Event) -> list[WorkerSummary]:
         self.flag = self.ray.remote(num_cpus=0)(StopFlag).remote()
+        self.ray.get(self.flag.is_set.remote())  # started before any task asks it (and waits for it)
         self.task = self.ray.remote(run_job_task).options(
             max_retries=0, name=f"taskgroup:{self.request.study}", **task_resources(self.kind, self.request.per_device)
         )
@@ -282,18 +333,9 @@ class RayDriver:
     def _top_up(self) -> None:
         """Submit tasks until one is in flight per queued or running job (a job running under a lost
         task gets a task that waits until it is stale, then reclaims it)."""
-        for _ in range(self._open_jobs() - len(self.pending)):
+        open_now = open_jobs(self.store, self.study_id, self.request.settings.db_retry_deadline)
+        for _ in range(open_now - len(self.pending)):
             self.pending.add(self.task.remote(self.request, self.kind, self.flag))
-
-    def _open_jobs(self) -> int:
-        def count() -> int:
-            with self.store.session() as session:
-                return int(session.scalar(
-                    select(func.count()).select_from(Job).where(Job.study_id == self.study_id,
-                                                                Job.state.in_(OPEN_STATES))
-                ) or 0)
-
-        return retry_transient(count, deadline=self.request.settings.db_retry_deadline, what="counting open jobs")
 
     def _collect(self, ref: Any) -> bool:
         """Record a finished task's summary (True), or log a lost one (False); an error raised by

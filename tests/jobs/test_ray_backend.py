@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import HTTPServer, SimpleHTTPRequestHandler
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from db import open_store
 from db.models import Candidate, Job, Result
 from jobs.backends import BACKENDS, WorkRequest
 from jobs.runners import build_runner, dry_loss
@@ -51,11 +54,11 @@ def ray_cluster() -> Iterator[str]:
     """A one-node cluster with 2 CPUs, no dashboard, no usage reporting, all in a private folder;
     yields its address. Stopped with SIGTERM to its own `ray start --block` process only.
 
-    Token authentication is off on both sides (`RAY_AUTH_MODE=disabled`): `ray start` would turn it
-    on whenever a ~/.ray/auth_token happens to exist, and a driver given an address does not.
+    Token authentication is on, as on a shared cluster, with the test's own token on both sides (given
+    in the environment, so whatever ~/.ray/auth_token the machine has is neither read nor written).
     """
     root = Path(tempfile.mkdtemp(prefix="tgray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
-    ray_env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    ray_env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     env = {**os.environ, **ray_env, "TASKGROUP_HOME": str(root / "home"), "TASKGROUP_CACHE": str(root / "home" / "cache")}
     env.pop("RAY_ADDRESS", None)
     ports = {flag: str(_free_port()) for flag in (
@@ -158,12 +161,28 @@ def test_ray_backend_trains_a_study_with_the_local_backends_losses(db_url, ray_c
 
 
 def test_cli_work_with_the_ray_backend(ray_cluster, tmp_path):
-    run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0")
-    run_ok("plan", "s", "--estimator", "hoa")
-    report = run_json("work", "s", "--backend", "ray", "--address", ray_cluster, "--devices", "cpu", "--runner", "dry",
+    """Six jobs of about a second each on the 2-CPU cluster: all done, never more than two at once."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0", "--db", url)
+    run_ok("plan", "s", "--estimator", "hoa", "--db", url)
+    report = run_json("work", "s", "--db", url, "--backend", "ray", "--address", ray_cluster, "--devices", "cpu",
+                      "--runner", "dry", "--runner-option", "steps=10", "--runner-option", "step_seconds=0.1",
                       "--checkpoint-root", str(tmp_path / "checkpoints"))
     assert report["jobs"] == {"queued": 0, "running": 0, "done": 6, "failed": 0, "total": 6}
     assert sum(worker["done"] for worker in report["workers"]) == 6
+    assert most_jobs_at_once(open_store(url)) <= 2, "Ray ran more jobs at once than the cluster has CPUs"
+
+
+def most_jobs_at_once(store) -> int:
+    """The most jobs whose started..finished spans overlap at one moment (database times, in ms)."""
+    with store.session() as session:
+        spans = session.execute(select(Job.started_at, Job.finished_at)).all()
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])  # an end sorts first
+    running = peak = 0
+    for _, change in events:
+        running += change
+        peak = max(peak, running)
+    return peak
 
 
 @pytest.mark.slow
@@ -267,10 +286,53 @@ def test_without_ray_installed_the_error_says_what_to_install(monkeypatch, tmp_p
     assert job_states(store) == {"queued": 1}
 
 
+def test_without_the_token_mode_a_token_cluster_is_one_clear_error_saying_what_to_set(ray_cluster, tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    store = make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=1)
+    message = run_error("work", "s", "--db", store.url, "--backend", "ray", "--address", ray_cluster,
+                        "--devices", "cpu", "--runner", "dry")
+    assert f"cannot connect to the Ray cluster at {ray_cluster}: the cluster uses token authentication" in message
+    assert "set RAY_AUTH_MODE=token" in message and job_states(store) == {"queued": 1}
+
+
 def test_an_address_nobody_listens_on_is_one_clear_error_at_once(tmp_path):
     """Ray would retry such an address for minutes; the user gets the error straight away instead."""
-    make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=1)
+    store = make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=1)
     closed = f"127.0.0.1:{_free_port()}"
     message = run_error("work", "s", "--db", str(tmp_path / "db.sqlite"), "--backend", "ray", "--address", closed,
                         "--devices", "cpu", "--runner", "dry")
-    assert f"cannot connect to the Ray cluster at {closed}" in message and "ray start --head" in message
+    assert f"cannot connect to the Ray cluster at {closed}: Connection refused" in message
+    assert "ray start --head" in message and job_states(store) == {"queued": 1}
+
+
+def test_a_dead_RAY_ADDRESS_is_one_clear_error_at_once_naming_where_the_address_came_from(tmp_path, monkeypatch):
+    make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=1)
+    closed = f"127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", closed)
+    message = run_error("work", "s", "--db", str(tmp_path / "db.sqlite"), "--backend", "ray", "--devices", "cpu",
+                        "--runner", "dry")
+    assert f"cannot connect to the Ray cluster at {closed} (from RAY_ADDRESS): Connection refused" in message
+
+
+def test_an_address_that_is_not_a_ray_gcs_port_says_so_at_once(tmp_path):
+    """E.g. the dashboard's port: it accepts the connection, and Ray would wait on it for minutes."""
+    make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=1)
+    server = HTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        message = run_error("work", "s", "--db", str(tmp_path / "db.sqlite"), "--backend", "ray", "--address", address,
+                            "--devices", "cpu", "--runner", "dry")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"cannot connect to the Ray cluster at {address}: something answers there, but not a Ray cluster's GCS" in message
+    assert "8265 is the dashboard's" in message
+
+
+def test_with_no_open_job_the_ray_backend_does_not_need_the_cluster(tmp_path):
+    store = make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", jobs=0)
+    closed = f"127.0.0.1:{_free_port()}"
+    report = run_json("work", "s", "--db", store.url, "--backend", "ray", "--address", closed, "--devices", "cpu",
+                      "--runner", "dry")
+    assert report["workers"] == [] and report["jobs"]["total"] == 0
