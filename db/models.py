@@ -177,6 +177,10 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    grace: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Seconds without a heartbeat after which the worker that claimed it counts as gone (its
+    `--grace`): every command judges the job by its own worker's setting (None: claimed before
+    revision 0008, judged by the default)."""
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     candidate: Mapped[Candidate] = relationship(back_populates="jobs")

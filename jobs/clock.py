@@ -26,8 +26,12 @@ def database_now(dialect: Dialect) -> ColumnElement:
     return func.current_timestamp()
 
 
-def database_seconds_ago(dialect: Dialect, seconds: float) -> ColumnElement:
-    """The database's current time minus `seconds`: heartbeats older than this are stale."""
+def database_seconds_ago(dialect: Dialect, seconds: float | ColumnElement) -> ColumnElement:
+    """The database's current time minus `seconds` (a number, or a column: each row's own)."""
+    if isinstance(seconds, ColumnElement):
+        if dialect.name == "sqlite":
+            return func.strftime(_SQLITE_FORMAT, "now", func.printf("-%.3f seconds", seconds))
+        return database_now(dialect) - func.make_interval(0, 0, 0, 0, 0, 0, seconds)  # PostgreSQL's
     if dialect.name == "sqlite":
         return func.strftime(_SQLITE_FORMAT, "now", f"-{float(seconds):.3f} seconds")
     return database_now(dialect) - literal(timedelta(seconds=seconds), Interval())

@@ -6,15 +6,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Job, Result, Study
 from jobs.claim import JobOutput
-from jobs.clock import database_seconds_ago, database_time
+from jobs.clock import database_time
 from jobs.plans import add_jobs
-from jobs.queue import finished_values, job_results, training_of
-from jobs.settings import WorkerSettings
+from jobs.queue import finished_values, job_results, training_of, worker_gone
 from jobs.training_options import checked_training
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
@@ -29,33 +28,26 @@ def retry_failed(session: Session, study: Study) -> int:
     ).rowcount
 
 
-def cancel_queued(session: Session, study: Study, grace: float = WorkerSettings.grace) -> tuple[int, int]:
-    """Remove the study's queued jobs and its abandoned ones (running, but no heartbeat within `grace`
-    seconds by the database's clock: their worker is gone); live running jobs finish, done ones keep
-    their results. Returns (queued, abandoned) removed.
+def cancel_queued(session: Session, study: Study) -> tuple[int, int]:
+    """Remove the study's queued jobs and its abandoned ones (running, but no heartbeat within their
+    worker's grace period by the database's clock: the worker is gone); live running jobs finish,
+    done ones keep their results. Returns (queued, abandoned) removed.
 
     Cancelled jobs are deleted rather than marked, so `plan` queues them again later.
     """
     queued = session.execute(delete(Job).where(Job.study_id == study.id, Job.state == "queued")).rowcount
-    fresh = _beat_since(session, grace)
     abandoned = session.execute(
-        delete(Job).where(Job.study_id == study.id, Job.state == "running",
-                          or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < fresh))
+        delete(Job).where(Job.study_id == study.id, worker_gone(session.get_bind().dialect))
     ).rowcount
     return queued, abandoned
 
 
-def _beat_since(session: Session, grace: float) -> Any:
-    """The database-clock time a live worker's last heartbeat is after: `grace` seconds ago."""
-    return database_seconds_ago(session.get_bind().dialect, grace)
-
-
-def live_jobs(session: Session, study: Study, grace: float) -> int:
-    """How many of the study's jobs a worker holds now: running, with a heartbeat within the last
-    `grace` seconds by the database's clock (an older one's worker is gone, and it would be reclaimed)."""
-    fresh = _beat_since(session, grace)
+def live_jobs(session: Session, study: Study) -> int:
+    """How many of the study's jobs a worker holds now: running, with a heartbeat within its worker's
+    grace period by the database's clock (an older one's worker is gone, and it would be reclaimed)."""
     return session.scalar(
-        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "running", Job.heartbeat_at >= fresh)
+        select(func.count()).select_from(Job).where(Job.study_id == study.id, Job.state == "running",
+                                                    ~worker_gone(session.get_bind().dialect))
     )
 
 
@@ -94,17 +86,17 @@ def configure_training(
     *,
     candidate: tuple[str, str] | None = None,
     reset: bool = False,
-    grace: float = WorkerSettings.grace,
 ) -> dict[str, Any]:
     """Set training options of the study, or (with `candidate` = (tasks, size)) that candidate's own
     weighting method; returns the effective options. Refused while workers hold jobs of the study
-    (a heartbeat within `grace` seconds), since they train with the current settings; a job whose
+    (a heartbeat within their grace period), since they train with the current settings; a job whose
     worker is gone restarts from scratch under the new ones (its checkpoint is keyed by them)."""
-    running = live_jobs(session, study, grace)
+    running = live_jobs(session, study)
     if running:
         raise InvalidInputError(
-            f"study {study.name!r} has {counted(running, 'running job')} whose worker beat within the last {grace:g} s; "
-            "stop its workers before changing training settings (a killed worker's job stops counting after that)"
+            f"study {study.name!r} has {counted(running, 'running job')} whose worker is still sending heartbeats; "
+            "stop its workers before changing training settings (a killed worker's job stops counting once its "
+            "heartbeat is older than the worker's --grace, 60 s by default)"
         )
     if candidate is None:
         options = _new_method_new_options(study.training or {}, options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Job, Result, Study
@@ -24,6 +24,16 @@ from jobs.settings import WorkerSettings
 log = logging.getLogger("taskgroup.jobs")
 
 OPEN_STATES = ("queued", "running")
+
+
+def worker_gone(dialect: Any) -> ColumnElement:
+    """A running job's worker is gone: no heartbeat within the grace period that worker was started
+    with (the default for jobs claimed before it was stored). Judging each job by its own worker's
+    setting keeps a worker with a long --heartbeat/--grace from being taken for dead by `status`,
+    `cancel` or a worker started with a shorter one."""
+    grace = func.coalesce(Job.grace, WorkerSettings.grace)
+    return and_(Job.state == "running",
+                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < database_seconds_ago(dialect, grace)))
 
 
 def finished_values(output: JobOutput, now: Any) -> dict[str, Any]:
@@ -66,7 +76,7 @@ class JobQueue:
 
     def claim(self, worker: str, device: str, *, reclaim: bool = True) -> Claim | None:
         """Take the next queued job, or (with `reclaim`) a running one whose heartbeat is older than the
-        grace period.
+        grace period of the worker that holds it (`worker_gone`); the job then keeps this worker's.
 
         A stale job that has used all its attempts is marked `failed` instead and the search goes on.
         Returns None when nothing can be claimed now.
@@ -95,6 +105,7 @@ class JobQueue:
                     "attempts": attempt,
                     "started_at": database_now(self.dialect),
                     "heartbeat_at": database_now(self.dialect),
+                    "grace": self.settings.grace,
                 }
                 if previous is not None:
                     values["error"] = f"reclaimed from worker {previous}, whose heartbeat stopped"
@@ -102,10 +113,10 @@ class JobQueue:
                 return self._claim_of(session, job, worker, device, attempt, previous)
 
     def _next_claimable(self, reclaim: bool) -> Any:
-        stale = and_(Job.state == "running", Job.heartbeat_at < database_seconds_ago(self.dialect, self.settings.grace))
         stmt = (
             select(Job)
-            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale) if reclaim else Job.state == "queued")
+            .where(Job.study_id == self.study_id,
+                   or_(Job.state == "queued", worker_gone(self.dialect)) if reclaim else Job.state == "queued")
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
         )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.models import JOB_STATES, Candidate, Job, Study
 from jobs.clock import as_utc, database_time
+from jobs.settings import WorkerSettings
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class JobView:
     progress: float | None
     heartbeat_age: float | None
     error: str | None
+    grace: float | None = None
+    """Running jobs: the grace period of the worker holding it."""
+    worker_gone: bool | None = None
+    """Running jobs: no heartbeat within that grace period (it goes to the next worker, or `cancel`)."""
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -74,8 +79,10 @@ def study_status(session: Session, study: Study) -> StudyStatus:
             durations.append((as_utc(job.finished_at) - as_utc(job.started_at)).total_seconds())
         if job.state in ("running", "failed"):
             age = (now - as_utc(job.heartbeat_at)).total_seconds() if job.heartbeat_at else None
+            grace = (job.grace or WorkerSettings.grace) if job.state == "running" else None
+            gone = (age is None or age > grace) if grace is not None else None
             view = JobView(job.id, tasks, size, job.stage, job.state, job.attempts, job.worker, job.device,
-                           job.progress, age, job.error)
+                           job.progress, age, job.error, grace, gone)
             (running if job.state == "running" else failed).append(view)
     return StudyStatus(study.name, counts, running, failed, _eta(counts, running, durations))
 

@@ -25,7 +25,6 @@ def status(
     json_output: JsonOption = False,
 ) -> None:
     """Jobs by state, what is running where (with heartbeat age), what failed and why."""
-    from jobs.settings import WorkerSettings
     from jobs.status import study_status
 
     with open_store(db).session() as session:
@@ -38,16 +37,15 @@ def status(
     console.print(f"[bold]{name}[/]: {counts['done']}/{report.total} done, {counts['running']} running, "
                   f"{counts['queued']} queued, {counts['failed']} failed{eta}")
     if report.running:
-        grace = WorkerSettings.grace
         table = Table("job", "candidate", "stage", "device", "worker", "attempt", "progress", "heartbeat", title="running")
         for job in report.running:
             beat = f"{job.heartbeat_age:.0f}s ago" if job.heartbeat_age is not None else "-"
-            if job.heartbeat_age is None or job.heartbeat_age > grace:
-                beat += " (worker gone)"
+            if job.worker_gone:
+                beat += f" (worker gone: none in {job.grace:g}s)"
             table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, job.device or "-", job.worker or "-",
                           str(job.attempts), f"{(job.progress or 0) * 100:.0f}%", beat)
         console.print(table)
-        if any(job.heartbeat_age is None or job.heartbeat_age > grace for job in report.running):
+        if any(job.worker_gone for job in report.running):
             console.print(f"A job whose worker is gone goes to the next `taskgroup work {name}` (resuming from its "
                           f"checkpoint); `taskgroup cancel {name}` removes it.")
     if report.failed:
@@ -80,8 +78,8 @@ def cancel(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Remove the study's queued jobs, and running ones whose worker is gone (no heartbeat within the grace
-    period). Live running jobs finish; `taskgroup plan` queues the removed ones again."""
+    """Remove the study's queued jobs, and running ones whose worker is gone (no heartbeat within the
+    worker's --grace). Live running jobs finish; `taskgroup plan` queues the removed ones again."""
     from jobs.manage import cancel_queued
 
     with open_store(db).session() as session:

@@ -339,12 +339,11 @@ def delete(
     """Delete a study with its candidates, jobs and results, and its checkpoints (every trained network's
     weights) and worker logs."""
     from jobs.manage import live_jobs
-    from jobs.settings import WorkerSettings
 
     store = open_store(db)
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        running = live_jobs(session, study, WorkerSettings().grace)
+        running = live_jobs(session, study)
         if running and not force:
             raise InvalidInputError(
                 f"{counted(running, 'job')} of study {name!r} {'is' if running == 1 else 'are'} training now; stop "

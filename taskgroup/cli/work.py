@@ -277,17 +277,19 @@ def _show_progress(request: Any, thread: threading.Thread, quiet: bool) -> None:
             report = _status(request)
             counts = report.counts
             progress.update(bar, total=report.total, completed=counts["done"] + counts["failed"],
-                            detail=progress_detail(report, request.settings.grace))
+                            detail=progress_detail(report))
             thread.join(timeout=1.0)
         report = _status(request)
         progress.update(bar, total=report.total, completed=report.counts["done"] + report.counts["failed"],
-                        detail=progress_detail(report, request.settings.grace))
+                        detail=progress_detail(report))
 
 
-def progress_detail(report: Any, grace: float) -> str:
-    """Running and failed counts, and the running jobs whose worker is gone (a killed one's): without
-    them the display would look stuck while a worker waits out the grace period to take one over."""
+def progress_detail(report: Any) -> str:
+    """Running and failed counts, and the running jobs whose worker fell silent (a killed one's):
+    without them the display would look stuck while a worker waits out the grace period of the silent
+    one's worker to take its job over."""
     counts = report.counts
-    stale = sum(job.heartbeat_age is None or job.heartbeat_age > grace / 2 for job in report.running)
-    gone = f" ({stale} silent, taken over after {grace:g} s without a heartbeat)" if stale else ""
+    silent = [job for job in report.running if job.heartbeat_age is None or job.heartbeat_age > job.grace / 2]
+    grace = max((job.grace for job in silent), default=0.0)
+    gone = f" ({len(silent)} silent, taken over after {grace:g} s without a heartbeat)" if silent else ""
     return f"{counts['running']} running{gone}, {counts['failed']} failed"

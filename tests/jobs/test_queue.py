@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db.models import Job, Study
 from jobs.claim import JobOutput
+from jobs.clock import database_seconds_ago
+from jobs.manage import cancel_queued, live_jobs
 from jobs.queue import JobQueue
 from jobs.runners import build_runner
+from jobs.status import study_status
 from jobs.worker import Worker
 from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings
 
@@ -60,6 +63,52 @@ def test_heartbeats_keep_a_job_from_being_reclaimed(db_url, tmp_path):
         time.sleep(0.2)
         assert queue.heartbeat(claim, 0.1)
     assert queue.claim("other", "cpu") is None
+
+
+def last_heard_of(store, job_id: int, seconds_ago: float) -> None:
+    with store.session() as session:
+        when = database_seconds_ago(session.get_bind().dialect, seconds_ago)
+        session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=when))
+
+
+def running_and_live(store) -> tuple[list[tuple[float, bool]], int]:
+    """What `status` says of each running job (its grace period, worker gone?), and how many jobs
+    count as held by a live worker (what configure and study delete check)."""
+    with store.session() as session:
+        study = Study.find_or_raise_by_name(session, "s")
+        return [(job.grace, job.worker_gone) for job in study_status(session, study).running], live_jobs(session, study)
+
+
+def test_a_job_is_judged_by_the_grace_period_of_the_worker_holding_it(db_url, tmp_path):
+    """A worker started with --heartbeat 100 --grace 600, last heard of 5 minutes ago: live for status,
+    cancel, configure and a worker started with the default 60 s; 11 minutes ago: gone, and taken over."""
+    store = make_study(db_url, jobs=2)
+    patient = queue_of(store, tmp_path, heartbeat=100.0, grace=600.0).claim("patient", "cpu")
+    hasty = queue_of(store, tmp_path, grace=60.0)
+    last_heard_of(store, patient.job_id, seconds_ago=300)
+    assert running_and_live(store) == ([(600.0, False)], 1)
+    with store.session() as session:
+        assert cancel_queued(session, Study.find_or_raise_by_name(session, "s")) == (1, 0)  # the queued one only
+    assert hasty.claim("hasty", "cpu") is None
+
+    last_heard_of(store, patient.job_id, seconds_ago=660)
+    assert running_and_live(store) == ([(600.0, True)], 0)
+    taken = hasty.claim("hasty", "cpu")
+    assert taken is not None and taken.job_id == patient.job_id and taken.reclaimed_from == "patient"
+    last_heard_of(store, patient.job_id, seconds_ago=300)
+    assert running_and_live(store) == ([(60.0, True)], 0), "now held by a worker with a 60 s grace period"
+
+
+def test_a_job_claimed_before_workers_stored_their_grace_period_is_judged_by_the_default(db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    claim = queue_of(store, tmp_path, grace=600.0).claim("old", "cpu")
+    with store.session() as session:
+        session.execute(update(Job).where(Job.id == claim.job_id).values(grace=None))
+    last_heard_of(store, claim.job_id, seconds_ago=30)
+    assert running_and_live(store) == ([(60.0, False)], 1)
+    last_heard_of(store, claim.job_id, seconds_ago=90)
+    assert running_and_live(store) == ([(60.0, True)], 0)
+    assert queue_of(store, tmp_path, grace=600.0).claim("new", "cpu").reclaimed_from == "old"
 
 
 def test_a_job_is_failed_after_its_last_attempt_goes_stale(db_url, tmp_path):
