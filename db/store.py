@@ -27,11 +27,16 @@ def default_url() -> str:
 
 def normalise_url(url_or_path: str) -> str:
     """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite database there. A SQLite file is
-    made absolute with `~` expanded, so workers started elsewhere open the same file."""
+    made absolute with `~` expanded, so workers started elsewhere open the same file. PostgreSQL
+    without a driver named (`postgresql://`, or `postgres://` as hosting services hand it out, which
+    SQLAlchemy does not know) means psycopg, the driver taskgroup installs."""
     if "://" not in url_or_path:
         if url_or_path == ":memory:":
             return "sqlite://"
         return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+    scheme, rest = url_or_path.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
     parsed = make_url(url_or_path)
     if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path) or parsed.query.get("uri"):
         return url_or_path

@@ -128,3 +128,15 @@ def test_a_taskgroup_home_written_with_a_tilde_is_under_the_home_folder(tmp_path
     monkeypatch.chdir(tmp_path)
     assert run_json("study", "list") == []
     assert (tmp_path / "tg" / "taskgroup.sqlite").is_file() and not (tmp_path / "~").exists()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_url_without_a_driver_opens_the_database_with_psycopg(postgres):
+    """`postgres://` (Heroku's, Render's DATABASE_URL) was "Can't load plugin: sqlalchemy.dialects:postgres";
+    `postgresql://` means psycopg2 to SQLAlchemy 2.0, which taskgroup does not install."""
+    url = postgres.create_database("hosted")
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", url.replace("postgresql+psycopg://", "postgres://"))
+    run_ok("study", "create", "t", "--tasks", "a,b", "--db", url.replace("postgresql+psycopg://", "postgresql://"))
+    assert [study["name"] for study in run_json("study", "list", "--db", url)] == ["s", "t"]
+    assert normalise_url("postgres://u:secret@db-host:5433/tg?sslmode=require") == \
+        "postgresql+psycopg://u:secret@db-host:5433/tg?sslmode=require"
