@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from db import open_store
 from db.models import Study
@@ -37,12 +37,14 @@ def status(
     console.print(f"[bold]{name}[/]: {counts['done']}/{report.total} done, {counts['running']} running, "
                   f"{counts['queued']} queued, {counts['failed']} failed{eta}")
     if report.running:
-        table = Table("job", "candidate", "stage", "device", "worker", "attempt", "progress", "heartbeat", title="running")
+        # whole worker names (host:pid:device slot:id), which tell machines apart, folded rather than cut
+        table = Table("job", "candidate", "stage", Column("worker", overflow="fold"), "attempt", "progress",
+                      "heartbeat", title="running")
         for job in report.running:
             beat = f"{job.heartbeat_age:.0f}s ago" if job.heartbeat_age is not None else "-"
             if job.worker_gone:
                 beat += f" (worker gone: none in {job.grace:g}s)"
-            table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, job.device or "-", job.worker or "-",
+            table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, job.worker or "-",
                           str(job.attempts), f"{(job.progress or 0) * 100:.0f}%", beat)
         console.print(table)
         if any(job.worker_gone for job in report.running):

@@ -280,3 +280,24 @@ def test_imports_into_one_study_at_once_run_one_after_another(db_url, reference_
     assert [process.returncode for process in imports] == [0, 0, 0], [stderr for _, stderr in outcomes]
     added = sorted(json.loads(stdout)["results_added"] for stdout, _ in outcomes)
     assert added == [0, 0, 255]  # one import wrote them; the others found them there, unchanged
+
+
+def test_status_shows_a_running_jobs_whole_worker_name_in_80_columns(tmp_path):
+    """The worker name (host:pid:slot:id) tells machines apart; the table cut it to `vm:24760…`."""
+    from db import open_store
+    from db.models import Study
+    from jobs.queue import JobQueue
+    from tests.jobs.helpers import settings
+
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    store = open_store()
+    with store.session() as session:
+        study_id = Study.find_or_raise_by_name(session, "s").id
+    name = "gpu-node-17.cluster.example.org:123456:cuda:0#1:9f3a2b"
+    JobQueue(store, study_id, settings(tmp_path)).claim(name, "cuda:0")
+    lines = run_ok("status", "s").output.splitlines()
+    header = next(line for line in lines if "worker" in line)
+    column = [cell.strip() for cell in header.split("┃")].index("worker")
+    cells = [line.split("│")[column].strip() for line in lines if line.startswith("│")]
+    assert "".join(cells) == name and max(map(len, lines)) <= 80
