@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import CommandGroup, JsonOption, console, emit_json, parse_key_values, progress_bar
+from taskgroup.cli.common import CommandGroup, JsonOption, console, emit_json, err_console, parse_key_values, progress_bar
 from taskgroup.errors import InvalidInputError
 
 if TYPE_CHECKING:  # the datasets (torch) are loaded by each command, not by every CLI start
+    from torch import Tensor
+    from torch.utils.data import Dataset
+
     from taskgroup.data.synthetic import SyntheticParams
 
 data_app = typer.Typer(cls=CommandGroup, help="Generate the synthetic dataset, preview it, and list the tasks each dataset has.",
@@ -137,26 +142,60 @@ def check_command(
     root: Annotated[Path | None, typer.Option("--root", help="Dataset directory (synthetic: default cache).")] = None,
     tasks: Annotated[str | None, typer.Option("--tasks", help="Comma-separated tasks (default: all).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", help="Dataset option KEY=VALUE (repeatable).")] = None,
+    every_item: Annotated[bool, typer.Option("--all", help="Read every item of every split, not only the first, and "
+                                             "list every unreadable or out-of-range one.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Load a dataset as a study would and read one item of each split: sizes, shapes and dtypes."""
+    """Load a dataset as a study would and read one item of each split (or all, with --all): sizes,
+    shapes and dtypes. Exits 1 naming each bad file when an item cannot be read."""
     from taskgroup.data import DatasetSpec, available_tasks, load_splits
 
     spec = DatasetSpec(name=dataset, root=root, options=parse_key_values(option or [], "--option"))
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else available_tasks(spec)
     splits = load_splits(spec, names)
-    report = {}
-    for split, data in splits.items():
-        item = data[0] if len(data) else {}
-        report[split] = {
-            "images": len(data),
-            "fields": {k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)} for k, v in item.items()},
-        }
+    total = sum(len(data) for data in splits.values())  # type: ignore[arg-type]
+    firsts: dict[str, dict[str, Tensor]] = {}
+    problems: list[str] = []
+    with progress_bar("reading items", TimeRemainingColumn(), quiet=json_output or not every_item) as bar:
+        job = bar.add_task("read", total=total)  # the first item of each split alone is read at once
+        for split, data in splits.items():
+            if every_item:
+                firsts[split] = _read_every_item(split, data, problems, lambda: bar.advance(job))
+            else:
+                firsts[split] = data[0] if len(data) else {}  # type: ignore[arg-type]
+    report = {
+        split: {"images": len(data),  # type: ignore[arg-type]
+                "fields": {k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)}
+                           for k, v in firsts[split].items()}}
+        for split, data in splits.items()
+    }  # fmt: skip
     if json_output:
-        emit_json({"dataset": dataset, "tasks": names, "splits": report})
-        return
-    table = Table("split", "images", "first item")
-    for split, info in report.items():
-        fields = ", ".join(f"{k} {f['dtype']}{f['shape']}" for k, f in info["fields"].items())
-        table.add_row(split, str(info["images"]), fields)
-    console.print(table)
+        emit_json({"dataset": dataset, "tasks": names, "read": "all" if every_item else "first",
+                   "splits": report, "problems": problems})  # fmt: skip
+    else:
+        table = Table("split", "images", "first readable item" if problems else "first item")
+        for split, info in report.items():
+            fields = ", ".join(f"{k} {f['dtype']}{f['shape']}" for k, f in info["fields"].items())
+            table.add_row(split, str(info["images"]), fields)
+        console.print(table)
+        for problem in problems:
+            err_console.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
+        if every_item and not problems:
+            console.print(f"read all {total} items: no problem found")
+    if problems:
+        raise InvalidInputError(f"{len(problems)} of {total} items cannot be used" + ("" if json_output else " (listed above)"))
+
+
+def _read_every_item(split: str, data: Dataset, problems: list[str], advance: Callable[[], None]) -> dict[str, Tensor]:
+    """Read each item of `data`, adding each one the dataset refuses to `problems` (by split and
+    index, so every bad file is listed in one run); the first readable item."""
+    first: dict[str, Tensor] = {}
+    for index in range(len(data)):  # type: ignore[arg-type]
+        try:
+            item = data[index]
+        except InvalidInputError as error:
+            problems.append(f"{split} item {index}: {error}")
+        else:
+            first = first or item
+        advance()
+    return first

@@ -231,10 +231,27 @@ def _check_split_ranges(splits: Any, images: int, path: Path) -> None:
 
 
 class SyntheticArrays:
-    """The memory-mapped arrays of one generated directory, shape-checked against its meta.json."""
+    """The memory-mapped arrays of one generated directory, shape-checked against its meta.json.
 
-    def __init__(self, root: Path) -> None:
+    A `cached` directory is generated data taskgroup owns, so a damaged one is met with advice to
+    delete it (it is generated again); a folder the user gave is theirs to repair."""
+
+    def __init__(self, root: Path, *, cached: bool = False) -> None:
         self.root = root
+        self.cached = cached
+        try:
+            self._open()
+        except InvalidInputError as corrupt:
+            raise self._with_remedy(corrupt) from None
+
+    def _with_remedy(self, corrupt: InvalidInputError) -> InvalidInputError:
+        if not self.cached:
+            return corrupt
+        return InvalidInputError(f"{corrupt}; the folder is a cache of generated data: delete {self.root} and "
+                                 "the next run generates it again")
+
+    def _open(self) -> None:
+        root = self.root
         self.meta = read_meta(root)
         n, r = self.meta["images"], self.meta["resolution"]
         self.arrays: dict[str, np.ndarray] = {}
@@ -253,6 +270,24 @@ class SyntheticArrays:
                 f"corrupt file: {root / 'keypoints_xy.npy'} (expected shape {(n, MAX_KEYPOINTS, 2)}, "
                 f"found {self.keypoints_xy.shape})"
             )
+
+    def label(self, task: str, index: int) -> np.ndarray:
+        """Image `index`'s label of `task`, refused when out of range: generated data never is, so
+        an edited or damaged file is named here, not met as an index error or a NaN loss that
+        training would report as divergence."""
+        label = np.asarray(self.arrays[task][index])
+        path = self.root / f"{task}.npy"
+        if task == "segment":
+            if label.size and label.max() >= len(SEGMENT_CLASSES):
+                raise self._with_remedy(InvalidInputError(
+                    f"corrupt file: {path} (image {index}: classes must be 0..{len(SEGMENT_CLASSES) - 1}, "
+                    f"found {label.max()})"
+                ))
+        elif not np.isfinite(label).all():
+            raise self._with_remedy(
+                InvalidInputError(f"corrupt file: {path} (image {index} holds NaN or infinite values)")
+            )
+        return label
 
     def split_indices(self, split: str) -> range:
         start, stop = self.meta["splits"][split]
@@ -278,10 +313,9 @@ class SyntheticDataset(Dataset):
         item = {"rgb": torch.from_numpy(a["rgb"][k].astype(np.float32) / 255.0)}
         valid = None
         for task in self.tasks:
-            if task == "segment":
-                item[task] = torch.from_numpy(a[task][k].astype(np.int64))
-            else:
-                item[task] = torch.from_numpy(a[task][k].astype(np.float32))
+            label = self.arrays.label(task, k)
+            dtype = np.int64 if task == "segment" else np.float32
+            item[task] = torch.from_numpy(label.astype(dtype))
             if TASK_MASKED[task]:
                 if valid is None:
                     valid = torch.from_numpy(np.array(a["valid"][k]))
@@ -354,11 +388,5 @@ class SyntheticSource(DatasetSource):
 
     def splits(self, spec: DatasetSpec, tasks: Sequence[str], progress: Progress | None = None) -> dict[str, Dataset]:
         root = ensure_generated(spec, progress)
-        try:
-            arrays = SyntheticArrays(root)
-        except InvalidInputError as corrupt:
-            if spec.root is not None:  # the user's own folder: theirs to repair
-                raise
-            raise InvalidInputError(f"{corrupt}; the folder is a cache of generated data: delete {root} and the "
-                                    "next run generates it again") from None
+        arrays = SyntheticArrays(root, cached=spec.root is None)
         return {split: SyntheticDataset(arrays, arrays.split_indices(split), tasks) for split in SPLITS}

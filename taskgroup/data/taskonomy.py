@@ -210,6 +210,23 @@ def _check_split_options(options: dict[str, Any]) -> None:
             seen[name] = split
 
 
+def _require_labels(views: list[Path], task: str) -> None:
+    """Refuse a building unless each view has its label of `task` (one folder listing, no file
+    read): a missing label is found now, not when it is read mid-training."""
+    folder = views[0].parent.parent / DOMAINS[task].folder
+    if not folder.is_dir():
+        raise InvalidInputError(f"missing directory: {folder} (labels of task {task!r})")
+    present = {path.name for path in folder.iterdir()}
+    for view in views:
+        label = label_path(view, DOMAINS[task].folder)
+        if label.name not in present:
+            lacking = sum(label_path(v, DOMAINS[task].folder).name not in present for v in views)
+            raise InvalidInputError(
+                f"missing file: {label} (label of task {task!r} for {view.name}; {lacking} of the "
+                f"{len(views)} views in {view.parent} have none)"
+            )
+
+
 @DATASETS.register("taskonomy")
 class TaskonomySource(DatasetSource):
     """Taskonomy (Zamir et al., 2018) in its per-building folder layout."""
@@ -232,15 +249,13 @@ class TaskonomySource(DatasetSource):
         for split, buildings in _building_splits(root, spec.options).items():
             files: list[Path] = []
             for building in buildings:
-                for task in tasks:
-                    folder = root / building / DOMAINS[task].folder
-                    if not folder.is_dir():
-                        raise InvalidInputError(f"missing directory: {folder} (labels of task {task!r})")
                 views = sorted((root / building / "rgb").glob("*_domain_rgb.png"))
                 if not views:
                     raise InvalidInputError(
                         f"split {split}: building {building} has no images (no *_domain_rgb.png in {root / building / 'rgb'})"
                     )
+                for task in tasks:
+                    _require_labels(views, task)
                 files += views
             result[split] = TaskonomyDataset(files, tasks, resolution)
         return result

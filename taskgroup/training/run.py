@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from taskgroup.errors import DivergenceError
+from taskgroup.errors import DivergenceError, InvalidInputError
 from taskgroup.models import MultiTaskNet, SizeSpec, build_model
 from taskgroup.tasks import Task, get_task
 from taskgroup.training.config import TrainConfig
@@ -78,11 +78,18 @@ class CandidateRun:
                 for task, output in zip(self.tasks, outputs.values(), strict=True)}
 
     def check_finite(self, losses: Mapping[str, Tensor], epoch: int, step: int) -> None:
-        """Raise `DivergenceError` naming the task, epoch and step of the first non-finite loss."""
+        """Raise `DivergenceError` naming the task, epoch and step of the first non-finite loss; at the
+        first step (`step` counts from the start of training) the data is to blame, not training."""
         values = torch.stack([loss.detach() for loss in losses.values()])
         if bool(torch.isfinite(values).all()):
             return
         for task, value in zip(losses, values.tolist(), strict=True):
+            if not math.isfinite(value) and step == 0:
+                raise InvalidInputError(
+                    f"training of {self.name}: loss of task {task!r} is {value} at the first step, before any "
+                    "update, so no learning rate or weighting causes it: a label or image of the first batch is "
+                    "not a finite number or out of range (read every item with `taskgroup data check --all`)"
+                )
             if not math.isfinite(value):
                 raise DivergenceError(
                     f"training of {self.name} diverged: loss of task {task!r} is {value} at epoch {epoch + 1}, "

@@ -99,6 +99,30 @@ def test_check_reports_split_sizes_and_shapes(tmp_path: Path) -> None:
     assert report["splits"]["test"]["fields"]["segment"] == {"dtype": "int64", "shape": [8, 8]}
 
 
+def test_check_all_reads_every_item_and_lists_each_bad_one(tmp_path: Path) -> None:
+    """Without --all only item 0 of each split is read, so a bad label further in passed the check
+    and failed training instead."""
+    syn = tmp_path / "syn"
+    run("generate", "--out", str(syn), "--images", "10", "--resolution", "8")
+    clean = run("check", "synthetic", "--root", str(syn), "--all")
+    assert clean.exit_code == 0, clean.output
+    assert "read all 10 items: no problem found" in clean.output
+    segment = np.load(syn / "segment.npy", mmap_mode="r+")
+    segment[3, 0, 0] = 30
+    segment[6, 0, 0] = 7
+    segment.flush()
+    assert run("check", "synthetic", "--root", str(syn)).exit_code == 0  # both are past the first train item
+    result = run("check", "synthetic", "--root", str(syn), "--all", "--tasks", "segment,depth")
+    assert result.exit_code == 1
+    lines = [" ".join(line.split()) for line in result.output.splitlines() if line.strip()]
+    assert f"train item 3: corrupt file: {syn / 'segment.npy'} (image 3: classes must be 0..4, found 30)" in lines
+    assert f"train item 6: corrupt file: {syn / 'segment.npy'} (image 6: classes must be 0..4, found 7)" in lines
+    assert lines[-1] == "error: 2 of 10 items cannot be used (listed above)"
+    report = json.loads(run("check", "synthetic", "--root", str(syn), "--all", "--json").stdout)
+    assert report["read"] == "all" and [p.split(":")[0] for p in report["problems"]] == ["train item 3", "train item 6"]
+    assert report["splits"]["train"]["fields"]["segment"] == {"dtype": "int64", "shape": [8, 8]}
+
+
 def test_errors_are_one_line_naming_the_path_or_task(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     assert_one_line_error(run("show", str(missing), "--out", str(tmp_path / "a.png")), str(missing))

@@ -112,9 +112,11 @@ def test_taskonomy_errors_name_the_path_or_task(tmp_path: Path) -> None:
     with pytest.raises(UnknownNameError, match="'attr_smiling'.*available: depth, edge"):
         load_splits(DatasetSpec("taskonomy", tmp_path), ["attr_smiling"])
     (tmp_path / "cosmos" / "keypoints2d" / "point_1_view_0_domain_keypoints2d.png").unlink()
-    splits = load_splits(DatasetSpec("taskonomy", tmp_path), ["keypoint"])
-    with pytest.raises(InvalidInputError, match="missing file: .*cosmos/keypoints2d/point_1_view_0"):
-        splits["test"][1]
+    message = ("missing file: .*cosmos/keypoints2d/point_1_view_0_domain_keypoints2d.png \\(label of task 'keypoint' "
+               "for point_1_view_0_domain_rgb.png; 1 of the 2 views in .*cosmos/rgb have none\\)")
+    with pytest.raises(InvalidInputError, match=message):  # found when opened, not when read mid-training
+        load_splits(DatasetSpec("taskonomy", tmp_path), ["keypoint"])
+    assert len(load_splits(DatasetSpec("taskonomy", tmp_path), ["depth"])["test"]) == 2  # only the tasks asked for
     (tmp_path / "beechwood" / "normal" / "point_0_view_0_domain_normal.png").write_bytes(b"not a png")
     splits = load_splits(DatasetSpec("taskonomy", tmp_path), ["normal"])
     with pytest.raises(InvalidInputError, match="corrupt image file: .*beechwood/normal/point_0_view_0"):

@@ -313,6 +313,39 @@ def test_a_corrupt_cache_entry_says_to_delete_it_and_then_loads_again(tmp_path) 
     assert "delete" not in str(own.value)
 
 
+def _edit_image(path: Path, index: int, value: float) -> None:
+    """Set one pixel of image `index` in the memory-mapped array at `path`, as a hand edit would."""
+    array = np.load(path, mmap_mode="r+")
+    array[index].flat[0] = value
+    array.flush()
+
+
+def test_labels_out_of_range_or_not_finite_are_refused_naming_file_and_image(tmp_path: Path) -> None:
+    """A class index past the head's classes used to raise an IndexError traceback (30) or train
+    silently on a class the data does not have (9); a NaN label was reported as divergence."""
+    root = generate(tmp_path / "own", SyntheticParams(images=12, resolution=8, seed=0))
+    splits = load_splits(DatasetSpec(root=root), ["segment", "depth", "albedo"])
+    for value in (30, 9, len(SEGMENT_CLASSES)):
+        _edit_image(root / "segment.npy", 3, value)
+        with pytest.raises(InvalidInputError, match=f"corrupt file: .*segment.npy \\(image 3: classes must be 0..4, found {value}\\)"):
+            splits["train"][3]
+    _edit_image(root / "segment.npy", 3, 0)
+    splits["train"][3]
+    for stem, value in (("depth", np.nan), ("albedo", np.inf)):
+        _edit_image(root / f"{stem}.npy", 11, value)
+        with pytest.raises(InvalidInputError, match=f"corrupt file: .*{stem}.npy \\(image 11 holds NaN or infinite values\\)$"):
+            splits["test"][0]
+        _edit_image(root / f"{stem}.npy", 11, 0.5)
+    assert set(load_splits(DatasetSpec(root=root), ["edge"])["test"][0]) == {"rgb", "edge"}  # other labels unread
+
+    spec = DatasetSpec(options={"images": 3, "resolution": 8, "cache_dir": str(tmp_path / "c")})
+    load_splits(spec, ["depth"])
+    entry = tmp_path / "c" / "synthetic-v2-n3-r8-s0"
+    _edit_image(entry / "depth.npy", 0, np.nan)
+    with pytest.raises(InvalidInputError, match=f"image 0 holds NaN.*delete {entry} and the next run generates it"):
+        load_splits(spec, ["depth"])["train"][0]
+
+
 def _edit_meta(root: Path, **changes: object) -> None:
     meta = json.loads((root / "meta.json").read_text())
     meta.update(changes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils.data import Dataset
 
-from taskgroup.errors import DivergenceError
+from taskgroup.errors import DivergenceError, InvalidInputError
 from taskgroup.training import TrainConfig, TrainingInterrupted, train_candidate, train_lockstep
 
 ABSURD = TrainConfig(batch_size=8, max_epochs=3, seed=3, optimizer="sgd", lr=1e12)
@@ -50,3 +51,29 @@ def test_a_resumed_run_keeps_its_first_step_losses(tmp_path, splits, size, confi
     resumed = train_candidate(["depth"], size, splits, "cpu", config, checkpoint_dir=tmp_path)
     assert torch.load(tmp_path / "last.pt", weights_only=True)["run"]["initial_losses"] == interrupted
     assert resumed.epochs == config.max_epochs and 0 < resumed.val_losses["depth"] < 1000 * interrupted["depth"]
+
+
+class _NaNDepth(Dataset):
+    """A split whose depth labels are NaN: a dataset without per-item checks would hand this on."""
+
+    def __init__(self, inner: Dataset) -> None:
+        self.inner = inner
+
+    def __len__(self) -> int:
+        return len(self.inner)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = dict(self.inner[i])
+        item["depth"] = torch.full_like(item["depth"], float("nan"))
+        return item
+
+
+def test_a_non_finite_loss_at_the_first_step_blames_the_data_not_the_learning_rate(splits, size, config) -> None:
+    """Before any update the learning rate has done nothing: advice to lower it would send the user
+    retrying settings that cannot help."""
+    broken = {**splits, "train": _NaNDepth(splits["train"])}
+    with pytest.raises(InvalidInputError) as error:
+        train_candidate(["depth", "normal"], size, broken, "cpu", config)
+    message = str(error.value)
+    assert "loss of task 'depth' is nan at the first step, before any update" in message
+    assert "taskgroup data check --all" in message and "lower the learning rate" not in message
