@@ -206,7 +206,13 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
     def work_off_queue() -> None:
         nonlocal prepared
         if not prepared:  # data once, and only when something is to be trained
-            _prepare(request)
+            try:
+                _prepare(request)
+            except InvalidInputError as error:  # the round's networks are queued already: say so
+                raise InvalidInputError(
+                    f"{error} (round {rounds}'s networks stay queued: fix the data, then train them with "
+                    f"`taskgroup work {name}` or remove them with `taskgroup cancel {name}`)"
+                ) from None
             prepared = True
         run_queued_jobs(request, backend, quiet)
 

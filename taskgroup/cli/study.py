@@ -227,6 +227,8 @@ def create(
         spec = DatasetSpec(name=dataset, root=data_root, options=options)
         source.check_options(spec)
         check_known_tasks(task_list, spec)
+        if data_root is not None and data_root.is_dir():
+            _open_dataset(spec, task_list)
         dataset_spec = {"name": dataset, "root": str(data_root) if data_root else None, "options": spec.options}
     store = open_store(db)
     with store.session() as session:
@@ -249,6 +251,18 @@ def create(
                       f"and sizes {', '.join(str(size) for size in size_specs)} in {store.display_url}")
     if data_root is not None and not data_root.is_dir():
         print_note(f"{data_root} is not a folder on this machine: the machines that train must find the dataset there")
+
+
+def _open_dataset(spec: DatasetSpec, tasks: list[str]) -> None:
+    """Open the dataset as every job will (folder listings, no label read), so a folder that is
+    already broken is refused now, not after `run` has queued the study's jobs."""
+    from taskgroup.data import load_splits
+
+    try:
+        load_splits(spec, tasks)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{error} (the study is not created; `taskgroup data check {spec.name} --root "
+                                f"{spec.root}` checks the folder)") from None
 
 
 @study_app.command("list")

@@ -252,6 +252,7 @@ def run(
     request = _request(db, name, devices, per_device, heartbeat, grace, max_attempts, checkpoint_root, runner,
                        runner_option, log_dir(checkpoint_root, db, name), backend, address)
     changed: dict[str, Any] = {}
+    _prepare(request)  # first: data that cannot be opened is refused before any job is queued
     with open_store(request.db_url).session() as session:  # one transaction: a refused study keeps its plan
         study = Study.find_or_raise_by_name(session, name)
         if settings:
@@ -260,7 +261,6 @@ def run(
         plan_study(session, study, estimator)
     if settings and not json_output:
         print_note(changes_note(changed))
-    _prepare(request)
     summaries, stop = _run_with_progress(request, backend, json_output)
     if not json_output:
         console.print(f"worker logs: {request.log_dir}")

@@ -139,6 +139,18 @@ def test_run_refuses_an_import_only_study_before_it_stores_a_plan_or_a_setting()
     assert run_json("configure", "s")["training"] == {}
 
 
+def test_run_refuses_data_broken_since_the_study_was_created_before_it_queues_a_job(tmp_path):
+    """The plan used to be stored first: the error came with every job queued, and without a word of it."""
+    run_ok("data", "generate", "--out", str(tmp_path / "syn"), "--images", "6", "--resolution", "8")
+    run_ok("study", "create", "s", "--tasks", "depth,edge", "--sizes", "full=1.0", "--dataset", "synthetic",
+           "--data-root", str(tmp_path / "syn"))  # fmt: skip
+    (tmp_path / "syn" / "edge.npy").write_bytes(b"broken")
+    message = run_error("run", "s", "--devices", "cpu", "--set", "max_epochs=1")
+    assert str(tmp_path / "syn" / "edge.npy") in message
+    assert run_json("status", "s")["jobs"]["total"] == 0
+    assert run_json("configure", "s")["training"] == {}
+
+
 def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     create()
     shown = run_json("configure", "s", "--set", "lr=0.01")

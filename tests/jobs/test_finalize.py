@@ -237,6 +237,22 @@ def test_until_stable_refuses_an_import_only_study_before_it_queues_anything():
     assert run_json("status", "s")["jobs"] == jobs
 
 
+def test_until_stable_says_the_rounds_networks_stay_queued_when_the_data_cannot_be_opened(tmp_path):
+    """The data is opened only when a round has networks to train, after they are queued: the error
+    used to leave them queued without a word of it."""
+    run_ok("data", "generate", "--out", str(tmp_path / "syn"), "--images", "6", "--resolution", "8")
+    run_ok("study", "create", "s", "--tasks", "depth,edge,normal", "--sizes", "full=1.0", "--dataset", "synthetic",
+           "--data-root", str(tmp_path / "syn"))  # fmt: skip
+    run_ok("plan", "s", "--estimator", "hoa")
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    (tmp_path / "syn" / "normal.npy").unlink()
+    message = run_error("finalize", "s", "--budgets", "1:3:1", "--estimator", "hoa", "--until-stable", "--devices", "cpu")
+    queued = run_json("status", "s")["jobs"]["queued"]
+    assert f"missing file: {tmp_path / 'syn' / 'normal.npy'}" in message and queued > 0
+    assert ("round 1's networks stay queued: fix the data, then train them with `taskgroup work s` or remove them "
+            "with `taskgroup cancel s`") in message
+
+
 def test_the_compute_limit_holds_when_an_earlier_finalize_left_jobs_queued():
     """A plain `finalize` queues its choices; `--until-stable --max-trained 1` would have worked them all off."""
     create_hoa_study(plan="esa")

@@ -6,6 +6,7 @@ from db import open_store
 from db.affinity import store_affinity
 from db.models import Study
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
+from tests.taskgroup.data.test_data_loaders import write_nyuv2
 
 
 def test_create_list_show_delete(tmp_path):
@@ -127,9 +128,23 @@ def test_a_dataset_that_workers_could_not_read_is_refused_when_the_study_is_crea
     assert run_json("study", "list") == []
 
 
+def test_a_data_root_that_cannot_be_opened_is_refused_before_the_study_exists(tmp_path):
+    """A broken folder on this machine used to be accepted; `run` then queued the study's jobs and
+    only its workers found the folder broken."""
+    write_nyuv2(tmp_path / "nyu")
+    (tmp_path / "nyu" / "train" / "depth" / "2.npy").unlink()
+    message = run_error("study", "create", "s", "--tasks", "depth,normal", "--dataset", "nyuv2",
+                        "--data-root", str(tmp_path / "nyu"))  # fmt: skip
+    assert f"missing file: {tmp_path / 'nyu' / 'train' / 'depth' / '2.npy'}" in message
+    assert f"the study is not created; `taskgroup data check nyuv2 --root {tmp_path / 'nyu'}`" in message
+    assert run_json("study", "list") == []
+    assert run_json("study", "create", "s", "--tasks", "normal", "--dataset", "nyuv2",
+                    "--data-root", str(tmp_path / "nyu"))["tasks"] == ["normal"]  # fmt: skip
+
+
 def test_a_relative_data_root_is_stored_absolute_and_a_specs_is_relative_to_its_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "nyu").mkdir()
+    write_nyuv2(tmp_path / "nyu")
     created = run_json("study", "create", "s", "--tasks", "depth", "--dataset", "nyuv2", "--data-root", "nyu")
     assert created["dataset"]["root"] == str(tmp_path / "nyu")
     (tmp_path / "specs").mkdir()
