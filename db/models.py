@@ -62,6 +62,9 @@ class Study(Base):
     )
     """The folder under the checkpoint root that only this study's runs use (None for a study created
     before revision 0007, which checkpoints in the folder named after it)."""
+    data_splits: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    """The item count of each split of the data the study's runs opened first (None until opened):
+    other counts mean the data changed, and results on both would be compared as one."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     candidates: Mapped[list[Candidate]] = relationship(

@@ -27,6 +27,8 @@ class Claim:
     training: dict[str, Any]
     checkpoint_dir: Path
     reclaimed_from: str | None = None
+    data_splits: dict[str, int] | None = None
+    """The split sizes the study recorded of its data, which the job's data must match."""
 
     @property
     def label(self) -> str:

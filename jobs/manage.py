@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Candidate, Job, Result, Study
+from db.models import Affinity, Candidate, Job, Result, Study
 from jobs.claim import JobOutput
 from jobs.clock import database_time
 from jobs.plans import add_jobs
@@ -77,6 +77,25 @@ def record_finished_run(
     session.add_all(job_results(candidate.id, job.id, "full", output))
     session.flush()
     return job.id
+
+
+def record_data_splits(session: Session, study: Study, sizes: Mapping[str, int], spec: Any) -> None:
+    """Record the split sizes of the study's data (a `DatasetSpec`) as its runs open it; refuse other
+    sizes once anything was trained on the recorded data. Until then they are recorded anew: data
+    fixed after every job failed on it is not another dataset."""
+    from taskgroup.data import check_same_data
+
+    if study.data_splits is not None and dict(study.data_splits) != dict(sizes) and _trained_on_data(session, study):
+        check_same_data(study.data_splits, sizes, spec)
+    study.data_splits = dict(sizes)
+
+
+def _trained_on_data(session: Session, study: Study) -> bool:
+    """Whether a finished job or an affinity measurement of the study used its data (imported
+    results did not)."""
+    done = select(Job.id).where(Job.study_id == study.id, Job.state == "done").limit(1)
+    measured = select(Affinity.id).where(Affinity.study_id == study.id).limit(1)
+    return session.scalar(done) is not None or session.scalar(measured) is not None
 
 
 def configure_training(

@@ -149,6 +149,7 @@ class JobQueue:
                 job_run_key(study.created_at, dataset, candidate.tasks, size, job.stage, training),
             ),
             reclaimed_from=previous,
+            data_splits=dict(study.data_splits) if study.data_splits else None,
         )
 
     def heartbeat(self, claim: Claim, progress: float | None) -> bool:

@@ -57,9 +57,11 @@ class JobRunner(ABC):
         before it stores any plan or setting."""
 
     def prepare(self, dataset: Mapping[str, Any], tasks: list[str], training: Mapping[str, Any],
-                progress: Progress | None = None) -> None:
-        """Check a study can be run, and do once (before workers start) what they would all do."""
+                progress: Progress | None = None) -> dict[str, int] | None:
+        """Check a study can be run, and do once (before workers start) what they would all do; the
+        split sizes of the data it opened, if it opened any."""
         self.check(dataset, training)
+        return None
 
     @abstractmethod
     def run(self, claim: Claim, should_stop: ShouldStop, progress: Progress) -> JobOutput:
@@ -74,6 +76,18 @@ def build_runner(name: str, options: Mapping[str, Any] | None = None) -> JobRunn
     return RUNNERS.get(name)(options)
 
 
+def dataset_spec(dataset: Mapping[str, Any]) -> Any:
+    """The `DatasetSpec` of a study's stored dataset; refused for an import-only study."""
+    from taskgroup.data import DatasetSpec
+
+    if not dataset:
+        raise InvalidInputError(
+            "the study has no dataset (it holds imported results only); create a study with --dataset to train"
+        )
+    root = dataset.get("root")
+    return DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
+
+
 @RUNNERS.register("train")
 class TrainingRunner(JobRunner):
     """Trains the candidate on the study's dataset with `train_candidate`, resuming from checkpoints."""
@@ -83,23 +97,25 @@ class TrainingRunner(JobRunner):
     def check(self, dataset: Mapping[str, Any], training: Mapping[str, Any]) -> None:
         """Refuse import-only studies and bad training options."""
         checked_training(training)
-        self._dataset_spec(dataset)
+        dataset_spec(dataset)
 
     def prepare(self, dataset: Mapping[str, Any], tasks: list[str], training: Mapping[str, Any],
-                progress: Progress | None = None) -> None:
-        """Check the study, then generate a synthetic dataset once, so workers do not all render it at
-        the same moment."""
-        from taskgroup.data import load_splits
+                progress: Progress | None = None) -> dict[str, int]:
+        """Check the study, then open its data (generating a synthetic dataset once, so workers do not
+        all render it at the same moment); its split sizes."""
+        from taskgroup.data import load_splits, split_sizes
 
         self.check(dataset, training)
-        load_splits(self._dataset_spec(dataset), tasks, progress)
+        return split_sizes(load_splits(dataset_spec(dataset), tasks, progress))
 
     def run(self, claim: Claim, should_stop: ShouldStop, progress: Progress) -> JobOutput:
-        from taskgroup.data import load_splits
+        from taskgroup.data import check_same_data, load_splits, split_sizes
         from taskgroup.models import SizeSpec
         from taskgroup.training import TrainingInterrupted, train_candidate
 
-        splits = load_splits(self._dataset_spec(claim.dataset), list(claim.tasks))
+        spec = dataset_spec(claim.dataset)
+        splits = load_splits(spec, list(claim.tasks))
+        check_same_data(claim.data_splits, split_sizes(splits), spec)  # data changed on this worker's machine
         try:
             outcome = train_candidate(
                 claim.tasks, SizeSpec(**claim.size), splits, claim.device, training_config(claim.training),
@@ -108,17 +124,6 @@ class TrainingRunner(JobRunner):
         except TrainingInterrupted as stopped:
             raise JobInterrupted(str(stopped)) from stopped
         return JobOutput.of_training(outcome)
-
-    @staticmethod
-    def _dataset_spec(dataset: Mapping[str, Any]) -> Any:
-        from taskgroup.data import DatasetSpec
-
-        if not dataset:
-            raise InvalidInputError(
-                "the study has no dataset (it holds imported results only); create a study with --dataset to train"
-            )
-        root = dataset.get("root")
-        return DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
 
 
 @RUNNERS.register("dry")

@@ -25,7 +25,7 @@ from db.affinity import load_affinity, store_affinity
 from db.models import Study
 from db.results import results_frame
 from jobs.claim import JobOutput
-from jobs.manage import record_finished_run
+from jobs.manage import record_data_splits, record_finished_run
 from jobs.training_options import training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import (
@@ -122,7 +122,7 @@ def measure_study_affinity(
     from jobs.settings import default_checkpoint_root
     from taskgroup.affinity.measure import default_interval, measure_affinity
     from taskgroup.devices import resolve_device
-    from taskgroup.data import DatasetSpec, load_splits
+    from taskgroup.data import DatasetSpec, load_splits, split_sizes
     from taskgroup.models import SizeSpec
     from taskgroup.training.engine import TrainingInterrupted
 
@@ -143,6 +143,8 @@ def measure_study_affinity(
     root = dataset.get("root")
     data = DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
     splits = load_splits(data, tasks)
+    with store.session() as session:
+        record_data_splits(session, Study.find_or_raise_by_name(session, name, for_update=True), split_sizes(splits), data)
     interval = every or default_interval(len(tasks))
     # Keyed by the study's creation time too: a new study of the same name starts afresh.
     directory = settings_folder(checkpoint_root or default_checkpoint_root(), folder, f"affinity-{spec['label']}",

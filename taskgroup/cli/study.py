@@ -150,6 +150,7 @@ def study_summary(session: Any, study: Study) -> dict[str, Any]:
         "tasks": study.tasks,
         "sizes": study.sizes,
         "dataset": study.dataset or None,
+        "data_splits": study.data_splits,
         "training": study.training,
         "candidates": len(candidates),
         "results": results,
@@ -211,6 +212,7 @@ def create(
     dataset = dataset or spec_values.dataset
     data_root = data_root or spec_values.data_root
     dataset_spec: dict[str, Any] = {}
+    data_splits: dict[str, int] | None = None
     if dataset is None and (data_root is not None or data_option):
         raise InvalidInputError("--data-root and --data-option describe a dataset: name it with --dataset (e.g. "
                                 "--dataset synthetic); a study without one holds imported results only")
@@ -228,7 +230,7 @@ def create(
         source.check_options(spec)
         check_known_tasks(task_list, spec)
         if data_root is not None and data_root.is_dir():
-            _open_dataset(spec, task_list)
+            data_splits = _open_dataset(spec, task_list)
         dataset_spec = {"name": dataset, "root": str(data_root) if data_root else None, "options": spec.options}
     store = open_store(db)
     with store.session() as session:
@@ -240,6 +242,7 @@ def create(
             sizes=[dataclasses.asdict(size) for size in size_specs],
             dataset=dataset_spec,
             training=spec_values.training,
+            data_splits=data_splits,
         )
         session.add(study)
         session.flush()
@@ -253,13 +256,13 @@ def create(
         print_note(f"{data_root} is not a folder on this machine: the machines that train must find the dataset there")
 
 
-def _open_dataset(spec: DatasetSpec, tasks: list[str]) -> None:
+def _open_dataset(spec: DatasetSpec, tasks: list[str]) -> dict[str, int]:
     """Open the dataset as every job will (folder listings, no label read), so a folder that is
-    already broken is refused now, not after `run` has queued the study's jobs."""
-    from taskgroup.data import load_splits
+    already broken is refused now, not after `run` has queued the study's jobs; its split sizes."""
+    from taskgroup.data import load_splits, split_sizes
 
     try:
-        load_splits(spec, tasks)
+        return split_sizes(load_splits(spec, tasks))
     except InvalidInputError as error:
         raise InvalidInputError(f"{error} (the study is not created; `taskgroup data check {spec.name} --root "
                                 f"{spec.root}` checks the folder)") from None
@@ -304,8 +307,8 @@ def show(
         emit_json(summary)
         return
     table = Table(show_header=False, box=None)
-    keys = ("name", "tasks", "sizes", "dataset", "training", "candidates", "results", "jobs", "affinity_sizes",
-            "last_explored_budget", "checkpoint_folder")
+    keys = ("name", "tasks", "sizes", "dataset", "data_splits", "training", "candidates", "results", "jobs",
+            "affinity_sizes", "last_explored_budget", "checkpoint_folder")
     for key in keys:
         value = summary[key]
         if key == "training":  # the options set; `taskgroup configure NAME` shows every one
@@ -321,6 +324,10 @@ def show(
         elif key == "dataset" and value:
             options = ", ".join(f"{k}={v}" for k, v in value["options"].items())
             value = value["name"] + (f" at {value['root']}" if value["root"] else "") + (f" ({options})" if options else "")
+        elif key == "data_splits":  # recorded when its runs first open the data, to notice it change
+            if value is None:
+                continue
+            key, value = "data", ", ".join(f"{split} {count}" for split, count in value.items()) + " items"
         elif key == "jobs":
             value = ", ".join(f"{count} {state}" for state, count in value.items())
         elif key == "last_explored_budget":  # where the next `finalize --explore` takes up the budgets' turns

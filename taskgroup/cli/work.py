@@ -91,7 +91,20 @@ def _prepare(request: Any) -> None:
     runner = build_runner(request.settings.runner, request.runner_options)
     with progress_bar("preparing data") as progress:
         bar = progress.add_task("data", total=None)
-        runner.prepare(dataset, tasks, training, lambda done, total: progress.update(bar, completed=done, total=total))
+        sizes = runner.prepare(dataset, tasks, training,
+                               lambda done, total: progress.update(bar, completed=done, total=total))
+    if sizes is not None:
+        _record_data(request, sizes)
+
+
+def _record_data(request: Any, sizes: dict[str, int]) -> None:
+    """Record the split sizes of the data the study's runs open (refused when the data changed)."""
+    from jobs.manage import record_data_splits
+    from jobs.runners import dataset_spec
+
+    with open_store(request.db_url).session() as session:
+        study = Study.find_or_raise_by_name(session, request.study, for_update=True)
+        record_data_splits(session, study, sizes, dataset_spec(dict(study.dataset or {})))
 
 
 def check_runnable(request: Any, study: Study) -> None:

@@ -6,7 +6,7 @@ datasets whose items are dicts of tensors in each task's canonical encoding.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from torch.utils.data import Dataset
 
@@ -14,8 +14,10 @@ from torch.utils.data import Dataset
 from taskgroup.data import celeba, nyuv2, synthetic, taskonomy  # noqa: F401  (imported for registration)
 from taskgroup.data.source import DATASETS, SPLITS, DatasetSource, Progress
 from taskgroup.data.spec import DatasetSpec
+from taskgroup.errors import InvalidInputError
 
-__all__ = ["DATASETS", "SPLITS", "DatasetSource", "DatasetSpec", "available_tasks", "get_source", "load_splits"]
+__all__ = ["DATASETS", "SPLITS", "DatasetSource", "DatasetSpec", "available_tasks", "check_same_data", "get_source",
+           "load_splits", "split_sizes"]
 
 
 def get_source(name: str) -> DatasetSource:
@@ -35,3 +37,24 @@ def load_splits(spec: DatasetSpec, tasks: Sequence[str], progress: Progress | No
     source.check_options(spec)
     source.check_tasks(spec, tasks)
     return source.splits(spec, list(tasks), progress)
+
+
+def split_sizes(splits: Mapping[str, Dataset]) -> dict[str, int]:
+    """How many items each split holds: what a study records of its data to notice it change."""
+    return {split: len(data) for split, data in splits.items()}  # type: ignore[arg-type]
+
+
+def check_same_data(recorded: Mapping[str, int] | None, sizes: Mapping[str, int], spec: DatasetSpec) -> None:
+    """Refuse data whose split sizes differ from those a study recorded when its runs first opened
+    it: results on both would be compared as if from one dataset."""
+    if recorded is None or dict(recorded) == dict(sizes):
+        return
+    where = f"the data at {spec.root}" if spec.root is not None else f"the {spec.name} data"
+
+    def counts(values: Mapping[str, int]) -> str:
+        return ", ".join(f"{split} {values.get(split, 0)}" for split in SPLITS)
+
+    raise InvalidInputError(
+        f"{where} changed since the study's first runs: they had {counts(recorded)} items, it now has "
+        f"{counts(sizes)}; its results would mix the two. Restore the data, or create a new study for it"
+    )
