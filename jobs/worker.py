@@ -166,8 +166,9 @@ class Worker:
             except JobInterrupted:
                 output = None
             except DivergenceError as error:  # the same settings diverge again: the study's must change
-                self._fail(claim, f"{error} (`taskgroup configure {self.study} --set lr=...` or `--set weighting=...`, "
-                           f"then `taskgroup retry {self.study}`)", permanent=True, summary=summary)
+                # no `taskgroup retry` here: `status`, and `run`/`work` when they end in this error, say it after
+                self._fail(claim, f"{error} (`taskgroup configure {self.study} --set lr=...` or `--set weighting=...`)",
+                           permanent=True, summary=summary)
                 return
             except TaskgroupError as error:  # bad data or settings: another attempt fails alike
                 self._fail(claim, str(error), permanent=True, summary=summary)

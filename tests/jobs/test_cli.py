@@ -301,3 +301,16 @@ def test_status_shows_a_running_jobs_whole_worker_name_in_80_columns(tmp_path):
     column = [cell.strip() for cell in header.split("┃")].index("worker")
     cells = [line.split("│")[column].strip() for line in lines if line.startswith("│")]
     assert "".join(cells) == name and max(map(len, lines)) <= 80
+
+
+def test_run_of_a_diverging_study_says_retry_once():
+    """The job's error said `then taskgroup retry s` and `run` added `see status, then taskgroup retry s`."""
+    run_ok("study", "create", "s", "--tasks", "depth", "--sizes", "full=xception:1.0@0.25", "--dataset", "synthetic",
+           "--data-option", "images=12", "--data-option", "resolution=16")
+    run_ok("configure", "s", "--set", "lr=1e30", "--set", "optimizer=sgd", "--set", "max_epochs=1",
+           "--set", "batch_size=4", "--set", "amp=false")
+    error = run_error("run", "s", "--devices", "cpu")
+    assert "diverged" in error and error.count("taskgroup retry") == 1, error
+    assert error.endswith("(`taskgroup configure s --set lr=...` or `--set weighting=...`); "
+                          "see `taskgroup status s`, then `taskgroup retry s`")
+    assert " ".join(run_ok("status", "s").output.split()).count("taskgroup retry") == 1

@@ -109,7 +109,7 @@ def test_a_diverging_job_fails_at_once_with_its_message(tmp_path):
         job = session.scalars(select(Job)).one()
     assert (job.state, job.attempts) == ("failed", 1)
     assert "diverged" in job.error and "depth" in job.error
-    assert job.error.endswith("(`taskgroup configure s --set lr=...` or `--set weighting=...`, then `taskgroup retry s`)")
+    assert job.error.endswith("(`taskgroup configure s --set lr=...` or `--set weighting=...`)")
 
 
 def test_a_data_error_fails_the_job_at_once(tmp_path):
