@@ -27,6 +27,7 @@ from jobs.claim import Claim, JobInterrupted, JobOutput
 from jobs.queue import JobQueue
 from jobs.runners import JobRunner
 from jobs.settings import WorkerSettings
+from jobs.training_options import divergence_advice
 from jobs.transient import is_transient, retry_transient
 from taskgroup.errors import DivergenceError, TaskgroupError
 
@@ -167,8 +168,7 @@ class Worker:
                 output = None
             except DivergenceError as error:  # the same settings diverge again: the study's must change
                 # no `taskgroup retry` here: `status`, and `run`/`work` when they end in this error, say it after
-                self._fail(claim, f"{error} (`taskgroup configure {self.study} --set lr=...` or `--set weighting=...`)",
-                           permanent=True, summary=summary)
+                self._fail(claim, f"{error} ({divergence_advice(self.study)})", permanent=True, summary=summary)
                 return
             except TaskgroupError as error:  # bad data or settings: another attempt fails alike
                 self._fail(claim, str(error), permanent=True, summary=summary)
