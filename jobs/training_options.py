@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from taskgroup.training import TrainConfig
 
 
+def divergence_advice(study: str) -> str:
+    """The commands that change what a diverging run of `study` trains with: its stored options, since
+    running it again as it is diverges again (said alike by `work`, `run` and `affinity measure`)."""
+    return f"`taskgroup configure {study} --set lr=...` or `--set weighting=...`"
+
+
 def training_keys() -> tuple[str, ...]:
     """The option names `TrainConfig` accepts."""
     from taskgroup.training import TrainConfig

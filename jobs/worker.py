@@ -27,6 +27,7 @@ from jobs.claim import Claim, JobInterrupted, JobOutput
 from jobs.queue import JobQueue
 from jobs.runners import JobRunner
 from jobs.settings import WorkerSettings
+from jobs.training_options import divergence_advice
 from jobs.transient import is_transient, retry_transient
 from taskgroup.errors import DivergenceError, TaskgroupError
 
@@ -166,8 +167,8 @@ class Worker:
             except JobInterrupted:
                 output = None
             except DivergenceError as error:  # the same settings diverge again: the study's must change
-                self._fail(claim, f"{error} (`taskgroup configure {self.study} --set lr=...` or `--set weighting=...`, "
-                           f"then `taskgroup retry {self.study}`)", permanent=True, summary=summary)
+                # no `taskgroup retry` here: `status`, and `run`/`work` when they end in this error, say it after
+                self._fail(claim, f"{error} ({divergence_advice(self.study)})", permanent=True, summary=summary)
                 return
             except TaskgroupError as error:  # bad data or settings: another attempt fails alike
                 self._fail(claim, str(error), permanent=True, summary=summary)

@@ -26,12 +26,12 @@ from db.models import Study
 from db.results import results_frame
 from jobs.claim import JobOutput
 from jobs.manage import record_data_splits, record_finished_run
-from jobs.training_options import training_config
+from jobs.training_options import divergence_advice, training_config
 from taskgroup.affinity import matrix_table
 from taskgroup.cli.common import (
     CommandGroup, DbOption, JsonOption, console, emit_json, err_console, print_note, progress_bar, stop_on_signals,
 )
-from taskgroup.errors import InvalidInputError
+from taskgroup.errors import DivergenceError, InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
 from taskgroup.estimators.lookahead import LookaheadEstimator, Scaling, study_scaling
 from taskgroup.selection.results import every_pair_trained
@@ -159,6 +159,8 @@ def measure_study_affinity(
             )
         except TrainingInterrupted:
             measurement = None
+        except DivergenceError as error:  # measuring again as it is diverges again: the study's options must change
+            raise DivergenceError(f"{error} ({divergence_advice(name)}, then measure again)") from None
     if measurement is None:  # as `work` and `train` do: a stop is not a failure
         err_console.print("stopped; the measurement is checkpointed: run the same command to resume")
         raise typer.Exit(130)

@@ -13,7 +13,7 @@ from taskgroup.cli.affinity import note_if_contradicted
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note
 from taskgroup.cli.plan import planned
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import check_estimable, load_study_evidence
+from taskgroup.cli.selection_input import EVERY_ESTIMATOR, check_estimable, load_study_evidence
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, check_runnable, log_dir, run_queued_jobs,
@@ -35,7 +35,7 @@ def finalize(
     name: Annotated[str, typer.Argument(help="Study name.")],
     budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a list, e.g. 1:5:0.5 or 1,2,4.")],
     estimator: Annotated[
-        str, typer.Option("--estimator", help="The estimator whose choices to train fully: esa, hoa or lookahead "
+        str, typer.Option("--estimator", help=f"The estimator whose choices to train fully: {', '.join(EVERY_ESTIMATOR)} "
                           "(networks already trained fully are judged on their real losses).")
     ] = "esa",
     unit: UnitOption = "relative",

@@ -51,7 +51,8 @@ def status(
             console.print(f"A job whose worker is gone goes to the next `taskgroup work {name}` (resuming from its "
                           f"checkpoint); `taskgroup cancel {name}` removes it.")
     if report.failed:
-        table = Table("job", "candidate", "stage", "attempts", "error", title="failed")
+        # whole errors, whose file names say what to fix, folded rather than cut (`corrupt numpy file: /data/nyu…`)
+        table = Table("job", "candidate", "stage", "attempts", Column("error", overflow="fold"), title="failed")
         for job in report.failed:
             last_line = (job.error or "").strip().splitlines()[-1:] or [""]
             table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, str(job.attempts), last_line[0])

@@ -51,11 +51,41 @@ def _own_storage(value: Any) -> Any:
 
 
 def load_checkpoint(directory: Path) -> dict[str, Any] | None:
-    """The latest checkpoint in `directory`, or None when there is none yet."""
+    """The latest checkpoint in `directory`, or None when there is none yet.
+
+    Called before training starts, so a folder that cannot hold checkpoints is refused then, not
+    when the first one is saved an epoch later."""
+    _check_folder(Path(directory))
     path = checkpoint_path(directory)
     if not path.exists():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for unreadable files
-        raise InvalidInputError(f"checkpoint {path} cannot be read ({exc}); delete it to start over") from exc
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:  # e.g. no permission: the file may be sound, so the system's message says it best
+        raise
+    except Exception as exc:  # torch raises many types, with paragraphs that do not apply, for a damaged file
+        raise _corrupt(path) from exc
+    if not isinstance(saved, dict):
+        raise _corrupt(path)
+    return saved
+
+
+def _corrupt(path: Path) -> InvalidInputError:
+    """The error for a checkpoint file torch cannot read back (truncated, overwritten, not ours):
+    without it the run starts from scratch, which is all that is left to do."""
+    return InvalidInputError(
+        f"checkpoint {path} is corrupt or unreadable (not a checkpoint taskgroup wrote, or cut short); "
+        "delete it to train this run again from scratch"
+    )
+
+
+def _check_folder(directory: Path) -> None:
+    """Refuse a checkpoint folder that is a file, or lies under one: saving would fail with a bare
+    "File exists" or "Not a directory"."""
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            if folder.is_dir():
+                return
+            where = "" if folder == directory else f" cannot be created: {folder}"
+            raise InvalidInputError(f"checkpoint folder {directory}{where} is a file, not a folder; "
+                                    "give the path of a folder (it is created if missing)")

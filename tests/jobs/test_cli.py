@@ -313,3 +313,35 @@ def test_status_shows_a_running_jobs_whole_worker_name_in_80_columns(tmp_path):
     column = [cell.strip() for cell in header.split("┃")].index("worker")
     cells = [line.split("│")[column].strip() for line in lines if line.startswith("│")]
     assert "".join(cells) == name and max(map(len, lines)) <= 80
+
+
+def test_run_of_a_diverging_study_says_retry_once():
+    """The job's error said `then taskgroup retry s` and `run` added `see status, then taskgroup retry s`."""
+    run_ok("study", "create", "s", "--tasks", "depth", "--sizes", "full=xception:1.0@0.25", "--dataset", "synthetic",
+           "--data-option", "images=12", "--data-option", "resolution=16")
+    run_ok("configure", "s", "--set", "lr=1e30", "--set", "optimizer=sgd", "--set", "max_epochs=1",
+           "--set", "batch_size=4", "--set", "amp=false")
+    error = run_error("run", "s", "--devices", "cpu")
+    assert "diverged" in error and error.count("taskgroup retry") == 1, error
+    assert error.endswith("(`taskgroup configure s --set lr=...` or `--set weighting=...`); "
+                          "see `taskgroup status s`, then `taskgroup retry s`")
+    assert " ".join(run_ok("status", "s").output.split()).count("taskgroup retry") == 1
+
+
+def test_status_shows_a_failed_jobs_whole_error_in_80_columns():
+    """The file name that says what to fix was cut: `corrupt numpy file: /data/…`."""
+    from db import open_store
+    from db.models import Job
+
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    error = ("corrupt numpy file: /mnt/shared/datasets/nyuv2-labelled/train/depth/scene_0421_kitchen_0007.npy "
+             "(holds NaN or infinite values)")
+    with open_store(None).session() as session:
+        job = session.get(Job, 1)
+        job.state, job.attempts, job.error = "failed", 1, error
+    lines = run_ok("status", "s").output.splitlines()
+    header = next(line for line in lines if "error" in line)
+    column = [cell.strip() for cell in header.split("┃")].index("error")
+    cells = [line.split("│")[column].strip() for line in lines if line.startswith("│")]
+    assert "".join(cells).replace(" ", "") == error.replace(" ", "") and max(map(len, lines)) <= 80

@@ -109,7 +109,7 @@ def test_a_diverging_job_fails_at_once_with_its_message(tmp_path):
         job = session.scalars(select(Job)).one()
     assert (job.state, job.attempts) == ("failed", 1)
     assert "diverged" in job.error and "depth" in job.error
-    assert job.error.endswith("(`taskgroup configure s --set lr=...` or `--set weighting=...`, then `taskgroup retry s`)")
+    assert job.error.endswith("(`taskgroup configure s --set lr=...` or `--set weighting=...`)")
 
 
 def test_a_data_error_fails_the_job_at_once(tmp_path):
@@ -122,6 +122,26 @@ def test_a_data_error_fails_the_job_at_once(tmp_path):
     with store.session() as session:
         job = session.scalars(select(Job)).one()
     assert (job.state, job.attempts) == ("failed", 1) and "no-such-folder" in job.error
+
+
+def test_a_corrupt_checkpoint_fails_the_job_at_once_naming_the_file(tmp_path):
+    """A damaged `last.pt` in a job's folder: one line that names it and says to delete it, not torch's paragraph."""
+    from jobs.queue import JobQueue
+    from tests.taskgroup.cli.helpers import run_error
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    dataset = {"name": "synthetic", "root": None, "options": {"images": 12, "resolution": 16}}
+    store = make_study(url, tasks=["depth"], jobs=1, dataset=dataset, training={"max_epochs": 1, "batch_size": 4})
+    queue = JobQueue(store, 1, settings(tmp_path))
+    claim = queue.claim("earlier", "cpu")  # where the job checkpoints, then back in the queue
+    queue.release(claim)
+    checkpoint = claim.checkpoint_dir / "last.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"PK\x03\x04 cut short")
+    error = run_error("work", "s", "--db", url, "--devices", "cpu", "--checkpoint-root", str(tmp_path / "checkpoints"))
+    assert (f"failed: checkpoint {checkpoint} is corrupt or unreadable (not a checkpoint taskgroup wrote, or cut short); "
+            "delete it to train this run again from scratch; see `taskgroup status s`") in error
+    assert job_states(store) == {"failed": 1} and checkpoint.read_bytes() == b"PK\x03\x04 cut short"
 
 
 @pytest.mark.skipif(__import__("torch").backends.mps.is_available(), reason="needs a machine without MPS")

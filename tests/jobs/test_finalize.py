@@ -216,6 +216,18 @@ def test_finalize_with_an_estimator_that_has_nothing_to_estimate_from_says_what_
     assert run_json("status", "s")["jobs"]["total"] == len(fully_trained()) + 15  # nothing queued: the 15 early runs
 
 
+def test_finalize_help_names_every_estimator_it_accepts(monkeypatch):
+    """It listed esa, hoa or lookahead, though exact is accepted too (and any estimator registered later)."""
+    import typer.rich_utils
+
+    from taskgroup.estimators import ESTIMATORS
+
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", 400)  # the option's help on one line
+    line = next(line for line in run_ok("finalize", "--help").output.splitlines() if "--estimator" in line)
+    listed = line.split("train fully: ", 1)[1].split(" (", 1)[0]
+    assert sorted(listed.split(", ")) == ESTIMATORS.names() == ["esa", "exact", "hoa", "lookahead"]
+
+
 def test_until_stable_shows_progress_and_keeps_worker_logs_in_files(tmp_path):
     create_hoa_study()
     result = run_ok("finalize", "s", "--budgets", "1:4:1", "--estimator", "hoa", "--checkpoint-root", str(tmp_path),

@@ -93,6 +93,20 @@ def test_errors_are_one_clear_line(tmp_path) -> None:
     assert result.exit_code == 1 and "at least two" in result.output
 
 
+def test_a_diverging_measurement_names_the_command_that_lowers_the_learning_rate(tmp_path) -> None:
+    """It said only "lower the learning rate", and `affinity measure` has no option for it."""
+    from tests.taskgroup.cli.helpers import run_error, run_ok
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path, tasks="depth,edge")
+    run_ok("configure", "s", "--set", "lr=1e30", "--set", "optimizer=sgd", "--set", "amp=false", "--db", db)
+    error = run_error("affinity", "measure", "s", "--device", "cpu", "--db", db)
+    assert "diverged" in error and error.endswith(
+        "lower the learning rate or pick another weighting method "
+        "(`taskgroup configure s --set lr=...` or `--set weighting=...`, then measure again)"
+    ), error
+
+
 def _checkpoint_folder(db: str) -> str:
     """Study `s`'s own folder under the checkpoint root."""
     with open_store(db).session() as session:

@@ -79,3 +79,49 @@ def test_ctrl_c_checkpoints_and_says_the_same_command_resumes(tmp_path) -> None:
     assert process.returncode == 130, stderr
     assert f"stopped; run the same command to resume from {checkpoints}" in " ".join(stderr.split())
     assert "Traceback" not in stderr and (checkpoints / "last.pt").is_file()
+
+
+def _corrupt_checkpoints() -> dict[str, bytes]:
+    """A `last.pt` of random bytes and one cut short, as a crashed copy or a full disk leaves them."""
+    import io
+    import os
+
+    import torch
+
+    whole = io.BytesIO()
+    torch.save({"position": {"epoch": 1}, "weights": torch.zeros(256)}, whole)
+    return {"random": os.urandom(300), "truncated": whole.getvalue()[: len(whole.getvalue()) // 2]}
+
+
+def test_a_corrupt_checkpoint_is_one_error_naming_it_and_deleting_it_starts_afresh(tmp_path) -> None:
+    """torch's paragraph advised `weights_only=False`; the user needs the file and what to do."""
+    from tests.taskgroup.cli.helpers import run_error, run_ok
+
+    command = ["train", "--tasks", "depth", "--epochs", "1", *SMALL, "--data-option", f"cache_dir={tmp_path}"]
+    for kind, content in _corrupt_checkpoints().items():
+        checkpoint = tmp_path / kind / "last.pt"
+        checkpoint.parent.mkdir()
+        checkpoint.write_bytes(content)
+        error = run_error(*command, "--checkpoint-dir", str(checkpoint.parent))
+        assert error == (f"error: checkpoint {checkpoint} is corrupt or unreadable (not a checkpoint taskgroup wrote, "
+                         "or cut short); delete it to train this run again from scratch"), kind
+        assert checkpoint.read_bytes() == content  # left for the user to look at
+    checkpoint.unlink()
+    run_ok(*command, "--checkpoint-dir", str(checkpoint.parent))
+
+
+def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(tmp_path) -> None:
+    """It trained a whole epoch, then said only `FILE: File exists`."""
+    from tests.taskgroup.cli.helpers import run_error
+
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    command = ["train", "--tasks", "depth", "--epochs", "1", *SMALL, "--data-option", f"cache_dir={tmp_path}"]
+    assert run_error(*command, "--checkpoint-dir", str(file)) == (
+        f"error: checkpoint folder {file} is a file, not a folder; give the path of a folder (it is created if missing)"
+    )
+    assert run_error(*command, "--checkpoint-dir", str(file / "run")) == (
+        f"error: checkpoint folder {file / 'run'} cannot be created: {file} is a file, not a folder; "
+        "give the path of a folder (it is created if missing)"
+    )
+    assert file.read_text() == "mine"
