@@ -84,7 +84,7 @@ def test_report_without_a_lookahead_matrix_has_no_such_table(tmp_path):
 def test_every_affinity_matrix_follows_the_studys_task_order_under_one_header_convention(tmp_path):
     """The report's gain matrix was in the study's order headed `task`, its lookahead matrix in alphabetical
     order headed `source`, and `affinity show` alphabetical too: now all three follow the study's order
-    and name their rows and columns in the corner (`rows \\ columns`)."""
+    and name their rows and columns in the corner (`rows \\ columns`), as do the files `export` writes."""
     tasks = ("normal", "depth", "edge")
     import_study(tmp_path, tasks)
     with open_store(None).session() as session:
@@ -105,3 +105,7 @@ def test_every_affinity_matrix_follows_the_studys_task_order_under_one_header_co
     shown = [line.split() for line in run_ok("affinity", "show", "s").output.splitlines() if "│" in line or "┃" in line]
     assert [cells[1] for cells in shown[1:]] == list(tasks)  # rows
     assert [cell for cell in shown[0] if cell != "┃"] == ["source", "\\", "target", *tasks]  # header
+
+    run_ok("export", "s", str(tmp_path / "out.csv"))
+    exported = (tmp_path / "out.affinity.csv").read_text().splitlines()
+    assert [tuple(line.split(",")[1:3]) for line in exported[1:]] == [(s, t) for s in tasks for t in tasks]
