@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from db.errors import ConflictError
 from db.models import Affinity, Study
+from db.results import same_number
 
 AFFINITY_COLUMNS = ["size", "source", "target", "affinity"]
 """The frame `taskgroup.affinity` reads (its `AFFINITY_COLUMNS`; db imports nothing from taskgroup)."""
@@ -47,3 +50,69 @@ def load_affinity(session: Session, study: Study) -> pd.DataFrame:
     frame = pd.DataFrame(session.execute(stmt).all(), columns=AFFINITY_COLUMNS)
     # Sorted here, not by ORDER BY: PostgreSQL's collation would order task names unlike SQLite's.
     return frame.sort_values(["size", "source", "target"], ignore_index=True)
+
+
+def affinity_measurements(session: Session, study: Study) -> dict[str, int]:
+    """How many lookahead measurements each stored size's matrix averages (an export keeps it)."""
+    stmt = (
+        select(Affinity.size, func.max(Affinity.measurements))
+        .where(Affinity.study_id == study.id)
+        .group_by(Affinity.size)
+    )
+    return {str(size): int(count) for size, count in session.execute(stmt).all()}
+
+
+@dataclass(frozen=True)
+class AffinityImport:
+    """The sizes whose matrix an import added, replaced, or found stored already (for the CLI to report)."""
+
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+
+
+def import_affinity(session: Session, study: Study, rows: Iterable[Mapping[str, Any]], *, replace: bool) -> AffinityImport:
+    """Store imported matrices (mappings with AFFINITY_COLUMNS keys and `measurements`) inside the
+    caller's transaction, a size's matrix as a whole.
+
+    As for results: a matrix equal to the stored one (to db.results.SAME_NUMBER_DIGITS) is left alone,
+    so importing the same export again is harmless; one that differs is a ConflictError unless
+    `replace`, so a measured matrix is never silently overwritten.
+    """
+    by_size: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_size.setdefault(str(row["size"]), []).append(row)
+    stored: dict[str, list[Affinity]] = {}
+    for entry in session.scalars(select(Affinity).where(Affinity.study_id == study.id)):
+        stored.setdefault(entry.size, []).append(entry)
+    added: list[str] = []
+    replaced: list[str] = []
+    unchanged: list[str] = []
+    for size, size_rows in by_size.items():
+        measurements = int(size_rows[0]["measurements"])
+        if size in stored:
+            difference = _difference(stored[size], size_rows, measurements)
+            if difference is None:
+                unchanged.append(size)
+                continue
+            if not replace:
+                raise ConflictError(f"the affinity matrix of size {size} is stored with {difference}; "
+                                    "use --replace to overwrite")
+        store_affinity(session, study, size_rows, measurements=measurements)
+        (replaced if size in stored else added).append(size)
+    return AffinityImport(added, replaced, unchanged)
+
+
+def _difference(stored: list[Affinity], rows: list[Mapping[str, Any]], measurements: int) -> str | None:
+    """How an imported matrix differs from the stored one, in words; None if it does not."""
+    old = {(entry.source, entry.target): entry.value for entry in stored}
+    new = {(str(row["source"]), str(row["target"])): float(row["affinity"]) for row in rows}
+    if set(old) != set(new):
+        tasks = (sorted({source for source, _ in pairs}) for pairs in (old, new))
+        return "the tasks {}, the input has {}".format(*(", ".join(names) for names in tasks))
+    if stored[0].measurements != measurements:
+        return f"{stored[0].measurements} measurements, the input says {measurements}"
+    for (source, target), value in new.items():
+        if not same_number(old[source, target], value):
+            return f"the affinity of {source} onto {target} {old[source, target]!r}, the input says {value!r}"
+    return None

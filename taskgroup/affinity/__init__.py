@@ -11,7 +11,9 @@ from taskgroup.affinity.frame import (
     affinity_frame,
     affinity_lookup,
     check_affinity_frame,
+    corner_label,
     matrix_table,
 )
 
-__all__ = ["AFFINITY_COLUMNS", "affinity_frame", "affinity_lookup", "check_affinity_frame", "matrix_table"]
+__all__ = ["AFFINITY_COLUMNS", "affinity_frame", "affinity_lookup", "check_affinity_frame", "corner_label",
+           "matrix_table"]

@@ -50,8 +50,20 @@ def affinity_lookup(frame: pd.DataFrame) -> dict[str, dict[tuple[str, str], floa
     return lookup
 
 
-def matrix_table(frame: pd.DataFrame, size: str) -> pd.DataFrame:
-    """The matrix at `size` as a square table (rows: source, columns: target), for reports."""
+def matrix_table(frame: pd.DataFrame, size: str, tasks: Sequence[str]) -> pd.DataFrame:
+    """The matrix at `size` as a square table (rows: source, columns: target), for `affinity show` and
+    reports. Rows and columns follow `tasks` (the study's order, as the report's gain matrix does), so
+    the two matrices line up; a task the matrix has and `tasks` lacks comes last rather than vanishing."""
     rows = check_affinity_frame(frame)
     rows = rows[rows["size"] == size]
-    return rows.pivot_table(index="source", columns="target", values="affinity", aggfunc="last")
+    table = rows.pivot_table(index="source", columns="target", values="affinity", aggfunc="last")
+    present = set(table.index) | set(table.columns)
+    order = [task for task in tasks if task in present] + sorted(present - set(tasks))
+    return table.reindex(index=order, columns=order)
+
+
+def corner_label(rows: str, columns: str) -> str:
+    """The top-left header of a square affinity table, naming what its rows and its columns are
+    (`source \\ target`): one convention for `affinity show` and every matrix the report writes, whose
+    two matrices are oriented differently."""
+    return f"{rows} \\ {columns}"

@@ -27,7 +27,7 @@ from db.results import results_frame
 from jobs.claim import JobOutput
 from jobs.manage import record_data_splits, record_finished_run
 from jobs.training_options import divergence_advice, training_config
-from taskgroup.affinity import matrix_table
+from taskgroup.affinity import corner_label, matrix_table
 from taskgroup.cli.common import (
     CommandGroup, DbOption, JsonOption, console, emit_json, err_console, print_note, progress_bar, stop_on_signals,
 )
@@ -75,7 +75,7 @@ def measure(
     payload = {
         "study": name,
         "size": measured.size,
-        "tasks": sorted(measurement.affinity["source"].unique()),
+        "tasks": measured.tasks,
         "every": measured.every,
         "measurements": measurement.measurements,
         "steps": measurement.outcome.steps,
@@ -89,7 +89,7 @@ def measure(
         emit_json(payload)
         warn_if_contradicted(measured.scaling, name, measured.pairs_trained)
         return
-    _print_matrix(measurement.affinity, measured.size, f"Affinity of {name} (size {measured.size})")
+    _print_matrix(measurement.affinity, measured.size, measured.tasks, f"Affinity of {name} (size {measured.size})")
     console.print(
         f"{counted(measurement.measurements, 'lookahead measurement')} over {counted(measurement.outcome.steps, 'step')}; "
         + ("losses of the all-task network recorded as results." if recorded else "the all-task network already had results (or a worker is training it); left as they are.")
@@ -104,6 +104,8 @@ class MeasuredAffinity:
     (None when that network already had results)."""
 
     measurement: Any
+    tasks: list[str]
+    """The study's tasks in its order, which the printed matrix follows."""
     size: str
     every: int
     checkpoint: Path
@@ -174,7 +176,7 @@ def measure_study_affinity(
                        job_id=job_id)
         results = results_frame(session, study)
         scaling = study_scaling(results, load_affinity(session, study))
-    return MeasuredAffinity(measurement, spec["label"], interval, directory, job_id, scaling, every_pair_trained(results))
+    return MeasuredAffinity(measurement, tasks, spec["label"], interval, directory, job_id, scaling, every_pair_trained(results))
 
 
 @affinity_app.command("show")
@@ -188,7 +190,7 @@ def show(
     store = open_store(db)
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
-        frame = load_affinity(session, study)
+        frame, tasks = load_affinity(session, study), list(study.tasks)
         if frame.empty:
             raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
         results = results_frame(session, study)
@@ -197,7 +199,7 @@ def show(
         emit_json({"study": name, "affinity": _nested(frame), "scaling": _scaling_json(scaling)})
     else:
         for label in sorted(frame["size"].unique()):
-            _print_matrix(frame, label, f"Affinity of {name} (size {label})")
+            _print_matrix(frame, label, tasks, f"Affinity of {name} (size {label})")
         console.print(scaling.summary())
     warn_if_contradicted(scaling, name, every_pair_trained(results))
 
@@ -248,10 +250,10 @@ def _nested(frame: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     return nested
 
 
-def _print_matrix(frame: pd.DataFrame, size: str, title: str) -> None:
-    table_frame = matrix_table(frame, size)
+def _print_matrix(frame: pd.DataFrame, size: str, tasks: list[str], title: str) -> None:
+    table_frame = matrix_table(frame, size, tasks)
     table = Table(title=title, caption="row: task stepped on; column: task whose loss changed")
-    table.add_column("source \\ target")
+    table.add_column(corner_label("source", "target"))
     for target in table_frame.columns:
         table.add_column(str(target), justify="right")
     for source, values in table_frame.iterrows():

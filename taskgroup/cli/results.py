@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import pandas as pd
 import typer
 
 from db import open_store
+from db.affinity import AffinityImport, affinity_measurements, import_affinity, load_affinity
 from db.models import Study
 from db.results import results_frame, store_results
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note
 from taskgroup.errors import InvalidInputError
+from taskgroup.io.affinity import affinity_path, check_affinity_against_study, read_affinity_csv, write_affinity_csv
 from taskgroup.io.exchange import check_against_study, cost_mismatches, read_exchange_csv, write_exchange_csv
 from taskgroup.wording import counted
 
@@ -49,12 +52,16 @@ def import_results(
     fmt: Annotated[ImportFormat, typer.Option("--format", help="csv (DESIGN.md exchange format) or standley (the paper's TSV files).")] = ImportFormat.csv,
     tasks: Annotated[str | None, typer.Option("--tasks", help="standley: the study's names of the five columns, in order.")] = None,
     early: Annotated[Path | None, typer.Option("--early", help="standley: the early-stopped (ESA) validation TSV.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored losses and costs that the file contradicts.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored losses, costs and affinity matrices that the files contradict.")] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Import per-task results of candidate networks. The whole file is checked first; nothing is written if any line is bad."""
+    """Import per-task results of candidate networks. The whole file is checked first; nothing is written if any line is bad.
+
+    With --format csv, the lookahead affinity matrix that `taskgroup export` wrote beside FILE
+    (FILE's name with .affinity.csv) is imported with it when that file is there."""
     frame = _read(fmt, files, tasks, early)
+    beside = _read_affinity_beside(fmt, files)
     # The study's row locked (SQLite: the write lock taken at once), so imports into one study run one at a time.
     with open_store(db).session(immediate=True) as session:
         study = Study.find_or_raise_by_name(session, name, for_update=True)
@@ -62,8 +69,15 @@ def import_results(
             check_against_study(frame, study.tasks, study.size_labels())
         except InvalidInputError as mismatch:
             raise InvalidInputError(f"{', '.join(map(str, files))}: {mismatch}") from None
+        if beside is not None:
+            try:
+                check_affinity_against_study(beside[1], study.tasks, study.size_labels())
+            except InvalidInputError as mismatch:
+                raise InvalidInputError(f"{beside[0]}: {mismatch}") from None
         mismatches = cost_mismatches(frame, {size["label"]: size.get("cost", 1.0) for size in study.sizes})
         summary = store_results(session, study, frame.to_dict("records"), replace=replace)
+        matrices = None if beside is None else (
+            beside[0], import_affinity(session, study, beside[1].to_dict("records"), replace=replace))
     if mismatches:
         tasks, size, imported, declared = mismatches[0]
         print_note(f"{counted(len(mismatches), 'candidate')} in the file {'has' if len(mismatches) == 1 else 'have'} a "
@@ -78,13 +92,33 @@ def import_results(
         print_note(f"the file gives results to networks that had jobs: {'; '.join(settled)} (a network's losses "
                    "come from one run, imported or trained)")
     if json_output:
-        emit_json(dataclasses.asdict(summary))
+        affinity_json = None if matrices is None else {"file": str(matrices[0]), **dataclasses.asdict(matrices[1])}
+        emit_json({**dataclasses.asdict(summary), "affinity": affinity_json})
     else:
         console.print(
             f"Imported into [bold]{name}[/]: {counted(summary.results_added, 'result')} added, "
             f"{summary.results_replaced} replaced, {summary.results_unchanged} unchanged; "
             f"{counted(summary.candidates_added, 'new candidate')}."
+            + (f" {_matrices_text(*matrices)}" if matrices is not None else "")
         )
+
+
+def _read_affinity_beside(fmt: ImportFormat, files: list[Path]) -> tuple[Path, pd.DataFrame] | None:
+    """The affinity file beside an exchange CSV and its checked matrices, if there is one: there is none
+    for an export of a study without a matrix or one written before matrices were exported (both import
+    as they did)."""
+    if fmt is not ImportFormat.csv:
+        return None
+    path = affinity_path(files[0])
+    return (path, read_affinity_csv(path)) if path.exists() else None
+
+
+def _matrices_text(path: Path, matrices: AffinityImport) -> str:
+    """What the import did with the affinity file's matrices, one clause per outcome."""
+    parts = [f"{word} at {'size' if len(sizes) == 1 else 'sizes'} {', '.join(sizes)}"
+             for word, sizes in (("added", matrices.added), ("replaced", matrices.replaced),
+                                 ("unchanged", matrices.unchanged)) if sizes]
+    return f"Lookahead affinity matrix from {path}: {'; '.join(parts)}."
 
 
 def export_results(
@@ -92,23 +126,55 @@ def export_results(
     file: Annotated[Path, typer.Argument(help="CSV file to write (exchange format); '-' for standard output.")],
     db: DbOption = None,
 ) -> None:
-    """Export a study's results as the exchange CSV, which `taskgroup import` reads back."""
+    """Export a study's results as the exchange CSV, which `taskgroup import` reads back.
+
+    A lookahead affinity matrix (`taskgroup affinity measure`) is written beside FILE, as FILE's name
+    with .affinity.csv, which `taskgroup import` reads with FILE."""
     with open_store(db).session() as session:
-        frame = results_frame(session, Study.find_or_raise_by_name(session, name))
+        study = Study.find_or_raise_by_name(session, name)
+        frame = results_frame(session, study)
+        affinity = load_affinity(session, study)
+        affinity["measurements"] = affinity["size"].map(affinity_measurements(session, study))
+        tasks, sizes = list(study.tasks), study.size_labels()
     if frame.empty:
         raise InvalidInputError(f"study {name!r} has no results to export")
     if str(file) == "-":
         write_exchange_csv(frame, sys.stdout)
+        if not affinity.empty:
+            print_note(f"{name}'s lookahead affinity matrix is not part of the exchange CSV, so it was not written; "
+                       "export to a file to write it beside that file (FILE.affinity.csv)")
         return
-    if file.is_dir():
-        raise InvalidInputError(f"cannot write {file}: it is a folder; name the CSV file to write")
+    beside = affinity_path(file)
+    for path in (file, beside):
+        if path.is_dir():
+            raise InvalidInputError(f"cannot write {path}: it is a folder; name the CSV file to write")
     if not file.parent.is_dir():
         raise InvalidInputError(f"cannot write {file}: folder {file.parent} does not exist")
-    tmp = file.with_name(f".{file.name}.tmp")
+    writers: dict[Path, Callable[[TextIO], None]] = {file: lambda handle: write_exchange_csv(frame, handle)}
+    if not affinity.empty:
+        writers[beside] = lambda handle: write_affinity_csv(affinity, handle, tasks=tasks, sizes=sizes)
+    _write_files(writers)
+    wrote = f"Wrote {counted(len(frame), 'result')} of [bold]{name}[/] to {file}"
+    if not affinity.empty:
+        labels = list(dict.fromkeys(affinity["size"]))
+        wrote += f" and its lookahead affinity matrix ({'size' if len(labels) == 1 else 'sizes'} {', '.join(labels)}) to {beside}"
+    elif beside.exists():
+        beside.unlink()
+        print_note(f"removed {beside}, an earlier export's affinity matrix: {name} has none, and `taskgroup import` "
+                   f"would have read it with {file}")
+    console.print(wrote)
+
+
+def _write_files(writers: Mapping[Path, Callable[[TextIO], None]]) -> None:
+    """Write every file through a temporary one and rename them all only once all were written, so a
+    failed export leaves neither a half-written file nor a results file beside an old matrix."""
+    temporary = {path: path.with_name(f".{path.name}.tmp") for path in writers}
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            write_exchange_csv(frame, handle)
-        tmp.replace(file)
+        for path, write in writers.items():
+            with open(temporary[path], "w", newline="", encoding="utf-8") as handle:
+                write(handle)
+        for path, tmp in temporary.items():
+            tmp.replace(path)
     finally:
-        tmp.unlink(missing_ok=True)  # after a failed write or rename: no half-written file is left behind
-    console.print(f"Wrote {counted(len(frame), 'result')} of [bold]{name}[/] to {file}")
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)  # after a failed write or rename: no half-written file is left behind

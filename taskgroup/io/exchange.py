@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -29,9 +29,15 @@ def canonical_tasks(tasks: Iterable[str]) -> str:
 
 def read_exchange_csv(path: Path) -> pd.DataFrame:
     """Parse and validate an exchange CSV; raise InvalidInputError naming the file, line and problem."""
+    return read_csv_file(path, _parse)
+
+
+def read_csv_file(path: Path, parse: Callable[["csv._reader", Path], pd.DataFrame]) -> pd.DataFrame:
+    """`parse(reader, path)` on a UTF-8 CSV file, its opening and decoding errors as one InvalidInputError
+    naming the file: shared by the exchange CSV and the affinity file beside it."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
-            return _parse(csv.reader(handle), path)
+            return parse(csv.reader(handle), path)
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: no such file") from None
     except IsADirectoryError:

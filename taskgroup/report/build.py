@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from taskgroup.affinity import AFFINITY_COLUMNS, matrix_table
+from taskgroup.affinity import AFFINITY_COLUMNS, corner_label, matrix_table
 from taskgroup.estimators.lookahead import study_scaling
 from taskgroup.report import figures
 from taskgroup.report.affinity import gain_matrix, mutual_gains, pair_gains
@@ -126,7 +126,7 @@ def _affinity_section(data: ReportInput) -> Section:
     tables = [Table("affinity", "Gain of each task with each partner (fraction of its loss alone)", gains),
               Table("affinity_pairs", "Mutual gain of each pair (mean of its two tasks' gains)", mutual_gains(gains))]
     for size in dict.fromkeys(gains["size"]):
-        matrix = gain_matrix(gains, size, data.tasks).reset_index(names="task")
+        matrix = gain_matrix(gains, size, data.tasks).reset_index(names=corner_label("task", "partner"))
         tables.append(Table(f"affinity_matrix_{size}", f"Gain matrix, {size} size (row task trained with column task)", matrix))
     text = (
         "For task a trained with partner b: (loss of a alone - loss of a in the pair) / loss of a alone, "
@@ -135,7 +135,7 @@ def _affinity_section(data: ReportInput) -> Section:
     if gains.empty:
         text += " No single-task and pair networks of the same size have test results, so there is nothing to show."
     for size in dict.fromkeys(data.lookahead_affinity["size"]):
-        matrix = matrix_table(data.lookahead_affinity, size).reset_index(names="source")
+        matrix = matrix_table(data.lookahead_affinity, size, data.tasks).reset_index(names=corner_label("source", "target"))
         tables.append(Table(f"lookahead_affinity_{size}", f"Lookahead affinity, {size} size (row: task stepped on; "
                             "column: relative drop of that task's loss)", matrix))
     if not data.lookahead_affinity.empty:

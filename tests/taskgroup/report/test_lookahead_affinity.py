@@ -15,13 +15,14 @@ from tests.taskgroup.cli.helpers import run_json, run_ok
 TASKS = ("a", "b", "c")
 
 
-def import_study(tmp_path) -> None:
-    """Singles, pairs and the triple of three tasks, imported (no training)."""
-    run_ok("study", "create", "s", "--tasks", ",".join(TASKS), "--sizes", "full=1.0")
-    losses = {"a": 1.0, "b": 2.0, "c": 3.0, "a+b": 0.9, "a+c": 1.2, "b+c": 1.1, "a+b+c": 1.05}
+def import_study(tmp_path, tasks: tuple[str, ...] = TASKS) -> None:
+    """Singles, pairs and the triple of three tasks (`tasks`, in the study's order), imported (no training)."""
+    run_ok("study", "create", "s", "--tasks", ",".join(tasks), "--sizes", "full=1.0")
+    a, b, c = sorted(tasks)
+    losses = {a: 1.0, b: 2.0, c: 3.0, f"{a}+{b}": 0.9, f"{a}+{c}": 1.2, f"{b}+{c}": 1.1, f"{a}+{b}+{c}": 1.05}
     lines = ["tasks,size,cost,stage,split,task,loss"] + [
-        f"{tasks},full,1,full,{split},{task},{loss * (1 + 0.1 * i)}"
-        for tasks, loss in losses.items() for i, task in enumerate(tasks.split("+")) for split in ("val", "test")
+        f"{group},full,1,full,{split},{task},{loss * (1 + 0.1 * i)}"
+        for group, loss in losses.items() for i, task in enumerate(group.split("+")) for split in ("val", "test")
     ]
     csv = tmp_path / "results.csv"
     csv.write_text("\n".join(lines) + "\n")
@@ -40,9 +41,9 @@ def test_report_shows_the_stored_lookahead_matrix(tmp_path):
     run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv,md,json", "--estimators", "exact,lookahead")
     document = json.loads((tmp_path / "report" / "report.json").read_text())
     [section] = [section for section in document["sections"] if section["id"] == "affinity"]
-    assert {row["source"]: row for row in section["tables"]["lookahead_affinity_full"]}["a"]["b"] == values["a", "b"]
-    table = pd.read_csv(tmp_path / "report" / "tables" / "lookahead_affinity_full.csv").set_index("source")
-    assert sorted(table.index) == sorted(table.columns) == list(TASKS)
+    assert {row["source \\ target"]: row for row in section["tables"]["lookahead_affinity_full"]}["a"]["b"] == values["a", "b"]
+    table = pd.read_csv(tmp_path / "report" / "tables" / "lookahead_affinity_full.csv", index_col="source \\ target")
+    assert list(table.index) == list(table.columns) == list(TASKS)
     for source in TASKS:
         for target in TASKS:
             assert table.loc[source, target] == pytest.approx(shown[source][target])
@@ -78,3 +79,33 @@ def test_report_without_a_lookahead_matrix_has_no_such_table(tmp_path):
     run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv")
     assert not list((tmp_path / "report" / "tables").glob("lookahead_affinity_*.csv"))
     assert (tmp_path / "report" / "tables" / "affinity.csv").exists()
+
+
+def test_every_affinity_matrix_follows_the_studys_task_order_under_one_header_convention(tmp_path):
+    """The report's gain matrix was in the study's order headed `task`, its lookahead matrix in alphabetical
+    order headed `source`, and `affinity show` alphabetical too: now all three follow the study's order
+    and name their rows and columns in the corner (`rows \\ columns`), as do the files `export` writes."""
+    tasks = ("normal", "depth", "edge")
+    import_study(tmp_path, tasks)
+    with open_store(None).session() as session:
+        rows = [{"size": "full", "source": s, "target": t, "affinity": 0.01 * (i + 1) + 0.001 * j}
+                for i, s in enumerate(tasks) for j, t in enumerate(tasks)]
+        store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=3)
+    run_ok("report", "s", "--out", str(tmp_path / "report"), "--format", "csv", "--estimators", "exact,lookahead")
+    headers = {name: (tmp_path / "report" / "tables" / f"{name}.csv").read_text().splitlines()[0]
+               for name in ("affinity_matrix_full", "lookahead_affinity_full")}
+    assert headers == {"affinity_matrix_full": "task \\ partner,normal,depth,edge",
+                       "lookahead_affinity_full": "source \\ target,normal,depth,edge"}
+    for name in headers:
+        table = pd.read_csv(tmp_path / "report" / "tables" / f"{name}.csv", index_col=0)
+        assert list(table.index) == list(table.columns) == list(tasks)
+    lookahead = pd.read_csv(tmp_path / "report" / "tables" / "lookahead_affinity_full.csv", index_col=0)
+    assert lookahead.loc["depth", "edge"] == pytest.approx(0.022)  # row: stepped on, column: its effect
+
+    shown = [line.split() for line in run_ok("affinity", "show", "s").output.splitlines() if "│" in line or "┃" in line]
+    assert [cells[1] for cells in shown[1:]] == list(tasks)  # rows
+    assert [cell for cell in shown[0] if cell != "┃"] == ["source", "\\", "target", *tasks]  # header
+
+    run_ok("export", "s", str(tmp_path / "out.csv"))
+    exported = (tmp_path / "out.affinity.csv").read_text().splitlines()
+    assert [tuple(line.split(",")[1:3]) for line in exported[1:]] == [(s, t) for s in tasks for t in tasks]

@@ -65,7 +65,7 @@ def test_affinity_csv_equals_hand_computation_from_the_files(reference_report, r
         alone = raw[(row["task"], "full")][row["task"]]
         together = raw[("+".join(sorted([row["task"], row["partner"]])), "full")][row["task"]]
         assert row["gain"] == pytest.approx((alone - together) / alone, abs=1e-12)
-    matrix = pd.read_csv(reference_report["out"] / "tables" / "affinity_matrix_full.csv", index_col="task")
+    matrix = pd.read_csv(reference_report["out"] / "tables" / "affinity_matrix_full.csv", index_col="task \\ partner")
     assert matrix.loc["segment", "depth"] == pytest.approx((0.07662 - 0.07419) / 0.07662)
     assert math.isnan(matrix.loc["depth", "depth"])
 

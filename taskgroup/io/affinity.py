@@ -1,0 +1,122 @@
+"""The affinity file that travels beside an exchange CSV: a study's lookahead affinity matrices.
+
+The results exchange CSV is a contract other tools read (DESIGN.md), so the matrices measured by
+`taskgroup affinity measure` are not added to it: `taskgroup export` writes them to a second file
+beside it (`affinity_path`) and `taskgroup import` reads that file when it is there, so a study
+moved between databases keeps what the lookahead estimator needs. Long form, one line per entry,
+`size,source,target,affinity,measurements`, in the study's size and task order; every line is
+checked before anything is written, as for the exchange CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from taskgroup.errors import InvalidInputError
+from taskgroup.io.exchange import read_csv_file
+from taskgroup.numbers import finite_number
+
+AFFINITY_FILE_COLUMNS = ("size", "source", "target", "affinity", "measurements")
+"""The file's header: the stored long form (taskgroup.affinity.AFFINITY_COLUMNS) and how many
+lookahead measurements each size's matrix averages."""
+
+
+def affinity_path(results_path: Path) -> Path:
+    """The affinity file of an exchange CSV: `results.csv` -> `results.affinity.csv`."""
+    return results_path.with_name(f"{results_path.stem}.affinity.csv")
+
+
+def read_affinity_csv(path: Path) -> pd.DataFrame:
+    """Parse and validate an affinity file (AFFINITY_FILE_COLUMNS): every size a complete square
+    matrix with one measurement count; InvalidInputError naming the file, line and problem otherwise."""
+    return read_csv_file(path, _parse)
+
+
+def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
+    header = next(reader, None)
+    if header is None:
+        raise InvalidInputError(f"{path}: empty file, expected a header {','.join(AFFINITY_FILE_COLUMNS)}")
+    header = [name.strip() for name in header]
+    if sorted(header) != sorted(AFFINITY_FILE_COLUMNS):
+        raise InvalidInputError(
+            f"{path}, line 1: header must have the columns {','.join(AFFINITY_FILE_COLUMNS)}, got {','.join(header)}"
+        )
+    order = [header.index(name) for name in AFFINITY_FILE_COLUMNS]
+    rows: list[tuple[str, str, str, float, int]] = []
+    first_line: dict[tuple[str, str, str], int] = {}
+    count_of: dict[str, tuple[int, int]] = {}
+    for fields in reader:
+        line = reader.line_num
+        if not fields or all(not field.strip() for field in fields):
+            continue
+        if len(fields) != len(AFFINITY_FILE_COLUMNS):
+            raise InvalidInputError(f"{path}, line {line}: expected {len(AFFINITY_FILE_COLUMNS)} fields, got {len(fields)}")
+        size, source, target, value, measurements = (fields[i].strip() for i in order)
+        where = f"{path}, line {line}"
+        for column, text in (("size", size), ("source", source), ("target", target)):
+            if not text:
+                raise InvalidInputError(f"{where}: {column} is empty")
+        row = (size, source, target, finite_number(value, f"{where}: affinity"), _count(measurements, where))
+        previous = first_line.setdefault((size, source, target), line)
+        if previous != line:
+            raise InvalidInputError(f"{where}: the affinity of {source} onto {target} (size {size}) is given again "
+                                    f"(first on line {previous})")
+        first_count = count_of.setdefault(size, (line, row[4]))
+        if first_count[1] != row[4]:
+            raise InvalidInputError(f"{where}: measurements {row[4]} of size {size} contradicts {first_count[1]} "
+                                    f"on line {first_count[0]} (a size's matrix is one measurement run)")
+        rows.append(row)
+    if not rows:
+        raise InvalidInputError(f"{path}: no affinity rows after the header")
+    frame = pd.DataFrame(rows, columns=list(AFFINITY_FILE_COLUMNS))
+    _check_square(frame, path)
+    return frame
+
+
+def _count(text: str, where: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise InvalidInputError(f"{where}: measurements must be a positive whole number, got {text!r}")
+    return int(text)
+
+
+def _check_square(frame: pd.DataFrame, path: Path) -> None:
+    """Every size names the affinity of each of its tasks onto each (the estimator normalises by the
+    diagonal, so a missing entry would silently change its predictions)."""
+    for size, rows in frame.groupby("size", sort=False):
+        tasks = list(dict.fromkeys([*rows["source"], *rows["target"]]))
+        given = set(zip(rows["source"], rows["target"], strict=True))
+        missing = next(((s, t) for s in tasks for t in tasks if (s, t) not in given), None)
+        if missing is not None:
+            raise InvalidInputError(f"{path}: the matrix of size {size} lacks the affinity of {missing[0]} onto "
+                                    f"{missing[1]} (it needs one line for every source and target of {', '.join(tasks)})")
+
+
+def check_affinity_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterable[str]) -> None:
+    """Refuse matrices naming tasks or sizes the study does not have."""
+    known_tasks, known_sizes = set(tasks), set(sizes)
+    for row in frame.itertuples(index=False):
+        unknown = next((name for name in (row.source, row.target) if name not in known_tasks), None)
+        if unknown is not None:
+            raise InvalidInputError(f"unknown task {unknown!r} in the affinity matrix "
+                                    f"(study tasks: {', '.join(sorted(known_tasks))})")
+        if row.size not in known_sizes:
+            raise InvalidInputError(f"unknown size {row.size!r} in the affinity matrix "
+                                    f"(study sizes: {', '.join(sorted(known_sizes))})")
+
+
+def write_affinity_csv(frame: pd.DataFrame, handle: TextIO, *, tasks: Sequence[str], sizes: Sequence[str]) -> None:
+    """Write `frame` (AFFINITY_FILE_COLUMNS) in the study's size and task order (as every affinity table
+    taskgroup writes), floats in their shortest exact form so import round-trips."""
+    task_order = {name: i for i, name in enumerate(tasks)}
+    size_order = {name: i for i, name in enumerate(sizes)}
+    ordered = sorted(frame[list(AFFINITY_FILE_COLUMNS)].itertuples(index=False),
+                     key=lambda row: (size_order[row.size], task_order[row.source], task_order[row.target]))
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(AFFINITY_FILE_COLUMNS)
+    for row in ordered:
+        writer.writerow([row.size, row.source, row.target, repr(float(row.affinity)), int(row.measurements)])
