@@ -40,6 +40,8 @@ def _hwc(array: np.ndarray, channels: int, path: Path) -> np.ndarray:
 
 IMAGE_SLACK = 1e-3
 """Rounding a preprocessing step may leave outside [0,1] (clipped); anything further is another scale."""
+LABEL_SLACK = 1e-3
+"""How far a stored class index may be from a whole number (float rounding) before it is refused."""
 
 
 def _finite(path: Path) -> np.ndarray:
@@ -87,9 +89,13 @@ class NYUv2Dataset(Dataset):
             if array.shape[:2] != rgb.shape[1:]:
                 raise InvalidInputError(f"corrupt numpy file: {path} (size {array.shape[:2]}, image is {rgb.shape[1:]})")
             if task == "segment":
-                labels = np.rint(_hwc(array, 1, path)[0]).astype(np.int64)
+                classes = _hwc(array, 1, path)[0]
+                labels = np.rint(classes).astype(np.int64)
                 if labels.max(initial=-1) >= CLASSES or labels.min(initial=0) < -1:
                     raise InvalidInputError(f"corrupt numpy file: {path} (classes must be -1..{CLASSES - 1})")
+                if np.abs(classes - labels).max(initial=0.0) > LABEL_SLACK:  # a resized or blended label map
+                    raise InvalidInputError(f"corrupt numpy file: {path} (classes must be whole numbers -1..{CLASSES - 1}, "
+                                            f"found {classes.flat[np.argmax(np.abs(classes - labels))]:g})")
                 item["segment_mask"] = torch.from_numpy(labels >= 0)[None]
                 item["segment"] = torch.from_numpy(np.maximum(labels, 0))
             elif task == "depth":
@@ -98,6 +104,11 @@ class NYUv2Dataset(Dataset):
                 item["depth"] = torch.from_numpy(np.maximum(depth, 0.0))
             else:
                 normal = _hwc(array, 3, path)
+                if normal.size and np.abs(normal).max() > 1.0 + IMAGE_SLACK:
+                    raise InvalidInputError(
+                        f"corrupt numpy file: {path} (normals must be in [-1,1], found [{normal.min():g}, "
+                        f"{normal.max():g}]; map a 0..255 normal map with value/127.5 - 1)"
+                    )
                 item["normal_mask"] = torch.from_numpy(np.linalg.norm(normal, axis=0, keepdims=True) > 0.5)
                 item["normal"] = torch.from_numpy(np.clip(normal, -1.0, 1.0))
         return item

@@ -269,6 +269,25 @@ def test_nyuv2_refuses_non_finite_or_non_numeric_arrays_naming_the_file(tmp_path
         splits["test"][0]
 
 
+def test_nyuv2_refuses_fractional_classes_and_normals_outside_minus_1_1_instead_of_rounding_or_clipping(tmp_path: Path) -> None:
+    """A bilinearly resized label map (class 2.5 between 2 and 3) used to be rounded into classes no
+    pixel had, and a 0..255 normal map clipped to (1, 1, 1) everywhere: both trained silently."""
+    write_nyuv2(tmp_path)
+    splits = load_splits(DatasetSpec("nyuv2", tmp_path), ["segment", "normal"])
+    label = tmp_path / "train" / "label" / "1.npy"
+    classes = np.load(label)
+    classes[2, 3] = 2.5
+    np.save(label, classes)
+    with pytest.raises(InvalidInputError, match="corrupt numpy file: .*train/label/1.npy \\(classes must be whole numbers -1..12, found 2.5\\)"):
+        splits["train"][1]
+    np.save(label, np.rint(classes) + 1e-5)  # float rounding of whole numbers is no resize
+    assert splits["train"][1]["segment"].dtype == torch.int64
+    normal = tmp_path / "val" / "normal" / "0.npy"
+    np.save(normal, ((np.load(normal) + 1) * 127.5).astype(np.float32))
+    with pytest.raises(InvalidInputError, match="corrupt numpy file: .*val/normal/0.npy \\(normals must be in \\[-1,1\\], found \\[.*value/127.5 - 1"):
+        splits["test"][0]
+
+
 def test_nyuv2_refuses_images_outside_0_1_instead_of_clipping_them(tmp_path: Path) -> None:
     write_nyuv2(tmp_path)
     splits = load_splits(DatasetSpec("nyuv2", tmp_path), ["depth"])
