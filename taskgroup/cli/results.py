@@ -93,7 +93,7 @@ def export_results(
     db: DbOption = None,
 ) -> None:
     """Export a study's results as the exchange CSV, which `taskgroup import` reads back."""
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         frame = results_frame(session, Study.find_or_raise_by_name(session, name))
     if frame.empty:
         raise InvalidInputError(f"study {name!r} has no results to export")
