@@ -4,11 +4,12 @@ SQLite by default, any SQLAlchemy URL (PostgreSQL included) by `--db URL` or `TA
 This package imports nothing from `taskgroup` or `jobs`.
 """
 
-from db.errors import ConflictError, NotFoundError, SchemaVersionError, StorageError
+from db.errors import ConflictError, MissingDatabaseError, NotFoundError, SchemaVersionError, StorageError
 from db.store import Store, default_url, open_store
 
 __all__ = [
     "ConflictError",
+    "MissingDatabaseError",
     "NotFoundError",
     "SchemaVersionError",
     "StorageError",

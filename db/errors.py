@@ -1,5 +1,7 @@
 """Storage errors, raised instead of driver exceptions so callers see one clear message."""
 
+from __future__ import annotations
+
 
 class StorageError(Exception):
     """Base class: something about the database the user must act on."""
@@ -11,6 +13,16 @@ class NotFoundError(StorageError):
 
 class ConflictError(StorageError):
     """A write that contradicts stored data (a duplicate name, a conflicting result)."""
+
+
+class MissingDatabaseError(StorageError):
+    """A command that only reads was given a database taskgroup never made (a mistyped path, an empty
+    server database): refused rather than created, so a typo leaves nothing behind."""
+
+    @classmethod
+    def at(cls, url: str, reason: str) -> MissingDatabaseError:
+        """The error for `url` (one message argument, so it pickles like any exception)."""
+        return cls(f"no taskgroup database at {url}: {reason} (create a study first with `taskgroup study create`)")
 
 
 class SchemaVersionError(StorageError):

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from db.errors import SchemaVersionError
+from db.errors import MissingDatabaseError, SchemaVersionError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -62,7 +62,8 @@ def check_upgradable(engine: Engine) -> None:
 def check_schema(engine: Engine, *, create: bool) -> None:
     """Refuse a database of another schema version with a message that says what to run.
 
-    A database with no tables at all is new: it is created at the head revision when `create`.
+    A database with no tables at all is new: it is created at the head revision when `create`, else
+    refused (a command that only reads must not turn a mistyped server database into a taskgroup one).
     """
     current = current_revision(engine)
     head = head_revision()
@@ -73,7 +74,7 @@ def check_schema(engine: Engine, *, create: bool) -> None:
         if create:
             upgrade_to_head(engine)
             return
-        raise SchemaVersionError("the database is empty; run `taskgroup db upgrade` to create it")
+        raise MissingDatabaseError.at(engine.url.render_as_string(hide_password=True), "it has no taskgroup tables")
     raise SchemaVersionError(
         f"the database schema is at revision {current}, this taskgroup needs {head}: "
         "run `taskgroup db upgrade` (with the same --db) to migrate it"

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.errors import ConflictError, StorageError
+from db.errors import ConflictError, MissingDatabaseError, StorageError
 from db.migrations_api import check_schema, check_upgradable, current_revision, upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -90,10 +90,17 @@ def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
 
 
 class Store:
-    """A database at one URL: checked against this code's schema version, handing out sessions."""
+    """A database at one URL: checked against this code's schema version, handing out sessions.
+
+    `create=False` is for commands that only read: a SQLite file that does not exist, or a database
+    without taskgroup's tables, is a `MissingDatabaseError` and nothing is made (a mistyped path must
+    not leave an empty database behind, and "no study" would hide the typo).
+    """
 
     def __init__(self, url: str, *, create: bool = True, check: bool = True, create_folder: bool = True) -> None:
         self.url = normalise_url(url)
+        if not create and (path := sqlite_file(self.url)) is not None and not path.exists():
+            raise MissingDatabaseError.at(self.display_url, "the file does not exist")  # connecting would create it
         with self._open_errors():
             self.engine = create_db_engine(self.url, create_folder=create_folder)
             if check:
@@ -159,7 +166,8 @@ class Store:
 
 
 def open_store(url: str | None = None, *, create: bool = True, check: bool = True) -> Store:
-    """The store at `url`, or at `default_url()`; a new empty database is created at the head revision.
+    """The store at `url`, or at `default_url()`; with `create`, a new empty database is created at the
+    head revision, else refused (commands that only read pass `create=False`).
 
     Only the default location (TASKGROUP_HOME) gets its folder made: a path the user names (`--db`,
     TASKGROUP_DB) must be in a folder that exists, so a typo is an error instead of a new database.

@@ -76,53 +76,63 @@ class JobQueue:
 
     def claim(self, worker: str, device: str, *, reclaim: bool = True) -> Claim | None:
         """Take the next queued job, or (with `reclaim`) a running one whose heartbeat is older than the
-        grace period of the worker that holds it (`worker_gone`); the job then keeps this worker's.
+        grace period of the worker that holds it (`worker_gone`) and that has attempts left; the job
+        then keeps this worker's grace. Returns None when nothing can be claimed now.
 
-        A stale job that has used all its attempts is marked `failed` instead and the search goes on.
-        Returns None when nothing can be claimed now.
+        A stale job whose attempts are used up is not taken: `give_up_stale` marks it failed.
         """
         with self.store.session(immediate=True) as session:
-            while True:
-                job = session.scalars(self._next_claimable(reclaim)).first()
-                if job is None:
-                    return None
-                previous = job.worker if job.state == "running" else None
-                if previous is not None and job.attempts >= self.settings.max_attempts:
-                    session.execute(
-                        update(Job).where(Job.id == job.id).values(
-                            state="failed",
-                            finished_at=database_now(self.dialect),
-                            error=f"worker {previous} stopped sending heartbeats during attempt {job.attempts} "
-                            f"of {self.settings.max_attempts}; giving up",
-                        )
-                    )
-                    continue
-                attempt = job.attempts + 1
-                values: dict[str, Any] = {
-                    "state": "running",
-                    "worker": worker,
-                    "device": device,
-                    "attempts": attempt,
-                    "started_at": database_now(self.dialect),
-                    "heartbeat_at": database_now(self.dialect),
-                    "grace": self.settings.grace,
-                }
-                if previous is not None:
-                    values["error"] = f"reclaimed from worker {previous}, whose heartbeat stopped"
-                session.execute(update(Job).where(Job.id == job.id).values(**values))
-                return self._claim_of(session, job, worker, device, attempt, previous)
+            job = session.scalars(self._next_claimable(reclaim)).first()
+            if job is None:
+                return None
+            previous = job.worker if job.state == "running" else None
+            attempt = job.attempts + 1
+            values: dict[str, Any] = {
+                "state": "running",
+                "worker": worker,
+                "device": device,
+                "attempts": attempt,
+                "started_at": database_now(self.dialect),
+                "heartbeat_at": database_now(self.dialect),
+                "grace": self.settings.grace,
+            }
+            if previous is not None:
+                values["error"] = f"reclaimed from worker {previous}, whose heartbeat stopped"
+            session.execute(update(Job).where(Job.id == job.id).values(**values))
+            return self._claim_of(session, job, worker, device, attempt, previous)
+
+    def give_up_stale(self) -> list[str]:
+        """Mark failed every running job whose worker is gone during its last attempt (reclaiming it
+        would exceed --max-attempts). Returns one line per job, naming it and its gone worker: the
+        worker that gave up on them counts and logs them, since no attempt of its own failed."""
+        gave_up: list[str] = []
+        with self.store.session(immediate=True) as session:
+            out_of_attempts = select(Job).where(Job.study_id == self.study_id, worker_gone(self.dialect),
+                                                Job.attempts >= self.settings.max_attempts).order_by(Job.id)
+            for job in session.scalars(self._locked(out_of_attempts)).all():
+                error = (f"worker {job.worker} stopped sending heartbeats during attempt {job.attempts} "
+                         f"of {self.settings.max_attempts}; giving up")
+                session.execute(update(Job).where(Job.id == job.id).values(
+                    state="failed", finished_at=database_now(self.dialect), error=error))
+                candidate = session.get(Candidate, job.candidate_id)
+                assert candidate is not None  # a foreign key guarantees it
+                gave_up.append(f"job {job.id} {candidate.tasks}@{candidate.size} ({job.stage}): {error}")
+        return gave_up
 
     def _next_claimable(self, reclaim: bool) -> Any:
-        stmt = (
+        """The study's next queued job or (with `reclaim`) stale running one with attempts left."""
+        stale = and_(worker_gone(self.dialect), Job.attempts < self.settings.max_attempts)
+        return self._locked(
             select(Job)
-            .where(Job.study_id == self.study_id,
-                   or_(Job.state == "queued", worker_gone(self.dialect)) if reclaim else Job.state == "queued")
+            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale) if reclaim else Job.state == "queued")
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
         )
-        if self.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return stmt
+
+    def _locked(self, stmt: Any) -> Any:
+        """`stmt` locking the rows it reads; on PostgreSQL skipping those another worker has locked
+        (SQLite's immediate transaction already holds the whole database)."""
+        return stmt.with_for_update(skip_locked=True) if self.dialect.name == "postgresql" else stmt
 
     def _claim_of(
         self, session: Session, job: Job, worker: str, device: str, attempt: int, previous: str | None

@@ -43,11 +43,14 @@ def worker_name(slot: str = "") -> str:
 
 @dataclass
 class WorkerSummary:
-    """What one worker did, for the CLI and the tests."""
+    """What one worker did, for the CLI and the tests. `failed` counts every job this worker marked
+    failed; `failed_stale` those of them it did not run: a gone worker's job out of attempts, which
+    the worker that finds it gives up on (without it, `failed 0` hid a job this run failed)."""
 
     worker: str
     done: int = 0
     failed: int = 0
+    failed_stale: int = 0
     requeued: int = 0
     released: int = 0
     lost: int = 0
@@ -137,6 +140,7 @@ class Worker:
         summary = WorkerSummary(self.name)
         ran = 0
         while not stop.is_set() and (max_jobs is None or ran < max_jobs):
+            self._give_up_stale(summary)
             claim = self._retry(lambda: self.queue.claim(self.name, self.device, reclaim=self._may_reclaim()), "claiming a job")
             if claim is None:
                 if not self._retry(self.queue.has_open_jobs, "reading the queue"):
@@ -146,6 +150,16 @@ class Worker:
             self._execute(claim, stop, summary)
             ran += 1
         return summary
+
+    def _give_up_stale(self, summary: WorkerSummary) -> None:
+        """Fail the stale jobs out of attempts (only when stale jobs may be reclaimed: after an outage
+        every heartbeat is old), counted and logged as this worker's doing."""
+        gave_up = self._retry(lambda: self.queue.give_up_stale() if self._may_reclaim() else [],
+                              "failing stale jobs out of attempts")
+        for line in gave_up:
+            log.error("%s", line)
+        summary.failed += len(gave_up)
+        summary.failed_stale += len(gave_up)
 
     def _execute(self, claim: Claim, stop: threading.Event, summary: WorkerSummary) -> None:
         resumed = claim.checkpoint_dir.is_dir() and any(claim.checkpoint_dir.iterdir())

@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import threading
+from dataclasses import fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -361,5 +362,6 @@ class RayDriver:
         """Sum the one-job summaries per Ray worker process (host:pid:device), which Ray reuses."""
         key = summary.worker.rsplit(":", 1)[0]
         total = self.summaries.setdefault(key, WorkerSummary(key))
-        for field in ("done", "failed", "requeued", "released", "lost"):
-            setattr(total, field, getattr(total, field) + getattr(summary, field))
+        for field in fields(WorkerSummary):
+            if field.name != "worker":
+                setattr(total, field.name, getattr(total, field.name) + getattr(summary, field.name))

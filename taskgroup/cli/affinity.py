@@ -187,7 +187,7 @@ def show(
 ) -> None:
     """Show the stored affinity matrices: entry (row i, column j) is how much a step on task i's loss
     lowered task j's loss, relative to j's loss (positive: i helps j)."""
-    store = open_store(db)
+    store = open_store(db, create=False)
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         frame, tasks = load_affinity(session, study), list(study.tasks)

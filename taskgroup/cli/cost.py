@@ -202,7 +202,7 @@ def _report(rows: list[tuple[int, str, str, float]], measured: list[CostMeasurem
 
 def _stored_report(name: str, db: str | None) -> list[dict[str, Any]]:
     """The records `cost` printed when it measured, from what it stored (measured candidates only)."""
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         measured = [c for c in Candidate.all_of_study(session, study.id)
                     if all(getattr(c, column) is not None for column in MEASURED_COLUMNS)]

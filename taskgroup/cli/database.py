@@ -30,7 +30,7 @@ def upgrade(db: NewDbOption = None, json_output: JsonOption = False) -> None:
 @db_app.command("current")
 def current(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Show the database's schema revision and the one this taskgroup needs."""
-    store = open_store(db, check=False)
+    store = open_store(db, create=False, check=False)  # an empty database is shown as empty, a missing file refused
     info = {"url": store.display_url, "revision": store.revision(), "head": head_revision()}
     if json_output:
         emit_json(info)

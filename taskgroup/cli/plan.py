@@ -99,7 +99,7 @@ def configure(
         if size is None:
             raise InvalidInputError(f"--candidate {candidate!r} needs a size: TASKS@SIZE, e.g. depth+normal@full")
         key = (tasks, size)
-    with open_store(db).session() as session:
+    with open_store(db, create=bool(settings or reset)).session() as session:  # showing only reads
         study = Study.find_or_raise_by_name(session, name)
         changed: dict[str, Any] = {}
         if settings or reset:

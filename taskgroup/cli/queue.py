@@ -27,7 +27,7 @@ def status(
     """Jobs by state, what is running where (with heartbeat age), what failed and why."""
     from jobs.status import study_status
 
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         report = study_status(session, Study.find_or_raise_by_name(session, name))
     if json_output:
         emit_json(report.to_json())

@@ -103,7 +103,7 @@ def gather_report_input(
     from taskgroup.report import ReportInput
 
     evidence = load_study_evidence(db, name, unit)
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         sizes = study.size_labels()
         candidates = candidates_frame(session, study)

@@ -130,7 +130,7 @@ def export_results(
 
     A lookahead affinity matrix (`taskgroup affinity measure`) is written beside FILE, as FILE's name
     with .affinity.csv, which `taskgroup import` reads with FILE."""
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         frame = results_frame(session, study)
         affinity = load_affinity(session, study)

@@ -61,7 +61,7 @@ class StudyEvidence:
 
 def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> StudyEvidence:
     """Read a study for selection; `unit` other than the declared `relative` needs measured costs."""
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         results = results_frame(session, study)
         candidates = candidates_frame(session, study)

@@ -271,7 +271,7 @@ def _open_dataset(spec: DatasetSpec, tasks: list[str]) -> dict[str, int]:
 @study_app.command("list")
 def list_studies(db: DbOption = None, json_output: JsonOption = False) -> None:
     """List the studies in the database."""
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         summaries = [study_summary(session, study) for study in Study.all(session)]
     if json_output:
         emit_json(summaries)
@@ -301,7 +301,7 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Show a study's definition, candidates and progress."""
-    with open_store(db).session() as session:
+    with open_store(db, create=False).session() as session:
         summary = study_summary(session, Study.find_or_raise_by_name(session, name))
     if json_output:
         emit_json(summary)

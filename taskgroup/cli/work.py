@@ -160,8 +160,9 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
         emit_json({"workers": [summary.__dict__ for summary in summaries], **report.to_json()})
     else:
         table = Table("worker", "done", "failed", "requeued", "released", "lost")
-        for s in summaries:
-            table.add_row(s.worker, str(s.done), str(s.failed), str(s.requeued), str(s.released), str(s.lost))
+        for s in summaries:  # failed: with those of gone workers, out of attempts, that it gave up on
+            failed = f"{s.failed} ({s.failed_stale} stale)" if s.failed_stale else str(s.failed)
+            table.add_row(s.worker, str(s.done), failed, str(s.requeued), str(s.released), str(s.lost))
         console.print(table)
         counts = report.counts
         console.print(f"[bold]{request.study}[/]: {counts['done']}/{report.total} done, {counts['queued']} queued, "

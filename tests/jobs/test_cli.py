@@ -345,3 +345,39 @@ def test_status_shows_a_failed_jobs_whole_error_in_80_columns():
     column = [cell.strip() for cell in header.split("┃")].index("error")
     cells = [line.split("│")[column].strip() for line in lines if line.startswith("│")]
     assert "".join(cells).replace(" ", "") == error.replace(" ", "") and max(map(len, lines)) <= 80
+
+
+def test_work_counts_a_gone_workers_job_it_gave_up_on_as_failed(tmp_path):
+    """A worker that found a dead worker's job stale on its last attempt marked it failed, and its
+    summary still said `failed 0`: the summary (and --json) count it now, as stale."""
+    from sqlalchemy import update
+
+    from db import open_store
+    from db.models import Job, Study
+    from jobs.clock import database_seconds_ago
+    from jobs.queue import JobQueue
+    from tests.jobs.helpers import settings
+    from tests.taskgroup.cli.helpers import run
+
+    def dead_worker_on_its_last_attempt() -> None:
+        store = open_store()
+        with store.session() as session:
+            study_id = Study.find_or_raise_by_name(session, "s").id
+        claim = JobQueue(store, study_id, settings(tmp_path)).claim("dead", "cpu")
+        with store.session() as session:
+            session.execute(update(Job).where(Job.id == claim.job_id).values(
+                attempts=3, heartbeat_at=database_seconds_ago(session.get_bind().dialect, 120)))
+
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")  # a, b and a+b
+    dead_worker_on_its_last_attempt()
+    result = run("work", "s", "--devices", "cpu", "--runner", "dry", "--json")
+    assert result.exit_code == 1 and "worker dead stopped sending heartbeats during attempt 3 of 3" in result.stderr
+    (worker,) = json.loads(result.stdout)["workers"]
+    assert (worker["done"], worker["failed"], worker["failed_stale"]) == (2, 1, 1)
+
+    run_ok("retry", "s")
+    dead_worker_on_its_last_attempt()
+    result = run("work", "s", "--devices", "cpu", "--runner", "dry")
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│"))
+    assert [cell.strip() for cell in row.split("│")[2:4]] == ["0", "1 (1 stale)"]  # done, failed

@@ -118,10 +118,27 @@ def test_a_job_is_failed_after_its_last_attempt_goes_stale(db_url, tmp_path):
     time.sleep(0.7)
     assert queue.claim("w2", "cpu").attempt == 2
     time.sleep(0.7)
-    assert queue.claim("w3", "cpu") is None
+    assert queue.claim("w3", "cpu") is None  # out of attempts: not taken, but given up on
+    assert queue.give_up_stale() == ["job 1 a@full (full): worker w2 stopped sending heartbeats during attempt 2 "
+                                     "of 2; giving up"]
     with store.session() as session:
         job = session.scalars(select(Job)).one()
     assert job.state == "failed" and "w2 stopped sending heartbeats during attempt 2 of 2" in job.error
+    assert queue.give_up_stale() == []
+
+
+def test_a_worker_counts_the_gone_workers_job_it_gives_up_on_as_failed(db_url, tmp_path, caplog):
+    """A dead worker's job on its last attempt was marked failed by the next worker, whose summary
+    said `failed 0`: it counts it now, as failed and as stale, and logs why."""
+    store = make_study(db_url, jobs=2)
+    dead = queue_of(store, tmp_path, max_attempts=3).claim("dead", "cpu")
+    with store.session() as session:
+        session.execute(update(Job).where(Job.id == dead.job_id).values(attempts=3))
+    last_heard_of(store, dead.job_id, seconds_ago=120)
+    summary = Worker(store, "s", "cpu", settings(tmp_path, max_attempts=3), build_runner("dry", {"steps": 1})).run()
+    assert (summary.done, summary.failed, summary.failed_stale, summary.requeued, summary.lost) == (1, 1, 1, 0, 0)
+    assert job_states(store) == {"done": 1, "failed": 1}
+    assert "worker dead stopped sending heartbeats during attempt 3 of 3; giving up" in caplog.text
 
 
 def test_a_failed_attempt_is_retried_until_attempts_run_out(db_url, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from db.migrations_api import current_revision, head_revision, upgrade_to_head
 from db.store import create_db_engine, normalise_url
@@ -85,8 +85,65 @@ def test_a_database_path_that_does_not_exist_is_refused_and_nothing_is_made(tmp_
     assert f"no database at {new}" in run_error("study", "list", "--db", str(new)) and not new.exists()
     run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(new))  # the command that makes a new one
     assert [study["name"] for study in run_json("study", "list", "--db", str(new))] == ["s"]
-    monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "first-run"))  # the default place is made on first use
-    assert run_json("study", "list") == [] and (tmp_path / "first-run" / "taskgroup.sqlite").is_file()
+    monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "first-run"))  # the default place is made on first write
+    run_ok("study", "create", "s", "--tasks", "a,b")
+    assert (tmp_path / "first-run" / "taskgroup.sqlite").is_file()
+
+
+# The commands that only read the database, with what they need to get as far as opening it.
+READ_ONLY_COMMANDS = (
+    ("status", "s"), ("study", "list"), ("study", "show", "s"), ("select", "s", "--budget", "2"),
+    ("sweep", "s", "--budgets", "1,2"), ("report", "s", "--out", "report"), ("export", "s", "s.csv"),
+    ("affinity", "show", "s"), ("cost", "s", "--stored"), ("configure", "s"),
+)
+
+
+def test_read_only_commands_refuse_a_default_database_that_does_not_exist_and_make_nothing(
+        tmp_path, monkeypatch, taskgroup_home):
+    """`taskgroup status` with no database yet (or TASKGROUP_HOME mistyped) used to create the folder and an
+    empty database, then say "no study named ..."; it is refused now, and writing commands still make it."""
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{taskgroup_home / 'taskgroup.sqlite'}"
+    for command in (*READ_ONLY_COMMANDS, ("db", "current")):
+        assert run_error(*command) == (f"error: no taskgroup database at {url}: the file does not exist "
+                                       "(create a study first with `taskgroup study create`)")
+    assert not any(tmp_path.iterdir())  # neither the home folder, nor the database, nor report's --out
+    run_ok("study", "create", "s", "--tasks", "a,b")
+    assert run_json("status", "s")["jobs"]["total"] == 0
+
+
+def test_read_only_commands_refuse_an_empty_sqlite_file_and_leave_it_empty(tmp_path):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    for command in READ_ONLY_COMMANDS:
+        assert (f"no taskgroup database at sqlite:///{empty}: it has no taskgroup tables"
+                in run_error(*command, "--db", str(empty)))
+    assert inspect(create_db_engine(f"sqlite:///{empty}")).get_table_names() == []  # nothing created in it
+    assert run_json("db", "current", "--db", str(empty))["revision"] is None  # db current says what it is
+
+
+@pytest.mark.postgres
+def test_read_only_commands_refuse_an_empty_postgresql_database_and_create_no_tables(postgres):
+    """An empty (or mistyped, but existing) PostgreSQL database was given taskgroup's tables by
+    `taskgroup status` or `study list`; only commands that write create them now."""
+    url = postgres.create_database("readonly_empty")
+    for command in READ_ONLY_COMMANDS:
+        assert run_error(*command, "--db", url) == (
+            f"error: no taskgroup database at {url}: it has no taskgroup tables "
+            "(create a study first with `taskgroup study create`)")
+    engine = create_db_engine(url)
+    assert inspect(engine).get_table_names() == []
+    assert run_json("db", "current", "--db", url)["revision"] is None
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", url)
+    assert run_json("status", "s", "--db", url)["jobs"]["total"] == 0
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_db_upgrade_creates_a_new_database_that_read_only_commands_then_open(db_url):
+    before = run_json("db", "upgrade", "--db", db_url)
+    assert (before["from"], before["to"]) == (None, head_revision())
+    assert run_json("study", "list", "--db", db_url) == []
 
 
 def test_an_in_memory_database_is_refused_by_every_command(tmp_path, monkeypatch):
@@ -126,7 +183,7 @@ def test_a_taskgroup_home_written_with_a_tilde_is_under_the_home_folder(tmp_path
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("TASKGROUP_HOME", "~/tg")
     monkeypatch.chdir(tmp_path)
-    assert run_json("study", "list") == []
+    run_ok("study", "create", "s", "--tasks", "a,b")
     assert (tmp_path / "tg" / "taskgroup.sqlite").is_file() and not (tmp_path / "~").exists()
 
 
