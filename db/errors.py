@@ -19,10 +19,12 @@ class MissingDatabaseError(StorageError):
     """A command that only reads was given a database taskgroup never made (a mistyped path, an empty
     server database): refused rather than created, so a typo leaves nothing behind."""
 
-    @classmethod
-    def at(cls, url: str, reason: str) -> MissingDatabaseError:
-        """The error for `url` (one message argument, so it pickles like any exception)."""
-        return cls(f"no taskgroup database at {url}: {reason} (create a study first with `taskgroup study create`)")
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, reason)  # both in `args`, so it pickles like any exception
+        self.url, self.reason = url, reason
+
+    def __str__(self) -> str:
+        return f"no taskgroup database at {self.url}: {self.reason} (create a study first with `taskgroup study create`)"
 
 
 class SchemaVersionError(StorageError):

@@ -74,7 +74,7 @@ def check_schema(engine: Engine, *, create: bool) -> None:
         if create:
             upgrade_to_head(engine)
             return
-        raise MissingDatabaseError.at(engine.url.render_as_string(hide_password=True), "it has no taskgroup tables")
+        raise MissingDatabaseError(engine.url.render_as_string(hide_password=True), "it has no taskgroup tables")
     raise SchemaVersionError(
         f"the database schema is at revision {current}, this taskgroup needs {head}: "
         "run `taskgroup db upgrade` (with the same --db) to migrate it"

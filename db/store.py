@@ -100,7 +100,7 @@ class Store:
     def __init__(self, url: str, *, create: bool = True, check: bool = True, create_folder: bool = True) -> None:
         self.url = normalise_url(url)
         if not create and (path := sqlite_file(self.url)) is not None and not path.exists():
-            raise MissingDatabaseError.at(self.display_url, "the file does not exist")  # connecting would create it
+            raise MissingDatabaseError(self.display_url, "the file does not exist")  # connecting would create it
         with self._open_errors():
             self.engine = create_db_engine(self.url, create_folder=create_folder)
             if check:

@@ -10,7 +10,7 @@ the networks with real losses, and warn when those contradict the affinities.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,17 +208,26 @@ def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
     return {"strength": scaling.strength, "offset": scaling.offset, "fitted_on": scaling.fitted_on}
 
 
-def note_if_contradicted(
-    name: str, estimator: str | Estimator, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame], possible: int
+def note_on_lookahead(
+    name: str, estimator: str | Estimator, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame], possible: int,
+    tasks: Sequence[str],
 ) -> None:
-    """For `select`, `sweep` and `finalize`: with the lookahead estimator, warn when the trained
-    networks gave its affinities no weight (its choices are then the singles' and the all-task network's),
-    unless all `possible` networks are trained: lookahead then predicts none, and no advice would help."""
+    """For `select`, `sweep` and `finalize`: with the lookahead estimator, say which tasks it cannot
+    estimate for (no single-task network trained), and warn when the trained networks gave its
+    affinities no weight (its choices are then the singles' and the all-task network's), unless all
+    `possible` networks are trained: lookahead then predicts none, and no advice would help."""
     from taskgroup.selection.results import fully_trained
 
     chosen = get_estimator(estimator)
-    if isinstance(chosen, LookaheadEstimator) and "affinity" in extras and len(fully_trained(results)) < possible:
-        warn_if_contradicted(chosen.scaling_for(Evidence(results, extras)), name, every_pair_trained(results))
+    if not isinstance(chosen, LookaheadEstimator) or "affinity" not in extras or len(fully_trained(results)) >= possible:
+        return
+    evidence = Evidence(results, extras)
+    if missing := chosen.without_singles(evidence, tasks):
+        print_note(f"lookahead estimates no network with {', '.join(missing)}: {'its' if len(missing) == 1 else 'their'} "
+                   f"single-task network{'' if len(missing) == 1 else 's'} {'has' if len(missing) == 1 else 'have'} no "
+                   f"full-stage loss yet, so the choice is only among networks with results (`taskgroup run {name} "
+                   "--estimator lookahead` trains them)")
+    warn_if_contradicted(chosen.scaling_for(evidence), name, every_pair_trained(results))
 
 
 def warn_if_contradicted(scaling: Scaling, name: str, pairs_trained: bool) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.affinity import note_if_contradicted
+from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note
 from taskgroup.cli.plan import planned
 from taskgroup.cli.select import UnitOption
@@ -93,7 +93,8 @@ def finalize(
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)
-        note_if_contradicted(name, estimator, evidence.results, evidence.extras, evidence.possible)
+        note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible,
+                          evidence.tasks)
         if json_output:
             emit_json({"study": name, **summary.to_json(), "left_out": _left_out_json(left_out)})
             return
@@ -113,7 +114,8 @@ def finalize(
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
                             quiet=json_output)
     if not explore:
-        note_if_contradicted(name, estimator, outcome.results, evidence.extras, evidence.possible)
+        note_on_lookahead(name, estimator, outcome.results, evidence.extras, evidence.possible,
+                          evidence.tasks)
     if json_output:
         emit_json({
             "study": name,

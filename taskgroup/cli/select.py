@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from taskgroup.cli.affinity import note_if_contradicted
+from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, StudyEvidence, check_any_feasible, check_estimable, estimator_names, load_study_evidence,
@@ -79,7 +79,7 @@ def select_command(
     if isinstance(selector.estimator, ExactEstimator):
         note_exact_scope(evidence)
     note_untrained(selection, evidence)
-    note_if_contradicted(name, estimator, evidence.results, evidence.extras, evidence.possible)
+    note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible, evidence.tasks)
 
 
 def note_exact_scope(evidence: StudyEvidence) -> None:
@@ -162,7 +162,8 @@ def sweep_command(
     if any(isinstance(selector.estimator, ExactEstimator) for selector in usable):
         note_exact_scope(evidence)
     for selector in usable:
-        note_if_contradicted(name, selector.estimator, evidence.results, evidence.extras, evidence.possible)
+        note_on_lookahead(name, selector.estimator, evidence.results, evidence.extras, evidence.possible,
+                          evidence.tasks)
 
 
 def _networks(networks: Any) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from db import open_store
+from db import MissingDatabaseError, open_store
 from db.models import MAX_CANDIDATE_TASKS, Affinity, Candidate, Job, Result, Study
 from jobs.settings import default_checkpoint_root
 from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json, parse_key_values, print_note
@@ -271,13 +271,18 @@ def _open_dataset(spec: DatasetSpec, tasks: list[str]) -> dict[str, int]:
 @study_app.command("list")
 def list_studies(db: DbOption = None, json_output: JsonOption = False) -> None:
     """List the studies in the database."""
-    with open_store(db, create=False).session() as session:
-        summaries = [study_summary(session, study) for study in Study.all(session)]
+    try:
+        with open_store(db, create=False).session() as session:
+            summaries = [study_summary(session, study) for study in Study.all(session)]
+    except MissingDatabaseError as missing:  # a first run: no studies, said with where it looked, nothing made
+        summaries, where = [], f" (no database at {missing.url}: {missing.reason})"
+    else:
+        where = ""
     if json_output:
         emit_json(summaries)
         return
     if not summaries:
-        console.print("No studies yet. Create one with `taskgroup study create NAME --tasks a,b,c`.")
+        console.print(f"No studies yet{where}. Create one with `taskgroup study create NAME --tasks a,b,c`.")
         return
     table = Table("study", "tasks", "sizes", "dataset", "candidates", "results", "jobs done/total")
     for summary in summaries:

@@ -116,6 +116,14 @@ class LookaheadEstimator(Estimator):
                     )
         return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
 
+    def without_singles(self, evidence: Evidence, tasks: Sequence[str]) -> list[str]:
+        """The `tasks` without a single-task network's full-stage loss at any size: lookahead
+        estimates no untrained network that holds one of them, so its choices for them are only
+        among networks with results."""
+        _, _, singles = _inputs(evidence)
+        measured = {task for _, task in singles}
+        return [task for task in tasks if task not in measured]
+
     def scaling_for(self, evidence: Evidence) -> Scaling:
         """The scaling `estimate` uses on `evidence`: the one given, else fitted to its measured networks."""
         return self._scaling(*_inputs(evidence))

@@ -245,3 +245,27 @@ def test_choosing_with_lookahead_warns_when_the_affinities_were_given_no_weight(
     assert "select with `--estimator hoa` (every pair it needs is trained)" in still and "taskgroup plan" not in still
     exhaustive = invoke("select", "s", "--budget", "1", "--estimator", "lookahead", "--db", db)
     assert exhaustive.exit_code == 0 and "contradict" not in exhaustive.output  # but no advice that would do nothing
+
+
+def test_choosing_with_lookahead_names_the_tasks_whose_single_task_network_is_untrained(tmp_path) -> None:
+    """After `affinity measure` alone, lookahead estimated nothing and `select` quietly chose the
+    all-task network, the one network with losses, as if it had compared groupings."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(db, tmp_path)
+    rows = [{"tasks": "depth+edge+normal", "size": "tiny", "cost": 0.25, "stage": "full", "split": split, "task": task,
+             "loss": 1.0} for task in MATRIX for split in ("val", "test")]
+    affinity = [{"size": "tiny", "source": s, "target": t, "affinity": v} for s, row in MATRIX.items() for t, v in row.items()]
+    with open_store(db).session() as session:
+        study = Study.find_or_raise_by_name(session, "s")
+        store_results(session, study, rows, replace=True)
+        store_affinity(session, study, affinity, measurements=3)
+    for command, *options in CHOOSING:
+        lookahead = ["--estimator", "lookahead"] if command == "select" else []
+        result = invoke(command, "s", *options, *lookahead, "--db", db)
+        assert result.exit_code == 0, result.output
+        said = " ".join(result.stderr.split())
+        assert ("note: lookahead estimates no network with depth, edge, normal: their single-task networks have no "
+                "full-stage loss yet, so the choice is only among networks with results (`taskgroup run s --estimator "
+                "lookahead` trains them)") in said, command
+    store_evidence(db, {task: 1.0 for task in MATRIX})  # every single trained
+    assert "estimates no network" not in invoke("select", "s", "--budget", "1", "--estimator", "lookahead", "--db", db).stderr

@@ -92,7 +92,7 @@ def test_a_database_path_that_does_not_exist_is_refused_and_nothing_is_made(tmp_
 
 # The commands that only read the database, with what they need to get as far as opening it.
 READ_ONLY_COMMANDS = (
-    ("status", "s"), ("study", "list"), ("study", "show", "s"), ("select", "s", "--budget", "2"),
+    ("status", "s"), ("study", "show", "s"), ("select", "s", "--budget", "2"),
     ("sweep", "s", "--budgets", "1,2"), ("report", "s", "--out", "report"), ("export", "s", "s.csv"),
     ("affinity", "show", "s"), ("cost", "s", "--stored"), ("configure", "s"),
 )
@@ -107,6 +107,10 @@ def test_read_only_commands_refuse_a_default_database_that_does_not_exist_and_ma
     for command in (*READ_ONLY_COMMANDS, ("db", "current")):
         assert run_error(*command) == (f"error: no taskgroup database at {url}: the file does not exist "
                                        "(create a study first with `taskgroup study create`)")
+    said = "".join(run_ok("study", "list").stdout.split())  # a first run: nothing yet, and where it looked
+    assert said == "".join((f"No studies yet (no database at {url}: the file does not exist). Create one with "
+                            "`taskgroup study create NAME --tasks a,b,c`.").split())
+    assert run_json("study", "list") == []
     assert not any(tmp_path.iterdir())  # neither the home folder, nor the database, nor report's --out
     run_ok("study", "create", "s", "--tasks", "a,b")
     assert run_json("status", "s")["jobs"]["total"] == 0
@@ -131,6 +135,7 @@ def test_read_only_commands_refuse_an_empty_postgresql_database_and_create_no_ta
         assert run_error(*command, "--db", url) == (
             f"error: no taskgroup database at {url}: it has no taskgroup tables "
             "(create a study first with `taskgroup study create`)")
+    assert run_json("study", "list", "--db", url) == []  # no studies in it, and still no tables
     engine = create_db_engine(url)
     assert inspect(engine).get_table_names() == []
     assert run_json("db", "current", "--db", url)["revision"] is None
