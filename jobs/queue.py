@@ -106,10 +106,12 @@ class JobQueue:
         would exceed --max-attempts). Returns one line per job, naming it and its gone worker: the
         worker that gave up on them counts and logs them, since no attempt of its own failed."""
         gave_up: list[str] = []
+        given_up = (Job.study_id == self.study_id, worker_gone(self.dialect), Job.attempts >= self.settings.max_attempts)
+        with self.store.session() as session:  # a plain read first: the write lock only when there is one
+            if session.scalar(select(Job.id).where(*given_up).limit(1)) is None:
+                return gave_up
         with self.store.session(immediate=True) as session:
-            out_of_attempts = select(Job).where(Job.study_id == self.study_id, worker_gone(self.dialect),
-                                                Job.attempts >= self.settings.max_attempts).order_by(Job.id)
-            for job in session.scalars(self._locked(out_of_attempts)).all():
+            for job in session.scalars(self._locked(select(Job).where(*given_up).order_by(Job.id))).all():
                 error = (f"worker {job.worker} stopped sending heartbeats during attempt {job.attempts} "
                          f"of {self.settings.max_attempts}; giving up")
                 session.execute(update(Job).where(Job.id == job.id).values(
