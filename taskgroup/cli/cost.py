@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import TimeRemainingColumn
 from rich.table import Column, Table
 
 from db import open_store
 from db.models import Candidate, Study
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
-from taskgroup.cost import MEASURED_COLUMNS, CostMeasurement, candidate_costs
+from taskgroup.cost import MEASURED_COLUMNS, CostMeasurement, candidate_costs, reference_size
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.wording import counted
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # torch and the models are loaded by the command itself, not 
     from taskgroup.tasks import Task
 
 DEFAULT_IMAGE_SIZE = 64
-REFERENCE_SIZE = "full"
+NETWORK_CHOICES = ("all", "candidates")
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +48,13 @@ def cost(
         int,
         typer.Option("--rounds", help="Rounds over all candidates; latency is the median of the rounds' medians.", min=1),
     ] = 3,
+    networks: Annotated[
+        str,
+        typer.Option("--networks", help="all: every subset of the study's tasks at every size, which HOA and lookahead "
+                     "may choose untrained (with a measured unit, a network without a cost is never chosen); "
+                     "candidates: only the networks planned or with results (for a study of so many tasks that "
+                     "measuring every subset would take too long)."),
+    ] = "all",
     threads: Annotated[
         int | None,
         typer.Option("--threads", help="CPU threads for torch (1 gives steadier timings on a busy machine). Default: torch's.", min=1),
@@ -60,7 +68,7 @@ def cost(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Measure every candidate's parameters, MACs, latency and peak memory, and store them.
+    """Measure every network's parameters, MACs, latency and peak memory, and store them.
 
     Latency is the median (and interquartile range) of timed forward passes after a warm-up, under
     inference mode, in rounds over all candidates so that changing machine load hits all alike.
@@ -86,7 +94,10 @@ def cost(
         devices = ", ".join(sorted({row["device"] for row in report}))
         _print_table(report, f"{name}: stored measurements ({devices})")
         return
-    report, target, shape = measure_study(name, device, batch_size, image_size, warmup, repeats, rounds, threads, db)
+    if networks not in NETWORK_CHOICES:
+        raise InvalidInputError(f"--networks must be one of {', '.join(NETWORK_CHOICES)}, got {networks!r}")
+    report, target, shape = measure_study(name, device, batch_size, image_size, warmup, repeats, rounds, threads, db,
+                                          every_network=networks == "all")
     if json_output:
         emit_json({"study": name, "device": str(target), "input_shape": list(shape), "batch_size": batch_size,
                    "candidates": report})
@@ -95,10 +106,13 @@ def cost(
 
 
 def measure_study(name: str, device: str, batch_size: int, image_size: int | None, warmup: int, repeats: int,
-                  rounds: int, threads: int | None, db: str | None) -> tuple[list[dict[str, Any]], Any, tuple[int, int, int]]:
-    """Measure and store every candidate's cost (with a progress bar, and a note for a study without a
-    dataset, whose imported results may come from other networks): one record per candidate, the
-    device and the input shape. `cost` prints them; `demo` sums them up."""
+                  rounds: int, threads: int | None, db: str | None, *,
+                  every_network: bool = True) -> tuple[list[dict[str, Any]], Any, tuple[int, int, int]]:
+    """Measure and store the cost of every network of the study (each subset of its tasks at each
+    size), or with `every_network` off of its candidates only (with a progress bar, and a note for a
+    study without a dataset, whose imported results may come from other networks): one record per
+    network, the device and the input shape. `cost` prints them; `demo` sums them up."""
+    from jobs.plans import subsets
     from taskgroup.cost import measure_candidates
     from taskgroup.devices import resolve_device
     from taskgroup.models import SizeSpec
@@ -108,32 +122,43 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         sizes = {spec["label"]: SizeSpec(**spec) for spec in study.sizes}
-        rows = [(c.id, c.tasks, c.size, c.cost) for c in Candidate.all_of_study(session, study.id)]
+        declared = {spec["label"]: float(spec["cost"]) for spec in study.sizes}
+        rows = [(c.tasks, c.size, c.cost) for c in Candidate.all_of_study(session, study.id)]
+        if every_network:  # the others get their size's declared cost, as planning gives them
+            known = {(tasks, size) for tasks, size, _ in rows}
+            rows += [(tasks, size, declared[size]) for size in sizes for tasks in subsets(study.tasks)
+                     if (tasks, size) not in known]
         has_dataset = bool(study.dataset)
         options = (study.dataset or {}).get("options") or {}
+        reference = reference_size(study.sizes)
     if not rows:
         raise InvalidInputError(f"study {name!r} has no candidates yet: plan its training or import results first")
     side = image_size or int(options.get("resolution", DEFAULT_IMAGE_SIZE))
     shape = (3, side, side)
-    networks = [(_tasks_of(tasks), _size_of(sizes, tasks, size)) for _, tasks, size, _ in rows]
+    networks = [(_tasks_of(tasks), _size_of(sizes, tasks, size)) for tasks, size, _ in rows]
 
-    with _torch_threads(threads), progress_bar("measuring") as bar:
+    with _torch_threads(threads), progress_bar("measuring", TimeRemainingColumn()) as bar:
         task_id = bar.add_task("cost", total=rounds * len(networks))
         measured = measure_candidates(
             networks, shape, target, batch_size=batch_size, warmup=warmup, repeats=repeats, rounds=rounds,
             progress=lambda done, total: bar.update(task_id, completed=done),
         )
 
-    with store.session() as session:
-        for (candidate_id, _, _, _), measurement in zip(rows, measured, strict=True):
-            _store(Candidate.find_or_raise_by_id(session, candidate_id), measurement)
+    with store.session() as session:  # one transaction: an interrupted measurement stores nothing
+        study = Study.find_or_raise_by_name(session, name)
+        stored = {(c.tasks, c.size): c for c in Candidate.all_of_study(session, study.id)}
+        for (tasks, size, cost), measurement in zip(rows, measured, strict=True):
+            if (tasks, size) not in stored:
+                stored[(tasks, size)] = Candidate(study_id=study.id, tasks=tasks, size=size, cost=cost)
+                session.add(stored[(tasks, size)])
+            _store(stored[(tasks, size)], measurement)
 
     if not has_dataset:
         print_note(f"study {name!r} has no dataset: these are taskgroup's own networks for its tasks, on "
                    f"{shape[1]}x{shape[2]} inputs. If its imported results came from other networks, these are not "
                    f"their costs: `relative` costs now use them; `--unit declared` keeps the imported ones, and "
                    f"`taskgroup cost {name} --clear` deletes the measurements.")
-    return _report(rows, measured), target, shape
+    return _report(rows, measured, reference), target, shape
 
 
 @contextmanager
@@ -188,15 +213,17 @@ def _store(candidate: Candidate, measurement: CostMeasurement) -> None:
     candidate.cost_device = measurement.device
 
 
-def _report(rows: list[tuple[int, str, str, float]], measured: list[CostMeasurement]) -> list[dict[str, Any]]:
-    """One record per candidate; `relative` is latency over the full-size single-task networks' mean
-    (None when the study has no full-size single-task candidate)."""
-    by_key = {(tasks, size): m for (_, tasks, size, _), m in zip(rows, measured, strict=True)}
-    has_reference = any(size == REFERENCE_SIZE and "+" not in tasks for tasks, size in by_key)
-    relative = candidate_costs(by_key, "relative", REFERENCE_SIZE) if has_reference else {}
+def _report(rows: list[tuple[str, str, float]], measured: list[CostMeasurement],
+            reference: tuple[str, float]) -> list[dict[str, Any]]:
+    """One record per network; `relative` is its cost in the `relative` unit (see `reference_size`;
+    None when no single-task network of the reference size is measured)."""
+    by_key = {(tasks, size): m for (tasks, size, _), m in zip(rows, measured, strict=True)}
+    size, declared_cost = reference
+    has_reference = any(label == size and "+" not in tasks for tasks, label in by_key)
+    relative = candidate_costs(by_key, "relative", size, reference_cost=declared_cost) if has_reference else {}
     return [
-        {"tasks": tasks, "size": size, "declared_cost": declared, **m.as_dict(), "relative": relative.get((tasks, size))}
-        for (_, tasks, size, declared), m in zip(rows, measured, strict=True)
+        {"tasks": tasks, "size": label, "declared_cost": declared, **m.as_dict(), "relative": relative.get((tasks, label))}
+        for (tasks, label, declared), m in zip(rows, measured, strict=True)
     ]
 
 
@@ -206,11 +233,12 @@ def _stored_report(name: str, db: str | None) -> list[dict[str, Any]]:
         study = Study.find_or_raise_by_name(session, name)
         measured = [c for c in Candidate.all_of_study(session, study.id)
                     if all(getattr(c, column) is not None for column in MEASURED_COLUMNS)]
-        rows = [(c.id, c.tasks, c.size, c.cost) for c in measured]
+        rows = [(c.tasks, c.size, c.cost) for c in measured]
         measurements = [CostMeasurement.from_stored(c) for c in measured]
+        reference = reference_size(study.sizes)
     if not rows:
         raise InvalidInputError(f"study {name!r} has no measured costs yet: run `taskgroup cost {name}`")
-    return _report(rows, measurements)
+    return _report(rows, measurements, reference)
 
 
 def _print_table(report: list[dict[str, Any]], title: str) -> None:
@@ -237,4 +265,5 @@ def _print_table(report: list[dict[str, Any]], title: str) -> None:
             cells.append("-" if row["peak_memory_bytes"] is None else f"{row['peak_memory_bytes'] / 2**20:.1f}")
         table.add_row(*cells)
     console.print(table)
-    console.print("measured: latency over the mean of the full-size single-task networks. IQR: interquartile range, ms.")
+    console.print("measured: the relative unit, latency over the mean of the reference size's single-task networks "
+                  "times that size's declared cost (full: 1). IQR: interquartile range, ms.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
 from taskgroup.cli.common import parse_names
-from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs
+from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs, reference_size
 from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
 from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
@@ -66,8 +67,8 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
         results = results_frame(session, study)
         candidates = candidates_frame(session, study)
         affinity = load_affinity(session, study)
-        tasks = list(study.tasks)
-        size_count, trainable = len(study.sizes), bool(study.dataset)
+        tasks, sizes = list(study.tasks), list(study.sizes)
+        size_count, trainable = len(sizes), bool(study.dataset)
     if results.empty:
         raise InvalidInputError(f"study {name!r} has no results yet: {_how_to_get_results(name, trainable)}")
     missing = [task for task in tasks if task not in set(results["task"])]
@@ -76,7 +77,7 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
             f"{counted(len(missing), 'task')} of study {name!r} {'has' if len(missing) == 1 else 'have'} no results yet "
             f"({', '.join(missing)}), so no choice can serve every task: {_how_to_get_results(name, trainable)}")
     extras = {"affinity": affinity} if not affinity.empty else {}
-    costs = measured_costs(candidates, unit, name)
+    costs = measured_costs(candidates, unit, name, sizes)
     if costs is not None:
         unmeasured = sorted({(row.tasks, row.size) for row in results.itertuples(index=False)} - set(costs))
         if unmeasured:
@@ -106,9 +107,11 @@ def _how_to_get_results(study: str, trainable: bool, estimator: str | None = Non
     return f"train them (`taskgroup run {study}{f' --estimator {estimator}' if estimator else ''}`) or import them"
 
 
-def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple[str, str], float] | None:
+def measured_costs(candidates: pd.DataFrame, unit: str, name: str,
+                   sizes: list[dict[str, Any]]) -> dict[tuple[str, str], float] | None:
     """Costs in `unit` from the candidates' measurements; None keeps the declared costs (`declared`,
-    or `relative` without measurements, as for imported results)."""
+    or `relative` without measurements, as for imported results). `relative` is scaled by the
+    study's reference size (`sizes`: the study's, see `reference_size`)."""
     if unit == DECLARED_UNIT:
         return None
     if unit not in UNITS:
@@ -120,7 +123,8 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str) -> dict[tuple
     if measured.empty:
         raise InvalidInputError(f"--unit {unit} needs measured costs: run `taskgroup cost {name}` first")
     measurements = {(row.tasks, row.size): CostMeasurement.from_stored(row) for row in measured.itertuples(index=False)}
-    return candidate_costs(measurements, unit)
+    size, declared = reference_size(sizes)
+    return candidate_costs(measurements, unit, reference_size=size, reference_cost=declared)
 
 
 def estimator_names(option: str | None) -> list[str] | None:

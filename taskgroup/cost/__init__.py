@@ -7,7 +7,7 @@ that only read stored costs start without loading it.
 import lazy_loader
 
 from taskgroup.cost.measurement import MEASURED_COLUMNS, CostMeasurement
-from taskgroup.cost.units import UNITS, candidate_costs
+from taskgroup.cost.units import UNITS, candidate_costs, reference_size
 
 __getattr__, _, _ = lazy_loader.attach(
     __name__,
@@ -28,4 +28,5 @@ __all__ = [
     "count_params",
     "measure_candidates",
     "measure_cost",
+    "reference_size",
 ]

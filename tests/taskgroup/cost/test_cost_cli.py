@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from db import open_store
 from db.models import Candidate, Study
 from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
@@ -27,7 +29,8 @@ def _study_with_candidates(tmp_path: Path) -> str:
 
 def test_cost_measures_and_stores_every_candidate(tmp_path: Path) -> None:
     db = _study_with_candidates(tmp_path)
-    out = run_json("cost", "s", "--image-size", "16", "--repeats", "3", "--rounds", "1", "--warmup", "1", "--threads", "1", "--db", db)
+    out = run_json("cost", "s", "--image-size", "16", "--repeats", "3", "--rounds", "1", "--warmup", "1", "--threads", "1",
+                   "--networks", "candidates", "--db", db)  # fmt: skip
     assert out["device"] == "cpu"
     assert out["input_shape"] == [3, 16, 16]
     rows = {(row["tasks"], row["size"]): row for row in out["candidates"]}
@@ -69,7 +72,8 @@ def test_cost_errors_are_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     run_ok("study", "create", "empty", "--tasks", "depth", "--db", db)
     assert "no study named 'nope'" in run_error("cost", "nope", "--db", db)
-    assert "has no candidates yet" in run_error("cost", "empty", "--db", db)
+    assert "has no candidates yet" in run_error("cost", "empty", "--networks", "candidates", "--db", db)
+    assert "--networks must be one of all, candidates, got 'some'" in run_error("cost", "empty", "--networks", "some", "--db", db)
     assert "has no measured costs yet: run `taskgroup cost empty`" in run_error("cost", "empty", "--stored", "--db", db)
     run_ok("study", "create", "paper", "--tasks", "s,d", "--db", db)
     csv = tmp_path / "paper.csv"
@@ -84,7 +88,8 @@ def test_cost_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_select_in_measured_units_needs_every_candidate_measured(tmp_path: Path) -> None:
     db = _study_with_candidates(tmp_path)
-    run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db)
+    run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--networks", "candidates",
+           "--db", db)  # fmt: skip
     macs = run_json("select", "s", "--budget", "1e12", "--unit", "macs", "--db", db)
     assert macs["cost"] > 1000  # MACs of real networks, not the declared relative costs
     late = tmp_path / "late.csv"
@@ -104,7 +109,7 @@ def test_measuring_imported_results_says_whose_costs_they_are_and_clear_restores
     assert "`taskgroup cost s --clear` deletes the measurements" in " ".join(measured.stderr.split())
     assert run_json("cost", "s", "--stored", "--db", db)["candidates"]
 
-    assert run_json("cost", "s", "--clear", "--db", db) == {"study": "s", "cleared": len(CANDIDATES)}
+    assert run_json("cost", "s", "--clear", "--db", db) == {"study": "s", "cleared": 6}  # every subset at both sizes
     assert "has no measured costs yet" in run_error("cost", "s", "--stored", "--db", db)
     assert run_json("select", "s", "--budget", "1", "--db", db) == declared  # `relative` is the declared cost again
     assert "give one" in run_error("cost", "s", "--stored", "--clear", "--db", db)
@@ -115,3 +120,46 @@ def test_every_budget_unit_has_words_for_reports() -> None:
     from taskgroup.cost import UNITS
 
     assert set(UNIT_WORDS) == {DECLARED_UNIT, *UNITS.names()}
+
+
+def test_cost_measures_every_network_so_hoa_can_still_choose_untrained_ones(tmp_path: Path) -> None:
+    """`cost` measured only the candidates with results, and with a measured unit a network without
+    a cost is never chosen: HOA's and lookahead's untrained predictions vanished from every choice."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "depth,edge,normal", "--sizes", "full=1.0", "--db", db)
+    lines = ["tasks,size,cost,stage,split,task,loss"]
+    for tasks in ("depth", "edge", "normal", "depth+edge", "depth+normal", "edge+normal"):
+        lines += [f"{tasks},full,1.0,full,{split},{task},{0.5 if '+' in tasks else 1.0}"
+                  for task in tasks.split("+") for split in ("val", "test")]
+    (tmp_path / "hoa.csv").write_text("\n".join(lines) + "\n")
+    run_ok("import", "s", str(tmp_path / "hoa.csv"), "--db", db)
+    triple = ["--estimator", "hoa", "--require", "depth+edge+normal@full", "--db", db]
+    assert run_json("select", "s", "--budget", "1", *triple)["networks"][0]["tasks"] == ["depth", "edge", "normal"]
+    out = run_json("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db)
+    assert {(row["tasks"], row["size"]) for row in out["candidates"]} == {
+        (tasks, "full") for tasks in ("depth", "edge", "normal", "depth+edge", "depth+normal", "edge+normal",
+                                      "depth+edge+normal")}
+    measured = {row["tasks"]: row["relative"] for row in out["candidates"]}
+    chosen = run_json("select", "s", "--budget", "1e6", *triple)  # relative: now the measured latency
+    networks = {"+".join(network["tasks"]): network["cost"] for network in chosen["networks"]}
+    assert networks["depth+edge+normal"] == pytest.approx(measured["depth+edge+normal"])
+    assert run_json("status", "s", "--db", db)["jobs"]["total"] == 0  # measuring queued no training
+
+
+def test_relative_costs_of_a_study_without_a_full_size_count_in_its_declared_units(tmp_path: Path) -> None:
+    """Every selection after `cost` used to fail: "the relative unit needs a measured single-task
+    network at size 'full'", though every network was measured."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "depth,normal", "--sizes", "big=2,small=0.5", "--db", db)
+    lines = ["tasks,size,cost,stage,split,task,loss"]
+    for size, cost in (("big", 2.0), ("small", 0.5)):
+        lines += [f"{task},{size},{cost},full,val,{task},0.5" for task in ("depth", "normal")]
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    run_ok("import", "s", str(tmp_path / "r.csv"), "--db", db)
+    out = run_json("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db)
+    relative = {(row["tasks"], row["size"]): row["relative"] for row in out["candidates"]}
+    assert abs(relative[("depth", "big")] + relative[("normal", "big")] - 4.0) < 1e-9  # the big singles: 2 each
+    assert relative[("depth", "small")] < relative[("depth", "big")]
+    chosen = run_json("select", "s", "--budget", "4.5", "--db", db)
+    assert chosen["cost"] == pytest.approx(sum(relative[("+".join(network["tasks"]), network["size"])]
+                                               for network in chosen["networks"]))

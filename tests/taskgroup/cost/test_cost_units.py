@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskgroup.cost import UNITS, CostMeasurement, candidate_costs
+from taskgroup.cost import UNITS, CostMeasurement, candidate_costs, reference_size
 from taskgroup.errors import InvalidInputError, UnknownNameError
 
 
@@ -42,6 +42,14 @@ def test_relative_unit_accepts_task_tuples_and_another_reference_size() -> None:
         (("a",), "half"): 1.0,
         (("a", "b"), "half"): 1.5,
     }
+
+
+def test_the_reference_size_is_full_else_the_costliest_declared_one_whose_cost_scales_the_ratio() -> None:
+    assert reference_size([{"label": "half", "cost": 0.5}, {"label": "full", "cost": 1.0}]) == ("full", 1.0)
+    assert reference_size([{"label": "small", "cost": 0.5}, {"label": "big", "cost": 2.0}]) == ("big", 2.0)
+    measured = {("a", "big"): _m(4.0), ("a+b", "small"): _m(3.0)}
+    assert candidate_costs(measured, "relative", reference_size="big", reference_cost=2.0) == {
+        ("a", "big"): 2.0, ("a+b", "small"): 1.5}
 
 
 def test_relative_unit_without_a_reference_network_is_refused() -> None:
