@@ -29,7 +29,10 @@ UnitOption = Annotated[
     ),
 ]
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]
-MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help="Hard cap TASK=L on a task's loss (repeatable).")]
+MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help=(
+    "Hard cap TASK=L on the loss a network serving TASK is predicted to have, by the estimator and in its "
+    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates "
+    "(repeatable)."))]
 RequireOption = Annotated[list[str], typer.Option("--require", help="Candidate that must be chosen, TASKS\\[@SIZE] (repeatable).")]
 ForbidOption = Annotated[list[str], typer.Option("--forbid", help="Candidate that must not be chosen, TASKS\\[@SIZE] (repeatable).")]
 MaxNetworksOption = Annotated[int | None, typer.Option("--max-networks", help="At most K networks.", min=1)]

@@ -67,7 +67,10 @@ def explain_infeasible(problem: Problem, relaxed: Callable[..., Problem], budget
 
 def _why_unservable(t: int, relaxed: Callable[..., Problem]) -> str:
     if any(t in served for served in relaxed(max_loss=None).losses):
-        return "its max loss excludes every candidate that could serve it"
+        unweighted = relaxed(max_loss=None, weights=None)
+        lowest = min(served[t] for served in unweighted.losses if t in served) / 10**unweighted.loss_digits
+        return ("its max loss excludes every candidate that could serve it (the cap applies to the estimator's "
+                f"predicted losses, in its own scale; the lowest predicted for it is {lowest:.6g})")
     if any(t in served for served in relaxed(max_loss=None, forbid=()).losses):
         return "every candidate that could serve it is forbidden or over its max loss"
     return "no candidate with this task has an estimate and a cost"

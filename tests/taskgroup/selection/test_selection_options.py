@@ -106,8 +106,11 @@ def test_infeasible_budget_states_the_cheapest_one() -> None:
 
 
 def test_other_infeasible_constraints_are_named() -> None:
-    with pytest.raises(InfeasibleError, match="task c cannot be served: its max loss excludes"):
-        select(results(), 5.0, max_loss={"c": 0.5})
+    with pytest.raises(InfeasibleError, match="task c cannot be served: its max loss excludes") as capped:
+        select(results(), 5.0, max_loss={"c": 0.5}, weights={"c": 4.0})
+    # the lowest is c's own network's 1.0, unweighted: what a cap is compared with
+    assert str(capped.value).endswith("(the cap applies to the estimator's predicted losses, in its own scale; the "
+                                      "lowest predicted for it is 1)")
     with pytest.raises(InfeasibleError, match="task c cannot be served: every candidate that could serve it is forbidden"):
         select(results(), 5.0, forbid=["c", "a+b+c"])
     with pytest.raises(InfeasibleError, match=r"at most 1 network serves every task \(at least 2 are needed"):
