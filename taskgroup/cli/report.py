@@ -160,7 +160,8 @@ def _jobs_frame(session: Session, study: Study) -> pd.DataFrame:
     from taskgroup.report import JOB_COLUMNS
 
     rows = [
-        (job.candidate.tasks, job.candidate.size, job.stage, job.state, job.epochs, job.device, job.started_at, job.finished_at)
+        (job.candidate.tasks, job.candidate.size, job.stage, job.state, job.epochs, job.device, job.started_at,
+         job.finished_at, job.wall_time)
         for job in Job.all_of_study(session, study.id)
     ]
     return pd.DataFrame(rows, columns=JOB_COLUMNS)

@@ -1,7 +1,7 @@
 """What each estimator cost to obtain, and how far its choices landed from the exact optimum.
 
 The paper's trade-off: cheaper estimators train fewer or shorter networks but choose worse sets.
-Compute comes from the jobs table (epochs and wall-clock device time of finished runs); which jobs
+Compute comes from the jobs table (epochs and device time of finished runs); which jobs
 an estimator needed is a predicate the caller supplies (the planner knows it), so this module
 stays free of any estimator's internals.
 """
@@ -15,7 +15,7 @@ import pandas as pd
 
 from taskgroup.report.selections import SelectObject
 
-JOB_COLUMNS = ["tasks", "size", "stage", "state", "epochs", "device", "started_at", "finished_at"]
+JOB_COLUMNS = ["tasks", "size", "stage", "state", "epochs", "device", "started_at", "finished_at", "wall_time"]
 NeedsJob = Callable[[str, str, str], bool]
 """(tasks, size, stage) -> whether the estimator needs that training run."""
 
@@ -84,9 +84,15 @@ def compute_against_distance(compute: pd.DataFrame, distances: pd.DataFrame, est
 
 
 def _durations(jobs: pd.DataFrame) -> pd.Series:
-    """Seconds between start and finish of each job that has both."""
+    """Seconds of each job: its training's own wall time where recorded, else finish minus start.
+
+    The span from claim to finish also holds what a worker does once, before its first job (torch's
+    import and first kernels, opening the data): a few seconds that made the estimator whose jobs
+    ran first look several times dearer in a small study."""
     if jobs.empty:
         return pd.Series(dtype=float)
     started = pd.to_datetime(jobs["started_at"], utc=True)
     finished = pd.to_datetime(jobs["finished_at"], utc=True)
-    return (finished - started).dt.total_seconds().dropna().clip(lower=0)
+    span = (finished - started).dt.total_seconds()
+    own = pd.to_numeric(jobs["wall_time"], errors="coerce") if "wall_time" in jobs else span * np.nan
+    return own.fillna(span).dropna().clip(lower=0)

@@ -12,9 +12,9 @@ from taskgroup.report import JOB_COLUMNS, compute_spent, distance_from_exact
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-def _job(tasks, size, stage, state, epochs, minutes):
+def _job(tasks, size, stage, state, epochs, minutes, wall_time=None):
     finished = None if minutes is None else T0 + timedelta(minutes=minutes)
-    return (tasks, size, stage, state, epochs, "cpu", T0 if state != "queued" else None, finished)
+    return (tasks, size, stage, state, epochs, "cpu", T0 if state != "queued" else None, finished, wall_time)
 
 
 def test_each_estimator_is_charged_for_the_finished_jobs_it_needs():
@@ -39,6 +39,17 @@ def test_each_estimator_is_charged_for_the_finished_jobs_it_needs():
     assert spent.loc["esa", "candidate_epochs"] == 3
     assert spent.loc["esa", "device_hours"] == pytest.approx(9 / 60)
     assert spent.loc["singles", "device_hours"] == pytest.approx(1.0)
+
+
+def test_a_runs_own_training_time_is_charged_not_its_workers_start_up():
+    """In a quick demo the first jobs of each worker took 2 s claim-to-finish against 0.1 s for the
+    rest (torch's first kernels, opening the data): the estimator whose jobs ran first looked 2.5x dearer."""
+    jobs = pd.DataFrame([
+        _job("a", "full", "full", "done", 1, 2, wall_time=6.0),  # 2 minutes from claim, 6 s of training
+        _job("b", "full", "full", "done", 1, 1, wall_time=None),  # recorded none: finish - start
+    ], columns=JOB_COLUMNS)
+    spent = compute_spent(jobs, {"exact": lambda *_: True}).set_index("estimator")
+    assert spent.loc["exact", "device_hours"] == pytest.approx((6 + 60) / 3600)
 
 
 def test_no_jobs_costs_nothing():
