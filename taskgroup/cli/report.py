@@ -109,7 +109,7 @@ def gather_report_input(
         candidates = candidates_frame(session, study)
         jobs = _jobs_frame(session, study)
     tasks, results = evidence.tasks, evidence.results
-    chosen_budgets = sorted(set(parse_budgets(budgets))) if budgets else default_budgets(len(tasks))
+    chosen_budgets = parse_budgets(budgets) if budgets else default_budgets(len(tasks))
     # Each estimator chooses from its own training runs only: lookahead would otherwise use every
     # trained network's real losses, and in an exhaustive study repeat the exact choice.
     affinity_sizes = set(evidence.extras["affinity"]["size"]) if "affinity" in evidence.extras else set()

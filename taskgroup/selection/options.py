@@ -14,7 +14,8 @@ MAX_BUDGETS = 10_000
 def parse_budgets(text: str) -> list[float]:
     """``"1:5:0.5"`` -> [1.0, 1.5, ..., 5.0] (end included); ``"1,2.5,4"`` -> a list; ``"3"`` -> [3.0].
 
-    Ranges are computed in decimal arithmetic, so ``0.1:0.3:0.1`` ends at exactly 0.3.
+    Ranges are computed in decimal arithmetic, so ``0.1:0.3:0.1`` ends at exactly 0.3. The budgets
+    come back ascending, each once: a repeated budget would repeat every row of a sweep.
     """
     text = text.strip()
     if ":" in text:
@@ -32,7 +33,7 @@ def parse_budgets(text: str) -> list[float]:
         values = [start + i * step for i in range(count)]
     else:
         values = [_decimal(part, text) for part in text.split(",")]
-    budgets = [float(value) for value in values]
+    budgets = sorted({float(value) for value in values})
     for budget in budgets:
         if budget <= 0:
             raise InvalidInputError(f"invalid budgets {text!r}: budgets must be positive, got {budget:g}")

@@ -150,6 +150,12 @@ def test_sweep_json_has_every_budget_and_estimator_plus_baselines(paper):
         assert at["worst"]["val_loss"] >= at["random"]["val_loss"] >= exact["val_loss"]
 
 
+def test_sweep_gives_a_repeated_budget_once_in_ascending_order_as_report_does(paper):
+    rows = run_json("sweep", paper, "--budgets", "2,1,2", "--estimators", "exact", "--random-samples", "5")
+    assert [row["budget"] for row in rows if "estimator" in row] == [1.0, 2.0]
+    assert [row["budget"] for row in rows if row.get("baseline") == "worst"] == [1.0, 2.0]
+
+
 def test_sweep_table_is_readable(paper):
     out = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact", "--random-samples", "20").stdout
     assert "exact" in out and "all-in-one" in out and "worst" in out and "0.45224" in out

@@ -44,6 +44,7 @@ def test_budget_range_is_inclusive_and_float_safe() -> None:
     assert parse_budgets("1:5:0.5") == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
     assert parse_budgets("0.1:0.3:0.1") == [0.1, 0.2, 0.3]
     assert parse_budgets("1,2.5") == [1.0, 2.5] and parse_budgets("3") == [3.0]
+    assert parse_budgets("2,1,2.0") == [1.0, 2.0]  # ascending, each once
 
 
 @pytest.mark.parametrize("text", ["1:5", "1:5:0", "5:1:1", "a:2:1", "0:1:1", "1,x", "-1", "1:inf:1"])
