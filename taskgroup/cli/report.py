@@ -46,7 +46,9 @@ def report(
         typer.Option("--budgets", help="Budgets as START:STOP:STEP (inclusive) or a comma list. Default: 1 to the number of tasks, step 0.5.",
                      show_default=False),
     ] = None,
-    estimators: Annotated[str | None, typer.Option("--estimators", help=ESTIMATORS_HELP, show_default=False)] = None,
+    estimators: Annotated[
+        str | None, typer.Option("--estimators", "--estimator", help=ESTIMATORS_HELP, show_default=False)
+    ] = None,
     unit: UnitOption = "relative",
     db: DbOption = None,
     json_output: JsonOption = False,
