@@ -31,7 +31,7 @@ from taskgroup.selection.names import exhaustive_count, searched_among
 from taskgroup.selection.results import fully_trained
 
 Progress = Callable[[int, int], None]
-BASELINE_COLUMNS = ["budget", "baseline", "networks", "cost", "val_loss", "test_loss", "test_loss_std"]
+BASELINE_COLUMNS = ["budget", "baseline", "networks", "cost", "val_loss", "test_loss", "val_loss_std", "test_loss_std"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,8 @@ def _affinity_section(data: ReportInput) -> Section:
     )
     if gains.empty:
         text += " No single-task and pair networks of the same size have test results, so there is nothing to show."
+    heatmap = () if gains.empty else (
+        Figure("affinity_heatmap", "Pairwise gain heatmap", figures.affinity_heatmap(gains, data.tasks)),)
     for size in dict.fromkeys(data.lookahead_affinity["size"]):
         matrix = matrix_table(data.lookahead_affinity, size, data.tasks).reset_index(names=corner_label("source", "target"))
         tables.append(Table(f"lookahead_affinity_{size}", f"Lookahead affinity, {size} size (row: task stepped on; "
@@ -144,7 +146,7 @@ def _affinity_section(data: ReportInput) -> Section:
         text += _lookahead_scaling_text(data)
     return Section(
         "affinity", "Pairwise task affinity", text,
-        figures=(Figure("affinity_heatmap", "Pairwise gain heatmap", figures.affinity_heatmap(gains, data.tasks)),),
+        figures=heatmap,
         tables=tuple(tables),
     )
 

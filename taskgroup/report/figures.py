@@ -33,10 +33,10 @@ def loss_vs_budget(curves: pd.DataFrame) -> bytes:
             style = _ESTIMATOR_STYLE
         else:  # distinct markers, so baselines that coincide (e.g. worst = all-in-one) stay visible
             style, baselines = _BASELINE_STYLES[baselines % len(_BASELINE_STYLES)], baselines + 1
-        line = axes.plot(rows["budget"], rows[f"{split}_loss"], label=series, **style)[0]
-        if split == "test" and np.isfinite(rows["test_loss_std"].to_numpy(dtype=float)).any():
-            low, high = rows["test_loss"] - rows["test_loss_std"], rows["test_loss"] + rows["test_loss_std"]
-            axes.fill_between(rows["budget"], low, high, color=line.get_color(), alpha=0.15)
+        loss, spread = rows[f"{split}_loss"], rows[f"{split}_loss_std"]
+        line = axes.plot(rows["budget"], loss, label=series, **style)[0]
+        if np.isfinite(spread.to_numpy(dtype=float)).any():
+            axes.fill_between(rows["budget"], loss - spread, loss + spread, color=line.get_color(), alpha=0.15)
     axes.set_xlabel("inference budget")
     axes.set_ylabel(f"total {SPLIT_WORDS[split]} loss (lower is better)")
     axes.set_title("Total loss against budget")
@@ -93,13 +93,14 @@ def _draw_grouping(axes, selection: SelectObject, tasks: Sequence[str]) -> None:
 
 
 def affinity_heatmap(gains: pd.DataFrame, tasks: Sequence[str]) -> bytes:
-    """Gain of each task (row) when trained with a partner (column), per size, in percent."""
-    sizes = list(dict.fromkeys(gains["size"])) or ["(none)"]
+    """Gain of each task (row) when trained with a partner (column), per size, in percent; `gains`
+    has rows (the report leaves the figure out where there are none)."""
+    sizes = list(dict.fromkeys(gains["size"]))
     figure = Figure(figsize=(4.6 * len(sizes), 4.2), dpi=DPI)
     FigureCanvasAgg(figure)
     for position, size in enumerate(sizes, start=1):
         axes = figure.add_subplot(1, len(sizes), position)
-        matrix = gain_matrix(gains, size, tasks).to_numpy(dtype=float) * 100 if not gains.empty else np.full((len(tasks),) * 2, np.nan)
+        matrix = gain_matrix(gains, size, tasks).to_numpy(dtype=float) * 100
         limit = np.nanmax(np.abs(matrix)) if np.isfinite(matrix).any() else 1.0
         image = axes.imshow(matrix, cmap="RdBu", vmin=-limit, vmax=limit)
         axes.set_xticks(range(len(tasks)), labels=tasks, rotation=45, ha="right", fontsize=8)

@@ -82,20 +82,21 @@ def chosen_network_costs(selections: Sequence[SelectObject], candidates: pd.Data
 def loss_curves(selections: Sequence[SelectObject], baselines: pd.DataFrame) -> pd.DataFrame:
     """Total loss against budget, one series per estimator and baseline (the paper's Figure 4).
 
-    `baselines` has columns budget, baseline, val_loss, test_loss and test_loss_std (the spread of
-    the random baseline; NaN for the others). Budgets where a series has no loss are left out.
+    `baselines` has columns budget, baseline, val_loss, test_loss, val_loss_std and test_loss_std
+    (the spread of the random baseline; NaN for the others). Budgets where a series has no loss are left out.
     """
     rows = [
         {"series": s["estimator"], "kind": "estimator", "budget": float(s["budget"]), "val_loss": _number(s.get("val_loss")),
-         "test_loss": _number(s.get("test_loss")), "test_loss_std": np.nan}
+         "test_loss": _number(s.get("test_loss")), "val_loss_std": np.nan, "test_loss_std": np.nan}
         for s in selections
     ]
     rows += [
         {"series": b["baseline"], "kind": "baseline", "budget": float(b["budget"]), "val_loss": _number(b.get("val_loss")),
-         "test_loss": _number(b.get("test_loss")), "test_loss_std": _number(b.get("test_loss_std"))}
+         "test_loss": _number(b.get("test_loss")), "val_loss_std": _number(b.get("val_loss_std")),
+         "test_loss_std": _number(b.get("test_loss_std"))}
         for b in baselines.to_dict("records")
     ]
-    frame = pd.DataFrame(rows, columns=["series", "kind", "budget", "val_loss", "test_loss", "test_loss_std"])
+    frame = pd.DataFrame(rows, columns=["series", "kind", "budget", "val_loss", "test_loss", "val_loss_std", "test_loss_std"])
     return frame.dropna(subset=["val_loss", "test_loss"], how="all").reset_index(drop=True)
 
 

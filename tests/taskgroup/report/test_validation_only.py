@@ -7,6 +7,7 @@ import json
 import warnings
 
 import pandas as pd
+import pytest
 
 from tests.taskgroup.cli.helpers import run, run_ok
 
@@ -60,3 +61,19 @@ def test_the_files_say_what_the_report_left_out(tmp_path):
         assert note in " ".join(result.output.split())  # the terminal says the same
         assert f"- Note: {note}" in (out / "report.md").read_text()
         assert html.escape(note) in (out / "report.html").read_text()
+
+
+def test_a_study_without_test_losses_has_no_empty_heatmap_and_shows_the_random_spread_on_validation(tmp_path):
+    """It embedded a blank heatmap titled 'gain over alone, % ((none))', and only test_loss_std (empty)."""
+    db = _validation_only_study(tmp_path)
+    out = tmp_path / "report"
+    run_ok("report", "v", "--out", str(out), "--budgets", "2", "--estimators", "exact", "--db", db)
+    affinity = {s["id"]: s for s in json.loads((out / "report.json").read_text())["sections"]}["affinity"]
+    assert affinity["figures"] == [] and "nothing to show" in affinity["text"]
+    assert not (out / "figures" / "affinity_heatmap.png").exists()
+    assert "Pairwise gain heatmap" not in (out / "report.md").read_text() + (out / "report.html").read_text()
+    for table in ("baselines", "loss_vs_budget"):
+        random = pd.read_csv(out / "tables" / f"{table}.csv").set_index("baseline" if table == "baselines" else "series")
+        # the two groupings that fit ({a}{b}: 1.1, {a+b}: 1.15) drawn about equally often: spread ~0.025
+        assert random.loc["random", "val_loss_std"] == pytest.approx(0.025, abs=1e-4)
+        assert pd.isna(random.loc["random", "test_loss_std"])
