@@ -121,7 +121,7 @@ def gather_report_input(
                   progress=progress)
     check_any_feasible(swept.selections, chosen_budgets)
     order = {selector.estimator.name: i for i, selector in enumerate(usable)}
-    selections = sorted((row.to_json() for row in swept.selections if isinstance(row, Selection)),
+    selections = sorted(({**row.to_json(), "unit": evidence.unit} for row in swept.selections if isinstance(row, Selection)),
                         key=lambda s: (order[s["estimator"]], s["budget"]))
     for row in swept.selections:
         if not isinstance(row, Selection):
@@ -129,7 +129,7 @@ def gather_report_input(
     data = ReportInput(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
         baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={estimator: _needs(runs[estimator]) for estimator in order if estimator in runs},
-        size_count=evidence.size_count, notes=tuple(notes), budget_unit=UNIT_WORDS[evidence.unit],
+        size_count=evidence.size_count, notes=tuple(notes), unit=evidence.unit, budget_unit=UNIT_WORDS[evidence.unit],
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))

@@ -76,9 +76,9 @@ def select_command(
         budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
     )
     if json_output:
-        emit_json(selection.to_json())
+        emit_json({**selection.to_json(), "unit": evidence.unit})
     else:
-        print_selection(selection, name)
+        print_selection(selection, name, evidence.unit)
     if isinstance(selector.estimator, ExactEstimator):
         note_exact_scope(evidence)
     note_untrained(selection, evidence)
@@ -108,7 +108,9 @@ def _loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.5f}"
 
 
-def print_selection(selection: Selection, name: str) -> None:
+def print_selection(selection: Selection, name: str, unit: str) -> None:
+    """The chosen networks as a table, then one line of totals; the cost's unit is named, since
+    `relative` means declared costs until `taskgroup cost` has measured the networks."""
     table = Table(title=f"{name}: budget {selection.budget:g} ({selection.estimator})", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("network")
@@ -120,7 +122,7 @@ def print_selection(selection: Selection, name: str) -> None:
         table.add_row(str(index), "+".join(network.tasks), network.size, f"{network.cost:g}", ", ".join(served) or "-")
     console.print(table)
     console.print(
-        f"cost {selection.cost:g} of {selection.budget:g}   predicted loss {selection.predicted_loss:.5f}   "
+        f"cost {selection.cost:g} of {selection.budget:g} ({unit})   predicted loss {selection.predicted_loss:.5f}   "
         f"val loss {_loss(selection.val_loss)}   test loss {_loss(selection.test_loss)}",
         soft_wrap=True,  # one line a script can grep, not wrapped at 80 columns in a pipe
     )
@@ -159,7 +161,7 @@ def sweep_command(
         )
     check_any_feasible(outcome.selections, budget_list)
     if json_output:
-        emit_json(outcome.to_json())
+        emit_json([{**row, "unit": evidence.unit} for row in outcome.to_json()])
     else:
         print_sweep(outcome, name)
     if any(isinstance(selector.estimator, ExactEstimator) for selector in usable):

@@ -56,6 +56,8 @@ class ReportInput:
     lookahead_affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AFFINITY_COLUMNS))
     size_count: int = 1
     notes: Sequence[str] = ()
+    unit: str = ""
+    """The cost unit the budgets are in, as `--unit` names it (`declared`, `relative`, `ms`, ...)."""
     budget_unit: str = ""
     """What the budgets count (e.g. "measured latency in milliseconds"); stated with the loss curve."""
 
@@ -81,6 +83,7 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
         "study": data.study,
         "tasks": list(data.tasks),
         "budgets": budgets,
+        "unit": data.unit,
         "estimators": estimators,
         "selections": [dict(s) for s in data.selections],
     }

@@ -9,7 +9,7 @@ import pytest
 from tests.taskgroup.cli.helpers import run, run_error, run_json, run_ok
 
 TASKS = "segment,depth,normal,keypoint,edge"
-SELECT_KEYS = {"budget", "estimator", "networks", "assignment", "cost", "predicted_loss", "val_loss", "test_loss"}
+SELECT_KEYS = {"budget", "estimator", "networks", "assignment", "cost", "predicted_loss", "val_loss", "test_loss", "unit"}
 
 
 @pytest.fixture
@@ -33,6 +33,19 @@ def test_select_json_is_the_design_contract(paper):
     assert chosen["cost"] == pytest.approx(sum(n["cost"] for n in chosen["networks"])) and chosen["cost"] <= 2.5
     assert sorted(chosen["assignment"]) == sorted(TASKS.split(","))
     assert round(chosen["test_loss"], 5) == 0.44612
+
+
+def test_select_sweep_and_report_say_the_cost_unit_they_used(paper, tmp_path):
+    """`relative` (the default) is the declared costs until `taskgroup cost` measured the networks:
+    the outputs name the unit actually used."""
+    assert run_json("select", paper, "--budget", "2.5")["unit"] == "declared"
+    line = next(line for line in run_ok("select", paper, "--budget", "2.5").stdout.splitlines() if line.startswith("cost "))
+    assert line.startswith("cost 2.5 of 2.5 (declared)   predicted loss")
+    rows = run_json("sweep", paper, "--budgets", "1,2", "--estimators", "exact", "--random-samples", "5")
+    assert {row["unit"] for row in rows} == {"declared"} and len(rows) == 2 * (1 + 4)
+    run_ok("report", paper, "--out", str(tmp_path / "r"), "--budgets", "2", "--estimators", "exact", "--format", "json")
+    document = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert document["unit"] == "declared" and document["selections"][0] == run_json("select", paper, "--budget", "2")
 
 
 def test_both_solvers_agree_through_the_cli(paper):

@@ -141,6 +141,7 @@ def test_cost_measures_every_network_so_hoa_can_still_choose_untrained_ones(tmp_
                                       "depth+edge+normal")}
     measured = {row["tasks"]: row["relative"] for row in out["candidates"]}
     chosen = run_json("select", "s", "--budget", "1e6", *triple)  # relative: now the measured latency
+    assert chosen["unit"] == "relative"  # before `cost` it was "declared"
     networks = {"+".join(network["tasks"]): network["cost"] for network in chosen["networks"]}
     assert networks["depth+edge+normal"] == pytest.approx(measured["depth+edge+normal"])
     assert run_json("status", "s", "--db", db)["jobs"]["total"] == 0  # measuring queued no training
