@@ -6,10 +6,10 @@ and writes the report from plain frames.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -20,9 +20,12 @@ from db.models import Job, Study
 from db.results import candidates_frame
 from jobs.plans import PLANS
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_names, print_note, progress_bar
-from taskgroup.cli.select import UnitOption
+from taskgroup.cli.select import (
+    ForbidOption, MaxLossOption, MaxNetworksOption, RequireOption, UnitOption, WeightOption, selection_options,
+)
 from taskgroup.cli.selection_input import (
-    ESTIMATORS_HELP, UNIT_WORDS, check_any_feasible, estimator_names, load_study_evidence, usable_selectors,
+    ESTIMATORS_HELP, UNIT_WORDS, check_any_feasible, estimator_names, load_study_evidence, naming_options_that_leave_out,
+    usable_selectors,
 )
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
@@ -50,12 +53,23 @@ def report(
         str | None, typer.Option("--estimators", "--estimator", help=ESTIMATORS_HELP, show_default=False)
     ] = None,
     unit: UnitOption = "relative",
+    weight: WeightOption = [],
+    max_loss: MaxLossOption = [],
+    require: RequireOption = [],
+    forbid: ForbidOption = [],
+    max_networks: MaxNetworksOption = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Write a study's report: loss against budget per estimator and baseline, the chosen groupings,
-    pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute."""
-    written = make_report(db, name, out, parse_names(formats, "--format"), budgets=budgets, estimators=estimator_names(estimators), unit=unit)
+    pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute.
+
+    The selection options (--weight, --max-loss, --require, --forbid, --max-networks) apply to every
+    choice, as in `sweep`, and the report states them."""
+    options = selection_options(weight, max_loss, require, forbid, max_networks)
+    with naming_options_that_leave_out(with_baselines=True):
+        written = make_report(db, name, out, parse_names(formats, "--format"), budgets=budgets,
+                              estimators=estimator_names(estimators), unit=unit, options=options)
     files = [str(path) for paths in written.values() for path in paths]
     if json_output:
         emit_json({"study": name, "out": str(out), "files": files})
@@ -66,16 +80,17 @@ def report(
 
 def make_report(
     db: str | None, name: str, out: Path, formats: Sequence[str], *, budgets: str | None, estimators: Sequence[str] | None,
-    unit: str = "relative",
+    unit: str = "relative", options: Mapping[str, Any] | None = None,
 ) -> dict[str, list[Path]]:
-    """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`."""
+    """Gather, build and write the report with progress bars on stderr; used by `report` and `demo`.
+    `options` are `selection_options(...)`, for every choice (None: unconstrained)."""
     from taskgroup.report import build_report, report_writers, write_report
 
     report_writers(out, formats)  # a bad --out or format fails now, not after the selections
     with progress_bar("{task.description}") as bar:
         task = bar.add_task("selecting", total=None)
         gathered = gather_report_input(
-            db, name, budgets, estimators, unit,
+            db, name, budgets, estimators, unit, options,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
         task = bar.add_task("drawing", total=None)
@@ -97,11 +112,13 @@ def gather_report_input(
     budgets: str | None,
     estimators: Sequence[str] | None,
     unit: str = "relative",
+    options: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> GatheredInput:
     """Read the study from the store and select at every (estimator, budget), as `select --json` would
-    (same evidence: costs in `unit`, extra tables for estimators such as lookahead), except that each
-    estimator estimates from the results of its own training runs only."""
+    (same evidence: costs in `unit`, extra tables for estimators such as lookahead; the same
+    `options`: `selection_options(...)`), except that each estimator estimates from the results of
+    its own training runs only."""
     from taskgroup.report import ReportInput
 
     evidence = load_study_evidence(db, name, unit)
@@ -117,8 +134,9 @@ def gather_report_input(
     affinity_sizes = set(evidence.extras["affinity"]["size"]) if "affinity" in evidence.extras else set()
     runs = {estimator: frozenset(PLANS.get(estimator)().runs(tasks, sizes, affinity_sizes)) for estimator in PLANS.names()}
     usable, notes = usable_selectors(None if estimators is None else list(estimators), evidence, own_runs=runs)
+    options = dict(options or {})
     swept = sweep(results, chosen_budgets, usable, costs=evidence.costs, tasks=tasks, extras=evidence.extras,
-                  progress=progress)
+                  progress=progress, **options)
     check_any_feasible(swept.selections, chosen_budgets)
     order = {selector.estimator.name: i for i, selector in enumerate(usable)}
     selections = sorted(({**row.to_json(), "unit": evidence.unit} for row in swept.selections if isinstance(row, Selection)),
@@ -130,6 +148,7 @@ def gather_report_input(
         study=name, tasks=tasks, results=results, candidates=candidates, selections=selections,
         baselines=_baselines_frame(swept.baselines), jobs=jobs, needs={estimator: _needs(runs[estimator]) for estimator in order if estimator in runs},
         size_count=evidence.size_count, notes=tuple(notes), unit=evidence.unit, budget_unit=UNIT_WORDS[evidence.unit],
+        selection_options=options,
         **({"lookahead_affinity": evidence.extras["affinity"]} if "affinity" in evidence.extras else {}),
     )
     return GatheredInput(data, tuple(notes))

@@ -11,7 +11,7 @@ from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, StudyEvidence, check_any_feasible, check_estimable, estimator_names, load_study_evidence,
-    usable_selectors,
+    naming_options_that_leave_out, usable_selectors,
 )
 from taskgroup.estimators.exact import ExactEstimator
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
@@ -72,9 +72,10 @@ def select_command(
     evidence = load_study_evidence(db, name, unit)
     selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
     check_estimable(selector, evidence)
-    selection = selector.select(
-        budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
-    )
+    with naming_options_that_leave_out(with_baselines=False):
+        selection = selector.select(
+            budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
+        )
     if json_output:
         emit_json({**selection.to_json(), "unit": evidence.unit})
     else:
@@ -151,7 +152,7 @@ def sweep_command(
     usable, notes = usable_selectors(estimator_names(estimators), evidence)
     for note in notes:
         print_note(note)
-    with progress_bar("[progress.description]{task.description}") as bar:
+    with naming_options_that_leave_out(with_baselines=True), progress_bar("[progress.description]{task.description}") as bar:
         step = bar.add_task("sweeping", total=None)
         outcome = sweep(
             evidence.results, budget_list, usable, solver=solver, costs=evidence.costs,

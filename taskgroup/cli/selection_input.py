@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -18,7 +19,7 @@ from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_c
 from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
 from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
-from taskgroup.selection import InfeasibleRow, Selection, Selector
+from taskgroup.selection import InfeasibleRow, Selection, Selector, TooFarApartError
 from taskgroup.selection.names import exhaustive_count
 from taskgroup.selection.results import fully_trained
 from taskgroup.wording import counted
@@ -184,3 +185,16 @@ def check_any_feasible(rows: Sequence[Selection | InfeasibleRow], budgets: Seque
     if rows and all(isinstance(row, InfeasibleRow) for row in rows):
         raise InfeasibleError(f"no estimator can choose at budget{'s' if len(budgets) > 1 else ''} "
                               f"{', '.join(f'{budget:g}' for budget in budgets)}: {rows[0].error}")
+
+
+@contextmanager
+def naming_options_that_leave_out(*, with_baselines: bool) -> Iterator[None]:
+    """Add to a `TooFarApartError` the options that leave its culprit out, for the commands that have
+    them (`select`, `sweep`, `report`; not `finalize`). A loss cap (--max-loss) helps `select` only:
+    the baselines of `sweep` and `report` ignore it, and would still meet the loss."""
+    try:
+        yield
+    except TooFarApartError as error:
+        cap = ("" if error.task is None or with_baselines
+               else f" (or cap {error.task}'s loss with --max-loss {error.task}=L)")
+        raise InvalidInputError(f"{error}, or leave {error.candidate} out with --forbid {error.candidate}{cap}") from error

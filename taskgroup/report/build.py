@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -56,6 +57,9 @@ class ReportInput:
     lookahead_affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AFFINITY_COLUMNS))
     size_count: int = 1
     notes: Sequence[str] = ()
+    selection_options: Mapping[str, Any] = field(default_factory=dict)
+    """The options every choice was made under, as `sweep` takes them (weights, max_loss, require,
+    forbid, max_networks; candidates as TASKS[@SIZE] strings); those not given may be absent or empty."""
     unit: str = ""
     """The cost unit the budgets are in, as `--unit` names it (`declared`, `relative`, `ms`, ...)."""
     budget_unit: str = ""
@@ -78,6 +82,7 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
         f"Study {data.study}: {len(data.tasks)} tasks ({', '.join(data.tasks)}), "
         f"{data.candidates.shape[0]} candidate networks, estimators {', '.join(estimators) or 'none'}, "
         f"budgets {', '.join(f'{b:g}' for b in budgets) or 'none'}." + _exact_searched(data, estimators)
+        + _constraints_text(data.selection_options)
     )
     document = {
         "study": data.study,
@@ -85,9 +90,40 @@ def build_report(data: ReportInput, progress: Progress | None = None) -> Report:
         "budgets": budgets,
         "unit": data.unit,
         "estimators": estimators,
+        "selection_options": _given(data.selection_options),
         "selections": [dict(s) for s in data.selections],
     }
     return Report(data.study, f"taskgroup report: {data.study}", summary, tuple(sections), document, tuple(data.notes))
+
+
+OPTION_FLAGS = {"weights": "--weight", "max_loss": "--max-loss", "require": "--require", "forbid": "--forbid",
+                "max_networks": "--max-networks"}
+"""The `select` option of each selection keyword, for the report to state the choices' constraints."""
+
+
+def _given(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that constrain the choices: those given, not empty."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in options.items()
+            if value not in (None, (), [], {})}
+
+
+def _constraints_text(options: Mapping[str, Any]) -> str:
+    """A sentence naming the selection options every choice was made under, so that a reader does not
+    take a constrained choice for the unconstrained optimum; empty where none was given."""
+    given = _given(options)
+    if not given:
+        return ""
+    parts = []
+    for name, value in given.items():
+        flag = OPTION_FLAGS[name]
+        if isinstance(value, Mapping):
+            parts += [f"{flag} {task}={number:g}" for task, number in value.items()]
+        elif isinstance(value, list):
+            parts += [f"{flag} {item}" for item in value]
+        else:
+            parts.append(f"{flag} {value}")
+    return (f" Every choice was made under {', '.join(parts)} (as `taskgroup select` takes them); the baselines "
+            "honour --forbid only.")
 
 
 def _loss_section(data: ReportInput) -> Section:

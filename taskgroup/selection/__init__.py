@@ -1,7 +1,7 @@
 """Choose the best set of networks within an inference budget (exact engines, estimators, sweeps)."""
 
 from taskgroup.selection.baselines import BaselineRow
-from taskgroup.selection.build import CandidateSpec
+from taskgroup.selection.build import CandidateSpec, TooFarApartError
 from taskgroup.selection.engine import SOLVERS, Engine
 from taskgroup.selection.feasibility import BudgetTooSmallError
 from taskgroup.selection.names import canonical_tasks, parse_candidate
@@ -26,6 +26,7 @@ __all__ = [
     "Selection",
     "Selector",
     "Solution",
+    "TooFarApartError",
     "canonical_tasks",
     "parse_candidate",
     "select",

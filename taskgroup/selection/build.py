@@ -17,6 +17,16 @@ CandidateSpec = str | tuple[str | Sequence[str], str | None]
 """A candidate named by the user: ``"depth+normal@half"``, ``"depth+normal"`` or ``("depth+normal", "half")``."""
 
 
+class TooFarApartError(InvalidInputError):
+    """Costs or weighted losses too far apart to compare exactly. `candidate` has the largest value
+    (the likely culprit) and `task` the task of that loss (None for a cost), so that a command can
+    name its own options that leave it out."""
+
+    def __init__(self, message: str, candidate: str, task: str | None) -> None:
+        super().__init__(message)
+        self.candidate, self.task = candidate, task
+
+
 def build_problem(
     estimates: pd.DataFrame,
     costs: Mapping[tuple[str, str], float],
@@ -63,13 +73,11 @@ def build_problem(
     total_cost = sum(c.cost for c in candidates)
     budget = min(budget, total_cost)  # any larger budget affords the same choices; it must not coarsen the cost unit
     cost_digits = scale_digits(total_cost + budget)
-    _check_resolution(((c.label, "cost", c.cost) for c in candidates), cost_digits, "costs",
-                      "check for a mistyped cost (`taskgroup import --replace` overwrites a stored one), or leave the "
-                      "candidate out with --forbid")
-    _check_resolution(((candidates[c].label, f"loss on {tasks[t]}", v) for c, served in enumerate(losses)
-                       for t, v in served.items()), loss_digits, "weighted losses",
-                      "check for a diverged run or a mistyped loss (`taskgroup import --replace` overwrites a stored "
-                      "one); `select --estimator exact` can leave the candidate out with --forbid or --max-loss")
+    _check_resolution(((c.label, None, c.cost) for c in candidates), cost_digits, "costs",
+                      "check for a mistyped cost (`taskgroup import --replace` overwrites a stored one)")
+    _check_resolution(((candidates[c].label, tasks[t], v) for c, served in enumerate(losses) for t, v in served.items()),
+                      loss_digits, "weighted losses",
+                      "check for a diverged run or a mistyped loss (`taskgroup import --replace` overwrites a stored one)")
     int_costs = tuple(to_units(c.cost, cost_digits) for c in candidates)
     keys = [c.key for c in candidates]
     return Problem(
@@ -85,22 +93,26 @@ def build_problem(
     )
 
 
-def _check_resolution(values: Iterable[tuple[str, str, float]], digits: int, what: str, advice: str) -> None:
+def _check_resolution(values: Iterable[tuple[str, str | None, float]], digits: int, what: str, advice: str) -> None:
     """Refuse numbers too far apart to share one integer unit: rounding would change the answer silently.
 
-    Units are 1e-9 unless huge values force a coarser one; then the smallest non-zero value must
-    still keep `RELATIVE_RESOLUTION` (typically a diverged run's loss, or a cost typed wrong).
+    `values` are (candidate label, task of a loss or None for a cost, value). Units are 1e-9 unless
+    huge values force a coarser one; then the smallest non-zero value must still keep
+    `RELATIVE_RESOLUTION` (typically a diverged run's loss, or a cost typed wrong).
     """
     if digits >= MAX_DIGITS:
         return
-    nonzero = [(abs(value), label, name) for label, name, value in values if value != 0]
+    nonzero = [(abs(value), label, task) for label, task, value in values if value != 0]
     if not nonzero:
         return
     smallest, largest = min(nonzero), max(nonzero)
     if 0.5 * 10.0**-digits > RELATIVE_RESOLUTION * smallest[0]:
-        raise InvalidInputError(
-            f"the {what} are too far apart to compare exactly: {largest[1]} has {largest[2]} {largest[0]:.6g} and "
-            f"{smallest[1]} has {smallest[2]} {smallest[0]:.6g}; {advice}")
+        raise TooFarApartError(f"the {what} are too far apart to compare exactly: {_named(*largest)} and "
+                               f"{_named(*smallest)}; {advice}", largest[1], largest[2])
+
+
+def _named(value: float, label: str, task: str | None) -> str:
+    return f"{label} has {'cost' if task is None else f'loss on {task}'} {value:.6g}"
 
 
 def _check_budget(budget: float) -> None:

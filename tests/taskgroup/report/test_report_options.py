@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
-from tests.taskgroup.cli.helpers import run_ok
+from tests.taskgroup.cli.helpers import run_error, run_ok
 
 LOSSES = {"a": 0.5, "b": 0.6, "c": 0.4, "a+b": 0.45, "a+c": 0.55, "b+c": 0.5, "a+b+c": 0.6}
 
@@ -29,3 +30,48 @@ def test_report_takes_estimator_as_sweep_does(tmp_path):
     study = _study(tmp_path)
     run_ok("report", study, "--out", str(tmp_path / "one"), "--budgets", "1,2", "--estimator", "exact", "--format", "json")
     assert _document(tmp_path / "one")["estimators"] == ["exact"]
+
+
+def test_a_diverged_loss_is_left_out_of_a_report_with_the_options_select_and_sweep_take(tmp_path):
+    """One diverged loss made `report` impossible: its error advised --forbid and --max-loss, which
+    only select and sweep had."""
+    study = _study(tmp_path)
+    diverged = tmp_path / "diverged.csv"
+    diverged.write_text("tasks,size,cost,stage,split,task,loss\na+b,full,1.0,full,val,a,1e14\n")
+    run_ok("import", study, str(diverged), "--replace")
+    out = tmp_path / "report"
+    refused = " ".join(run_error("report", study, "--out", str(out), "--budgets", "1,2").split())
+    assert "a+b@full has loss on a 1e+14" in refused and "leave a+b@full out with --forbid a+b@full" in refused
+    assert "--max-loss" not in refused  # the baselines ignore a loss cap: it would not help here
+    assert "select --estimator exact" not in refused and not out.exists()
+    assert "(or cap a's loss with --max-loss a=L)" in " ".join(run_error("select", study, "--budget", "2").split())
+    swept = " ".join(run_error("sweep", study, "--budgets", "2").split())
+    assert "leave a+b@full out with --forbid a+b@full" in swept and "--max-loss" not in swept
+
+    # HOA predicts a+b+c from the pair a+b, diverged loss and all: it is named next, and left out too
+    run_ok("report", study, "--out", str(out), "--budgets", "2,3", "--forbid", "a+b@full", "--forbid", "a+b+c",
+           "--max-loss", "c=0.5", "--weight", "b=2", "--require", "b+c", "--max-networks", "2")
+    document = _document(out)
+    assert document["selection_options"] == {"weights": {"b": 2.0}, "max_loss": {"c": 0.5}, "require": ["b+c"],
+                                             "forbid": ["a+b@full", "a+b+c"], "max_networks": 2}
+    said = ("Every choice was made under --weight b=2, --max-loss c=0.5, --require b+c, --forbid a+b@full, "
+            "--forbid a+b+c, --max-networks 2 (as `taskgroup select` takes them); the baselines honour --forbid only.")
+    assert said in document["summary"] and said in (out / "report.md").read_text()
+    assert html.escape(said) in (out / "report.html").read_text()
+    assert {choice["estimator"] for choice in document["selections"]} == {"exact", "hoa"}
+    for choice in document["selections"]:
+        networks = {f"{'+'.join(n['tasks'])}@{n['size']}" for n in choice["networks"]}
+        assert "b+c@full" in networks and not networks & {"a+b@full", "a+b+c@full"} and len(networks) <= 2
+    assert not any({"a+b@full", "a+b+c@full"} & set(str(row["networks"]).split())
+                   for row in _table(document, "baselines"))
+
+
+def test_an_unconstrained_report_says_no_options(tmp_path):
+    study = _study(tmp_path)
+    run_ok("report", study, "--out", str(tmp_path / "r"), "--budgets", "2", "--estimators", "exact", "--format", "json")
+    document = _document(tmp_path / "r")
+    assert document["selection_options"] == {} and "Every choice was made under" not in document["summary"]
+
+
+def _table(document: dict, name: str) -> list[dict]:
+    return next(section["tables"][name] for section in document["sections"] if name in section["tables"])
