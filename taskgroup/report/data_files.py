@@ -21,10 +21,11 @@ class CsvWriter(ReportWriter):
     """tables/NAME.csv for each table, full precision, for spreadsheets and scripts."""
 
     name = "csv"
+    entries = (f"{TABLE_DIR}/*.csv",)
 
     def write(self, report: Report, out_dir: Path) -> list[Path]:
         table_dir = out_dir / TABLE_DIR
-        table_dir.mkdir(exist_ok=True)
+        table_dir.mkdir()
         written = []
         for table in report.tables():
             path = table_dir / f"{table.name}.csv"
@@ -38,6 +39,7 @@ class JsonWriter(ReportWriter):
     """report.json: the select objects, and every section's tables as lists of records (missing -> null)."""
 
     name = "json"
+    entries = (JSON_NAME,)
 
     def write(self, report: Report, out_dir: Path) -> list[Path]:
         path = out_dir / JSON_NAME

@@ -37,6 +37,7 @@ class HtmlWriter(ReportWriter):
     """One HTML file a user can mail or open offline; every cell of a float keeps its exact value in data-value."""
 
     name = "html"
+    entries = (FILE_NAME,)
 
     def write(self, report: Report, out_dir: Path) -> list[Path]:
         path = out_dir / FILE_NAME

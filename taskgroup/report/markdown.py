@@ -16,10 +16,11 @@ class MarkdownWriter(ReportWriter):
     """report.md plus figures/NAME.png, for a repository or a wiki page."""
 
     name = "md"
+    entries = (FILE_NAME, f"{FIGURE_DIR}/*.png")
 
     def write(self, report: Report, out_dir: Path) -> list[Path]:
         figure_dir = out_dir / FIGURE_DIR
-        figure_dir.mkdir(exist_ok=True)
+        figure_dir.mkdir()
         written = []
         for figure in report.figures():
             path = figure_dir / f"{figure.name}.png"

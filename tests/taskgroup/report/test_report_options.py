@@ -75,3 +75,40 @@ def test_an_unconstrained_report_says_no_options(tmp_path):
 
 def _table(document: dict, name: str) -> list[dict]:
     return next(section["tables"][name] for section in document["sections"] if name in section["tables"])
+
+
+def test_a_report_replaces_the_previous_one_in_its_folder_and_leaves_nothing_of_it(tmp_path):
+    """A new report mixed into the old one: another study's report.html beside the new report.md,
+    figures and tables of estimators no longer in the run."""
+    study = _study(tmp_path)
+    out = tmp_path / "report"
+    run_ok("report", study, "--out", str(out), "--budgets", "1,2")
+    assert (out / "figures" / "groupings_hoa.png").is_file()
+    run_ok("report", study, "--out", str(out), "--budgets", "2", "--estimator", "exact", "--format", "md")
+    assert sorted(path.name for path in out.iterdir()) == ["figures", "report.md"]
+    figures = sorted(path.name for path in (out / "figures").iterdir())
+    assert "groupings_exact.png" in figures and not [name for name in figures if "hoa" in name]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["r.csv", "report", "taskgroup-home"]  # no leftovers
+
+
+def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path):
+    study = _study(tmp_path)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.html").write_text("an old report\n")
+    (mine / "figures").write_text("not a folder\n")  # report.html was written, then "File exists"
+    (mine / "notes.txt").write_text("keep me\n")
+    refused = " ".join(run_error("report", study, "--out", str(mine)).split())
+    assert f"error: --out {mine} holds files that are not a taskgroup report's (figures, notes.txt)" in refused
+    assert "note:" not in refused  # refused before any selection
+    assert sorted(path.name for path in mine.iterdir()) == ["figures", "notes.txt", "report.html"]
+    assert (mine / "report.html").read_text() == "an old report\n"
+    nested = tmp_path / "nested"
+    (nested / "tables").mkdir(parents=True)
+    (nested / "tables" / "data.xlsx").write_text("mine\n")  # a folder of the report's name, with other files
+    assert "holds files that are not a taskgroup report's (tables)" in " ".join(
+        run_error("report", study, "--out", str(nested)).split())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run_ok("report", study, "--out", str(empty), "--budgets", "2", "--format", "json")
+    assert [path.name for path in empty.iterdir()] == ["report.json"]
