@@ -81,8 +81,10 @@ def demo(
     ] = False,
     db: Annotated[
         str | None,
-        typer.Option("--db", envvar="TASKGROUP_DB", callback=any_database, show_default=False,
-                     help="Database URL or SQLite file for the demo's study (created if new). Default: DIR/demo.sqlite in --out."),
+        # No envvar: TASKGROUP_DB is often a team's shared database, where a demo study does not belong.
+        typer.Option("--db", callback=any_database, show_default=False,
+                     help="Database URL or SQLite file for the demo's study (created if new). Default: DIR/demo.sqlite "
+                          "in --out, also when TASKGROUP_DB is set (the demo ignores it)."),
     ] = None,
 ) -> None:
     """Run the whole pipeline on synthetic data on CPU and write a report (a few minutes on two cores)."""

@@ -23,15 +23,27 @@ BUDGETS = [0.5, 1.0, 1.5, 2.0]
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
+    """The demo run by a user whose TASKGROUP_DB names their team's database (holding a study `team`)."""
     out = tmp_path_factory.mktemp("demo")
+    team_db = f"sqlite:///{out / 'team.sqlite'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TASKGROUP_HOME", str(out / "home"))
         patch.setenv("TASKGROUP_CACHE", str(out / "home" / "cache"))
-        patch.delenv("TASKGROUP_DB", raising=False)
+        patch.setenv("TASKGROUP_DB", team_db)
+        run_ok("study", "create", "team", "--tasks", "depth,normal")
         result = run_ok("demo", "--out", str(out), "--tasks", ",".join(TASKS), "--images", "12", "--resolution", "8",
                         "--epochs", "2", "--budgets", "0.5:2:0.5")
-    return {"out": out, "db": f"sqlite:///{out / 'demo.sqlite'}", "output": result.output,
+    return {"out": out, "db": f"sqlite:///{out / 'demo.sqlite'}", "team_db": team_db, "output": result.output,
             "html": read_html((out / "report" / "report.html").read_text())}
+
+
+def test_the_demo_keeps_to_its_own_database_whatever_taskgroup_db_says(demo_run):
+    """With TASKGROUP_DB set, the demo wrote its study there and DIR had no demo.sqlite, as docs/reports.md
+    promises; the team's database now keeps only its own study."""
+    assert (demo_run["out"] / "demo.sqlite").is_file()
+    assert [row["name"] for row in run_json("study", "list", "--db", demo_run["team_db"])] == ["team"]
+    help_text = "".join(run_ok("demo", "--help").output.replace("│", "").split())  # the options' box, unwrapped
+    assert "Default:DIR/demo.sqlitein--out,alsowhenTASKGROUP_DBisset(thedemoignoresit)." in help_text
 
 
 def test_demo_ends_by_saying_where_the_report_is(demo_run):
