@@ -218,3 +218,17 @@ def test_the_report_says_what_its_budgets_count(demo_run, tmp_path):
     run_ok("report", "demo", "--out", str(tmp_path / "ms"), "--format", "json", "--unit", "ms", "--budgets", "1,2",
            "--estimators", "exact", "--db", demo_run["db"])
     assert "Budgets are in measured latency in milliseconds." in loss_text(tmp_path / "ms")
+
+
+def test_an_out_that_is_a_file_is_refused_in_words(tmp_path, monkeypatch):
+    """It said only `error: PATH: File exists` (or `Not a directory` for a folder under a file)."""
+    monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "home"))
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out, said in ((afile, f"--out {afile} is a file"), (afile / "sub", f"--out {afile / 'sub'} is inside {afile}, which is a file")):
+        result = run("demo", "--quick", "--out", str(out))
+        message = "".join(result.output.split())
+        assert result.exit_code == 1
+        assert f"error:{said};nameafolderforthedemo'sdatabase,checkpointsandreport".replace(" ", "") in message
+        assert "step 1" not in result.output
+    assert afile.read_text() == "keep me"
