@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import ConflictError
 from db.models import Affinity, Study
-from db.results import same_number
+from db.results import origin_prefix, same_number
 
 AFFINITY_COLUMNS = ["size", "source", "target", "affinity"]
 """The frame `taskgroup.affinity` reads (its `AFFINITY_COLUMNS`; db imports nothing from taskgroup)."""
@@ -77,7 +77,8 @@ def import_affinity(session: Session, study: Study, rows: Iterable[Mapping[str, 
 
     As for results: a matrix equal to the stored one (to db.results.SAME_NUMBER_DIGITS) is left alone,
     so importing the same export again is harmless; one that differs is a ConflictError unless
-    `replace`, so a measured matrix is never silently overwritten.
+    `replace`, so a measured matrix is never silently overwritten. That error starts with the
+    `origin` of the row that differs, when rows have one (see store_results).
     """
     by_size: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -96,23 +97,28 @@ def import_affinity(session: Session, study: Study, rows: Iterable[Mapping[str, 
                 unchanged.append(size)
                 continue
             if not replace:
-                raise ConflictError(f"the affinity matrix of size {size} is stored with {difference}; "
-                                    "use --replace to overwrite")
+                row, text = difference
+                raise ConflictError(f"{origin_prefix(row)}the affinity matrix of size {size} is stored with "
+                                    f"{text}; use --replace to overwrite")
         store_affinity(session, study, size_rows, measurements=measurements)
         (replaced if size in stored else added).append(size)
     return AffinityImport(added, replaced, unchanged)
 
 
-def _difference(stored: list[Affinity], rows: list[Mapping[str, Any]], measurements: int) -> str | None:
-    """How an imported matrix differs from the stored one, in words; None if it does not."""
+def _difference(
+    stored: list[Affinity], rows: list[Mapping[str, Any]], measurements: int
+) -> tuple[Mapping[str, Any], str] | None:
+    """How an imported matrix differs from the stored one: the input row that shows it (the size's
+    first when the whole matrix does) and the difference in words; None if it does not."""
     old = {(entry.source, entry.target): entry.value for entry in stored}
-    new = {(str(row["source"]), str(row["target"])): float(row["affinity"]) for row in rows}
+    new = {(str(row["source"]), str(row["target"])): row for row in rows}
     if set(old) != set(new):
         tasks = (sorted({source for source, _ in pairs}) for pairs in (old, new))
-        return "the tasks {}, the input has {}".format(*(", ".join(names) for names in tasks))
+        return rows[0], "the tasks {}, the input has {}".format(*(", ".join(names) for names in tasks))
     if stored[0].measurements != measurements:
-        return f"{stored[0].measurements} measurements, the input says {measurements}"
-    for (source, target), value in new.items():
+        return rows[0], f"{stored[0].measurements} measurements, the input says {measurements}"
+    for (source, target), row in new.items():
+        value = float(row["affinity"])
         if not same_number(old[source, target], value):
-            return f"the affinity of {source} onto {target} {old[source, target]!r}, the input says {value!r}"
+            return row, f"the affinity of {source} onto {target} {old[source, target]!r}, the input says {value!r}"
     return None

@@ -46,7 +46,8 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
 
     A row equal to a stored one (to SAME_NUMBER_DIGITS) is left alone; one that contradicts a stored
     loss or cost is a ConflictError unless `replace`, so re-importing the same file is harmless and
-    nothing is silently overwritten.
+    nothing is silently overwritten. A row's optional `origin` (where the caller read it, e.g.
+    `FILE, line N`) starts that error's message, so the user can find the line.
     """
     candidates = {(c.tasks, c.size): c for c in Candidate.all_of_study(session, study.id)}
     stored = {
@@ -67,8 +68,8 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
         elif not same_number(candidate.cost, float(row["cost"])):
             if not replace:
                 raise ConflictError(
-                    f"candidate {row['tasks']} ({row['size']}) is stored with cost {candidate.cost}, "
-                    f"the input says {row['cost']}; use --replace to overwrite"
+                    f"{origin_prefix(row)}candidate {row['tasks']} ({row['size']}) is stored with cost "
+                    f"{candidate.cost}, the input says {row['cost']}; use --replace to overwrite"
                 )
             candidate.cost = float(row["cost"])
         result_key = (candidate.id, row["stage"], row["split"], row["task"])
@@ -90,12 +91,17 @@ def store_results(session: Session, study: Study, rows: Iterable[Mapping[str, An
             filled.add((candidate.id, row["stage"]))
         else:
             raise ConflictError(
-                f"{row['task']} loss of {row['tasks']} ({row['size']}, {row['stage']}, {row['split']}) is stored "
-                f"as {result.loss!r}, the input says {row['loss']!r}; use --replace to overwrite"
+                f"{origin_prefix(row)}{row['task']} loss of {row['tasks']} ({row['size']}, {row['stage']}, "
+                f"{row['split']}) is stored as {result.loss!r}, the input says {row['loss']!r}; use --replace to overwrite"
             )
     session.flush()
     removed, failed, running = _settle_jobs(session, study, filled)
     return ImportSummary(added_candidates, added, replaced, unchanged, removed, running, failed)
+
+
+def origin_prefix(row: Mapping[str, Any]) -> str:
+    """`ORIGIN: ` to start an error about `row` with, when the caller said where it read the row."""
+    return f"{row['origin']}: " if row.get("origin") else ""
 
 
 def _settle_jobs(session: Session, study: Study, filled: set[tuple[int, str]]) -> tuple[int, int, int]:

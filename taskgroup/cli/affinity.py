@@ -192,7 +192,7 @@ def show(
         study = Study.find_or_raise_by_name(session, name)
         frame, tasks = load_affinity(session, study), list(study.tasks)
         if frame.empty:
-            raise InvalidInputError(f"study {name!r} has no affinity matrix; run `taskgroup affinity measure {name}`")
+            raise InvalidInputError(f"study {name!r} has no affinity matrix; {affinity_remedy(name, bool(study.dataset))}")
         results = results_frame(session, study)
         scaling = study_scaling(results, frame)
     if json_output:
@@ -206,6 +206,15 @@ def show(
 
 def _scaling_json(scaling: Scaling) -> dict[str, float | int]:
     return {"strength": scaling.strength, "offset": scaling.offset, "fitted_on": scaling.fitted_on}
+
+
+def affinity_remedy(name: str, trainable: bool) -> str:
+    """How study `name` gets an affinity matrix: measured where it has a dataset to train on; an
+    imported study has none, so `affinity measure` would only fail, and its matrix is imported too."""
+    if trainable:
+        return f"`taskgroup affinity measure {name}` measures one"
+    return (f"the study has no dataset to measure one on, so import one (`taskgroup import {name} FILE` reads "
+            "FILE.affinity.csv beside FILE; see docs/lookahead.md, \"Moving a study to another database\")")
 
 
 def note_on_lookahead(

@@ -81,8 +81,10 @@ def demo(
     ] = False,
     db: Annotated[
         str | None,
-        typer.Option("--db", envvar="TASKGROUP_DB", callback=any_database, show_default=False,
-                     help="Database URL or SQLite file for the demo's study (created if new). Default: DIR/demo.sqlite in --out."),
+        # No envvar: TASKGROUP_DB is often a team's shared database, where a demo study does not belong.
+        typer.Option("--db", callback=any_database, show_default=False,
+                     help="Database URL or SQLite file for the demo's study (created if new). Default: DIR/demo.sqlite "
+                          "in --out, also when TASKGROUP_DB is set (the demo ignores it)."),
     ] = None,
 ) -> None:
     """Run the whole pipeline on synthetic data on CPU and write a report (a few minutes on two cores)."""
@@ -99,6 +101,7 @@ def demo(
     budgets = budgets if budgets is not None else defaults.budgets
     task_list = parse_task_list(tasks if tasks is not None else defaults.tasks)
     _check_before_training(task_list, budgets, resolution)
+    _check_out_folder(out)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     db = db or f"sqlite:///{out / 'demo.sqlite'}"
@@ -160,6 +163,17 @@ def _check_before_training(tasks: list[str], budgets: str, resolution: int) -> N
                               f"serving every task, costs {cheapest.cost:g} (the report's budgets are in declared costs: "
                               f"{DEMO_SIZES})")
     check_resolution("synthetic", resolution)
+
+
+def _check_out_folder(out: Path) -> None:
+    """--out must be (or become) a folder: a file there or above it is refused in words, before any
+    work, not as the system's bare "File exists" or "Not a directory"."""
+    remedy = "name a folder for the demo's database, checkpoints and report"
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {out} is a file; {remedy}")
+    file_above = next((path for path in out.parents if path.exists() and not path.is_dir()), None)
+    if file_above is not None:
+        raise InvalidInputError(f"--out {out} is inside {file_above}, which is a file; {remedy}")
 
 
 def _step(number: int, text: str) -> None:

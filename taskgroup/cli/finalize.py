@@ -13,7 +13,7 @@ from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note
 from taskgroup.cli.plan import planned
 from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import EVERY_ESTIMATOR, check_estimable, load_study_evidence
+from taskgroup.cli.selection_input import EVERY_ESTIMATOR, affinity_remedied, check_estimable, load_study_evidence
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, check_runnable, log_dir, run_queued_jobs,
@@ -84,8 +84,9 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
-    selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
-                              costs=evidence.costs)
+    with affinity_remedied(evidence):
+        selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
+                                  costs=evidence.costs)
     check_estimable(selector, evidence)
     budget_list, left_out = feasible_budgets(selector, budget_list)
     for budget, reason in left_out.items():

@@ -65,15 +65,9 @@ def import_results(
     # The study's row locked (SQLite: the write lock taken at once), so imports into one study run one at a time.
     with open_store(db).session(immediate=True) as session:
         study = Study.find_or_raise_by_name(session, name, for_update=True)
-        try:
-            check_against_study(frame, study.tasks, study.size_labels())
-        except InvalidInputError as mismatch:
-            raise InvalidInputError(f"{', '.join(map(str, files))}: {mismatch}") from None
+        check_against_study(frame, study.tasks, study.size_labels())
         if beside is not None:
-            try:
-                check_affinity_against_study(beside[1], study.tasks, study.size_labels())
-            except InvalidInputError as mismatch:
-                raise InvalidInputError(f"{beside[0]}: {mismatch}") from None
+            check_affinity_against_study(beside[1], beside[0], study.tasks, study.size_labels())
         mismatches = cost_mismatches(frame, {size["label"]: size.get("cost", 1.0) for size in study.sizes})
         summary = store_results(session, study, frame.to_dict("records"), replace=replace)
         matrices = None if beside is None else (

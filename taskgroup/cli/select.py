@@ -10,8 +10,8 @@ from rich.table import Table
 from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
-    ESTIMATORS_HELP, StudyEvidence, check_any_feasible, check_estimable, estimator_names, load_study_evidence,
-    naming_options_that_leave_out, usable_selectors,
+    ESTIMATORS_HELP, StudyEvidence, affinity_remedied, check_any_feasible, check_estimable, estimator_names,
+    load_study_evidence, naming_options_that_leave_out, usable_selectors,
 )
 from taskgroup.estimators.exact import ExactEstimator
 from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
@@ -70,7 +70,8 @@ def select_command(
 ) -> None:
     """Choose the networks to deploy within a budget, and which task each serves."""
     evidence = load_study_evidence(db, name, unit)
-    selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
+    with affinity_remedied(evidence):
+        selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
     check_estimable(selector, evidence)
     with naming_options_that_leave_out(with_baselines=False):
         selection = selector.select(

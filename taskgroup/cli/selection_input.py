@@ -14,10 +14,12 @@ from db import open_store
 from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
+from taskgroup.cli.affinity import affinity_remedy
 from taskgroup.cli.common import parse_names
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs, reference_size
 from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
+from taskgroup.estimators.lookahead import MissingAffinityError
 from taskgroup.estimators.own_runs import OwnRunsOnly, RunKey
 from taskgroup.selection import InfeasibleRow, Selection, Selector, TooFarApartError
 from taskgroup.selection.names import exhaustive_count
@@ -128,6 +130,16 @@ def measured_costs(candidates: pd.DataFrame, unit: str, name: str,
     return candidate_costs(measurements, unit, reference_size=size, reference_cost=declared)
 
 
+@contextmanager
+def affinity_remedied(evidence: StudyEvidence) -> Iterator[None]:
+    """Around making a Selector: a missing affinity matrix, which the estimator reports without a
+    remedy (it knows no studies), as an error that says how this study gets one."""
+    try:
+        yield
+    except MissingAffinityError as missing:
+        raise InvalidInputError(f"{missing}; {affinity_remedy(evidence.name, evidence.trainable)}") from None
+
+
 def estimator_names(option: str | None) -> list[str] | None:
     """The estimators an `--estimators a,b` option names, in order; None (not given) means every one."""
     return None if option is None else parse_names(option, "--estimators")
@@ -148,7 +160,9 @@ def usable_selectors(
         if own_runs is not None and name in own_runs:
             estimator = OwnRunsOnly(estimator, own_runs[name])
         try:
-            selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
+            with affinity_remedied(evidence):
+                selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks,
+                                    extras=evidence.extras)
         except InvalidInputError as missing:
             reasons[name] = (f"estimator {name}: {missing}", f"estimator {name} left out: {missing}")
             continue

@@ -85,6 +85,11 @@ class Scaling:
         return max(0.0, 1.0 + self.offset - self.strength * mean_affinity)
 
 
+class MissingAffinityError(InvalidInputError):
+    """The evidence has no affinity matrix. Its message says only that: how to get one depends on
+    where the evidence came from (measured on a study's dataset, or imported), which the caller adds."""
+
+
 @ESTIMATORS.register("lookahead")
 class LookaheadEstimator(Estimator):
     """Singles as measured; larger networks scaled from them by the affinities of their other tasks."""
@@ -146,12 +151,10 @@ def study_scaling(results: pd.DataFrame, affinity: pd.DataFrame) -> Scaling:
 def _inputs(evidence: Evidence) -> tuple[dict[str, AffinityMatrix], pd.DataFrame, dict[tuple[str, str], float]]:
     """The affinity matrices by size, the measured full-stage validation losses, and the singles among them."""
     if "affinity" not in evidence.extras:
-        raise InvalidInputError(
-            "the lookahead estimator needs an affinity matrix, which `taskgroup affinity measure` measures"
-        )
+        raise MissingAffinityError("the lookahead estimator needs an affinity matrix")
     lookup = affinity_lookup(evidence.extras["affinity"])
     if not lookup:
-        raise InvalidInputError("the affinity table is empty; `taskgroup affinity measure` measures one")
+        raise MissingAffinityError("the lookahead estimator needs an affinity matrix; the affinity table is empty")
     measured = evidence.losses("full", "val")
     width = measured["tasks"].str.count(r"\+") + 1
     singles = {(size, task): float(loss) for _, size, task, loss in measured[width == 1].itertuples(index=False)}

@@ -18,7 +18,7 @@ from typing import TextIO
 import pandas as pd
 
 from taskgroup.errors import InvalidInputError
-from taskgroup.io.exchange import read_csv_file
+from taskgroup.io.exchange import ORIGIN, read_csv_file
 from taskgroup.numbers import finite_number
 
 AFFINITY_FILE_COLUMNS = ("size", "source", "target", "affinity", "measurements")
@@ -32,8 +32,9 @@ def affinity_path(results_path: Path) -> Path:
 
 
 def read_affinity_csv(path: Path) -> pd.DataFrame:
-    """Parse and validate an affinity file (AFFINITY_FILE_COLUMNS): every size a complete square
-    matrix with one measurement count; InvalidInputError naming the file, line and problem otherwise."""
+    """Parse and validate an affinity file (AFFINITY_FILE_COLUMNS and ORIGIN, each row's file and line):
+    every size with one measurement count; InvalidInputError naming the file, line and problem otherwise.
+    Whether each size's matrix is complete is checked with the study (check_affinity_against_study)."""
     return read_csv_file(path, _parse)
 
 
@@ -47,7 +48,7 @@ def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
             f"{path}, line 1: header must have the columns {','.join(AFFINITY_FILE_COLUMNS)}, got {','.join(header)}"
         )
     order = [header.index(name) for name in AFFINITY_FILE_COLUMNS]
-    rows: list[tuple[str, str, str, float, int]] = []
+    rows: list[tuple[str, str, str, float, int, str]] = []
     first_line: dict[tuple[str, str, str], int] = {}
     count_of: dict[str, tuple[int, int]] = {}
     for fields in reader:
@@ -70,12 +71,10 @@ def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
         if first_count[1] != row[4]:
             raise InvalidInputError(f"{where}: measurements {row[4]} of size {size} contradicts {first_count[1]} "
                                     f"on line {first_count[0]} (a size's matrix is one measurement run)")
-        rows.append(row)
+        rows.append((*row, where))
     if not rows:
         raise InvalidInputError(f"{path}: no affinity rows after the header")
-    frame = pd.DataFrame(rows, columns=list(AFFINITY_FILE_COLUMNS))
-    _check_square(frame, path)
-    return frame
+    return pd.DataFrame(rows, columns=[*AFFINITY_FILE_COLUMNS, ORIGIN])
 
 
 def _count(text: str, where: str) -> int:
@@ -96,17 +95,20 @@ def _check_square(frame: pd.DataFrame, path: Path) -> None:
                                     f"{missing[1]} (it needs one line for every source and target of {', '.join(tasks)})")
 
 
-def check_affinity_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterable[str]) -> None:
-    """Refuse matrices naming tasks or sizes the study does not have."""
+def check_affinity_against_study(frame: pd.DataFrame, path: Path, tasks: Iterable[str], sizes: Iterable[str]) -> None:
+    """Refuse matrices (read from `path`) naming tasks or sizes the study does not have, naming the first
+    such line, then incomplete ones. Names come first: else a line with a mistyped task is reported as
+    the matrix lacking that task's other entries, not as the line to fix."""
     known_tasks, known_sizes = set(tasks), set(sizes)
     for row in frame.itertuples(index=False):
         unknown = next((name for name in (row.source, row.target) if name not in known_tasks), None)
         if unknown is not None:
-            raise InvalidInputError(f"unknown task {unknown!r} in the affinity matrix "
+            raise InvalidInputError(f"{row.origin}: unknown task {unknown!r} in the affinity matrix "
                                     f"(study tasks: {', '.join(sorted(known_tasks))})")
         if row.size not in known_sizes:
-            raise InvalidInputError(f"unknown size {row.size!r} in the affinity matrix "
+            raise InvalidInputError(f"{row.origin}: unknown size {row.size!r} in the affinity matrix "
                                     f"(study sizes: {', '.join(sorted(known_sizes))})")
+    _check_square(frame, path)
 
 
 def write_affinity_csv(frame: pd.DataFrame, handle: TextIO, *, tasks: Sequence[str], sizes: Sequence[str]) -> None:

@@ -18,6 +18,9 @@ from taskgroup.errors import InvalidInputError
 from taskgroup.numbers import finite_number
 
 COLUMNS = ("tasks", "size", "cost", "stage", "split", "task", "loss")
+ORIGIN = "origin"
+"""The column a read frame adds to COLUMNS: where each row came from (`FILE, line N`), so the checks
+made after reading (against the study, against stored data) name the line as the reader's own do."""
 STAGES = ("full", "early")
 SPLITS = ("val", "test")
 
@@ -28,7 +31,8 @@ def canonical_tasks(tasks: Iterable[str]) -> str:
 
 
 def read_exchange_csv(path: Path) -> pd.DataFrame:
-    """Parse and validate an exchange CSV; raise InvalidInputError naming the file, line and problem."""
+    """Parse and validate an exchange CSV (COLUMNS and ORIGIN); raise InvalidInputError naming the file,
+    line and problem."""
     return read_csv_file(path, _parse)
 
 
@@ -56,7 +60,7 @@ def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
     if sorted(header) != sorted(COLUMNS):
         raise InvalidInputError(f"{path}, line 1: header must have the columns {','.join(COLUMNS)}, got {','.join(header)}")
     order = [header.index(name) for name in COLUMNS]
-    rows: list[tuple[str, str, float, str, str, str, float]] = []
+    rows: list[tuple[str, str, float, str, str, str, float, str]] = []
     first_line: dict[tuple[str, str, str, str, str], tuple[int, float]] = {}
     cost_of: dict[tuple[str, str], tuple[int, float]] = {}
     for fields in reader:
@@ -82,10 +86,10 @@ def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
                     f"contradicts {previous[1]} on line {previous[0]}"
                 )
             continue
-        rows.append(row)
+        rows.append((*row, f"{path}, line {line}"))
     if not rows:
         raise InvalidInputError(f"{path}: no result rows after the header")
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame(rows, columns=[*COLUMNS, ORIGIN])
 
 
 def _parse_row(raw: dict[str, str], where: str) -> tuple[str, str, float, str, str, str, float]:
@@ -114,16 +118,17 @@ def _number(text: str, column: str, where: str) -> float:
 
 
 def check_against_study(frame: pd.DataFrame, tasks: Iterable[str], sizes: Iterable[str]) -> None:
-    """Refuse results naming tasks or sizes the study does not have."""
+    """Refuse results (a read frame, with ORIGIN) naming tasks or sizes the study does not have, naming
+    the first such line."""
     known_tasks, known_sizes = set(tasks), set(sizes)
     for row in frame.itertuples(index=False):
         unknown = [name for name in row.tasks.split("+") if name not in known_tasks]
         if unknown:
-            raise InvalidInputError(
-                f"unknown task {unknown[0]!r} in candidate {row.tasks} (study tasks: {', '.join(sorted(known_tasks))})"
-            )
+            raise InvalidInputError(f"{row.origin}: unknown task {unknown[0]!r} in candidate {row.tasks} "
+                                    f"(study tasks: {', '.join(sorted(known_tasks))})")
         if row.size not in known_sizes:
-            raise InvalidInputError(f"unknown size {row.size!r} (study sizes: {', '.join(sorted(known_sizes))})")
+            raise InvalidInputError(f"{row.origin}: unknown size {row.size!r} "
+                                    f"(study sizes: {', '.join(sorted(known_sizes))})")
 
 
 def cost_mismatches(frame: pd.DataFrame, declared: Mapping[str, float]) -> list[tuple[str, str, float, float]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from taskgroup.errors import InvalidInputError
+from taskgroup.io.exchange import ORIGIN
 from taskgroup.numbers import finite_number
 
 RESULT_COLUMNS = ["tasks", "size", "cost", "stage", "split", "task", "loss"]
@@ -31,7 +32,8 @@ def read_standley(
     full_size: str = "full",
     half_size: str = "half",
 ) -> pd.DataFrame:
-    """Results frame (exchange CSV columns) of the paper's validation, test and optional ESA files.
+    """Results frame (exchange CSV columns and ORIGIN, each row's file and line) of the paper's
+    validation, test and optional ESA files.
 
     `task_names` names the columns in file order; the frame's `tasks` column is the sorted
     `+`-join. Half-size networks cost 0.5 and full-size ones 1.0 (one full single-task network).
@@ -40,13 +42,13 @@ def read_standley(
     files = [(val_path, "full", "val"), (test_path, "full", "test")]
     if early_path is not None:
         files.append((early_path, "early", "val"))
-    rows: list[tuple[str, str, float, str, str, str, float]] = []
+    rows: list[tuple[str, str, float, str, str, str, float, str]] = []
     for path, stage, split in files:
-        for subset, size, cost, losses in _read_file(Path(path), names, full_size, half_size):
+        for subset, size, cost, losses, number in _read_file(Path(path), names, full_size, half_size):
             tasks = "+".join(sorted(subset))
-            rows.extend((tasks, size, cost, stage, split, task, loss)
+            rows.extend((tasks, size, cost, stage, split, task, loss, f"{path}, line {number}")
                         for task, loss in zip(subset, losses, strict=True))
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, ORIGIN])
 
 
 def _check_task_names(task_names: Sequence[str], full_size: str, half_size: str) -> list[str]:
@@ -65,8 +67,9 @@ def _check_task_names(task_names: Sequence[str], full_size: str, half_size: str)
 
 def _read_file(
     path: Path, names: list[str], full_size: str, half_size: str
-) -> list[tuple[list[str], str, float, list[float]]]:
-    """(tasks in column order, size, cost, losses) of each line of one file, checked against the layout."""
+) -> list[tuple[list[str], str, float, list[float], int]]:
+    """(tasks in column order, size, cost, losses, line number) of each network of one file, checked
+    against the layout."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not part of the first line
     except FileNotFoundError:
@@ -111,9 +114,10 @@ def _read_file(
         wanted = filled
         losses = [_parse_loss(fields[i], path, number, names[i]) for i in wanted]
         if number == 1:
-            parsed.extend(([names[i]], half_size, HALF_COST, [loss]) for i, loss in zip(wanted, losses, strict=True))
+            parsed.extend(([names[i]], half_size, HALF_COST, [loss], number)
+                          for i, loss in zip(wanted, losses, strict=True))
         else:
-            parsed.append(([names[i] for i in wanted], full_size, FULL_COST, losses))
+            parsed.append(([names[i] for i in wanted], full_size, FULL_COST, losses, number))
     return parsed
 
 

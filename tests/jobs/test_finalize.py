@@ -120,7 +120,8 @@ def test_lookahead_finalize_reads_the_stored_affinity():
     run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0")
     assert run_json("plan", "s", "--estimator", "lookahead")["jobs_added"] == 3
     run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
-    assert "affinity measure" in run_error("finalize", "s", "--budgets", "1:3:1", "--estimator", "lookahead")
+    message = "".join(run_error("finalize", "s", "--budgets", "1:3:1", "--estimator", "lookahead").split())
+    assert "nodatasettomeasureoneon,soimportone(`taskgroupimportsFILE`readsFILE.affinity.csv" in message
     matrix = {("a", "b"): 0.02, ("b", "a"): 0.02, ("a", "c"): -0.01, ("c", "a"): -0.01, ("b", "c"): 0.0, ("c", "b"): 0.0}
     with open_store(None).session() as session:
         rows = [{"size": "full", "source": s, "target": t, "affinity": matrix.get((s, t), 0.03)}

@@ -95,8 +95,10 @@ BAD_FILES = {
     "bad split": (HEADER + "a,full,1.0,full,train,a,0.1\n", "split must be one of"),
     "task not in candidate": (HEADER + "a,full,1.0,full,val,b,0.1\n", "is not one of the candidate's tasks"),
     "conflicting duplicates": (HEADER + "a,full,1.0,full,val,a,0.1\na,full,1.0,full,val,a,0.2\n", "line 3"),
-    "unknown task": (HEADER + "a+zz,full,1.0,full,val,zz,0.1\n", "r.csv: unknown task 'zz'"),
-    "unknown size": (HEADER + "a,tiny,1.0,full,val,a,0.1\n", "r.csv: unknown size 'tiny'"),
+    "unknown task": (HEADER + "a,full,1.0,full,val,a,0.5\na+zz,full,1.0,full,val,zz,0.1\n",
+                     "r.csv, line 3: unknown task 'zz' in candidate a+zz (study tasks: a, b, c)"),
+    "unknown size": (HEADER + "a,full,1.0,full,val,a,0.5\n\na,tiny,1.0,full,val,a,0.1\n",  # a blank line counts
+                     "r.csv, line 4: unknown size 'tiny' (study sizes: full, half)"),
     "empty": ("", "empty file"),
     "header only": (HEADER, "no result rows"),
 }
@@ -123,13 +125,29 @@ def test_missing_file_names_the_path(tmp_path, study):
 
 
 def test_conflict_with_stored_results_needs_replace(tmp_path, study):
+    """The message names the file and line, as every other bad line's does (before: neither)."""
     run_ok("import", study, _write(tmp_path, GOOD))
-    changed = _write(tmp_path, HEADER + "a,full,1.0,full,val,a,0.45\nc,full,1.0,full,val,c,0.1\n", "changed.csv")
+    changed = _write(tmp_path, HEADER + "c,full,1.0,full,val,c,0.1\na,full,1.0,full,val,a,0.45\n", "changed.csv")
     before = _export(tmp_path, study)
-    assert "--replace" in run_error("import", study, changed)
+    message = "".join(run_error("import", study, changed).split())  # the console folds the path anywhere
+    assert (f"{changed},line3:alossofa(full,full,val)isstoredas0.5,theinputsays0.45;use--replacetooverwrite"
+            in message)
+    recosted = _write(tmp_path, HEADER + "b,full,2.0,full,val,b,0.25\n", "recosted.csv")
+    assert (f"{recosted},line2:candidateb(full)isstoredwithcost1.0,theinputsays2.0"
+            in "".join(run_error("import", study, recosted).split()))
     assert _export(tmp_path, study) == before
     assert run_json("import", study, changed, "--replace")["results_replaced"] == 1
     assert "a,full,1.0,full,val,a,0.45" in _export(tmp_path, study)
+
+
+def test_a_standley_line_that_contradicts_stored_results_is_named(tmp_path):
+    run_ok("study", "create", "p", "--tasks", "a,b")
+    val = _write(tmp_path, "0.5\t0.6\n0.4\t\n\t0.7\n0.3\t0.65\n", "val.tsv")
+    test = _write(tmp_path, "0.5\t0.6\n0.4\t\n\t0.7\n0.3\t0.65\n", "test.tsv")
+    run_ok("import", "p", "--format", "standley", val, test, "--tasks", "a,b")
+    changed = _write(tmp_path, "0.5\t0.6\n0.4\t\n\t0.7\n0.3\t0.66\n", "changed.tsv")
+    message = "".join(run_error("import", "p", "--format", "standley", val, changed, "--tasks", "a,b").split())
+    assert f"{changed},line4:blossofa+b(full,full,test)isstoredas0.65,theinputsays0.66" in message
 
 
 def test_import_into_unknown_study_says_how_to_make_one(tmp_path):

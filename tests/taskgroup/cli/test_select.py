@@ -177,10 +177,34 @@ def test_sweep_table_is_readable(paper):
 def test_sweep_leaves_out_an_estimator_that_cannot_estimate_and_says_why(paper):
     result = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact,lookahead", "--random-samples", "20",
                     "--json")
-    assert "estimator lookahead left out" in result.stderr and "taskgroup affinity measure" in result.stderr
+    assert "estimator lookahead left out" in result.stderr and IMPORT_A_MATRIX in "".join(result.stderr.split())
     estimators = {row["estimator"] for row in json.loads(result.stdout) if "estimator" in row}
     assert estimators == {"exact"}
     assert "no estimator can select" in run_error("sweep", paper, "--budgets", "1", "--estimators", "lookahead")
+
+
+IMPORT_A_MATRIX = ("thelookaheadestimatorneedsanaffinitymatrix;thestudyhasnodatasettomeasureoneon,soimportone"
+                   "(`taskgroupimportpaperFILE`readsFILE.affinity.csvbesideFILE;seedocs/lookahead.md,"
+                   "\"Movingastudytoanotherdatabase\")")
+"""What lookahead's missing matrix says for a study of imported results, whitespace removed."""
+
+
+def test_lookahead_without_a_matrix_says_how_this_study_gets_one(paper, tmp_path):
+    """An imported study was told to run `taskgroup affinity measure`, which fails on a study without a
+    dataset; it is told to import a matrix, and a study with a dataset still to measure one."""
+    for command in (("select", paper, "--budget", "2", "--estimator", "lookahead"), ("affinity", "show", paper)):
+        message = "".join(run_error(*command).split())
+        assert IMPORT_A_MATRIX.split(";", 1)[1] in message and "affinitymeasure" not in message
+    report = run_ok("report", paper, "--estimators", "exact,lookahead", "--budgets", "1,2", "--out", str(tmp_path / "r"))
+    assert f"estimatorlookaheadleftout:{IMPORT_A_MATRIX}" in "".join(report.stderr.split())
+
+    run_ok("study", "create", "measurable", "--tasks", "depth,edge", "--dataset", "synthetic")
+    (tmp_path / "r.csv").write_text("tasks,size,cost,stage,split,task,loss\n" + "".join(
+        f"{tasks},full,1,full,val,{task},0.5\n" for tasks, task in (("depth", "depth"), ("edge", "edge"), ("depth+edge", "depth"), ("depth+edge", "edge"))))
+    run_ok("import", "measurable", str(tmp_path / "r.csv"))
+    message = " ".join(run_error("select", "measurable", "--budget", "1", "--estimator", "lookahead").split())
+    assert message == ("error: the lookahead estimator needs an affinity matrix; `taskgroup affinity measure measurable` "
+                       "measures one")
 
 
 def test_sweep_compares_every_estimator_that_can_estimate_by_default_with_one_note_for_the_rest(paper):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from taskgroup.errors import InvalidInputError
@@ -26,7 +27,7 @@ def test_reads_the_published_files(reference_dir: Path) -> None:
     results = read_standley(
         reference_dir / "results.txt", reference_dir / "results_test.txt", NAMES, early_path=reference_dir / "results_20.txt"
     )
-    assert list(results.columns) == ["tasks", "size", "cost", "stage", "split", "task", "loss"]
+    assert list(results.columns) == ["tasks", "size", "cost", "stage", "split", "task", "loss", "origin"]
     # 5 half singles + (5*1 + 10*2 + 10*3 + 5*4 + 1*5) full losses, per (stage, split)
     assert results.groupby(["stage", "split"]).size().to_dict() == {("early", "val"): 85, ("full", "test"): 85, ("full", "val"): 85}
     everything = results[(results["tasks"] == "depth+edge+keypoint+normal+segment") & (results["split"] == "val")]
@@ -42,10 +43,10 @@ def test_trailing_newline_is_optional(tmp_path: Path) -> None:
     without = read_standley(
         write(tmp_path / "v2", two_task_lines(), newline=False), write(tmp_path / "t2", two_task_lines(), newline=False), ["b", "a"]
     )
-    assert with_newline.equals(without)
+    assert _losses(with_newline).equals(_losses(without))
     blank_lines_after = tmp_path / "v3"
     blank_lines_after.write_text("\n".join(two_task_lines()) + "\n\n \n")  # as an editor may leave them
-    assert read_standley(blank_lines_after, blank_lines_after, ["b", "a"]).equals(with_newline)
+    assert _losses(read_standley(blank_lines_after, blank_lines_after, ["b", "a"])).equals(_losses(with_newline))
     # columns are named b, a: the pair network's canonical name is sorted
     assert set(with_newline["tasks"]) == {"a", "b", "a+b"}
 
@@ -54,7 +55,20 @@ def test_a_byte_order_mark_and_crlf_line_ends_read_like_the_plain_file(tmp_path:
     plain = read_standley(write(tmp_path / "v", two_task_lines()), write(tmp_path / "t", two_task_lines()), ["b", "a"])
     windows = tmp_path / "w"
     windows.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(two_task_lines()).encode() + b"\r\n")
-    assert read_standley(windows, windows, ["b", "a"]).equals(plain)
+    assert _losses(read_standley(windows, windows, ["b", "a"])).equals(_losses(plain))
+
+
+def _losses(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without its origin column, which names the file read."""
+    return frame.drop(columns="origin")
+
+
+def test_each_row_names_the_file_and_line_it_came_from(tmp_path: Path) -> None:
+    """For errors found after reading, e.g. a line contradicting stored results."""
+    val, test = write(tmp_path / "val.tsv", two_task_lines()), write(tmp_path / "test.tsv", two_task_lines())
+    results = read_standley(val, test, ["b", "a"]).set_index(["split", "tasks", "size", "task"])["origin"]
+    assert results["val", "a", "half", "a"] == f"{val}, line 1"
+    assert results["test", "a+b", "full", "b"] == f"{test}, line 4"
 
 
 @pytest.mark.parametrize(

@@ -23,15 +23,27 @@ BUDGETS = [0.5, 1.0, 1.5, 2.0]
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
+    """The demo run by a user whose TASKGROUP_DB names their team's database (holding a study `team`)."""
     out = tmp_path_factory.mktemp("demo")
+    team_db = f"sqlite:///{out / 'team.sqlite'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TASKGROUP_HOME", str(out / "home"))
         patch.setenv("TASKGROUP_CACHE", str(out / "home" / "cache"))
-        patch.delenv("TASKGROUP_DB", raising=False)
+        patch.setenv("TASKGROUP_DB", team_db)
+        run_ok("study", "create", "team", "--tasks", "depth,normal")
         result = run_ok("demo", "--out", str(out), "--tasks", ",".join(TASKS), "--images", "12", "--resolution", "8",
                         "--epochs", "2", "--budgets", "0.5:2:0.5")
-    return {"out": out, "db": f"sqlite:///{out / 'demo.sqlite'}", "output": result.output,
+    return {"out": out, "db": f"sqlite:///{out / 'demo.sqlite'}", "team_db": team_db, "output": result.output,
             "html": read_html((out / "report" / "report.html").read_text())}
+
+
+def test_the_demo_keeps_to_its_own_database_whatever_taskgroup_db_says(demo_run):
+    """With TASKGROUP_DB set, the demo wrote its study there and DIR had no demo.sqlite, as docs/reports.md
+    promises; the team's database now keeps only its own study."""
+    assert (demo_run["out"] / "demo.sqlite").is_file()
+    assert [row["name"] for row in run_json("study", "list", "--db", demo_run["team_db"])] == ["team"]
+    help_text = "".join(run_ok("demo", "--help").output.replace("│", "").split())  # the options' box, unwrapped
+    assert "Default:DIR/demo.sqlitein--out,alsowhenTASKGROUP_DBisset(thedemoignoresit)." in help_text
 
 
 def test_demo_ends_by_saying_where_the_report_is(demo_run):
@@ -206,3 +218,17 @@ def test_the_report_says_what_its_budgets_count(demo_run, tmp_path):
     run_ok("report", "demo", "--out", str(tmp_path / "ms"), "--format", "json", "--unit", "ms", "--budgets", "1,2",
            "--estimators", "exact", "--db", demo_run["db"])
     assert "Budgets are in measured latency in milliseconds." in loss_text(tmp_path / "ms")
+
+
+def test_an_out_that_is_a_file_is_refused_in_words(tmp_path, monkeypatch):
+    """It said only `error: PATH: File exists` (or `Not a directory` for a folder under a file)."""
+    monkeypatch.setenv("TASKGROUP_HOME", str(tmp_path / "home"))
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out, said in ((afile, f"--out {afile} is a file"), (afile / "sub", f"--out {afile / 'sub'} is inside {afile}, which is a file")):
+        result = run("demo", "--quick", "--out", str(out))
+        message = "".join(result.output.split())
+        assert result.exit_code == 1
+        assert f"error:{said};nameafolderforthedemo'sdatabase,checkpointsandreport".replace(" ", "") in message
+        assert "step 1" not in result.output
+    assert afile.read_text() == "keep me"
