@@ -219,10 +219,11 @@ def affinity_remedy(name: str, trainable: bool) -> str:
 
 def note_on_lookahead(
     name: str, estimator: str | Estimator, results: pd.DataFrame, extras: Mapping[str, pd.DataFrame], possible: int,
-    tasks: Sequence[str],
+    tasks: Sequence[str], *, trainable: bool = True,
 ) -> None:
     """For `select`, `sweep` and `finalize`: with the lookahead estimator, say which tasks it cannot
-    estimate for (no single-task network trained), and warn when the trained networks gave its
+    estimate for (no single-task network trained; how to get one depends on whether the study is
+    `trainable`), and warn when the trained networks gave its
     affinities no weight (its choices are then the singles' and the all-task network's), unless all
     `possible` networks are trained: lookahead then predicts none, and no advice would help."""
     from taskgroup.selection.results import fully_trained
@@ -234,8 +235,9 @@ def note_on_lookahead(
     if missing := chosen.without_singles(evidence, tasks):
         print_note(f"lookahead estimates no network with {', '.join(missing)}: {'its' if len(missing) == 1 else 'their'} "
                    f"single-task network{'' if len(missing) == 1 else 's'} {'has' if len(missing) == 1 else 'have'} no "
-                   f"full-stage loss yet, so the choice is only among networks with results (`taskgroup run {name} "
-                   "--estimator lookahead` trains them)")
+                   f"full-stage loss yet, so the choice is only among networks with results ("
+                   + (f"`taskgroup run {name} --estimator lookahead` trains them)" if trainable
+                      else f"import their results: `taskgroup import {name} FILE`)"))
     warn_if_contradicted(chosen.scaling_for(evidence), name, every_pair_trained(results))
 
 

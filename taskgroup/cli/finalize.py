@@ -95,7 +95,7 @@ def finalize(
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)
         note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible,
-                          evidence.tasks)
+                          evidence.tasks, trainable=evidence.trainable)
         if json_output:
             emit_json({"study": name, **summary.to_json(), "left_out": _left_out_json(left_out)})
             return
@@ -116,7 +116,7 @@ def finalize(
                             quiet=json_output)
     if not explore:
         note_on_lookahead(name, estimator, outcome.results, evidence.extras, evidence.possible,
-                          evidence.tasks)
+                          evidence.tasks, trainable=evidence.trainable)
     if json_output:
         emit_json({
             "study": name,

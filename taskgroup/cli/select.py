@@ -84,7 +84,8 @@ def select_command(
     if isinstance(selector.estimator, ExactEstimator):
         note_exact_scope(evidence)
     note_untrained(selection, evidence)
-    note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible, evidence.tasks)
+    note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible, evidence.tasks,
+                      trainable=evidence.trainable)
 
 
 def note_exact_scope(evidence: StudyEvidence) -> None:
@@ -170,7 +171,7 @@ def sweep_command(
         note_exact_scope(evidence)
     for selector in usable:
         note_on_lookahead(name, selector.estimator, evidence.results, evidence.extras, evidence.possible,
-                          evidence.tasks)
+                          evidence.tasks, trainable=evidence.trainable)
 
 
 def _networks(networks: Any) -> str:

@@ -267,5 +267,9 @@ def test_choosing_with_lookahead_names_the_tasks_whose_single_task_network_is_un
         assert ("note: lookahead estimates no network with depth, edge, normal: their single-task networks have no "
                 "full-stage loss yet, so the choice is only among networks with results (`taskgroup run s --estimator "
                 "lookahead` trains them)") in said, command
+    with open_store(db).session() as session:  # an imported study has nothing to train on: import them instead
+        Study.find_or_raise_by_name(session, "s").dataset = {}
+    said = " ".join(invoke("select", "s", "--budget", "1", "--estimator", "lookahead", "--db", db).stderr.split())
+    assert "(import their results: `taskgroup import s FILE`)" in said and "taskgroup run" not in said
     store_evidence(db, {task: 1.0 for task in MATRIX})  # every single trained
     assert "estimates no network" not in invoke("select", "s", "--budget", "1", "--estimator", "lookahead", "--db", db).stderr
