@@ -217,7 +217,10 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
                     f"`taskgroup work {name}` or remove them with `taskgroup cancel {name}`)"
                 ) from None
             prepared = True
-        run_queued_jobs(request, backend, quiet)
+        run_queued_jobs(request, backend, quiet, resume=None if max_trained is None else (
+            f"stopped; round {rounds}'s networks stay queued, and with --max-trained finalize refuses while jobs are "
+            f"queued: train them with `taskgroup work {name}` (or remove them with `taskgroup cancel {name}`), then "
+            "run the command again to go on"))
 
     return finalize_actively(
         evidence.results, estimator, budgets, QueuedTraining(store, name, work_off_queue, on_round=announce),

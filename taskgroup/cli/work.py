@@ -170,10 +170,11 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
     _raise_if_unfinished(request, report, stop)
 
 
-def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event) -> None:
-    """Exit 130 when stopped, an error when jobs failed: the queue was not worked off."""
+def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event, resume: str | None = None) -> None:
+    """Exit 130 when stopped (saying how to go on: `resume`, else the same command or `work`), an
+    error when jobs failed: the queue was not worked off."""
     if stop.is_set():
-        err_console.print(f"stopped; run the command again (or `taskgroup work {request.study}`) to continue")
+        err_console.print(resume or f"stopped; run the command again (or `taskgroup work {request.study}`) to continue")
         raise typer.Exit(130)
     if report.failed:
         first, more = report.failed[0], len(report.failed) - 1
@@ -184,13 +185,13 @@ def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event) -> No
         )
 
 
-def run_queued_jobs(request: Any, backend: str, quiet: bool = False) -> list[Any]:
+def run_queued_jobs(request: Any, backend: str, quiet: bool = False, resume: str | None = None) -> list[Any]:
     """Run workers on the study's queue until it is empty, as `run` does (a live display unless `quiet`,
-    worker logs in `request.log_dir`; Ctrl-C stops gracefully and exits 130; failed jobs end in an
-    error). For commands that queue work and need it done before going on (`finalize --until-stable`);
-    call `_prepare(request)` once first."""
+    worker logs in `request.log_dir`; Ctrl-C stops gracefully and exits 130, printing `resume` if
+    given; failed jobs end in an error). For commands that queue work and need it done before going
+    on (`finalize --until-stable`); call `_prepare(request)` once first."""
     summaries, stop = _run_with_progress(request, backend, quiet)
-    _raise_if_unfinished(request, _status(request), stop)
+    _raise_if_unfinished(request, _status(request), stop, resume)
     return summaries
 
 

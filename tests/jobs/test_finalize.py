@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -297,3 +302,29 @@ def test_when_no_budget_is_feasible_the_error_names_every_one():
     create_hoa_study()
     error = run_error("finalize", "s", "--budgets", "0.25,0.5", "--estimator", "hoa")
     assert "no budget is feasible: budget 0.25 is infeasible" in error and "budget 0.5 is infeasible" in error
+
+
+def test_a_stopped_until_stable_with_max_trained_says_what_lets_it_go_on(tmp_path):
+    """It said "run the command again", which --max-trained then refused (the round's jobs were still queued)."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b,c,d", "--sizes", "full=1.0", "--db", db)
+    run_ok("plan", "s", "--estimator", "hoa", "--db", db)
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry", "--db", db)
+    command = [str(Path(sys.executable).parent / "taskgroup"), "finalize", "s", "--budgets", "1:4:1", "--estimator",
+               "hoa", "--until-stable", "--max-trained", "4", "--devices", "cpu", "--runner", "dry", "--runner-option",
+               "steps=400", "--runner-option", "step_seconds=0.05", "--db", db]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while run_json("status", "s", "--db", db)["jobs"]["running"] == 0 and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    said = " ".join(stderr.split())
+    assert process.returncode == 130, stderr
+    assert ("stopped; round 1's networks stay queued, and with --max-trained finalize refuses while jobs are queued: "
+            "train them with `taskgroup work s` (or remove them with `taskgroup cancel s`), then run the command "
+            "again to go on") in said
+    assert "finalize --until-stable would train" in run_error(*command[1:])  # as the message warned
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry", "--runner-option", "steps=1", "--db", db)
+    assert run_json(*command[1:], "--json")["networks_trained"] >= 0  # then the same command goes on
