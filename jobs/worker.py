@@ -138,15 +138,20 @@ class Worker:
         """
         stop = stop or threading.Event()
         summary = WorkerSummary(self.name)
-        ran = 0
+        ran, waiting = 0, False
         while not stop.is_set() and (max_jobs is None or ran < max_jobs):
             self._give_up_stale(summary)
             claim = self._retry(lambda: self.queue.claim(self.name, self.device, reclaim=self._may_reclaim()), "claiming a job")
             if claim is None:
                 if not self._retry(self.queue.has_open_jobs, "reading the queue"):
                     break
+                if not waiting:  # said once: a worker silent for as long as others' jobs run looks hung
+                    log.info("nothing queued: waiting for the running jobs of other workers, to take over any whose "
+                             "worker stops sending heartbeats for its grace period (Ctrl-C to leave)")
+                    waiting = True
                 stop.wait(self.settings.poll)  # others' jobs are running: one may go stale
                 continue
+            waiting = False
             self._execute(claim, stop, summary)
             ran += 1
         return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 from sqlalchemy import select, update
@@ -234,3 +236,17 @@ def test_an_import_that_fills_a_failed_network_removes_its_job(db_url, tmp_path)
         summary = store_results(session, Study.find_or_raise_by_name(session, "s"), rows, replace=False)
     assert (summary.failed_jobs_removed, summary.queued_jobs_removed) == (1, 0)
     assert job_states(store) == {"queued": 1}
+
+
+def test_a_worker_with_nothing_to_claim_says_once_that_it_waits_for_others_jobs(tmp_path, caplog):
+    """It sat silent for as long as another worker's job ran (hours, with real training), and looked hung."""
+    store = make_study(f"sqlite:///{tmp_path / 'db.sqlite'}", tasks=["a"], jobs=1)
+    with store.session() as session:
+        study_id = session.scalars(select(Study.id)).one()
+    JobQueue(store, study_id, settings(tmp_path, grace=60.0)).claim("elsewhere:1", "cpu")  # alive: just claimed
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    with caplog.at_level(logging.INFO, logger="taskgroup"):
+        summary = Worker(store, "s", "cpu", settings(tmp_path, grace=60.0), build_runner("dry")).run(stop)
+    assert summary.done == 0
+    assert caplog.text.count("nothing queued: waiting for the running jobs of other workers") == 1  # not every poll
