@@ -114,6 +114,7 @@ class LocalBackend(Backend):
             process.start()
         summaries: dict[int, WorkerSummary] = {}
         forwarded = False
+        crashed: set[int] = set()
         while any(process.is_alive() for process in processes):
             _drain(results, summaries)
             if stop.is_set() and not forwarded:
@@ -121,17 +122,29 @@ class LocalBackend(Backend):
                     if process.is_alive():
                         process.terminate()  # SIGTERM: the worker checkpoints and releases its job
                 forwarded = True
+            _report_crashes(request, processes, crashed, forwarded)
             time.sleep(0.2)
         for process in processes:
             process.join()
+        _report_crashes(request, processes, crashed, forwarded)
         finished = sum(process.exitcode == 0 for process in processes)
         while len(summaries) < finished:
             slot, summary = results.get(timeout=10)
             summaries[slot] = summary
-        crashed = [slot for slot, process in enumerate(processes) if process.exitcode not in (0, None)]
-        for slot in crashed:
-            log.error("worker slot %d (%s) exited with code %s", slot, request.slots[slot], processes[slot].exitcode)
         return [summaries[slot] for slot in sorted(summaries)]
+
+
+def _report_crashes(request: WorkRequest, processes: list[Any], reported: set[int], forwarded: bool) -> None:
+    """Log each slot process that died, once and when it dies (the others go on: before, one line
+    came only after the run's table). After a stop was passed on, exiting by that SIGTERM is no crash:
+    it can land while a worker that also got the terminal's Ctrl-C exits, its job already released."""
+    for slot, process in enumerate(processes):
+        code = process.exitcode
+        if slot in reported or code in (0, None) or (forwarded and code == -signal.SIGTERM):
+            continue
+        reported.add(slot)
+        log.error("worker slot %d (%s) exited with code %s; the other slots go on, and its job is taken over once "
+                  "its grace period has passed without a heartbeat", slot, request.slots[slot], code)
 
 
 def _drain(results: Any, summaries: dict[int, WorkerSummary]) -> None:

@@ -195,3 +195,25 @@ def test_worker_processes_stop_and_release_their_jobs_when_work_is_killed(tmp_pa
         for pid in filter(_alive, workers):  # after a failure: leave no worker behind
             os.kill(pid, signal.SIGKILL)
     assert job_states(store) == Counter({"queued": 3})  # each released its job, checkpointed, for the next `work`
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_worker_process_that_dies_is_reported_when_it_dies_and_the_others_finish_the_queue(tmp_path):
+    """`work --per-device 2` with one slot SIGKILLed said so in one line after the final table only."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=3)
+    parent = start_worker(url, tmp_path, "--per-device", "2", "--runner", "dry", "--runner-option", "steps=30",
+                          "--runner-option", "step_seconds=0.1")
+    try:
+        wait_for(lambda: job_states(store)["running"] == 2, 120, "two running jobs")
+        with store.session() as session:  # a slot's worker name holds its pid: host:pid:cpu#slot:nonce
+            victim = session.scalars(select(Job.worker).where(Job.state == "running")).first()
+        os.kill(int(victim.split(":")[1]), signal.SIGKILL)
+        wait_for(lambda: "exited with code -9; the other slots go on" in (tmp_path / "killed.log").read_text(), 30,
+                 "the crash to be logged")
+        assert parent.poll() is None  # said while the run goes on
+        assert parent.wait(timeout=120) == 0
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert job_states(store) == Counter({"done": 3})  # the killed slot's job was taken over after its grace period
