@@ -172,6 +172,12 @@ class JobQueue:
                 values["progress"] = progress
             return session.execute(update(Job).where(self._owned(claim)).values(**values)).rowcount == 1
 
+    def job_exists(self, claim: Claim) -> bool:
+        """Whether the claimed job is still in the database: `study delete --force` removes a running
+        job's row, another worker reclaiming it does not."""
+        with self.store.session() as session:
+            return session.get(Job, claim.job_id) is not None
+
     def finish(self, claim: Claim, output: JobOutput) -> bool:
         """Write every result of the job and its `done` state in one transaction, if the job is still ours.
 

@@ -9,8 +9,10 @@ server or a busy SQLite file only delays a worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -86,7 +88,11 @@ class Heartbeat:
                     log.warning("%s: heartbeat failed: %s", self.claim.label, error)
                 continue
             if not owned:
-                log.warning("%s: the job was reclaimed by another worker; abandoning it", self.claim.label)
+                if self.queue.job_exists(self.claim):
+                    log.warning("%s: the job was reclaimed by another worker; abandoning it", self.claim.label)
+                else:
+                    log.warning("%s: the job is gone from the database (its study was deleted with --force); "
+                                "stopping it", self.claim.label)
                 self.lost.set()
                 return
 
@@ -212,6 +218,8 @@ class Worker:
     def _interrupted(self, claim: Claim, lost: bool, summary: WorkerSummary) -> None:
         if lost:
             summary.lost += 1
+            if not self._retry(lambda: self.queue.job_exists(claim), f"reading {claim.label}"):
+                _remove_checkpoint(claim)
             return
         if self._retry(lambda: self.queue.release(claim), f"releasing {claim.label}"):
             summary.released += 1
@@ -227,6 +235,16 @@ class Worker:
         elif state == "queued":
             summary.requeued += 1
             log.warning("%s: attempt %d failed, queued again: %s", claim.label, claim.attempt, message)
+
+
+def _remove_checkpoint(claim: Claim) -> None:
+    """Delete the checkpoint of a job whose study was deleted while it ran (`study delete --force`
+    removed the folder before this worker's last save wrote it again), and its study's folder if
+    that is now empty: nothing would ever remove them."""
+    shutil.rmtree(claim.checkpoint_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: another job's, or another study's shared folder
+        claim.checkpoint_dir.parent.rmdir()
+    log.info("%s: removed its checkpoint %s", claim.label, claim.checkpoint_dir)
 
 
 def _describe(error: Exception) -> str:

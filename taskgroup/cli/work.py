@@ -149,7 +149,11 @@ def _status(request: Any) -> Any:
 
     def read() -> Any:
         with open_store(request.db_url).session() as session:
-            return study_status(session, Study.find_or_raise_by_name(session, request.study))
+            study = Study.find_by_name(session, request.study)
+            if study is None:  # the command found it when it started
+                raise InvalidInputError(f"study {request.study!r} was deleted while this command ran "
+                                        "(`taskgroup study delete --force`)")
+            return study_status(session, study)
 
     return retry_transient(read, deadline=request.settings.db_retry_deadline, what="reading the study's status")
 

@@ -381,3 +381,19 @@ def test_work_counts_a_gone_workers_job_it_gave_up_on_as_failed(tmp_path):
     result = run("work", "s", "--devices", "cpu", "--runner", "dry")
     row = next(line for line in result.stdout.splitlines() if line.startswith("│"))
     assert [cell.strip() for cell in row.split("│")[2:4]] == ["0", "1 (1 stale)"]  # done, failed
+
+
+def test_a_run_whose_study_is_deleted_meanwhile_says_so_not_no_study_named(tmp_path):
+    """`work` ended with "no study named 's' (studies: ...); `taskgroup study create` makes one"."""
+    from types import SimpleNamespace
+
+    from taskgroup.cli.work import _status
+    from taskgroup.errors import InvalidInputError
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", db)
+    request = SimpleNamespace(db_url=db, study="s", settings=SimpleNamespace(db_retry_deadline=1.0))
+    assert _status(request).total == 0
+    run_ok("study", "delete", "s", "--yes", "--db", db)
+    with pytest.raises(InvalidInputError, match="study 's' was deleted while this command ran"):
+        _status(request)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,6 +20,7 @@ from db.models import Job, Result
 from jobs.runners import build_runner
 from jobs.worker import Worker
 from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings
+from tests.taskgroup.cli.helpers import run_ok
 
 TASKGROUP = Path(sys.executable).parent / "taskgroup"
 
@@ -217,3 +219,24 @@ def test_a_worker_process_that_dies_is_reported_when_it_dies_and_the_others_fini
         if parent.poll() is None:
             parent.kill()
     assert job_states(store) == Counter({"done": 3})  # the killed slot's job was taken over after its grace period
+
+
+def test_a_job_whose_study_is_deleted_while_it_runs_stops_and_leaves_no_checkpoint(tmp_path, caplog):
+    """`study delete --force` beside a live worker: it said the job was "reclaimed by another worker",
+    and its next checkpoint wrote the deleted study's folder again, which nothing would remove."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=1)
+    worker = Worker(store, "s", "cpu", settings(tmp_path, runner="dry"),
+                    build_runner("dry", {"steps": 200, "step_seconds": 0.05}))
+    with caplog.at_level(logging.INFO, logger="taskgroup"):
+        thread = threading.Thread(target=lambda: summaries.append(worker.run()))
+        summaries: list = []
+        thread.start()
+        checkpoints = tmp_path / "checkpoints"
+        wait_for(lambda: any(checkpoints.rglob("dry.json")), 60, "the job's first checkpoint")
+        run_ok("study", "delete", "s", "--yes", "--force", "--db", url)
+        thread.join(timeout=60)
+    assert not thread.is_alive() and summaries[0].lost == 1
+    assert "the job is gone from the database (its study was deleted with --force); stopping it" in caplog.text
+    assert "reclaimed by another worker" not in caplog.text
+    assert not any(checkpoints.rglob("*"))  # neither the job's folder nor the study's
