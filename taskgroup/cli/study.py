@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import shutil
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,6 +385,8 @@ def delete(
         deleting = existing if owned else []
         listed = " and ".join(map(str, deleting))
         question = f"Delete study {name!r}, its {counted(count, 'result')}" + (f" and {listed}?" if deleting else "?")
+        if not yes and not sys.stdin.isatty():  # a script: the prompt would only end in "Aborted."
+            raise InvalidInputError(f"{question[:-1]}: there is no terminal to confirm in; add --yes")
         if not yes and not typer.confirm(question):
             raise typer.Abort()
         session.delete(study)

@@ -9,6 +9,15 @@ from tests.taskgroup.cli.helpers import run_error, run_json, run_ok
 from tests.taskgroup.data.test_data_loaders import write_nyuv2
 
 
+def test_delete_without_a_terminal_needs_yes_and_keeps_the_study(tmp_path):
+    """It printed the question, then "Aborted." (exit 1), without saying what would do."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", db)
+    assert run_error("study", "delete", "s", "--db", db) == (
+        "error: Delete study 's', its 0 results: there is no terminal to confirm in; add --yes")
+    assert [s["name"] for s in run_json("study", "list", "--db", db)] == ["s"]
+
+
 def test_create_list_show_delete(tmp_path):
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     created = run_json("study", "create", "s1", "--tasks", "depth,normal,segment", "--sizes", "full=1.0,half=0.5", "--db", db)
