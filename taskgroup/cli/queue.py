@@ -38,7 +38,8 @@ def status(
                   f"{counts['queued']} queued, {counts['failed']} failed{eta}")
     if report.running:
         # whole worker names (host:pid:device slot:id), which tell machines apart, folded rather than cut
-        table = Table("job", "candidate", "stage", Column("worker", overflow="fold"), "attempt", "progress",
+        table = Table("job", Column("candidate", overflow="fold"), "stage", Column("worker", overflow="fold"), "attempt",
+                      "progress",
                       "heartbeat", title="running")
         for job in report.running:
             beat = f"{job.heartbeat_age:.0f}s ago" if job.heartbeat_age is not None else "-"
@@ -52,7 +53,8 @@ def status(
                           f"checkpoint); `taskgroup cancel {name}` removes it.")
     if report.failed:
         # whole errors, whose file names say what to fix, folded rather than cut (`corrupt numpy file: /data/nyu…`)
-        table = Table("job", "candidate", "stage", "attempts", Column("error", overflow="fold"), title="failed")
+        table = Table("job", Column("candidate", overflow="fold"), "stage", "attempts", Column("error", overflow="fold"),
+                      title="failed")
         for job in report.failed:
             last_line = (job.error or "").strip().splitlines()[-1:] or [""]
             table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, str(job.attempts), last_line[0])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from db import MissingDatabaseError, open_store
 from db.models import MAX_CANDIDATE_TASKS, Affinity, Candidate, Job, Result, Study
@@ -285,13 +285,15 @@ def list_studies(db: DbOption = None, json_output: JsonOption = False) -> None:
     if not summaries:
         console.print(f"No studies yet{where}. Create one with `taskgroup study create NAME --tasks a,b,c`.")
         return
-    table = Table("study", "tasks", "sizes", "dataset", "candidates", "results", "jobs done/total")
+    # names and task lists fold rather than end in "…" at 80 columns or in a pipe
+    table = Table(*(Column(header, overflow="fold") for header in
+                    ("study", "tasks", "sizes", "dataset", "networks", "results", "jobs done")))
     for summary in summaries:
         jobs = summary["jobs"]
         table.add_row(
             summary["name"],
-            ",".join(summary["tasks"]),
-            ",".join(size["label"] for size in summary["sizes"]),
+            ", ".join(summary["tasks"]),
+            ", ".join(size["label"] for size in summary["sizes"]),
             (summary["dataset"] or {}).get("name", "-"),
             str(summary["candidates"]),
             str(summary["results"]),

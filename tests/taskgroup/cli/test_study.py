@@ -197,3 +197,14 @@ def test_a_name_too_long_for_a_checkpoint_folder_is_refused_before_anything_is_s
     assert "is 250 characters long; at most 100 are allowed" in run_error("study", "create", "z" * 250, "--tasks", "a")
     assert run_json("study", "list") == []
     run_ok("study", "create", "z" * 100, "--tasks", "a")
+
+
+def test_study_list_folds_long_names_and_task_lists_instead_of_cutting_them(tmp_path):
+    """At 80 columns (or in a pipe) tasks showed as `segment,…` and headers as `candidat…`."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    tasks = "segment,depth,normal,keypoint,edge,reshade,albedo"
+    run_ok("study", "create", "a-long-study-name", "--tasks", tasks, "--db", db)
+    lines = run_ok("study", "list", "--db", db).stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in "".join(lines)
+    cells = "".join(line.split("│")[2].strip() for line in lines if line.startswith("│"))
+    assert cells.replace(" ", "") == tasks  # every task, folded over lines
