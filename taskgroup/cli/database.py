@@ -24,7 +24,10 @@ def upgrade(db: NewDbOption = None, json_output: JsonOption = False) -> None:
     if json_output:
         emit_json({"url": store.display_url, "from": before, "to": head_revision()})
         return
-    console.print(f"{store.display_url}: schema {before or 'empty'} -> {head_revision()}")
+    if before == head_revision():  # not "0009 -> 0009", which reads as if something was migrated
+        console.print(f"{store.display_url}: schema {before} is already this taskgroup's; nothing to do")
+    else:
+        console.print(f"{store.display_url}: schema {before or 'empty'} -> {head_revision()}")
 
 
 @db_app.command("current")

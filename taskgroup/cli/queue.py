@@ -85,12 +85,15 @@ def cancel(
 ) -> None:
     """Remove the study's queued jobs, and running ones whose worker is gone (no heartbeat within the
     worker's --grace). Live running jobs finish; `taskgroup plan` queues the removed ones again."""
-    from jobs.manage import cancel_queued
+    from jobs.manage import cancel_queued, live_jobs
 
     with open_store(db).session() as session:
-        queued, abandoned = cancel_queued(session, Study.find_or_raise_by_name(session, name))
+        study = Study.find_or_raise_by_name(session, name)
+        queued, abandoned = cancel_queued(session, study)
+        live = live_jobs(session, study)
     if json_output:
         emit_json({"study": name, "cancelled": queued, "abandoned": abandoned})
     else:
         gone = f" and {counted(abandoned, 'abandoned job')} (its worker is gone)" if abandoned else ""
-        console.print(f"{counted(queued, 'queued job')}{gone} of [bold]{name}[/] removed; live running jobs will finish.")
+        running = f"; {counted(live, 'running job')} will finish" if live else ""  # only when there is one
+        console.print(f"{counted(queued, 'queued job')}{gone} of [bold]{name}[/] removed{running}.")

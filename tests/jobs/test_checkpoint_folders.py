@@ -152,6 +152,7 @@ def test_a_job_whose_worker_is_gone_does_not_block_configure_and_cancel_removes_
     said "running jobs will finish", which never happened."""
     claim = _claim_one_job(db_url, "s", taskgroup_home)
     assert "1 running job whose worker is still sending heartbeats" in run_error("configure", "s", "--set", "lr=0.01", "--db", db_url)
+    assert " ".join(run_ok("cancel", "s", "--db", db_url).stdout.split()).endswith("removed; 1 running job will finish.")
     with open_store(db_url).session() as session:  # last heard of long before the grace period
         session.execute(update(Job).where(Job.id == claim.job_id).values(heartbeat_at=datetime(2026, 1, 1)))
     status = " ".join(run_ok("status", "s", "--db", db_url).stdout.split())

@@ -30,6 +30,7 @@ def test_an_older_database_is_refused_until_upgraded_then_keeps_its_studies(db_u
     assert [study["name"] for study in run_json("study", "list", "--db", db_url)] == ["old"]
     again = run_json("db", "upgrade", "--db", db_url)  # nothing left to do
     assert (again["from"], again["to"]) == (head_revision(), head_revision())
+    assert f"schema {head_revision()} is already this taskgroup's; nothing to do" in _upgrade(db_url)  # not "0009 -> 0009"
 
 
 def test_upgrading_a_database_of_a_newer_taskgroup_is_refused_and_leaves_it(db_url):
