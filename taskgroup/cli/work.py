@@ -44,7 +44,8 @@ AddressOption = Annotated[
 ]
 HeartbeatOption = Annotated[float, typer.Option("--heartbeat", help="Seconds between a worker's heartbeats.")]
 GraceOption = Annotated[
-    float, typer.Option("--grace", help="Seconds without a heartbeat (database clock) after which a job is reclaimed.")
+    float, typer.Option("--grace", help="Seconds without a heartbeat (database clock) after which a job is reclaimed; "
+                        "at least twice --heartbeat, so one late beat never loses a live job.")
 ]
 AttemptsOption = Annotated[int, typer.Option("--max-attempts", help="Claims of a job before it is marked failed.")]
 CheckpointOption = Annotated[
