@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -177,13 +178,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _two_slots_on_three_dry_jobs(tmp_path: Path, steps: int) -> tuple[Any, subprocess.Popen]:
+    """A study of three dry jobs of `steps` steps of 0.1 s, and `work --per-device 2` started on it."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=3)
+    parent = start_worker(url, tmp_path, "--per-device", "2", "--runner", "dry", "--runner-option", f"steps={steps}",
+                          "--runner-option", "step_seconds=0.1")
+    return store, parent
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_worker_processes_stop_and_release_their_jobs_when_work_is_killed(tmp_path):
     """`work --per-device 2` SIGKILLed: its spawned workers used to go on training, unseen, to the end of the queue."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    store = make_study(url, jobs=3)
-    parent = start_worker(url, tmp_path, "--per-device", "2", "--runner", "dry", "--runner-option", "steps=600",
-                          "--runner-option", "step_seconds=0.1")
+    store, parent = _two_slots_on_three_dry_jobs(tmp_path, steps=600)
     try:
         wait_for(lambda: job_states(store)["running"] == 2, 120, "two running jobs")
         workers = _children(parent.pid)
@@ -202,10 +209,7 @@ def test_worker_processes_stop_and_release_their_jobs_when_work_is_killed(tmp_pa
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_a_worker_process_that_dies_is_reported_when_it_dies_and_the_others_finish_the_queue(tmp_path):
     """`work --per-device 2` with one slot SIGKILLed said so in one line after the final table only."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    store = make_study(url, jobs=3)
-    parent = start_worker(url, tmp_path, "--per-device", "2", "--runner", "dry", "--runner-option", "steps=30",
-                          "--runner-option", "step_seconds=0.1")
+    store, parent = _two_slots_on_three_dry_jobs(tmp_path, steps=30)
     try:
         wait_for(lambda: job_states(store)["running"] == 2, 120, "two running jobs")
         with store.session() as session:  # a slot's worker name holds its pid: host:pid:cpu#slot:nonce
