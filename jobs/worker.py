@@ -65,6 +65,8 @@ class Heartbeat:
     def __init__(self, queue: JobQueue, claim: Claim, interval: float, on_unreachable: Callable[[], None]) -> None:
         self.queue, self.claim, self.interval, self.on_unreachable = queue, claim, interval, on_unreachable
         self.lost = threading.Event()
+        self.deleted = False
+        """Set with `lost` when the job's row is gone (its study deleted with --force), not reclaimed."""
         self.progress: float | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claim.job_id}", daemon=True)
@@ -88,11 +90,12 @@ class Heartbeat:
                     log.warning("%s: heartbeat failed: %s", self.claim.label, error)
                 continue
             if not owned:
-                if self.queue.job_exists(self.claim):
-                    log.warning("%s: the job was reclaimed by another worker; abandoning it", self.claim.label)
-                else:
+                self.deleted = not self.queue.job_exists(self.claim)
+                if self.deleted:
                     log.warning("%s: the job is gone from the database (its study was deleted with --force); "
                                 "stopping it", self.claim.label)
+                else:
+                    log.warning("%s: the job was reclaimed by another worker; abandoning it", self.claim.label)
                 self.lost.set()
                 return
 
@@ -203,7 +206,7 @@ class Worker:
                 self._fail(claim, _describe(error), permanent=False, summary=summary)
                 return
         if output is None:
-            self._interrupted(claim, beat.lost.is_set(), summary)
+            self._interrupted(claim, beat.lost.is_set(), beat.deleted, summary)
         else:
             self._finish(claim, output, summary)
 
@@ -215,10 +218,10 @@ class Worker:
             summary.lost += 1
             log.warning("%s: finished, but another worker had reclaimed it; its results were not written", claim.label)
 
-    def _interrupted(self, claim: Claim, lost: bool, summary: WorkerSummary) -> None:
+    def _interrupted(self, claim: Claim, lost: bool, deleted: bool, summary: WorkerSummary) -> None:
         if lost:
             summary.lost += 1
-            if not self._retry(lambda: self.queue.job_exists(claim), f"reading {claim.label}"):
+            if deleted:
                 _remove_checkpoint(claim)
             return
         if self._retry(lambda: self.queue.release(claim), f"releasing {claim.label}"):

@@ -121,10 +121,11 @@ def measure_study_affinity(
     """Measure and store the study's affinity matrix (with a progress bar); `affinity measure` prints
     it, `demo` sums it up."""
     from jobs.claim import settings_folder
+    from jobs.runners import dataset_spec
     from jobs.settings import default_checkpoint_root
     from taskgroup.affinity.measure import default_interval, measure_affinity
     from taskgroup.devices import resolve_device
-    from taskgroup.data import DatasetSpec, load_splits, split_sizes
+    from taskgroup.data import load_splits, split_sizes
     from taskgroup.models import SizeSpec
     from taskgroup.training.engine import TrainingInterrupted
 
@@ -142,8 +143,7 @@ def measure_study_affinity(
         )
     spec = _size(sizes, size, name)
     config = training_config(training)
-    root = dataset.get("root")
-    data = DatasetSpec(name=dataset["name"], root=Path(root) if root else None, options=dict(dataset.get("options") or {}))
+    data = dataset_spec(dataset)
     splits = load_splits(data, tasks)
     with store.session() as session:
         record_data_splits(session, Study.find_or_raise_by_name(session, name, for_update=True), split_sizes(splits), data)

@@ -95,17 +95,18 @@ def _prepare(request: Any) -> None:
         sizes = runner.prepare(dataset, tasks, training,
                                lambda done, total: progress.update(bar, completed=done, total=total))
     if sizes is not None:
-        _record_data(request, sizes)
+        _record_data(request, sizes, dataset)
 
 
-def _record_data(request: Any, sizes: dict[str, int]) -> None:
-    """Record the split sizes of the data the study's runs open (refused when the data changed)."""
+def _record_data(request: Any, sizes: dict[str, int], dataset: dict[str, Any]) -> None:
+    """Record the split sizes of the study's data (`dataset`, as stored), just opened (refused when
+    the data changed)."""
     from jobs.manage import record_data_splits
     from jobs.runners import dataset_spec
 
     with open_store(request.db_url).session() as session:
         study = Study.find_or_raise_by_name(session, request.study, for_update=True)
-        record_data_splits(session, study, sizes, dataset_spec(dict(study.dataset or {})))
+        record_data_splits(session, study, sizes, dataset_spec(dataset))
 
 
 def check_runnable(request: Any, study: Study) -> None:

@@ -18,7 +18,7 @@ from typing import TextIO
 import pandas as pd
 
 from taskgroup.errors import InvalidInputError
-from taskgroup.io.exchange import ORIGIN, read_csv_file
+from taskgroup.io.exchange import ORIGIN, data_lines, read_csv_file
 from taskgroup.numbers import finite_number
 
 AFFINITY_FILE_COLUMNS = ("size", "source", "target", "affinity", "measurements")
@@ -39,25 +39,11 @@ def read_affinity_csv(path: Path) -> pd.DataFrame:
 
 
 def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
-    header = next(reader, None)
-    if header is None:
-        raise InvalidInputError(f"{path}: empty file, expected a header {','.join(AFFINITY_FILE_COLUMNS)}")
-    header = [name.strip() for name in header]
-    if sorted(header) != sorted(AFFINITY_FILE_COLUMNS):
-        raise InvalidInputError(
-            f"{path}, line 1: header must have the columns {','.join(AFFINITY_FILE_COLUMNS)}, got {','.join(header)}"
-        )
-    order = [header.index(name) for name in AFFINITY_FILE_COLUMNS]
     rows: list[tuple[str, str, str, float, int, str]] = []
     first_line: dict[tuple[str, str, str], int] = {}
     count_of: dict[str, tuple[int, int]] = {}
-    for fields in reader:
-        line = reader.line_num
-        if not fields or all(not field.strip() for field in fields):
-            continue
-        if len(fields) != len(AFFINITY_FILE_COLUMNS):
-            raise InvalidInputError(f"{path}, line {line}: expected {len(AFFINITY_FILE_COLUMNS)} fields, got {len(fields)}")
-        size, source, target, value, measurements = (fields[i].strip() for i in order)
+    for line, fields in data_lines(reader, path, AFFINITY_FILE_COLUMNS):
+        size, source, target, value, measurements = fields
         where = f"{path}, line {line}"
         for column, text in (("size", size), ("source", source), ("target", target)):
             if not text:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -52,24 +52,31 @@ def read_csv_file(path: Path, parse: Callable[["csv._reader", Path], pd.DataFram
         raise InvalidInputError(f"{path}: malformed CSV: {error}") from None
 
 
-def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
+def data_lines(reader: "csv._reader", path: Path, columns: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """After a header naming exactly `columns` (in any order), each non-blank line's number and its
+    fields, stripped, in `columns` order; a missing or other header, or a line with another number of
+    fields, is an InvalidInputError naming the file and line (the exchange CSV and the affinity file)."""
     header = next(reader, None)
     if header is None:
-        raise InvalidInputError(f"{path}: empty file, expected a header {','.join(COLUMNS)}")
+        raise InvalidInputError(f"{path}: empty file, expected a header {','.join(columns)}")
     header = [name.strip() for name in header]
-    if sorted(header) != sorted(COLUMNS):
-        raise InvalidInputError(f"{path}, line 1: header must have the columns {','.join(COLUMNS)}, got {','.join(header)}")
-    order = [header.index(name) for name in COLUMNS]
+    if sorted(header) != sorted(columns):
+        raise InvalidInputError(f"{path}, line 1: header must have the columns {','.join(columns)}, got {','.join(header)}")
+    order = [header.index(name) for name in columns]
+    for fields in reader:
+        if not fields or all(not field.strip() for field in fields):
+            continue
+        if len(fields) != len(columns):
+            raise InvalidInputError(f"{path}, line {reader.line_num}: expected {len(columns)} fields, got {len(fields)}")
+        yield reader.line_num, [fields[i].strip() for i in order]
+
+
+def _parse(reader: "csv._reader", path: Path) -> pd.DataFrame:
     rows: list[tuple[str, str, float, str, str, str, float, str]] = []
     first_line: dict[tuple[str, str, str, str, str], tuple[int, float]] = {}
     cost_of: dict[tuple[str, str], tuple[int, float]] = {}
-    for fields in reader:
-        line = reader.line_num
-        if not fields or all(not field.strip() for field in fields):
-            continue
-        if len(fields) != len(COLUMNS):
-            raise InvalidInputError(f"{path}, line {line}: expected {len(COLUMNS)} fields, got {len(fields)}")
-        raw = dict(zip(COLUMNS, (fields[i].strip() for i in order), strict=True))
+    for line, fields in data_lines(reader, path, COLUMNS):
+        raw = dict(zip(COLUMNS, fields, strict=True))
         row = _parse_row(raw, f"{path}, line {line}")
         tasks, size, cost, stage, split, task, loss = row
         previous_cost = cost_of.setdefault((tasks, size), (line, cost))

@@ -94,5 +94,5 @@ def _durations(jobs: pd.DataFrame) -> pd.Series:
     started = pd.to_datetime(jobs["started_at"], utc=True)
     finished = pd.to_datetime(jobs["finished_at"], utc=True)
     span = (finished - started).dt.total_seconds()
-    own = pd.to_numeric(jobs["wall_time"], errors="coerce") if "wall_time" in jobs else span * np.nan
+    own = pd.to_numeric(jobs["wall_time"], errors="coerce")
     return own.fillna(span).dropna().clip(lower=0)

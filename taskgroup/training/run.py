@@ -84,17 +84,18 @@ class CandidateRun:
         if bool(torch.isfinite(values).all()):
             return
         for task, value in zip(losses, values.tolist(), strict=True):
-            if not math.isfinite(value) and step == 0:
+            if math.isfinite(value):
+                continue
+            if step == 0:
                 raise InvalidInputError(
                     f"training of {self.name}: loss of task {task!r} is {value} at the first step, before any "
                     "update, so no learning rate or weighting causes it: a label or image of the first batch is "
                     "not a finite number or out of range (read every item with `taskgroup data check --all`)"
                 )
-            if not math.isfinite(value):
-                raise DivergenceError(
-                    f"training of {self.name} diverged: loss of task {task!r} is {value} at epoch {epoch + 1}, "
-                    f"step {step + 1} (learning rate {self.lr:g}); {DIVERGENCE_ADVICE}"
-                )
+            raise DivergenceError(
+                f"training of {self.name} diverged: loss of task {task!r} is {value} at epoch {epoch + 1}, "
+                f"step {step + 1} (learning rate {self.lr:g}); {DIVERGENCE_ADVICE}"
+            )
 
     def context(
         self,
