@@ -65,9 +65,9 @@ def report(
     pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute.
 
     The selection options (--weight, --max-loss, --require, --forbid, --max-networks) apply to every
-    choice, as in `sweep`, and the report states them."""
+    choice, as in `sweep`, and the report states them; the baselines meet them too, --weight aside."""
     options = selection_options(weight, max_loss, require, forbid, max_networks)
-    with naming_options_that_leave_out(with_baselines=True):
+    with naming_options_that_leave_out():
         written = make_report(db, name, out, parse_names(formats, "--format"), budgets=budgets,
                               estimators=estimator_names(estimators), unit=unit, options=options)
     files = [str(path) for paths in written.values() for path in paths]

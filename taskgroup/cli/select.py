@@ -31,8 +31,8 @@ UnitOption = Annotated[
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]
 MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help=(
     "Hard cap TASK=L on the loss a network serving TASK is predicted to have, by the estimator and in its "
-    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates "
-    "(repeatable)."))]
+    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates; "
+    "sweep's and report's baselines cap the full-stage validation loss (repeatable)."))]
 RequireOption = Annotated[list[str], typer.Option("--require", help="Candidate that must be chosen, TASKS\\[@SIZE] (repeatable).")]
 ForbidOption = Annotated[list[str], typer.Option("--forbid", help="Candidate that must not be chosen, TASKS\\[@SIZE] (repeatable).")]
 MaxNetworksOption = Annotated[int | None, typer.Option("--max-networks", help="At most K networks.", min=1)]
@@ -73,7 +73,7 @@ def select_command(
     with affinity_remedied(evidence):
         selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
     check_estimable(selector, evidence)
-    with naming_options_that_leave_out(with_baselines=False):
+    with naming_options_that_leave_out():
         selection = selector.select(
             budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
         )
@@ -148,13 +148,16 @@ def sweep_command(
     json_output: JsonOption = False,
 ) -> None:
     """Select at every budget with every estimator, next to the baselines: all tasks in one network,
-    one network per task, random groupings (mean and spread) and the worst feasible choice."""
+    one network per task, random groupings (mean and spread) and the worst feasible choice.
+
+    The baselines meet the same --max-loss, --require, --forbid and --max-networks as every choice
+    (--weight steers the estimators only); a baseline nothing meets them with shows as unavailable."""
     budget_list = parse_budgets(budgets)
     evidence = load_study_evidence(db, name, unit)
     usable, notes = usable_selectors(estimator_names(estimators), evidence)
     for note in notes:
         print_note(note)
-    with naming_options_that_leave_out(with_baselines=True), progress_bar("[progress.description]{task.description}") as bar:
+    with naming_options_that_leave_out(), progress_bar("[progress.description]{task.description}") as bar:
         step = bar.add_task("sweeping", total=None)
         outcome = sweep(
             evidence.results, budget_list, usable, solver=solver, costs=evidence.costs,
@@ -194,7 +197,12 @@ def print_sweep(outcome: Any, name: str) -> None:
                               _loss(row.val_loss), _loss(row.test_loss))
         for base in (r for r in outcome.baselines if r.budget == budget):
             spread = f" ±{base.test_loss_std:.5f}" if base.test_loss_std is not None else ""
-            networks = f"{base.samples} random groupings" if base.baseline == "random" else _networks(base.networks)
+            if base.cost is None:
+                networks = "[dim]unavailable[/]"
+            elif base.baseline == "random":
+                networks = f"{base.samples} random groupings"
+            else:
+                networks = _networks(base.networks)
             table.add_row("", f"[italic]{base.baseline}[/]", networks,
                           "-" if base.cost is None else f"{base.cost:g}", _loss(base.val_loss), _loss(base.test_loss) + spread)
         table.add_section()

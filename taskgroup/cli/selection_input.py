@@ -202,13 +202,12 @@ def check_any_feasible(rows: Sequence[Selection | InfeasibleRow], budgets: Seque
 
 
 @contextmanager
-def naming_options_that_leave_out(*, with_baselines: bool) -> Iterator[None]:
-    """Add to a `TooFarApartError` the options that leave its culprit out, for the commands that have
-    them (`select`, `sweep`, `report`; not `finalize`). A loss cap (--max-loss) helps `select` only:
-    the baselines of `sweep` and `report` ignore it, and would still meet the loss."""
+def naming_options_that_leave_out(*, max_loss: bool = True) -> Iterator[None]:
+    """Add to a `TooFarApartError` the options that leave its culprit out: --forbid, and for a loss
+    --max-loss where the command has it (`select`, `sweep` and `report`, whose baselines honour it
+    too; not `finalize`)."""
     try:
         yield
     except TooFarApartError as error:
-        cap = ("" if error.task is None or with_baselines
-               else f" (or cap {error.task}'s loss with --max-loss {error.task}=L)")
+        cap = "" if error.task is None or not max_loss else f" (or cap {error.task}'s loss with --max-loss {error.task}=L)"
         raise InvalidInputError(f"{error}, or leave {error.candidate} out with --forbid {error.candidate}{cap}") from error

@@ -123,7 +123,7 @@ def _constraints_text(options: Mapping[str, Any]) -> str:
         else:
             parts.append(f"{flag} {value}")
     return (f" Every choice was made under {', '.join(parts)} (as `taskgroup select` takes them); the baselines "
-            "honour --forbid only.")
+            "meet them too, --weight aside (they are scored on unweighted losses).")
 
 
 def _loss_section(data: ReportInput) -> Section:
