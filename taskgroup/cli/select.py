@@ -14,8 +14,11 @@ from taskgroup.cli.selection_input import (
     load_study_evidence, naming_options_that_leave_out, usable_selectors,
 )
 from taskgroup.estimators.exact import ExactEstimator
-from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
+from taskgroup.selection import (
+    BaselineRow, InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep,
+)
 from taskgroup.selection.names import candidate_label, searched_among
+from taskgroup.wording import counted
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
 SolverOption = Annotated[str, typer.Option("--solver", help="bnb (branch-and-bound), bip (OR-Tools integer program) or auto.")]
@@ -142,7 +145,9 @@ def sweep_command(
     require: RequireOption = [],
     forbid: ForbidOption = [],
     max_networks: MaxNetworksOption = None,
-    random_samples: Annotated[int, typer.Option("--random-samples", help="Random feasible groupings per budget.", min=1)] = 1000,
+    random_samples: Annotated[int, typer.Option("--random-samples", help=(
+        "Distinct random feasible groupings per budget for the random baseline (every one where there are "
+        "no more)."), min=1)] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random groupings.")] = 0,
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -183,6 +188,13 @@ def _networks(networks: Any) -> str:
     return "  ".join("+".join(n.tasks) + ("" if n.size == "full" else f"@{n.size}") for n in networks)
 
 
+def _random_groupings(row: BaselineRow) -> str:
+    """What the random baseline is over: every feasible grouping (maybe only one), or distinct samples."""
+    if row.exact:
+        return "the only feasible grouping" if row.samples == 1 else f"all {row.samples} feasible groupings"
+    return counted(row.samples, "distinct random grouping")
+
+
 def print_sweep(outcome: Any, name: str) -> None:
     table = Table(title=f"{name}: total loss by budget", title_justify="left")
     for column in ("budget", "choice", "networks", "cost", "val loss", "test loss"):
@@ -200,7 +212,7 @@ def print_sweep(outcome: Any, name: str) -> None:
             if base.cost is None:
                 networks = "[dim]unavailable[/]"
             elif base.baseline == "random":
-                networks = f"{base.samples} random groupings"
+                networks = _random_groupings(base)
             else:
                 networks = _networks(base.networks)
             table.add_row("", f"[italic]{base.baseline}[/]", networks,

@@ -3,7 +3,8 @@
 * ``all-in-one``: one network of all tasks (the best size that fits the budget);
 * ``one-per-task``: one network per task (sizes chosen for the lowest validation loss in budget);
 * ``random``: random groupings (a partition of the tasks, each group trained as one network of a
-  random affordable size), mean and standard deviation over seeded samples;
+  random affordable size), mean and standard deviation over every feasible grouping where there
+  are at most as many as the samples asked for, else over that many distinct ones drawn (seeded);
 * ``worst``: the grouping with the highest validation loss within the budget.
 
 Baselines are judged on full-stage validation losses and scored with real validation and test
@@ -46,8 +47,9 @@ class BaselineRow:
     val_loss_std: float | None = None
     test_loss_std: float | None = None
     samples: int = 1
+    """`random` and `worst`: how many distinct feasible groupings they are over (0: unavailable)."""
     exact: bool = True
-    """False when `worst` is the worst of the samples, not of every grouping (too many to enumerate)."""
+    """False when `random` or `worst` is over samples, not every feasible grouping."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,8 +96,7 @@ def baselines(
     scored = [_score(exact, problem, grouping) for grouping in groupings]
     if not scored:
         return [*rows, _unavailable(budget, "random"), _unavailable(budget, "worst")]
-    rng = random.Random(seed)
-    drawn = [scored[rng.randrange(len(scored))] for _ in range(samples)] if complete else scored
+    drawn = random.Random(seed).sample(scored, samples) if complete and len(scored) > samples else scored
     vals = [row[1] for row in drawn]
     tests = [row[2] for row in drawn]
     tests_known = all(test is not None for test in tests)
@@ -110,6 +111,7 @@ def baselines(
             statistics.pstdev(vals),
             statistics.pstdev(tests) if tests_known else None,
             samples=len(drawn),
+            exact=complete and len(drawn) == len(scored),
         )
     )
     cost, val, test, networks = max(scored, key=lambda row: (row[1], -row[0], [n.key for n in row[3]]))
@@ -203,10 +205,11 @@ def _start(problem: Problem) -> Start | None:
 def _sample_groupings(
     problem: Problem, exact_block: dict[int, list[int]], start: Start, samples: int, seed: int
 ) -> list[tuple[int, ...]]:
-    """Random feasible groupings built group by group (not uniform over groupings; used only when there are too many)."""
+    """Distinct random feasible groupings built group by group (not uniform over groupings; used only
+    when there are too many to enumerate)."""
     rng = random.Random(seed)
     limit = problem.max_networks or len(problem.tasks)
-    drawn: list[tuple[int, ...]] = []
+    drawn: dict[tuple[int, ...], None] = {}  # an ordered set
     for _ in range(samples * 100):
         if len(drawn) == samples:
             break
@@ -227,8 +230,8 @@ def _sample_groupings(
             rest &= ~sum(1 << t for t in problem.losses[c])
             room -= problem.costs[c]
         if not rest:
-            drawn.append(tuple(sorted(chosen)))
-    return drawn
+            drawn[tuple(sorted(chosen))] = None
+    return list(drawn)
 
 
 def _score(exact: Selector, problem: Problem, grouping: tuple[int, ...]) -> tuple[float, float, float | None, tuple[Candidate, ...]]:

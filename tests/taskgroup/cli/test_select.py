@@ -174,6 +174,34 @@ def test_sweep_table_is_readable(paper):
     assert "exact" in out and "all-in-one" in out and "worst" in out and "0.45224" in out
 
 
+def test_sweep_says_how_many_distinct_groupings_the_random_baseline_is_over(paper):
+    """It said "1000 random groupings" where budget 1 affords one grouping and budget 2 affords 31."""
+    out = run_ok("sweep", paper, "--budgets", "1,2,3", "--estimators", "exact", "--random-samples", "50").stdout
+    said = ["".join(line.split("│")[3] for line in block) for block in _table_rows(out, "random")]
+    assert [" ".join(text.split()) for text in said] == [
+        "the only feasible grouping", "all 31 feasible groupings", "50 distinct random groupings"]
+    rows = run_json("sweep", paper, "--budgets", "1,2,3", "--estimators", "exact", "--random-samples", "50")
+    assert [(row["samples"], row["exact"]) for row in rows if row.get("baseline") == "random"] == [
+        (1, True), (31, True), (50, False)]
+
+
+def _table_rows(table: str, choice: str) -> list[list[str]]:
+    """The lines of each table row whose choice column is `choice` (a row wraps over several lines)."""
+    rows: list[list[str]] = []
+    current: list[str] | None = None
+    for line in table.splitlines():
+        cells = line.split("│")
+        if len(cells) < 4:
+            current = None
+        elif cells[2].strip():  # a row starts
+            current = [line] if cells[2].strip() == choice else None
+            if current is not None:
+                rows.append(current)
+        elif current is not None:
+            current.append(line)
+    return rows
+
+
 def test_sweep_leaves_out_an_estimator_that_cannot_estimate_and_says_why(paper):
     result = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact,lookahead", "--random-samples", "20",
                     "--json")
