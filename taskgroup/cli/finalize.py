@@ -15,6 +15,7 @@ from taskgroup.cli.plan import planned
 from taskgroup.cli.select import ForbidOption, UnitOption
 from taskgroup.cli.selection_input import (
     EVERY_ESTIMATOR, affinity_remedied, check_estimable, load_study_evidence, naming_options_that_leave_out,
+    note_measured_unit,
 )
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
@@ -90,6 +91,7 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
+    note_measured_unit(evidence.unit)
     with affinity_remedied(evidence):
         selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                   costs=evidence.costs)

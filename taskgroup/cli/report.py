@@ -25,7 +25,7 @@ from taskgroup.cli.select import (
 )
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, UNIT_WORDS, check_any_feasible, estimator_names, load_study_evidence, naming_options_that_leave_out,
-    usable_selectors,
+    note_measured_unit, usable_selectors,
 )
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
@@ -97,6 +97,7 @@ def make_report(
         built = build_report(gathered.data, progress=lambda done, total: bar.update(task, completed=done, total=total))
     for note in gathered.notes:
         print_note(note)
+    note_measured_unit(gathered.data.unit)
     return write_report(built, out, formats)
 
 

@@ -11,7 +11,7 @@ from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, StudyEvidence, affinity_remedied, check_any_feasible, check_estimable, estimator_names,
-    load_study_evidence, naming_options_that_leave_out, usable_selectors,
+    load_study_evidence, naming_options_that_leave_out, note_measured_unit, usable_selectors,
 )
 from taskgroup.estimators.exact import ExactEstimator
 from taskgroup.selection import (
@@ -84,6 +84,7 @@ def select_command(
         emit_json({**selection.to_json(), "unit": evidence.unit})
     else:
         print_selection(selection, name, evidence.unit)
+    note_measured_unit(evidence.unit)
     if isinstance(selector.estimator, ExactEstimator):
         note_exact_scope(evidence)
     note_untrained(selection, evidence)
@@ -175,6 +176,7 @@ def sweep_command(
         emit_json([{**row, "unit": evidence.unit} for row in outcome.to_json()])
     else:
         print_sweep(outcome, name)
+    note_measured_unit(evidence.unit)
     if any(isinstance(selector.estimator, ExactEstimator) for selector in usable):
         note_exact_scope(evidence)
     for selector in usable:
