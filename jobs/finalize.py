@@ -24,6 +24,7 @@ from db.models import Job, Study
 from db.results import results_frame
 from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
+from taskgroup.jsonable import json_total
 from taskgroup.finalization import Exploration, NetworkKey
 from taskgroup.selection import CandidateSpec, Selection, Selector
 from taskgroup.wording import counted
@@ -54,9 +55,9 @@ def budgets_json(selections: Mapping[float, Selection]) -> list[dict[str, Any]]:
         {
             "budget": budget,
             "networks": [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in selection.networks],
-            "predicted_loss": selection.predicted_loss,
-            "val_loss": selection.val_loss,
-            "test_loss": selection.test_loss,
+            "predicted_loss": json_total(selection.predicted_loss),
+            "val_loss": json_total(selection.val_loss),
+            "test_loss": json_total(selection.test_loss),
         }
         for budget, selection in selections.items()
     ]

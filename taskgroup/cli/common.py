@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import signal
 import sys
@@ -20,7 +21,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from db.errors import StorageError
 from db.store import is_in_memory, normalise_url, sqlite_file
 from taskgroup.errors import InvalidInputError, TaskgroupError
-from taskgroup.jsonable import plain_json
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
@@ -105,9 +105,21 @@ def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
 
 
 def emit_json(payload: Any) -> None:
-    """Print `payload` as JSON on stdout, nothing else, so scripts can parse it (as `plain_json` makes
-    it: strict JSON, floats to 12 significant digits)."""
-    sys.stdout.write(json.dumps(plain_json(payload), indent=2, allow_nan=False) + "\n")
+    """Print `payload` as JSON on stdout, nothing else, so scripts can parse it: a number that is not
+    finite is written `null` (JSON has no NaN or Infinity; a strict parser refuses them)."""
+    sys.stdout.write(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalars
+        return _finite(value.item())
+    return value
 
 
 def print_note(text: str) -> None:

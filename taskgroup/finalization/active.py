@@ -107,7 +107,7 @@ def feasible_budgets(
     """The budgets at which `selector` can choose at all without the `forbid` candidates, and why each
     other one cannot (e.g. below the cheapest feasible budget once costs are measured): finalization
     skips those, as `sweep` does. Raises the first budget's error when none is feasible."""
-    feasible, skipped, first = [], {}, None
+    feasible, skipped, first, forbid = [], {}, None, tuple(forbid)
     for budget in budgets:
         try:
             selector.select(budget, forbid=forbid)

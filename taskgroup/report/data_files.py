@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-from taskgroup.jsonable import plain_json
 from taskgroup.report.document import Report
 from taskgroup.report.formats import REPORT_FORMATS, ReportWriter
 from taskgroup.report.markdown import FIGURE_DIR
@@ -37,16 +36,14 @@ class CsvWriter(ReportWriter):
 
 @REPORT_FORMATS.register("json")
 class JsonWriter(ReportWriter):
-    """report.json: the select objects, and every section's tables as lists of records (missing -> null),
-    numbers as every `--json` output shows them (`plain_json`)."""
+    """report.json: the select objects, and every section's tables as lists of records (missing -> null)."""
 
     name = "json"
     entries = (JSON_NAME,)
 
     def write(self, report: Report, out_dir: Path) -> list[Path]:
         path = out_dir / JSON_NAME
-        path.write_text(json.dumps(plain_json(report_document(report)), indent=2, allow_nan=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(json.dumps(report_document(report), indent=2) + "\n", encoding="utf-8")
         return [path]
 
 
@@ -71,9 +68,8 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON objects, every float to 12 significant digits (`plain_json`; the CSV files keep every
-    digit): pandas' `to_json` keeps 15 decimal places, not 15 digits, and rounded small affinities to
-    9 digits or to 0. Missing values are null."""
+    """Rows as JSON objects, every float exact (as in the CSV files): pandas' `to_json` keeps 15 decimal
+    places, not 15 digits, and rounded small affinities to 9 digits or to 0. Missing values are null."""
     return [{str(column): _plain(value) for column, value in row.items()} for row in frame.to_dict(orient="records")]
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from taskgroup.jsonable import json_total
 from taskgroup.selection.bnb import BranchAndBound
 from taskgroup.selection.build import CandidateSpec
 from taskgroup.selection.problem import Candidate, Problem, restrict
@@ -58,11 +59,11 @@ class BaselineRow:
             "networks": None
             if self.networks is None
             else [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in self.networks],
-            "cost": self.cost,
-            "val_loss": self.val_loss,
-            "test_loss": self.test_loss,
-            "val_loss_std": self.val_loss_std,
-            "test_loss_std": self.test_loss_std,
+            "cost": json_total(self.cost),
+            "val_loss": json_total(self.val_loss),
+            "test_loss": json_total(self.test_loss),
+            "val_loss_std": json_total(self.val_loss_std),
+            "test_loss_std": json_total(self.test_loss_std),
             "samples": self.samples,
             "exact": self.exact,
         }

@@ -18,6 +18,7 @@ import pandas as pd
 
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
+from taskgroup.jsonable import json_total
 from taskgroup.selection.bip import IntegerProgram  # noqa: F401  (registers "bip")
 from taskgroup.selection.bnb import BranchAndBound  # noqa: F401  (registers "bnb")
 from taskgroup.selection.build import CandidateSpec, build_problem, choosable, matching
@@ -49,16 +50,16 @@ class Selection:
     solver: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the `taskgroup select --json` object of DESIGN.md."""
+        """Exactly the `taskgroup select --json` object of DESIGN.md, totals without float noise (`json_total`)."""
         return {
             "budget": self.budget,
             "estimator": self.estimator,
             "networks": [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in self.networks],
             "assignment": dict(self.assignment),
-            "cost": self.cost,
-            "predicted_loss": self.predicted_loss,
-            "val_loss": self.val_loss,
-            "test_loss": self.test_loss,
+            "cost": json_total(self.cost),
+            "predicted_loss": json_total(self.predicted_loss),
+            "val_loss": json_total(self.val_loss),
+            "test_loss": json_total(self.test_loss),
         }
 
 
