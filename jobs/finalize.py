@@ -11,7 +11,7 @@ rounds until the choice stops changing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,9 @@ from db.models import Job, Study
 from db.results import results_frame
 from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
+from taskgroup.jsonable import json_total
 from taskgroup.finalization import Exploration, NetworkKey
-from taskgroup.selection import Selection, Selector
+from taskgroup.selection import CandidateSpec, Selection, Selector
 from taskgroup.wording import counted
 
 FINALIZE_PRIORITY = 10
@@ -54,9 +55,9 @@ def budgets_json(selections: Mapping[float, Selection]) -> list[dict[str, Any]]:
         {
             "budget": budget,
             "networks": [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in selection.networks],
-            "predicted_loss": selection.predicted_loss,
-            "val_loss": selection.val_loss,
-            "test_loss": selection.test_loss,
+            "predicted_loss": json_total(selection.predicted_loss),
+            "val_loss": json_total(selection.val_loss),
+            "test_loss": json_total(selection.test_loss),
         }
         for budget, selection in selections.items()
     ]
@@ -101,11 +102,14 @@ def queue_full_training(session: Session, study: Study, networks: Sequence[Netwo
     return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY)
 
 
-def finalize_study(session: Session, study: Study, budgets: Sequence[float], selector: Selector) -> FinalizeSummary:
-    """Queue full training of every network `selector` chooses at each of `budgets` (an estimator's
-    predictions with the fully trained networks' real losses in their place: `known_selector`). Idempotent."""
+def finalize_study(session: Session, study: Study, budgets: Sequence[float], selector: Selector,
+                   forbid: Iterable[CandidateSpec] = ()) -> FinalizeSummary:
+    """Queue full training of every network `selector` chooses at each of `budgets` without the `forbid`
+    candidates (an estimator's predictions with the fully trained networks' real losses in their
+    place: `known_selector`). Idempotent."""
     check_estimates_done(session, study)
-    selections = {budget: selector.select(budget) for budget in budgets}
+    forbid = tuple(forbid)
+    selections = {budget: selector.select(budget, forbid=forbid) for budget in budgets}
     networks = [(n.name, n.size) for s in selections.values() for n in s.networks]
     estimator_name = next(iter(selections.values())).estimator
     return FinalizeSummary(estimator_name, selections, queue_full_training(session, study, networks))

@@ -12,8 +12,11 @@ from db.models import Study
 from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note
 from taskgroup.cli.plan import planned
-from taskgroup.cli.select import UnitOption
-from taskgroup.cli.selection_input import EVERY_ESTIMATOR, affinity_remedied, check_estimable, load_study_evidence
+from taskgroup.cli.select import ForbidOption, UnitOption
+from taskgroup.cli.selection_input import (
+    EVERY_ESTIMATOR, affinity_remedied, check_estimable, load_study_evidence, naming_options_that_leave_out,
+    note_measured_unit,
+)
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, check_runnable, log_dir, run_queued_jobs,
@@ -39,6 +42,7 @@ def finalize(
                           "(networks already trained fully are judged on their real losses).")
     ] = "esa",
     unit: UnitOption = "relative",
+    forbid: ForbidOption = [],
     until_stable: Annotated[
         bool, typer.Option("--until-stable", help="Train the chosen networks here (with the work options), re-select "
                            "with their real losses, and repeat until every chosen network is trained fully.")
@@ -67,7 +71,10 @@ def finalize(
     json_output: JsonOption = False,
 ) -> None:
     """Select at each budget with the estimator and queue full training of the chosen networks (then
-    `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing."""
+    `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing.
+
+    --forbid leaves a candidate out of every choice, as in `select`: it is never queued, explored or
+    deployed."""
     from jobs.finalize import budgets_json, check_estimates_done, check_queue_empty, finalize_study
     from taskgroup.finalization import feasible_budgets, known_selector
     from taskgroup.selection import parse_budgets
@@ -84,20 +91,22 @@ def finalize(
     with store.session() as session:
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
+    note_measured_unit(evidence.unit)
     with affinity_remedied(evidence):
         selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                   costs=evidence.costs)
     check_estimable(selector, evidence)
-    budget_list, left_out = feasible_budgets(selector, budget_list)
+    with naming_options_that_leave_out(max_loss=False):  # the first choices: a loss or cost too far apart shows here
+        budget_list, left_out = feasible_budgets(selector, budget_list, forbid)
     for budget, reason in left_out.items():
         print_note(f"budget {budget:g} left out: {reason}")
     if not until_stable:
         with store.session() as session:
-            summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector)
+            summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector, forbid)
         note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible,
                           evidence.tasks, trainable=evidence.trainable)
         if json_output:
-            emit_json({"study": name, **summary.to_json(), "left_out": _left_out_json(left_out)})
+            emit_json({"study": name, **summary.to_json(), "unit": evidence.unit, "left_out": _left_out_json(left_out)})
             return
         for budget, networks in summary.chosen.items():
             console.print(f"budget {budget:g}: " + ", ".join(map(_label, networks)))
@@ -112,8 +121,8 @@ def finalize(
         check_runnable(request, study)
         if max_trained is not None:
             check_queue_empty(session, study)
-    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, max_trained, explore,
-                            quiet=json_output)
+    outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, forbid, max_trained,
+                            explore, quiet=json_output)
     if not explore:
         note_on_lookahead(name, estimator, outcome.results, evidence.extras, evidence.possible,
                           evidence.tasks, trainable=evidence.trainable)
@@ -129,6 +138,7 @@ def finalize(
             "networks_trained": len(outcome.trained),
             "fully_trained": len(fully_trained(outcome.results)),
             "possible": evidence.possible,
+            "unit": evidence.unit,
             "budgets": budgets_json(outcome.selections),
             "deployable": [
                 {"budget": budget, "selection": None if selection is None else selection.to_json()}
@@ -186,7 +196,7 @@ def _explored(outcome: Any) -> str:
 
 
 def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: list[float], estimator: str,
-                  evidence: Any, max_trained: int | None, explore: bool, quiet: bool) -> Any:
+                  evidence: Any, forbid: Sequence[str], max_trained: int | None, explore: bool, quiet: bool) -> Any:
     """`finalize_actively` with the job queue and this command's workers as its training step."""
     from jobs.finalize import QueuedTraining
     from taskgroup.finalization import Exploration, finalize_actively
@@ -225,5 +235,5 @@ def _until_stable(store: Any, name: str, request: Any, backend: str, budgets: li
     return finalize_actively(
         evidence.results, estimator, budgets, QueuedTraining(store, name, work_off_queue, on_round=announce),
         extras=evidence.extras, tasks=evidence.tasks, costs=evidence.costs, max_trained=max_trained, explore=explore,
-        explored_last=explored_last,
+        explored_last=explored_last, forbid=forbid,
     )

@@ -25,7 +25,7 @@ from taskgroup.cli.select import (
 )
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, UNIT_WORDS, check_any_feasible, estimator_names, load_study_evidence, naming_options_that_leave_out,
-    usable_selectors,
+    note_measured_unit, usable_selectors,
 )
 from taskgroup.selection import BaselineRow, Selection, parse_budgets, sweep
 
@@ -65,9 +65,9 @@ def report(
     pairwise task affinity, per-task losses, the chosen networks' cost and each estimator's compute.
 
     The selection options (--weight, --max-loss, --require, --forbid, --max-networks) apply to every
-    choice, as in `sweep`, and the report states them."""
+    choice, as in `sweep`, and the report states them; the baselines meet them too, --weight aside."""
     options = selection_options(weight, max_loss, require, forbid, max_networks)
-    with naming_options_that_leave_out(with_baselines=True):
+    with naming_options_that_leave_out():
         written = make_report(db, name, out, parse_names(formats, "--format"), budgets=budgets,
                               estimators=estimator_names(estimators), unit=unit, options=options)
     files = [str(path) for paths in written.values() for path in paths]
@@ -97,6 +97,7 @@ def make_report(
         built = build_report(gathered.data, progress=lambda done, total: bar.update(task, completed=done, total=total))
     for note in gathered.notes:
         print_note(note)
+    note_measured_unit(gathered.data.unit)
     return write_report(built, out, formats)
 
 

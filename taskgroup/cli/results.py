@@ -118,12 +118,14 @@ def _matrices_text(path: Path, matrices: AffinityImport) -> str:
 def export_results(
     name: Annotated[str, typer.Argument(help="Study to export.")],
     file: Annotated[Path, typer.Argument(help="CSV file to write (exchange format); '-' for standard output.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE and FILE.affinity.csv where they exist.")] = False,
     db: DbOption = None,
 ) -> None:
     """Export a study's results as the exchange CSV, which `taskgroup import` reads back.
 
     A lookahead affinity matrix (`taskgroup affinity measure`) is written beside FILE, as FILE's name
-    with .affinity.csv, which `taskgroup import` reads with FILE."""
+    with .affinity.csv, which `taskgroup import` reads with FILE. An existing FILE or FILE.affinity.csv
+    is refused unless --force is given."""
     with open_store(db, create=False).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         frame = results_frame(session, study)
@@ -144,6 +146,10 @@ def export_results(
             raise InvalidInputError(f"cannot write {path}: it is a folder; name the CSV file to write")
     if not file.parent.is_dir():
         raise InvalidInputError(f"cannot write {file}: folder {file.parent} does not exist")
+    existing = [str(path) for path in (file, beside) if path.exists()]
+    if existing and not force:
+        raise InvalidInputError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                                "add --force to replace " + ("it" if len(existing) == 1 else "them"))
     writers: dict[Path, Callable[[TextIO], None]] = {file: lambda handle: write_exchange_csv(frame, handle)}
     if not affinity.empty:
         writers[beside] = lambda handle: write_affinity_csv(affinity, handle, tasks=tasks, sizes=sizes)

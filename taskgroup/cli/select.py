@@ -11,11 +11,14 @@ from taskgroup.cli.affinity import note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, print_note, progress_bar
 from taskgroup.cli.selection_input import (
     ESTIMATORS_HELP, StudyEvidence, affinity_remedied, check_any_feasible, check_estimable, estimator_names,
-    load_study_evidence, naming_options_that_leave_out, usable_selectors,
+    load_study_evidence, naming_options_that_leave_out, note_measured_unit, usable_selectors,
 )
 from taskgroup.estimators.exact import ExactEstimator
-from taskgroup.selection import InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep
+from taskgroup.selection import (
+    BaselineRow, InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep,
+)
 from taskgroup.selection.names import candidate_label, searched_among
+from taskgroup.wording import counted
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
 SolverOption = Annotated[str, typer.Option("--solver", help="bnb (branch-and-bound), bip (OR-Tools integer program) or auto.")]
@@ -31,8 +34,8 @@ UnitOption = Annotated[
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]
 MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help=(
     "Hard cap TASK=L on the loss a network serving TASK is predicted to have, by the estimator and in its "
-    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates "
-    "(repeatable)."))]
+    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates; "
+    "sweep's and report's baselines cap the full-stage validation loss (repeatable)."))]
 RequireOption = Annotated[list[str], typer.Option("--require", help="Candidate that must be chosen, TASKS\\[@SIZE] (repeatable).")]
 ForbidOption = Annotated[list[str], typer.Option("--forbid", help="Candidate that must not be chosen, TASKS\\[@SIZE] (repeatable).")]
 MaxNetworksOption = Annotated[int | None, typer.Option("--max-networks", help="At most K networks.", min=1)]
@@ -73,7 +76,7 @@ def select_command(
     with affinity_remedied(evidence):
         selector = Selector(evidence.results, estimator, costs=evidence.costs, tasks=evidence.tasks, extras=evidence.extras)
     check_estimable(selector, evidence)
-    with naming_options_that_leave_out(with_baselines=False):
+    with naming_options_that_leave_out():
         selection = selector.select(
             budget, solver=solver, **selection_options(weight, max_loss, require, forbid, max_networks)
         )
@@ -81,6 +84,7 @@ def select_command(
         emit_json({**selection.to_json(), "unit": evidence.unit})
     else:
         print_selection(selection, name, evidence.unit)
+    note_measured_unit(evidence.unit)
     if isinstance(selector.estimator, ExactEstimator):
         note_exact_scope(evidence)
     note_untrained(selection, evidence)
@@ -142,19 +146,24 @@ def sweep_command(
     require: RequireOption = [],
     forbid: ForbidOption = [],
     max_networks: MaxNetworksOption = None,
-    random_samples: Annotated[int, typer.Option("--random-samples", help="Random feasible groupings per budget.", min=1)] = 1000,
+    random_samples: Annotated[int, typer.Option("--random-samples", help=(
+        "Distinct random feasible groupings per budget for the random baseline (every one where there are "
+        "no more)."), min=1)] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random groupings.")] = 0,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Select at every budget with every estimator, next to the baselines: all tasks in one network,
-    one network per task, random groupings (mean and spread) and the worst feasible choice."""
+    one network per task, random groupings (mean and spread) and the worst feasible choice.
+
+    The baselines meet the same --max-loss, --require, --forbid and --max-networks as every choice
+    (--weight steers the estimators only); a baseline nothing meets them with shows as unavailable."""
     budget_list = parse_budgets(budgets)
     evidence = load_study_evidence(db, name, unit)
     usable, notes = usable_selectors(estimator_names(estimators), evidence)
     for note in notes:
         print_note(note)
-    with naming_options_that_leave_out(with_baselines=True), progress_bar("[progress.description]{task.description}") as bar:
+    with naming_options_that_leave_out(), progress_bar("[progress.description]{task.description}") as bar:
         step = bar.add_task("sweeping", total=None)
         outcome = sweep(
             evidence.results, budget_list, usable, solver=solver, costs=evidence.costs,
@@ -167,6 +176,7 @@ def sweep_command(
         emit_json([{**row, "unit": evidence.unit} for row in outcome.to_json()])
     else:
         print_sweep(outcome, name)
+    note_measured_unit(evidence.unit)
     if any(isinstance(selector.estimator, ExactEstimator) for selector in usable):
         note_exact_scope(evidence)
     for selector in usable:
@@ -178,6 +188,13 @@ def _networks(networks: Any) -> str:
     if networks is None:
         return "-"
     return "  ".join("+".join(n.tasks) + ("" if n.size == "full" else f"@{n.size}") for n in networks)
+
+
+def _random_groupings(row: BaselineRow) -> str:
+    """What the random baseline is over: every feasible grouping (maybe only one), or distinct samples."""
+    if row.exact:
+        return "the only feasible grouping" if row.samples == 1 else f"all {row.samples} feasible groupings"
+    return counted(row.samples, "distinct random grouping")
 
 
 def print_sweep(outcome: Any, name: str) -> None:
@@ -194,7 +211,12 @@ def print_sweep(outcome: Any, name: str) -> None:
                               _loss(row.val_loss), _loss(row.test_loss))
         for base in (r for r in outcome.baselines if r.budget == budget):
             spread = f" ±{base.test_loss_std:.5f}" if base.test_loss_std is not None else ""
-            networks = f"{base.samples} random groupings" if base.baseline == "random" else _networks(base.networks)
+            if base.cost is None:
+                networks = "[dim]unavailable[/]"
+            elif base.baseline == "random":
+                networks = _random_groupings(base)
+            else:
+                networks = _networks(base.networks)
             table.add_row("", f"[italic]{base.baseline}[/]", networks,
                           "-" if base.cost is None else f"{base.cost:g}", _loss(base.val_loss), _loss(base.test_loss) + spread)
         table.add_section()

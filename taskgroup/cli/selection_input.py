@@ -15,7 +15,7 @@ from db.affinity import load_affinity
 from db.models import Study
 from db.results import candidates_frame, results_frame
 from taskgroup.cli.affinity import affinity_remedy
-from taskgroup.cli.common import parse_names
+from taskgroup.cli.common import parse_names, print_note
 from taskgroup.cost import MEASURED_COLUMNS, UNITS, CostMeasurement, candidate_costs, reference_size
 from taskgroup.errors import InfeasibleError, InvalidInputError, UnknownNameError
 from taskgroup.estimators import ESTIMATORS, get_estimator
@@ -90,6 +90,14 @@ def load_study_evidence(db: str | None, name: str, unit: str = "relative") -> St
                 f"run `taskgroup cost {name}` to measure them, or use --unit declared"
             )
     return StudyEvidence(name, tasks, results, costs, extras, size_count, trainable, DECLARED_UNIT if costs is None else unit)
+
+
+def note_measured_unit(unit: str) -> None:
+    """Say so where `relative` means measured costs: until `taskgroup cost` ran it meant the declared
+    ones, so budgets and costs compared with an earlier run's may differ for that reason alone."""
+    if unit == "relative":  # `StudyEvidence.unit`: declared where nothing is measured
+        print_note("--unit relative: costs are measured latency (`taskgroup cost`) relative to a full-size "
+                   "single-task network, not the declared costs (--unit declared)")
 
 
 UNIT_WORDS = {
@@ -202,13 +210,12 @@ def check_any_feasible(rows: Sequence[Selection | InfeasibleRow], budgets: Seque
 
 
 @contextmanager
-def naming_options_that_leave_out(*, with_baselines: bool) -> Iterator[None]:
-    """Add to a `TooFarApartError` the options that leave its culprit out, for the commands that have
-    them (`select`, `sweep`, `report`; not `finalize`). A loss cap (--max-loss) helps `select` only:
-    the baselines of `sweep` and `report` ignore it, and would still meet the loss."""
+def naming_options_that_leave_out(*, max_loss: bool = True) -> Iterator[None]:
+    """Add to a `TooFarApartError` the options that leave its culprit out: --forbid, and for a loss
+    --max-loss where the command has it (`select`, `sweep` and `report`, whose baselines honour it
+    too; not `finalize`)."""
     try:
         yield
     except TooFarApartError as error:
-        cap = ("" if error.task is None or with_baselines
-               else f" (or cap {error.task}'s loss with --max-loss {error.task}=L)")
+        cap = "" if error.task is None or not max_loss else f" (or cap {error.task}'s loss with --max-loss {error.task}=L)"
         raise InvalidInputError(f"{error}, or leave {error.candidate} out with --forbid {error.candidate}{cap}") from error

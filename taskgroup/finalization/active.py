@@ -11,7 +11,7 @@ code serves a local run, the job scheduler, or a benchmark replaying stored resu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +21,7 @@ from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.estimators import ESTIMATE_COLUMNS, Estimator, Evidence, get_estimator
 from taskgroup.estimators.base import EstimatorWrapper
 from taskgroup.finalization.explore import Exploration, NetworkKey, next_to_explore
+from taskgroup.selection.build import CandidateSpec
 from taskgroup.selection.results import fully_trained
 from taskgroup.selection.select import Selection, Selector
 
@@ -100,14 +101,16 @@ def known_selector(
     return Selector(results, chooser, tasks=tasks, extras=extras, costs=costs)
 
 
-def feasible_budgets(selector: Selector, budgets: Sequence[float]) -> tuple[list[float], dict[float, str]]:
-    """The budgets at which `selector` can choose at all, and why each other one cannot (e.g. below the
-    cheapest feasible budget once costs are measured): finalization skips those, as `sweep` does.
-    Raises the first budget's error when none is feasible."""
-    feasible, skipped, first = [], {}, None
+def feasible_budgets(
+    selector: Selector, budgets: Sequence[float], forbid: Iterable[CandidateSpec] = ()
+) -> tuple[list[float], dict[float, str]]:
+    """The budgets at which `selector` can choose at all without the `forbid` candidates, and why each
+    other one cannot (e.g. below the cheapest feasible budget once costs are measured): finalization
+    skips those, as `sweep` does. Raises the first budget's error when none is feasible."""
+    feasible, skipped, first, forbid = [], {}, None, tuple(forbid)
     for budget in budgets:
         try:
-            selector.select(budget)
+            selector.select(budget, forbid=forbid)
         except InfeasibleError as error:
             skipped[budget], first = str(error), first or error
         else:
@@ -125,9 +128,10 @@ def deployable_choices(
     *,
     tasks: Sequence[str] | None = None,
     costs: Mapping[NetworkKey, float] | None = None,
+    forbid: Iterable[CandidateSpec] = (),
 ) -> dict[float, Selection | None]:
     """Per budget, the best choice among the fully trained networks of `results` (real validation
-    losses), or None where they cannot serve every task within that budget."""
+    losses) but the `forbid` ones, or None where they cannot serve every task within that budget."""
     rows = results[(results["stage"] == "full") & (results["split"] == "val")]
     covered = set(rows["task"])
     complete = not rows.empty and (tasks is None or covered.issuperset(tasks))
@@ -135,7 +139,8 @@ def deployable_choices(
     choices: dict[float, Selection | None] = {}
     for budget in budgets:
         try:
-            choices[budget] = None if selector is None else selector.select(budget)
+            choices[budget] = None if selector is None else selector.select(
+                budget, forbid=selector.naming_choosable(forbid))  # a network never trained is no option anyway
         except InfeasibleError:
             choices[budget] = None
     return choices
@@ -162,6 +167,7 @@ def finalize_actively(
     max_trained: int | None = None,
     explore: bool = False,
     explored_last: float | None = None,
+    forbid: Iterable[CandidateSpec] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> ActiveFinalization:
     """Select at every budget, train the chosen networks that lack full-stage losses, and repeat.
@@ -170,8 +176,8 @@ def finalize_actively(
     `max_trained` in total). With `explore` (which needs `max_trained`), a stable choice does not end
     the loop: the untrained networks closest to being chosen are trained next (`next_to_explore`, the
     budgets taking turns, from the budget after `explored_last`: the one an earlier run explored
-    last), until the limit is reached or nothing untrained could be chosen.
-    `progress(trained, max_trained or 0)` is called after each round.
+    last), until the limit is reached or nothing untrained could be chosen. The `forbid` candidates
+    are never chosen, explored or deployed. `progress(trained, max_trained or 0)` is called after each round.
     """
     if not budgets:
         raise InvalidInputError("active finalization needs at least one budget")
@@ -180,17 +186,18 @@ def finalize_actively(
     if explore and max_trained is None:
         raise InvalidInputError("exploring needs a compute limit (a number of networks to train at most)")
     chooser = MeasuredFirst(get_estimator(estimator))
+    forbid = tuple(forbid)
     known = results
     rounds: list[tuple[NetworkKey, ...]] = []
     explorations: list[Exploration | None] = []
 
     def finish(selections: dict[float, Selection], reason: str) -> ActiveFinalization:
-        deployable = deployable_choices(known, budgets, tasks=tasks, costs=costs)
+        deployable = deployable_choices(known, budgets, tasks=tasks, costs=costs, forbid=forbid)
         return ActiveFinalization(selections, tuple(rounds), reason, known, deployable, tuple(explorations))
 
     while True:
         selector = known_selector(known, chooser, extras=extras, tasks=tasks, costs=costs)
-        selections = {budget: selector.select(budget) for budget in budgets}
+        selections = {budget: selector.select(budget, forbid=forbid) for budget in budgets}
         missing = untrained(selections, known)
         done = sum(len(round_) for round_ in rounds)
         room = len(missing) if max_trained is None else max_trained - done
@@ -202,7 +209,7 @@ def finalize_actively(
                 return finish(selections, "limit")
             # The budgets take turns: the next exploration is at the budget after the one explored last.
             explored = next((e.budget for e in reversed(explorations) if e is not None), explored_last)
-            exploration = next_to_explore(selector, fully_trained(known), budgets, after=explored)
+            exploration = next_to_explore(selector, fully_trained(known), budgets, after=explored, forbid=forbid)
             if exploration is None:
                 return finish(selections, "exhausted")
             missing = list(exploration.networks)

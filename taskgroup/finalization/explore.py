@@ -20,11 +20,11 @@ calls and left others unexplored; users read every budget they asked about, so e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from taskgroup.errors import InfeasibleError
-from taskgroup.selection.build import build_problem
+from taskgroup.selection.build import CandidateSpec, build_problem
 from taskgroup.selection.select import Selector, choose_engine
 
 NetworkKey = tuple[str, str]
@@ -44,21 +44,26 @@ class Exploration:
 
 
 def next_to_explore(
-    selector: Selector, trained: set[NetworkKey], budgets: Sequence[float], after: float | None = None
+    selector: Selector, trained: set[NetworkKey], budgets: Sequence[float], after: float | None = None,
+    forbid: Iterable[CandidateSpec] = (),
 ) -> Exploration | None:
     """The untrained networks closest to being chosen at the first budget after `after` (in turn,
     wrapping around; from the first budget when `after` is None or not among them) that has any, or
-    None when no untrained network can be chosen at any budget, even predicted perfect."""
+    None when no untrained network can be chosen at any budget, even predicted perfect. The `forbid`
+    candidates are never chosen."""
     start = budgets.index(after) + 1 if after in budgets else 0
+    forbid = tuple(forbid)
     for budget in [*budgets[start:], *budgets[:start]]:
-        found = _least_optimism(selector, trained, budget)
+        found = _least_optimism(selector, trained, budget, forbid)
         if found is not None:
             return found
     return None
 
 
-def _least_optimism(selector: Selector, trained: set[NetworkKey], budget: float) -> Exploration | None:
-    base = build_problem(selector.estimates, selector.costs, selector.tasks, budget)
+def _least_optimism(
+    selector: Selector, trained: set[NetworkKey], budget: float, forbid: tuple[CandidateSpec, ...]
+) -> Exploration | None:
+    base = build_problem(selector.estimates, selector.costs, selector.tasks, budget, forbid=forbid)
     is_untrained = [(c.name, c.size) not in trained for c in base.candidates]
     if not any(is_untrained):
         return None

@@ -123,7 +123,7 @@ def _constraints_text(options: Mapping[str, Any]) -> str:
         else:
             parts.append(f"{flag} {value}")
     return (f" Every choice was made under {', '.join(parts)} (as `taskgroup select` takes them); the baselines "
-            "honour --forbid only.")
+            "meet them too, --weight aside (they are scored on unweighted losses).")
 
 
 def _loss_section(data: ReportInput) -> Section:
@@ -139,7 +139,8 @@ def _loss_section(data: ReportInput) -> Section:
         figures=(Figure("loss_vs_budget", f"Total {split} loss against budget", figures.loss_vs_budget(curves)),),
         tables=(Table("choices", "Chosen sets, as taskgroup select --json prints them; each estimator chose from its own "
                       "training runs only (lookahead from its singles and its all-task run)", choices_table(data.selections)),
-                Table("baselines", "Baselines where feasible (as in taskgroup sweep --json; random: mean and spread of seeded samples)",
+                Table("baselines", "Baselines where feasible (as in taskgroup sweep --json; random: mean and spread over every "
+                      "feasible grouping, or over a seeded sample of distinct ones where there are more than 1000)",
                       data.baselines.dropna(subset=["cost"]).reset_index(drop=True)),
                 Table("loss_vs_budget", "Loss-against-budget series", curves)),
     )

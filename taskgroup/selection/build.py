@@ -143,6 +143,21 @@ def _complete_estimates(estimates: pd.DataFrame) -> dict[tuple[str, str], dict[s
     return {key: losses for key, losses in grouped.items() if set(losses) == set(key[0].split("+"))}
 
 
+def choosable(estimates: pd.DataFrame, costs: Mapping[tuple[str, str], float]) -> list[tuple[str, str]]:
+    """The (tasks, size) keys `build_problem` chooses among, in name order: an estimate of each task and a cost."""
+    return sorted(key for key in _complete_estimates(estimates) if key in costs)
+
+
+def _parsed(spec: CandidateSpec) -> tuple[str, str | None]:
+    return parse_candidate(spec) if isinstance(spec, str) else (canonical_tasks(spec[0]), spec[1])
+
+
+def matching(spec: CandidateSpec, universe: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The keys of `universe` a user's candidate spec names: every size of its task set without a size."""
+    named, size = _parsed(spec)
+    return [key for key in universe if key[0] == named and (size is None or key[1] == size)]
+
+
 def _resolve(
     spec: CandidateSpec, universe: Sequence[tuple[str, str]], tasks: Sequence[str], option: str, *, single: bool
 ) -> list[tuple[str, str]]:
@@ -150,15 +165,12 @@ def _resolve(
 
     Without a size, a spec names every size of that task set; `single` demands exactly one.
     """
-    if isinstance(spec, str):
-        named, size = parse_candidate(spec)
-    else:
-        named, size = canonical_tasks(spec[0]), spec[1]
+    named, size = _parsed(spec)
     shown = named if size is None else candidate_label(named, size)
     unknown = [task for task in named.split("+") if task not in tasks]
     if unknown:
         raise UnknownNameError(f"{option}: {shown} has unknown task {unknown[0]!r} (tasks: {', '.join(tasks)})")
-    matches = [key for key in universe if key[0] == named and (size is None or key[1] == size)]
+    matches = matching(spec, universe)
     if not matches:
         raise UnknownNameError(f"{option}: no candidate {shown} with results and a cost")
     if single and len(matches) > 1:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
+from taskgroup.jsonable import json_total
 from taskgroup.selection.bip import IntegerProgram  # noqa: F401  (registers "bip")
 from taskgroup.selection.bnb import BranchAndBound  # noqa: F401  (registers "bnb")
-from taskgroup.selection.build import CandidateSpec, build_problem
+from taskgroup.selection.build import CandidateSpec, build_problem, choosable, matching
 from taskgroup.selection.engine import SOLVERS, Engine
 from taskgroup.selection.feasibility import explain_infeasible
 from taskgroup.selection.problem import Candidate, Problem, Solution
@@ -48,16 +50,16 @@ class Selection:
     solver: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the `taskgroup select --json` object of DESIGN.md."""
+        """Exactly the `taskgroup select --json` object of DESIGN.md, totals without float noise (`json_total`)."""
         return {
             "budget": self.budget,
             "estimator": self.estimator,
             "networks": [{"tasks": list(n.tasks), "size": n.size, "cost": n.cost} for n in self.networks],
             "assignment": dict(self.assignment),
-            "cost": self.cost,
-            "predicted_loss": self.predicted_loss,
-            "val_loss": self.val_loss,
-            "test_loss": self.test_loss,
+            "cost": json_total(self.cost),
+            "predicted_loss": json_total(self.predicted_loss),
+            "val_loss": json_total(self.val_loss),
+            "test_loss": json_total(self.test_loss),
         }
 
 
@@ -94,6 +96,16 @@ class Selector:
             (tasks_, size, task): loss
             for tasks_, size, task, loss in self.estimates[["tasks", "size", "task", "loss"]].itertuples(index=False)
         }
+
+    @cached_property
+    def universe(self) -> list[tuple[str, str]]:
+        """The (tasks, size) candidates this selector can choose: an estimate of each task and a cost."""
+        return choosable(self.estimates, self.costs)
+
+    def naming_choosable(self, specs: Iterable[CandidateSpec]) -> tuple[CandidateSpec, ...]:
+        """Those of `specs` that name a candidate this selector can choose. A user may name a network
+        that only another estimator knows (one with early-stage results only); here it is no option."""
+        return tuple(spec for spec in specs if matching(spec, self.universe))
 
     def problem(
         self,

@@ -58,7 +58,8 @@ def sweep(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> Sweep:
-    """Select at every budget with every estimator, plus the baselines at every budget.
+    """Select at every budget with every estimator, plus the baselines at every budget (under the same
+    constraints: `max_loss`, `require`, `forbid`, `max_networks`; `weights` steer the estimators only).
 
     An infeasible budget becomes an `InfeasibleRow` instead of stopping the sweep; bad options
     still raise. A `Selector` among `estimators` is used as prepared (the CLI builds them once to
@@ -91,7 +92,8 @@ def sweep(
             if progress is not None:
                 progress(done, total)
         if with_baselines:
-            outcome.baselines.extend(baselines(exact, budget, random_samples, seed, forbid))
+            outcome.baselines.extend(baselines(exact, budget, random_samples, seed, max_loss=max_loss, require=require,
+                                               forbid=forbid, max_networks=max_networks))
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -328,3 +328,22 @@ def test_a_stopped_until_stable_with_max_trained_says_what_lets_it_go_on(tmp_pat
     assert "finalize --until-stable would train" in run_error(*command[1:])  # as the message warned
     run_ok("work", "s", "--devices", "cpu", "--runner", "dry", "--runner-option", "steps=1", "--db", db)
     assert run_json(*command[1:], "--json")["networks_trained"] >= 0  # then the same command goes on
+
+
+def test_finalize_forbids_a_network_as_select_does_and_says_the_unit():
+    """finalize had no --forbid (select, sweep and report have it), and its --json no `unit`."""
+    create_hoa_study("s")
+    create_hoa_study("t")
+    free = run_json("finalize", "s", "--budgets", "1,2", "--estimator", "hoa")
+    assert free["unit"] == "declared"
+    wanted = sorted(set().union(*chosen(free).values()) - fully_trained("s"))[0]  # a network it queued
+    queued = run_json("status", "t")["jobs"]
+    assert "unknown task 'zz'" in run_error("finalize", "t", "--budgets", "1,2", "--estimator", "hoa", "--forbid", "a+zz")
+    assert run_json("status", "t")["jobs"] == queued  # refused before anything was queued
+
+    forbidden = f"{wanted[0]}@{wanted[1]}"
+    held = run_json("finalize", "t", "--budgets", "1,2", "--estimator", "hoa", "--forbid", forbidden, *UNTIL_STABLE)
+    assert held["unit"] == "declared" and held["stop_reason"] == "stable"
+    assert not any(wanted in networks for networks in chosen(held).values())
+    assert wanted not in {("+".join(n["tasks"]), n["size"]) for round_ in held["rounds"] for n in round_}
+    assert wanted not in fully_trained("t")

@@ -41,7 +41,7 @@ def _export(tmp_path: Path, study: str = "s", *db: str) -> tuple[str, str | None
     """The exported results CSV and the affinity file beside it (None when none was written)."""
     out = tmp_path / "state" / f"{study}.csv"
     out.parent.mkdir(exist_ok=True)
-    run_ok("export", study, str(out), *db)
+    run_ok("export", study, str(out), "--force", *db)
     beside = out.with_name(f"{study}.affinity.csv")
     return out.read_text(), beside.read_text() if beside.exists() else None
 
@@ -169,7 +169,7 @@ def test_exporting_a_study_without_a_matrix_removes_an_earlier_exports_affinity_
     out = tmp_path / "out.csv"
     run_ok("export", "measured", str(out))
     assert (tmp_path / "out.affinity.csv").exists()
-    result = run_ok("export", "plain", str(out))
+    result = run_ok("export", "plain", str(out), "--force")
     assert not (tmp_path / "out.affinity.csv").exists()
     assert f"removed {tmp_path / 'out.affinity.csv'}" in " ".join(result.stderr.split())
     _create("copy")

@@ -80,7 +80,7 @@ def test_an_export_saved_again_by_a_spreadsheet_imports_as_unchanged(tmp_path, s
 
 def _export(tmp_path, study):
     out = tmp_path / "state.csv"
-    run_ok("export", study, str(out))
+    run_ok("export", study, str(out), "--force")
     return out.read_text()
 
 
@@ -186,6 +186,24 @@ def test_export_to_a_folder_is_refused_and_writes_nothing(tmp_path, study):
     folder.mkdir()
     assert f"cannot write {folder}: it is a folder" in run_error("export", study, str(folder))
     assert list(folder.iterdir()) == [] and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_export_refuses_to_overwrite_a_file_unless_forced(tmp_path, study):
+    """An export silently replaced whatever FILE (and FILE.affinity.csv) held."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    out = tmp_path / "mine.csv"
+    out.write_text("my own notes\n")
+    refused = " ".join(run_error("export", study, str(out)).split())
+    assert refused == f"error: {out} already exists; add --force to replace it"
+    assert out.read_text() == "my own notes\n" and not list(tmp_path.glob(".*.tmp"))
+    beside = tmp_path / "mine.affinity.csv"
+    beside.write_text("an old matrix\n")
+    refused = " ".join(run_error("export", study, str(out)).split())
+    assert refused == f"error: {out} and {beside} already exist; add --force to replace them"
+    assert beside.read_text() == "an old matrix\n"
+    run_ok("export", study, str(out), "--force")
+    assert out.read_text().splitlines()[0] == HEADER.strip() and not beside.exists()  # the study has no matrix
+    assert run_ok("export", study, "-").stdout.splitlines()[0] == HEADER.strip()  # standard output: nothing to replace
 
 
 def _taskgroup(*args: str, **popen) -> subprocess.Popen:

@@ -174,6 +174,34 @@ def test_sweep_table_is_readable(paper):
     assert "exact" in out and "all-in-one" in out and "worst" in out and "0.45224" in out
 
 
+def test_sweep_says_how_many_distinct_groupings_the_random_baseline_is_over(paper):
+    """It said "1000 random groupings" where budget 1 affords one grouping and budget 2 affords 31."""
+    out = run_ok("sweep", paper, "--budgets", "1,2,3", "--estimators", "exact", "--random-samples", "50").stdout
+    said = ["".join(line.split("│")[3] for line in block) for block in _table_rows(out, "random")]
+    assert [" ".join(text.split()) for text in said] == [
+        "the only feasible grouping", "all 31 feasible groupings", "50 distinct random groupings"]
+    rows = run_json("sweep", paper, "--budgets", "1,2,3", "--estimators", "exact", "--random-samples", "50")
+    assert [(row["samples"], row["exact"]) for row in rows if row.get("baseline") == "random"] == [
+        (1, True), (31, True), (50, False)]
+
+
+def _table_rows(table: str, choice: str) -> list[list[str]]:
+    """The lines of each table row whose choice column is `choice` (a row wraps over several lines)."""
+    rows: list[list[str]] = []
+    current: list[str] | None = None
+    for line in table.splitlines():
+        cells = line.split("│")
+        if len(cells) < 4:
+            current = None
+        elif cells[2].strip():  # a row starts
+            current = [line] if cells[2].strip() == choice else None
+            if current is not None:
+                rows.append(current)
+        elif current is not None:
+            current.append(line)
+    return rows
+
+
 def test_sweep_leaves_out_an_estimator_that_cannot_estimate_and_says_why(paper):
     result = run_ok("sweep", paper, "--budgets", "1,2", "--estimators", "exact,lookahead", "--random-samples", "20",
                     "--json")
@@ -302,3 +330,52 @@ def test_a_sweep_or_report_where_nothing_is_feasible_is_an_error(paper, tmp_path
     assert expected in run_error("sweep", paper, "--budgets", "0.2,0.5", "--estimators", "exact")
     assert expected in run_error("report", paper, "--out", str(tmp_path / "r"), "--budgets", "0.2,0.5", "--estimators", "exact")
     assert not (tmp_path / "r").exists()
+
+
+def _three_tasks(tmp_path, extra: str = "") -> str:
+    """Every subset of a, b, c trained at full size (validation and test), plus `extra` exchange lines."""
+    losses = {"a": 0.5, "b": 0.6, "c": 0.4, "a+b": 0.45, "a+c": 0.55, "b+c": 0.5, "a+b+c": 0.6}
+    csv = tmp_path / "three.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\n" + "".join(
+        f"{tasks},full,1.0,full,{split},{task},{loss}\n"
+        for tasks, loss in losses.items() for split in ("val", "test") for task in tasks.split("+")) + extra)
+    run_ok("study", "create", "three", "--tasks", "a,b,c", "--sizes", "full=1.0,half=0.5")
+    run_ok("import", "three", str(csv))
+    return "three"
+
+
+def test_sweep_baselines_meet_the_selection_options_and_show_the_ones_nothing_meets_as_unavailable(tmp_path):
+    """A diverged loss broke the baselines under --max-loss (only --forbid left it out of a sweep), and
+    they ignored --require and --max-networks too."""
+    study = _three_tasks(tmp_path)
+    diverged = tmp_path / "diverged.csv"
+    diverged.write_text("tasks,size,cost,stage,split,task,loss\na+b,full,1.0,full,val,a,1e14\n")
+    run_ok("import", study, str(diverged), "--replace")
+    rows = run_json("sweep", study, "--budgets", "3", "--max-loss", "a=1", "--random-samples", "20")
+    baselines = {row["baseline"]: row for row in rows if "baseline" in row}
+    assert set(baselines) == {"all-in-one", "one-per-task", "random", "worst"}
+    assert all(row["cost"] is not None for row in baselines.values())
+    assert not any(["a", "b"] == network["tasks"] for row in baselines.values() for network in row["networks"] or ())
+
+    options = ("--budgets", "3", "--max-loss", "a=1", "--max-networks", "2", "--require", "b+c", "--random-samples", "20")
+    rows = run_json("sweep", study, *options)
+    baselines = {row["baseline"]: row for row in rows if "baseline" in row}
+    for name in ("all-in-one", "one-per-task"):  # neither holds b+c
+        assert (baselines[name]["networks"], baselines[name]["cost"], baselines[name]["samples"]) == (None, None, 0)
+    assert [network["tasks"] for network in baselines["worst"]["networks"]] == [["a"], ["b", "c"]]
+    table = run_ok("sweep", study, *options).stdout
+    assert [line.split("│")[3].strip() for line in table.splitlines() if "one-per-task" in line] == ["unavailable"]
+
+
+def test_sweep_forbids_a_network_only_an_estimator_knows_without_breaking_the_baselines(tmp_path):
+    """--forbid a+b, which ESA knows from its early-stage results but which was never trained fully, was
+    refused by the baselines ("no candidate a+b with results and a cost"), so the sweep failed."""
+    early = [("a", "full", "a"), ("b", "full", "b"), ("c", "full", "c"), ("a+b", "half", "a"), ("a+b", "half", "b")]
+    study = _three_tasks(tmp_path, "".join(f"{tasks},{size},1.0,early,val,{task},0.3\n" for tasks, size, task in early))
+    rows = run_json("sweep", study, "--budgets", "3", "--estimators", "esa", "--forbid", "a+b@half",
+                    "--random-samples", "5")
+    assert {row.get("baseline") for row in rows} >= {"all-in-one", "one-per-task", "random", "worst"}
+    required = run_json("sweep", study, "--budgets", "3", "--estimators", "esa", "--require", "a+b@half",
+                        "--random-samples", "5")  # no trained network is a+b@half: no baseline holds it
+    assert all(row["cost"] is None for row in required if "baseline" in row)
+    assert "no candidate a+b+c@half" in run_error("sweep", study, "--budgets", "3", "--forbid", "a+b+c@half")

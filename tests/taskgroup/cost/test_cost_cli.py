@@ -163,3 +163,20 @@ def test_relative_costs_of_a_study_without_a_full_size_count_in_its_declared_uni
     chosen = run_json("select", "s", "--budget", "4.5", "--db", db)
     assert chosen["cost"] == pytest.approx(sum(relative[("+".join(network["tasks"]), network["size"])]
                                                for network in chosen["networks"]))
+
+
+def test_relative_units_based_on_measured_costs_are_noted_on_stderr_only(tmp_path: Path) -> None:
+    """`--unit relative` (the default) means the declared costs until `taskgroup cost` has run, then
+    measured latency: the JSON's `unit` said so, but nothing a user comparing with an earlier run reads."""
+    db = _study_with_candidates(tmp_path)
+    said = "--unit relative: costs are measured latency (`taskgroup cost`) relative to a full-size single-task network"
+    assert said not in " ".join(run_ok("select", "s", "--budget", "2", "--db", db).stderr.split())  # declared
+    run_ok("cost", "s", "--image-size", "16", "--repeats", "2", "--rounds", "1", "--warmup", "0", "--db", db)
+    for command in (("select", "s", "--budget", "9"), ("sweep", "s", "--budgets", "9", "--random-samples", "5"),
+                    ("report", "s", "--budgets", "9", "--out", str(tmp_path / "r"), "--format", "json")):
+        result = run_ok(*command, "--json", "--db", db)
+        assert said in " ".join(result.stderr.split()) and said not in result.stdout
+        assert result.stderr.count("--unit relative:") == 1  # one line
+    shown = run_ok("select", "s", "--budget", "9", "--db", db)
+    assert said in " ".join(shown.stderr.split()) and '"unit"' not in shown.stdout
+    assert said not in run_ok("select", "s", "--budget", "2", "--unit", "declared", "--db", db).stderr

@@ -76,6 +76,14 @@ def test_the_optimism_found_is_the_least_that_changes_the_choice() -> None:
     assert found.optimism == pytest.approx(1 - 6.3 / 6.4, abs=1e-4)
 
 
+def test_a_forbidden_network_is_never_explored() -> None:
+    """`finalize --forbid a+c`: the network closest to being chosen is the next one, not a+c."""
+    outcome = finalize_actively(table(SINGLES), PESSIMISTIC, [2.0], replay(table(TRUTH), log := []), max_trained=2,
+                                explore=True, forbid=["a+c"])
+    assert log[0] == [("a+b", "full")] and ("a+c", "full") not in log[1]
+    assert "a+c" not in chosen(outcome, 2.0) and "a+c" not in [n.name for n in outcome.deployable[2.0].networks]
+
+
 def test_budgets_take_turns_whatever_their_optimism() -> None:
     # Known: the singles and a+b. At budget 1 the untrained a+b+c is the only choice and at budget 3
     # {a+c, b, c} already looks better than every trained choice (6.5 against 7.0): optimism 0 at
@@ -116,8 +124,8 @@ def pessimistic_draw() -> tuple[pd.DataFrame, Shifted, pd.DataFrame]:
 def test_finalization_explores_the_budgets_in_turn(monkeypatch) -> None:
     calls: list[tuple[float | None, float | None]] = []
 
-    def recording(selector, trained, budgets, after=None):
-        found = next_to_explore(selector, trained, budgets, after=after)
+    def recording(selector, trained, budgets, after=None, forbid=()):
+        found = next_to_explore(selector, trained, budgets, after=after, forbid=forbid)
         calls.append((after, None if found is None else found.budget))
         return found
 

@@ -34,7 +34,8 @@ def test_report_takes_estimator_as_sweep_does(tmp_path):
 
 def test_a_diverged_loss_is_left_out_of_a_report_with_the_options_select_and_sweep_take(tmp_path):
     """One diverged loss made `report` impossible: its error advised --forbid and --max-loss, which
-    only select and sweep had."""
+    only select and sweep had; and the baselines of sweep and report ignored --max-loss, so only
+    --forbid left the loss out."""
     study = _study(tmp_path)
     diverged = tmp_path / "diverged.csv"
     diverged.write_text("tasks,size,cost,stage,split,task,loss\na+b,full,1.0,full,val,a,1e14\n")
@@ -42,11 +43,16 @@ def test_a_diverged_loss_is_left_out_of_a_report_with_the_options_select_and_swe
     out = tmp_path / "report"
     refused = " ".join(run_error("report", study, "--out", str(out), "--budgets", "1,2").split())
     assert "a+b@full has loss on a 1e+14" in refused and "leave a+b@full out with --forbid a+b@full" in refused
-    assert "--max-loss" not in refused  # the baselines ignore a loss cap: it would not help here
+    assert "(or cap a's loss with --max-loss a=L)" in refused
     assert "select --estimator exact" not in refused and not out.exists()
     assert "(or cap a's loss with --max-loss a=L)" in " ".join(run_error("select", study, "--budget", "2").split())
     swept = " ".join(run_error("sweep", study, "--budgets", "2").split())
-    assert "leave a+b@full out with --forbid a+b@full" in swept and "--max-loss" not in swept
+    assert "leave a+b@full out with --forbid a+b@full (or cap a's loss with --max-loss a=L)" in swept
+
+    run_ok("report", study, "--out", str(out), "--budgets", "1,3", "--max-loss", "a=1", "--format", "json")
+    baselines = _table(_document(out), "baselines")
+    assert {row["baseline"] for row in baselines} == {"all-in-one", "one-per-task", "random", "worst"}
+    assert not any("a+b@full" in str(row["networks"]).split() for row in baselines)  # it may not serve a
 
     # HOA predicts a+b+c from the pair a+b, diverged loss and all: it is named next, and left out too
     run_ok("report", study, "--out", str(out), "--budgets", "2,3", "--forbid", "a+b@full", "--forbid", "a+b+c",
@@ -55,15 +61,20 @@ def test_a_diverged_loss_is_left_out_of_a_report_with_the_options_select_and_swe
     assert document["selection_options"] == {"weights": {"b": 2.0}, "max_loss": {"c": 0.5}, "require": ["b+c"],
                                              "forbid": ["a+b@full", "a+b+c"], "max_networks": 2}
     said = ("Every choice was made under --weight b=2, --max-loss c=0.5, --require b+c, --forbid a+b@full, "
-            "--forbid a+b+c, --max-networks 2 (as `taskgroup select` takes them); the baselines honour --forbid only.")
+            "--forbid a+b+c, --max-networks 2 (as `taskgroup select` takes them); the baselines meet them too, "
+            "--weight aside (they are scored on unweighted losses).")
     assert said in document["summary"] and said in (out / "report.md").read_text()
     assert html.escape(said) in (out / "report.html").read_text()
     assert {choice["estimator"] for choice in document["selections"]} == {"exact", "hoa"}
     for choice in document["selections"]:
         networks = {f"{'+'.join(n['tasks'])}@{n['size']}" for n in choice["networks"]}
         assert "b+c@full" in networks and not networks & {"a+b@full", "a+b+c@full"} and len(networks) <= 2
-    assert not any({"a+b@full", "a+b+c@full"} & set(str(row["networks"]).split())
-                   for row in _table(document, "baselines"))
+    baselines = _table(document, "baselines")
+    assert not any({"a+b@full", "a+b+c@full"} & set(str(row["networks"]).split()) for row in baselines)
+    # all-in-one (a+b+c) is forbidden and one per task would leave out the required b+c: left out;
+    # the groupings hold b+c, within two networks
+    assert {row["baseline"] for row in baselines} == {"random", "worst"}
+    assert {row["networks"] for row in baselines if row["baseline"] == "worst"} == {"a@full b+c@full"}
 
 
 def test_an_unconstrained_report_says_no_options(tmp_path):
