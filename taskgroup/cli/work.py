@@ -178,10 +178,17 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
 
 def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event, resume: str | None = None) -> None:
     """Exit 130 when stopped (saying how to go on: `resume`, else the same command or `work`), an
-    error when jobs failed: the queue was not worked off."""
+    error when jobs failed or were left when the workers ended (every slot died): the queue was not
+    worked off."""
     if stop.is_set():
         err_console.print(resume or f"stopped; run the command again (or `taskgroup work {request.study}`) to continue")
         raise typer.Exit(130)
+    if not report.finished:
+        counts = report.counts
+        raise InvalidInputError(
+            f"every worker ended with {counts['queued']} jobs queued and {counts['running']} running; the log says "
+            f"why (a worker slot that kept dying is given up on); run `taskgroup work {request.study}` again to go on"
+        )
     if report.failed:
         first, more = report.failed[0], len(report.failed) - 1
         others = f" and {more} more" if more else ""

@@ -397,3 +397,19 @@ def test_a_run_whose_study_is_deleted_meanwhile_says_so_not_no_study_named(tmp_p
     run_ok("study", "delete", "s", "--yes", "--db", db)
     with pytest.raises(InvalidInputError, match="study 's' was deleted while this command ran"):
         _status(request)
+
+
+def test_workers_that_all_ended_with_jobs_left_is_an_error_not_success(tmp_path):
+    """Every `work --per-device` slot given up on after its restarts: `work` exited 0 with jobs still queued."""
+    import threading
+    from types import SimpleNamespace
+
+    from taskgroup.cli.work import _raise_if_unfinished, _status
+    from taskgroup.errors import InvalidInputError
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    run_ok("plan", "s", "--db", db)
+    request = SimpleNamespace(db_url=db, study="s", settings=SimpleNamespace(db_retry_deadline=1.0))
+    with pytest.raises(InvalidInputError, match=r"every worker ended with 3 jobs queued and 0 running; the log says why"):
+        _raise_if_unfinished(request, _status(request), threading.Event())
