@@ -164,14 +164,23 @@ def _print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+class StopRequest(threading.Event):
+    """A stop event that remembers the signal that set it: `work --json` says why it stopped."""
+
+    reason: str | None = None
+    """The signal's name (`SIGINT` for Ctrl-C, `SIGTERM`), once set."""
+
+
 @contextmanager
-def stop_on_signals(message: str) -> Iterator[threading.Event]:
+def stop_on_signals(message: str) -> Iterator[StopRequest]:
     """An event set by the first Ctrl-C or SIGTERM (printing `message`); a second Ctrl-C interrupts at once."""
-    stop = threading.Event()
+    stop = StopRequest()
 
     def handle(signum: int, _frame: Any) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if not stop.is_set():
+            stop.reason = signal.Signals(signum).name
         stop.set()
         err_console.print(f"[yellow]{escape(message)}[/]")
 

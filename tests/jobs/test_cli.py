@@ -413,3 +413,51 @@ def test_workers_that_all_ended_with_jobs_left_is_an_error_not_success(tmp_path)
     request = SimpleNamespace(db_url=db, study="s", settings=SimpleNamespace(db_retry_deadline=1.0))
     with pytest.raises(InvalidInputError, match=r"every worker ended with 3 jobs queued and 0 running; the log says why"):
         _raise_if_unfinished(request, _status(request), threading.Event())
+
+
+def test_work_json_says_it_was_not_stopped_when_it_ran_out_of_jobs():
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    report = run_json("work", "s", "--devices", "cpu", "--runner", "dry")
+    assert report["stopped"] is None and report["jobs"]["done"] == 3
+
+
+def test_work_json_names_the_signal_that_stopped_it(tmp_path):
+    """A script could not tell a Ctrl-C'd `work --json` from one that ran out of jobs but by the queue's counts."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.jobs.helpers import job_states, make_study, wait_for
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=2)
+    command = [str(Path(sys.executable).parent / "taskgroup"), "work", "s", "--db", url, "--devices", "cpu", "--json",
+               "--runner", "dry", "--runner-option", "steps=600", "--runner-option", "step_seconds=0.1",
+               "--checkpoint-root", str(tmp_path / "checkpoints")]
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_for(lambda: job_states(store)["running"] == 1, 120, "a running job")
+        worker.send_signal(signal.SIGINT)
+        stdout, _ = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 130
+    report = json.loads(stdout)
+    assert report["stopped"] == "SIGINT" and report["jobs"]["queued"] == 2  # its job released, back in the queue
+
+
+def test_run_says_what_it_planned_before_it_trains():
+    """`run` went straight to the progress display: how many jobs it queued, and how many were done, went unsaid."""
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "hoa")
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")  # a, b and a+b trained
+    run_ok("plan", "s", "--estimator", "esa")  # three early-stage jobs queued by another plan: run trains them too
+    said = " ".join(run_ok("run", "s", "--estimator", "exact", "--devices", "cpu", "--runner", "dry").output.split())
+    assert "Planned exact for study s: 0 jobs queued; 3 already trained; training the study's 3 queued jobs." in said
+    report = run_json("run", "s", "--estimator", "esa", "--devices", "cpu", "--runner", "dry")
+    plan = report["plan"]
+    assert (plan["estimator"], plan["planned"], plan["jobs_added"], plan["jobs_done"]) == ("esa", 3, 0, 3)
+    assert plan["planned"] == plan["jobs_added"] + plan["jobs_existing"] + plan["with_results"]
