@@ -461,3 +461,26 @@ def test_run_says_what_it_planned_before_it_trains():
     plan = report["plan"]
     assert (plan["estimator"], plan["planned"], plan["jobs_added"], plan["jobs_done"]) == ("esa", 3, 0, 3)
     assert plan["planned"] == plan["jobs_added"] + plan["jobs_existing"] + plan["with_results"]
+
+
+def test_status_shows_no_progress_for_a_job_that_has_reported_none(tmp_path):
+    """A job just claimed showed `0%` in `status` where `status --json` said `null`."""
+    from db import open_store
+    from db.models import Study
+    from jobs.queue import JobQueue
+    from tests.jobs.helpers import settings
+
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    store = open_store()
+    with store.session() as session:
+        study_id = Study.find_or_raise_by_name(session, "s").id
+    queue = JobQueue(store, study_id, settings(tmp_path))
+    queue.claim("w1", "cpu")
+    queue.heartbeat(queue.claim("w2", "cpu"), 0.25)
+    assert [job["progress"] for job in run_json("status", "s")["running"]] == [None, 0.25]
+    lines = run_ok("status", "s").output.splitlines()
+    header = next(line for line in lines if "progress" in line)
+    column = [cell.strip() for cell in header.split("┃")].index("progress")
+    cells = [line.split("│")[column].strip() for line in lines if line.startswith("│") and line.split("│")[1].strip()]
+    assert cells == ["-", "25%"]
