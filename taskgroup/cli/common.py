@@ -104,6 +104,17 @@ def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
     return values
 
 
+def option_value(value: Any) -> str:
+    """`value` as a `KEY=VALUE` option (`--set`, `--data-option`) takes it back: text as it is, any
+    other value as JSON (`true`, `{"temperature": 2.0}`), not as Python writes it (`True`, `{'temperature': 2.0}`)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def key_values(options: dict[str, Any]) -> str:
+    """Options as `key=value` pairs in the form `configure --set` and `--data-option` take."""
+    return ", ".join(f"{key}={option_value(value)}" for key, value in options.items())
+
+
 def emit_json(payload: Any) -> None:
     """Print `payload` as JSON on stdout, nothing else, so scripts can parse it: a number that is not
     finite is written `null` (JSON has no NaN or Infinity; a strict parser refuses them)."""

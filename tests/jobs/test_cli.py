@@ -484,3 +484,12 @@ def test_status_shows_no_progress_for_a_job_that_has_reported_none(tmp_path):
     column = [cell.strip() for cell in header.split("┃")].index("progress")
     cells = [line.split("│")[column].strip() for line in lines if line.startswith("│") and line.split("│")[1].strip()]
     assert cells == ["-", "25%"]
+
+
+def test_changed_options_are_said_as_set_takes_them_not_as_python_values():
+    """`weighting_options {} -> {'temperature': 3}` and `amp True`: Python's spelling, which --set does not take."""
+    create()
+    said = " ".join(run_ok("configure", "s", "--set", "weighting=dwa", "--set", 'weighting_options={"temperature": 3}',
+                           "--set", "amp=false").output.split())
+    assert 'weighting_options {} -> {"temperature": 3}' in said and "amp true -> false" in said
+    assert "{'" not in said and "True" not in said and "False" not in said
