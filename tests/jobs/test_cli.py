@@ -168,7 +168,8 @@ def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     own = run_json("configure", "s", "--candidate", "a+b@full")  # shown, not changed: its weighting over the study's
     assert own["training"] == {"lr": 0.01, "weighting": "uncertainty"} and own["effective"]["weighting"] == "uncertainty"
     assert run_json("configure", "s")["effective"]["weighting"] == "uniform"
-    assert "no candidate a+b+c@full" in run_error("configure", "s", "--candidate", "a+b+c@full")  # hoa: not planned
+    assert "candidate a+b+c@full of study 's' is not planned yet" in run_error("configure", "s", "--candidate",
+                                                                               "a+b+c@full")  # hoa: no triples
 
 
 def test_configure_says_what_it_changed_including_what_reset_put_back():
@@ -399,22 +400,6 @@ def test_a_run_whose_study_is_deleted_meanwhile_says_so_not_no_study_named(tmp_p
         _status(request)
 
 
-def test_workers_that_all_ended_with_jobs_left_is_an_error_not_success(tmp_path):
-    """Every `work --per-device` slot given up on after its restarts: `work` exited 0 with jobs still queued."""
-    import threading
-    from types import SimpleNamespace
-
-    from taskgroup.cli.work import _raise_if_unfinished, _status
-    from taskgroup.errors import InvalidInputError
-
-    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
-    run_ok("plan", "s", "--db", db)
-    request = SimpleNamespace(db_url=db, study="s", settings=SimpleNamespace(db_retry_deadline=1.0))
-    with pytest.raises(InvalidInputError, match=r"every worker ended with 3 jobs queued and 0 running; the log says why"):
-        _raise_if_unfinished(request, _status(request), threading.Event())
-
-
 def test_work_json_says_it_was_not_stopped_when_it_ran_out_of_jobs():
     create(tasks="a,b", sizes="full=1.0")
     run_ok("plan", "s", "--estimator", "exact")
@@ -493,3 +478,52 @@ def test_changed_options_are_said_as_set_takes_them_not_as_python_values():
                            "--set", "amp=false").output.split())
     assert 'weighting_options {} -> {"temperature": 3}' in said and "amp true -> false" in said
     assert "{'" not in said and "True" not in said and "False" not in said
+
+
+@pytest.mark.parametrize(("candidate", "message"), [
+    ("nope@full", "study 's' has no task 'nope' (its tasks: a, b, c, d)"),
+    ("a+nope@full", "study 's' has no task 'nope' (its tasks: a, b, c, d)"),
+    ("a+b@tiny", "study 's' has no size 'tiny' (its sizes: full, half)"),
+    ("nope@tiny", "study 's' has no task 'nope' (its tasks: a, b, c, d); and no size 'tiny' (its sizes: full, half)"),
+])
+def test_configure_names_the_unknown_task_or_size_of_a_candidate(candidate, message):
+    """It said `has no candidate nope@tiny; plan the study first`, which planning could never cure."""
+    create()
+    run_ok("plan", "s", "--estimator", "hoa")
+    assert message in run_error("configure", "s", "--candidate", candidate)
+    assert message in run_error("configure", "s", "--candidate", candidate, "--set", "weighting=dwa")
+
+
+def test_configure_says_to_plan_a_candidate_that_is_not_planned_yet():
+    create()
+    run_ok("plan", "s", "--estimator", "hoa")  # singles and pairs: no triple
+    assert ("candidate a+b+c@full of study 's' is not planned yet; `taskgroup plan s` queues its candidates"
+            in run_error("configure", "s", "--candidate", "a+b+c@full", "--set", "weighting=dwa"))
+
+
+def test_configure_refuses_a_weighting_for_a_single_task_candidate():
+    """It was stored, and changed nothing: one task has no other to be weighed against."""
+    create()
+    run_ok("plan", "s", "--estimator", "hoa")
+    error = run_error("configure", "s", "--candidate", "a@full", "--set", "weighting=dwa")
+    assert "a@full is a single-task network: a loss weighting balances the tasks of a multi-task network" in error
+    assert run_json("configure", "s", "--candidate", "a@full")["training"] == {}
+    assert run_json("configure", "s", "--candidate", "a@full", "--reset")["training"] == {}  # removing is fine
+    assert run_json("configure", "s", "--candidate", "a+b@full", "--set", "weighting=dwa")["training"] == {
+        "weighting": "dwa"}
+
+
+def test_workers_that_all_ended_with_jobs_left_is_an_error_not_success(tmp_path):
+    """Every `work --per-device` slot given up on after its restarts: `work` exited 0 with jobs still queued."""
+    import threading
+    from types import SimpleNamespace
+
+    from taskgroup.cli.work import _raise_if_unfinished, _status
+    from taskgroup.errors import InvalidInputError
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    run_ok("plan", "s", "--db", db)
+    request = SimpleNamespace(db_url=db, study="s", settings=SimpleNamespace(db_retry_deadline=1.0))
+    with pytest.raises(InvalidInputError, match=r"every worker ended with 3 jobs queued and 0 running; the log says why"):
+        _raise_if_unfinished(request, _status(request), threading.Event())
