@@ -129,6 +129,11 @@ def configure_training(
         raise InvalidInputError(
             f"a candidate may only override {', '.join(sorted(allowed))}, not {', '.join(sorted(set(options) - allowed))}"
         )
+    if options and len(found.task_list) == 1:
+        raise InvalidInputError(
+            f"{candidate[0]}@{candidate[1]} is a single-task network: a loss weighting balances the tasks of a "
+            "multi-task network, so it has nothing to weigh here (`--reset` without `--set` removes one stored before)"
+        )
     options = _new_method_new_options({**(study.training or {}), **(found.weighting or {})}, options)
     override = dict(options) if reset else {**(found.weighting or {}), **options}
     checked_training({**(study.training or {}), **override}, found.tasks.split("+"))
@@ -154,9 +159,19 @@ def stored_training(session: Session, study: Study, candidate: tuple[str, str] |
 
 
 def _candidate(session: Session, study: Study, candidate: tuple[str, str]) -> Candidate:
-    found = Candidate.find_by_key(session, study.id, *candidate)
+    """The study's candidate (tasks, size); an error names a task or size the study lacks, with the
+    study's own, before it says to plan a candidate that could exist but was not planned yet."""
+    tasks, size = candidate
+    unknown = [f"no task {task!r} (its tasks: {', '.join(study.tasks)})" for task in tasks.split("+")
+               if task not in study.tasks]
+    if size not in study.size_labels():
+        unknown.append(f"no size {size!r} (its sizes: {', '.join(study.size_labels())})")
+    if unknown:
+        raise InvalidInputError(f"study {study.name!r} has {'; and '.join(unknown)}")
+    found = Candidate.find_by_key(session, study.id, tasks, size)
     if found is None:
         raise InvalidInputError(
-            f"study {study.name!r} has no candidate {candidate[0]}@{candidate[1]}; plan the study first"
+            f"candidate {tasks}@{size} of study {study.name!r} is not planned yet; "
+            f"`taskgroup plan {study.name}` queues its candidates"
         )
     return found

@@ -20,10 +20,23 @@ from db.store import Store
 from jobs.claim import Claim, JobOutput, checkpoint_dir, job_run_key
 from jobs.clock import database_now, database_seconds_ago
 from jobs.settings import WorkerSettings
+from jobs.transient import retry_transient
 
 log = logging.getLogger("taskgroup.jobs")
 
 OPEN_STATES = ("queued", "running")
+
+
+def open_jobs(store: Store, study_id: int, deadline: float) -> int:
+    """The study's queued and running jobs (retrying through a short database outage): what backends
+    keep workers for."""
+    def count() -> int:
+        with store.session() as session:
+            return int(session.scalar(
+                select(func.count()).select_from(Job).where(Job.study_id == study_id, Job.state.in_(OPEN_STATES))
+            ) or 0)
+
+    return retry_transient(count, deadline=deadline, what="counting open jobs")
 
 
 def worker_gone(dialect: Any) -> ColumnElement:

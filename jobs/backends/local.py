@@ -3,96 +3,51 @@
 A single slot runs in the calling process (no start-up cost, and signals reach it directly). More
 slots run in processes started with `spawn` (safe with CUDA and threads); a stop request is passed
 on to them as SIGTERM, and each checkpoints and releases its job before exiting. A slot whose parent
-dies without passing it on (SIGKILL) stops the same way.
+dies without passing it on (SIGKILL) stops the same way (`jobs.backends.local_slot`).
+
+A slot process that dies (the OOM killer, `kill -9`) is started again while the study has open
+jobs, at most `MAX_RESTARTS` times per slot, so one crash does not cost the rest of the run that
+slot's device share. A slot that exits because the stop was passed on to it is not restarted.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
-import sys
 import threading
-import time
-from queue import Empty
-from typing import Any
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
 
+from db.models import Study
 from db.store import open_store
 from jobs.backends.base import BACKENDS, Backend, WorkRequest
-from jobs.runners import build_runner
-from jobs.worker import Worker, WorkerSummary, worker_name
+from jobs.backends.local_slot import run_slot, slot_process
+from jobs.queue import open_jobs
+from jobs.worker import WorkerSummary
+from taskgroup.wording import counted
 
 log = logging.getLogger("taskgroup.jobs")
 
-
-def run_slot(request: WorkRequest, slot: int, stop: threading.Event) -> WorkerSummary:
-    """Run the worker of slot `slot` in this process until it is done or `stop` is set."""
-    device = request.slots[slot]
-    if device == "cpu":
-        _share_cores(request)
-    store = open_store(request.db_url)
-    try:
-        worker = Worker(
-            store, request.study, device, request.settings,
-            build_runner(request.settings.runner, request.runner_options), name=worker_name(f"{device}#{slot}"),
-        )
-        return worker.run(stop)
-    finally:
-        store.dispose()
+MAX_RESTARTS = 3
+"""Restarts of one slot's process in a run (`request.options["max_restarts"]` overrides it): enough
+for a slot killed now and then, few enough that a slot dying at every start is given up on."""
+POLL_SECONDS = 0.2
+"""How often the backend looks for a stop request while it waits on its slots."""
 
 
-def _share_cores(request: WorkRequest) -> None:
-    """Give each CPU slot its share of the cores: torch's default of one thread per core in every slot
-    oversubscribes the machine, which made a small job ~9x slower with two slots on two cores
-    (benchmarks/demo_threads.py, docs/benchmarks.md)."""
-    import torch
+@dataclass
+class SlotProcess:
+    """The process now running one slot, the pipe its summary comes back on, and its restarts so far."""
 
-    cpu_slots = sum(device == "cpu" for device in request.slots)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // cpu_slots))
-
-
-def _slot_process(request: WorkRequest, slot: int, results: Any) -> None:
-    """Entry point of a spawned slot: signals ask the worker to stop, logs go where asked."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    _configure_logging(request, slot)
-    _stop_when_parent_dies(stop)
-    try:
-        results.put((slot, run_slot(request, slot, stop)))
-    except Exception:
-        log.exception("worker slot %d (%s) stopped with an error", slot, request.slots[slot])
-        sys.exit(1)
-
-
-def _stop_when_parent_dies(stop: threading.Event) -> None:
-    """Stop (checkpointing and releasing the job) once the `work` process that started this slot is gone:
-    killed with SIGKILL it cannot pass the stop on, and the slot would go on training unseen."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()  # returns when the parent's end of its sentinel pipe closes: the parent exited
-        if not stop.is_set():
-            log.warning("the `taskgroup work` process that started this worker is gone; stopping")
-            stop.set()
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _configure_logging(request: WorkRequest, slot: int) -> None:
-    handler: logging.Handler
-    if request.log_dir is not None:
-        request.log_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(request.log_dir / f"worker-{slot}.log")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"%(asctime)s [{request.slots[slot]}#{slot}] %(levelname)s %(message)s"))
-    root = logging.getLogger("taskgroup")
-    root.addHandler(handler)
-    root.setLevel(request.log_level)
+    slot: int
+    process: BaseProcess
+    summaries: Connection
+    restarts: int = 0
+    ended: bool = False
+    """Its exit has been dealt with (reported, and restarted or not)."""
 
 
 @BACKENDS.register("local")
@@ -104,53 +59,98 @@ class LocalBackend(Backend):
     def run(self, request: WorkRequest, stop: threading.Event) -> list[WorkerSummary]:
         if len(request.slots) == 1:
             return [run_slot(request, 0, stop)]
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        processes = [
-            context.Process(target=_slot_process, args=(request, slot, results), name=f"taskgroup-worker-{slot}")
-            for slot in range(len(request.slots))
-        ]
-        for process in processes:
-            process.start()
-        summaries: dict[int, WorkerSummary] = {}
+        return SlotSupervisor(request).run(stop)
+
+
+class SlotSupervisor:
+    """Starts one process per slot, collects their summaries, passes a stop on, restarts the ones that die."""
+
+    def __init__(self, request: WorkRequest) -> None:
+        self.request = request
+        self.max_restarts = int(request.options.get("max_restarts", MAX_RESTARTS))
+        self.context: SpawnContext = multiprocessing.get_context("spawn")
+        self.summaries: dict[int, WorkerSummary] = {}
+        self.slots: list[SlotProcess] = []
+
+    def run(self, stop: threading.Event) -> list[WorkerSummary]:
+        self.slots = [self._start(slot) for slot in range(len(self.request.slots))]
         forwarded = False
-        crashed: set[int] = set()
-        while any(process.is_alive() for process in processes):
-            _drain(results, summaries)
+        while True:
             if stop.is_set() and not forwarded:
-                for process in processes:
-                    if process.is_alive():
-                        process.terminate()  # SIGTERM: the worker checkpoints and releases its job
+                for running in self.slots:
+                    if running.process.is_alive():
+                        running.process.terminate()  # SIGTERM: the worker checkpoints and releases its job
                 forwarded = True
-            _report_crashes(request, processes, crashed, forwarded)
-            time.sleep(0.2)
-        for process in processes:
-            process.join()
-        _report_crashes(request, processes, crashed, forwarded)
-        finished = sum(process.exitcode == 0 for process in processes)
-        while len(summaries) < finished:
-            slot, summary = results.get(timeout=10)
-            summaries[slot] = summary
-        return [summaries[slot] for slot in sorted(summaries)]
+            for running in self.slots:
+                self._collect(running)
+                if running.process.exitcode is not None and not running.ended:
+                    self._ended(running, stopping=stop.is_set())
+            if all(running.ended for running in self.slots):  # each exit dealt with, none restarted
+                break
+            wait([r.process.sentinel for r in self.slots if not r.ended]
+                 + [r.summaries for r in self.slots if not r.summaries.closed], timeout=POLL_SECONDS)
+        for running in self.slots:
+            running.process.join()
+            self._collect(running)
+            running.summaries.close()
+        return [self.summaries[slot] for slot in sorted(self.summaries)]
 
+    def _start(self, slot: int, restarts: int = 0) -> SlotProcess:
+        reader, writer = self.context.Pipe(duplex=False)
+        process = self.context.Process(target=slot_process, args=(self.request, slot, writer),
+                                       name=f"taskgroup-worker-{slot}")
+        process.start()
+        writer.close()  # the slot holds the only write end: its exit shows here as the end of the pipe
+        return SlotProcess(slot, process, reader, restarts)
 
-def _report_crashes(request: WorkRequest, processes: list[Any], reported: set[int], forwarded: bool) -> None:
-    """Log each slot process that died, once and when it dies (the others go on: before, one line
-    came only after the run's table). After a stop was passed on, exiting by that SIGTERM is no crash:
-    it can land while a worker that also got the terminal's Ctrl-C exits, its job already released."""
-    for slot, process in enumerate(processes):
-        code = process.exitcode
-        if slot in reported or code in (0, None) or (forwarded and code == -signal.SIGTERM):
-            continue
-        reported.add(slot)
-        log.error("worker slot %d (%s) exited with code %s; the other slots go on, and its job is taken over once "
-                  "its grace period has passed without a heartbeat", slot, request.slots[slot], code)
-
-
-def _drain(results: Any, summaries: dict[int, WorkerSummary]) -> None:
-    while True:
-        try:
-            slot, summary = results.get_nowait()
-        except Empty:
+    def _collect(self, running: SlotProcess) -> None:
+        """Take the slot's summary if it has sent one (a slot that died sends none: its pipe just ends)."""
+        if running.summaries.closed:
             return
-        summaries[slot] = summary
+        try:
+            while running.summaries.poll():
+                self.summaries[running.slot] = running.summaries.recv()
+        except EOFError:
+            running.summaries.close()
+
+    def _ended(self, running: SlotProcess, stopping: bool) -> None:
+        """Deal with a slot process that exited, once: a crash is logged when it happens (the other
+        slots go on) and, while jobs are left and no stop was asked for, the slot is started again.
+        After a stop, exiting by the SIGTERM passed on is no crash: it can land while a worker that
+        also got the terminal's Ctrl-C exits, its job already released."""
+        running.ended = True
+        code = running.process.exitcode
+        if code == 0 or (stopping and code == -signal.SIGTERM):
+            return
+        slot, device = running.slot, self.request.slots[running.slot]
+        taken_over = (f"its job is taken over once it has had no heartbeat for {self.request.settings.grace:g} s "
+                      "(its grace period)")
+        if stopping:
+            log.error("worker slot %d (%s) exited with code %s while stopping; %s", slot, device, code, taken_over)
+        elif running.restarts >= self.max_restarts:
+            others = "the other slots go on" if any(r.process.is_alive() for r in self.slots) else \
+                "no worker slot is left running"
+            log.error("worker slot %d (%s) exited with code %s after %s; giving up on this slot (%s); %s",
+                      slot, device, code, counted(running.restarts, "restart"), others, taken_over)
+        elif not self._jobs_left():
+            log.error("worker slot %d (%s) exited with code %s; not restarted: the study has no queued or running "
+                      "job left", slot, device, code)
+        else:
+            restarts = running.restarts + 1
+            log.error("worker slot %d (%s) exited with code %s; restarting it (restart %d of %d); %s",
+                      slot, device, code, restarts, self.max_restarts, taken_over)
+            self._collect(running)
+            running.summaries.close()
+            self.slots[slot] = self._start(slot, restarts)
+
+    def _jobs_left(self) -> bool:
+        """Whether the study still has queued or running jobs (a dead slot's own job is one: running,
+        its heartbeat stopped, for a worker to take over)."""
+        store = open_store(self.request.db_url)
+        try:
+            with store.session() as session:
+                study = Study.find_by_name(session, self.request.study)
+                study_id = study.id if study is not None else None
+            return study_id is not None and open_jobs(store, study_id, self.request.settings.db_retry_deadline) > 0
+        finally:
+            store.dispose()

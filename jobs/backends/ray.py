@@ -26,15 +26,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import func, select
-
 from db.errors import StorageError
-from db.models import Job, Study
+from db.models import Study
 from db.store import Store, open_store
 from jobs.backends.base import BACKENDS, Backend, WorkRequest
-from jobs.queue import OPEN_STATES
+from jobs.queue import open_jobs
 from jobs.runners import build_runner
-from jobs.transient import retry_transient
 from jobs.worker import Worker, WorkerSummary, worker_name
 from taskgroup.errors import InvalidInputError, TaskgroupError
 
@@ -267,17 +264,6 @@ def cluster_problem(code: Any, details: str, timeout: float) -> str | None:
         details.rsplit(": ", 1)[-1]
     return (f"{reason}; is `ray start --head` running there, and is this its GCS port (6379 unless --port "
             "was given)?")
-
-
-def open_jobs(store: Store, study_id: int, deadline: float) -> int:
-    """The study's queued and running jobs (retrying through a short database outage)."""
-    def count() -> int:
-        with store.session() as session:
-            return int(session.scalar(
-                select(func.count()).select_from(Job).where(Job.study_id == study_id, Job.state.in_(OPEN_STATES))
-            ) or 0)
-
-    return retry_transient(count, deadline=deadline, what="counting open jobs")
 
 
 class RayDriver:

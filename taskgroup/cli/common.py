@@ -104,6 +104,17 @@ def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
     return values
 
 
+def option_value(value: Any) -> str:
+    """`value` as a `KEY=VALUE` option (`--set`, `--data-option`) takes it back: text as it is, any
+    other value as JSON (`true`, `{"temperature": 2.0}`), not as Python writes it (`True`, `{'temperature': 2.0}`)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def key_values(options: dict[str, Any]) -> str:
+    """Options as `key=value` pairs in the form `configure --set` and `--data-option` take."""
+    return ", ".join(f"{key}={option_value(value)}" for key, value in options.items())
+
+
 def emit_json(payload: Any) -> None:
     """Print `payload` as JSON on stdout, nothing else, so scripts can parse it: a number that is not
     finite is written `null` (JSON has no NaN or Infinity; a strict parser refuses them)."""
@@ -164,14 +175,23 @@ def _print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+class StopRequest(threading.Event):
+    """A stop event that remembers the signal that set it: `work --json` says why it stopped."""
+
+    reason: str | None = None
+    """The signal's name (`SIGINT` for Ctrl-C, `SIGTERM`), once set."""
+
+
 @contextmanager
-def stop_on_signals(message: str) -> Iterator[threading.Event]:
+def stop_on_signals(message: str) -> Iterator[StopRequest]:
     """An event set by the first Ctrl-C or SIGTERM (printing `message`); a second Ctrl-C interrupts at once."""
-    stop = threading.Event()
+    stop = StopRequest()
 
     def handle(signum: int, _frame: Any) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if not stop.is_set():
+            stop.reason = signal.Signals(signum).name
         stop.set()
         err_console.print(f"[yellow]{escape(message)}[/]")
 

@@ -19,7 +19,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import any_database, console
+from taskgroup.cli.common import any_database, console, key_values
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.wording import counted
 
@@ -193,8 +193,8 @@ def _check_same_study(db: str, tasks: list[str], options: dict[str, int]) -> Non
         stored = {key: (study.dataset or {}).get("options", {}).get(key) for key in options}
         if list(study.tasks) != tasks or stored != options:
             raise InvalidInputError(
-                f"{db} holds a demo with tasks {','.join(study.tasks)} and data {stored}; "
-                f"use another --out (or --db) for tasks {','.join(tasks)} and data {options}"
+                f"{db} holds a demo with tasks {','.join(study.tasks)} and data {key_values(stored)}; "
+                f"use another --out (or --db) for tasks {','.join(tasks)} and data {key_values(options)}"
             )
 
 

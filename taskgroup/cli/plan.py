@@ -9,7 +9,7 @@ from rich.table import Table
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, parse_key_values, print_note
+from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, option_value, parse_key_values, print_note
 from taskgroup.cli.training_changes import changes_note, set_training
 from taskgroup.errors import InvalidInputError
 from taskgroup.wording import counted
@@ -113,7 +113,7 @@ def configure(
         return
     table = Table("option", "value", "source", title=f"training of {name}" + (f" ({candidate})" if candidate else ""))
     for option, value in effective.items():  # the stored options (`set`) and the defaults
-        table.add_row(("[bold]" + option + "[/]") if option in changed else option, str(value),
+        table.add_row(("[bold]" + option + "[/]") if option in changed else option, option_value(value),
                       "set" if option in stored else "[dim]default[/]")
     console.print(table)
     if settings or reset:

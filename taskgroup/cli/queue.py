@@ -46,7 +46,7 @@ def status(
             if job.worker_gone:
                 beat += f" (worker gone: none in {job.grace:g}s)"
             table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, job.worker or "-",
-                          str(job.attempts), f"{(job.progress or 0) * 100:.0f}%", beat)
+                          str(job.attempts), progress_text(job.progress), beat)
         console.print(table)
         if any(job.worker_gone for job in report.running):
             console.print(f"A job whose worker is gone goes to the next `taskgroup work {name}` (resuming from its "
@@ -60,6 +60,11 @@ def status(
             table.add_row(str(job.id), f"{job.tasks}@{job.size}", job.stage, str(job.attempts), last_line[0])
         console.print(table)
         console.print(f"Queue them again with `taskgroup retry {name}`.")
+
+
+def progress_text(progress: float | None) -> str:
+    """A running job's progress; `-` before its worker has reported any (not 0%, which says it has)."""
+    return "-" if progress is None else f"{progress * 100:.0f}%"
 
 
 def retry(

@@ -18,7 +18,9 @@ from rich.table import Column, Table
 from db import MissingDatabaseError, open_store
 from db.models import MAX_CANDIDATE_TASKS, Affinity, Candidate, Job, Result, Study
 from jobs.settings import default_checkpoint_root
-from taskgroup.cli.common import CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json, parse_key_values, print_note
+from taskgroup.cli.common import (
+    CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json, key_values, parse_key_values, print_note,
+)
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.wording import counted
 
@@ -320,7 +322,7 @@ def show(
     for key in keys:
         value = summary[key]
         if key == "training":  # the options set; `taskgroup configure NAME` shows every one
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) + "; the rest default" if value else "defaults"
+            value = key_values(value) + "; the rest default" if value else "defaults"
         elif key == "affinity_sizes":
             if not value:
                 continue
@@ -330,7 +332,7 @@ def show(
         elif key == "sizes":
             value = ", ".join(f"{s['label']} ({s['encoder']} x{s['width']:g}, cost {s['cost']:g})" for s in value)
         elif key == "dataset" and value:
-            options = ", ".join(f"{k}={v}" for k, v in value["options"].items())
+            options = key_values(value["options"])
             value = value["name"] + (f" at {value['root']}" if value["root"] else "") + (f" ({options})" if options else "")
         elif key == "data_splits":  # recorded when its runs first open the data, to notice it change
             if value is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import Study
+from taskgroup.cli.common import option_value
 
 
 def set_training(session: Any, study: Study, options: dict[str, Any], *, candidate: tuple[str, str] | None = None,
@@ -25,4 +26,5 @@ def changes_note(changed: dict[str, dict[str, Any]]) -> str:
     if not changed:
         return "training options unchanged: every option already had that value"
     return "training options changed: " + ", ".join(
-        f"{option} {change['before']} -> {change['after']}" for option, change in changed.items())
+        f"{option} {option_value(change['before'])} -> {option_value(change['after'])}"
+        for option, change in changed.items())

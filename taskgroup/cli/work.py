@@ -22,10 +22,12 @@ from rich.table import Table
 from db import open_store
 from db.models import Study
 from taskgroup.cli.common import (
-    DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note, progress_bar, stop_on_signals,
+    DbOption, JsonOption, StopRequest, console, emit_json, err_console, parse_key_values, print_note, progress_bar,
+    stop_on_signals,
 )
-from taskgroup.cli.plan import EstimatorOption, SetOption
+from taskgroup.cli.plan import EstimatorOption, SetOption, planned
 from taskgroup.errors import InvalidInputError
+from taskgroup.wording import counted
 
 STOP_MESSAGE = "stopping: checkpointing running jobs and putting them back in the queue (Ctrl-C again to stop at once)"
 
@@ -160,10 +162,14 @@ def _status(request: Any) -> Any:
     return retry_transient(read, deadline=request.settings.db_retry_deadline, what="reading the study's status")
 
 
-def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_output: bool) -> None:
+def _finish(request: Any, summaries: list[Any], stop: StopRequest, json_output: bool,
+            plan: dict[str, Any] | None = None) -> None:
+    """The workers' table and the study's counts (`--json`: with `stopped`, the signal that stopped the
+    workers or null when they ran out of jobs, and `run`'s `plan`); then the exit status."""
     report = _status(request)
     if json_output:
-        emit_json({"workers": [summary.__dict__ for summary in summaries], **report.to_json()})
+        emit_json({"workers": [summary.__dict__ for summary in summaries], **report.to_json(),
+                   "stopped": stop.reason if stop.is_set() else None, **({"plan": plan} if plan is not None else {})})
     else:
         table = Table("worker", "done", "failed", "requeued", "released", "lost")
         for s in summaries:  # failed: with those of gone workers, out of attempts, that it gave up on
@@ -178,10 +184,17 @@ def _finish(request: Any, summaries: list[Any], stop: threading.Event, json_outp
 
 def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event, resume: str | None = None) -> None:
     """Exit 130 when stopped (saying how to go on: `resume`, else the same command or `work`), an
-    error when jobs failed: the queue was not worked off."""
+    error when jobs failed or were left when the workers ended (every slot died): the queue was not
+    worked off."""
     if stop.is_set():
         err_console.print(resume or f"stopped; run the command again (or `taskgroup work {request.study}`) to continue")
         raise typer.Exit(130)
+    if not report.finished:
+        counts = report.counts
+        raise InvalidInputError(
+            f"every worker ended with {counts['queued']} jobs queued and {counts['running']} running; the log says "
+            f"why (a worker slot that kept dying is given up on); run `taskgroup work {request.study}` again to go on"
+        )
     if report.failed:
         first, more = report.failed[0], len(report.failed) - 1
         others = f" and {more} more" if more else ""
@@ -201,7 +214,7 @@ def run_queued_jobs(request: Any, backend: str, quiet: bool = False, resume: str
     return summaries
 
 
-def _run_with_progress(request: Any, backend: str, quiet: bool) -> tuple[list[Any], threading.Event]:
+def _run_with_progress(request: Any, backend: str, quiet: bool) -> tuple[list[Any], StopRequest]:
     """The backend's workers in a thread while a live display shows the queue; their log lines go to
     `request.log_dir`, since the display owns the terminal."""
     from jobs.backends import BACKENDS
@@ -216,7 +229,7 @@ def _run_with_progress(request: Any, backend: str, quiet: bool) -> tuple[list[An
     return summaries, stop
 
 
-def _run_workers(request: Any, backend: str) -> tuple[list[Any], threading.Event]:
+def _run_workers(request: Any, backend: str) -> tuple[list[Any], StopRequest]:
     """The backend's workers until the queue is empty or a signal stops them (logs to stderr)."""
     from jobs.backends import BACKENDS
 
@@ -279,13 +292,17 @@ def run(
         if settings:
             _, changed = set_training(session, study, parse_key_values(settings, "--set"))
         check_runnable(request, study)
-        plan_study(session, study, estimator)
-    if settings and not json_output:
-        print_note(changes_note(changed))
+        summary = plan_study(session, study, estimator)
+    if not json_output:
+        if settings:
+            print_note(changes_note(changed))
+        queued = _status(request).counts["queued"]  # with jobs other plans queued, which these workers run too
+        console.print(f"Planned [bold]{estimator}[/] for study [bold]{name}[/]: {planned(summary, name)}; training "
+                      f"the study's {counted(queued, 'queued job')}.")
     summaries, stop = _run_with_progress(request, backend, json_output)
     if not json_output:
         console.print(f"worker logs: {request.log_dir}")
-    _finish(request, summaries, stop, json_output)
+    _finish(request, summaries, stop, json_output, {"estimator": estimator, **summary.to_json()})
 
 
 def _show_progress(request: Any, thread: threading.Thread, quiet: bool) -> None:

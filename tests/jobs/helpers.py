@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from sqlalchemy import select
 
@@ -58,3 +62,12 @@ def expected_keys(store: Store, stage: str = "full") -> set[tuple[str, str, str,
         rows = session.execute(select(Candidate.tasks, Candidate.size, Job.stage).join(Job)).all()
     return {(tasks, size, stage_, split, task) for tasks, size, stage_ in rows for split in ("val", "test")
             for task in tasks.split("+")}
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds (a hang, not a timing check)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -168,7 +168,8 @@ def test_configure_shows_every_option_a_worker_uses_and_which_the_study_set():
     own = run_json("configure", "s", "--candidate", "a+b@full")  # shown, not changed: its weighting over the study's
     assert own["training"] == {"lr": 0.01, "weighting": "uncertainty"} and own["effective"]["weighting"] == "uncertainty"
     assert run_json("configure", "s")["effective"]["weighting"] == "uniform"
-    assert "no candidate a+b+c@full" in run_error("configure", "s", "--candidate", "a+b+c@full")  # hoa: not planned
+    assert "candidate a+b+c@full of study 's' is not planned yet" in run_error("configure", "s", "--candidate",
+                                                                               "a+b+c@full")  # hoa: no triples
 
 
 def test_configure_says_what_it_changed_including_what_reset_put_back():
@@ -397,3 +398,132 @@ def test_a_run_whose_study_is_deleted_meanwhile_says_so_not_no_study_named(tmp_p
     run_ok("study", "delete", "s", "--yes", "--db", db)
     with pytest.raises(InvalidInputError, match="study 's' was deleted while this command ran"):
         _status(request)
+
+
+def test_work_json_says_it_was_not_stopped_when_it_ran_out_of_jobs():
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    report = run_json("work", "s", "--devices", "cpu", "--runner", "dry")
+    assert report["stopped"] is None and report["jobs"]["done"] == 3
+
+
+def test_work_json_names_the_signal_that_stopped_it(tmp_path):
+    """A script could not tell a Ctrl-C'd `work --json` from one that ran out of jobs but by the queue's counts."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.jobs.helpers import job_states, make_study, wait_for
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=2)
+    command = [str(Path(sys.executable).parent / "taskgroup"), "work", "s", "--db", url, "--devices", "cpu", "--json",
+               "--runner", "dry", "--runner-option", "steps=600", "--runner-option", "step_seconds=0.1",
+               "--checkpoint-root", str(tmp_path / "checkpoints")]
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_for(lambda: job_states(store)["running"] == 1, 120, "a running job")
+        worker.send_signal(signal.SIGINT)
+        stdout, _ = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 130
+    report = json.loads(stdout)
+    assert report["stopped"] == "SIGINT" and report["jobs"]["queued"] == 2  # its job released, back in the queue
+
+
+def test_run_says_what_it_planned_before_it_trains():
+    """`run` went straight to the progress display: how many jobs it queued, and how many were done, went unsaid."""
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "hoa")
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")  # a, b and a+b trained
+    run_ok("plan", "s", "--estimator", "esa")  # three early-stage jobs queued by another plan: run trains them too
+    said = " ".join(run_ok("run", "s", "--estimator", "exact", "--devices", "cpu", "--runner", "dry").output.split())
+    assert "Planned exact for study s: 0 jobs queued; 3 already trained; training the study's 3 queued jobs." in said
+    report = run_json("run", "s", "--estimator", "esa", "--devices", "cpu", "--runner", "dry")
+    plan = report["plan"]
+    assert (plan["estimator"], plan["planned"], plan["jobs_added"], plan["jobs_done"]) == ("esa", 3, 0, 3)
+    assert plan["planned"] == plan["jobs_added"] + plan["jobs_existing"] + plan["with_results"]
+
+
+def test_status_shows_no_progress_for_a_job_that_has_reported_none(tmp_path):
+    """A job just claimed showed `0%` in `status` where `status --json` said `null`."""
+    from db import open_store
+    from db.models import Study
+    from jobs.queue import JobQueue
+    from tests.jobs.helpers import settings
+
+    create(tasks="a,b", sizes="full=1.0")
+    run_ok("plan", "s", "--estimator", "exact")
+    store = open_store()
+    with store.session() as session:
+        study_id = Study.find_or_raise_by_name(session, "s").id
+    queue = JobQueue(store, study_id, settings(tmp_path))
+    queue.claim("w1", "cpu")
+    queue.heartbeat(queue.claim("w2", "cpu"), 0.25)
+    assert [job["progress"] for job in run_json("status", "s")["running"]] == [None, 0.25]
+    lines = run_ok("status", "s").output.splitlines()
+    header = next(line for line in lines if "progress" in line)
+    column = [cell.strip() for cell in header.split("┃")].index("progress")
+    cells = [line.split("│")[column].strip() for line in lines if line.startswith("│") and line.split("│")[1].strip()]
+    assert cells == ["-", "25%"]
+
+
+def test_changed_options_are_said_as_set_takes_them_not_as_python_values():
+    """`weighting_options {} -> {'temperature': 3}` and `amp True`: Python's spelling, which --set does not take."""
+    create()
+    said = " ".join(run_ok("configure", "s", "--set", "weighting=dwa", "--set", 'weighting_options={"temperature": 3}',
+                           "--set", "amp=false").output.split())
+    assert 'weighting_options {} -> {"temperature": 3}' in said and "amp true -> false" in said
+    assert "{'" not in said and "True" not in said and "False" not in said
+
+
+@pytest.mark.parametrize(("candidate", "message"), [
+    ("nope@full", "study 's' has no task 'nope' (its tasks: a, b, c, d)"),
+    ("a+nope@full", "study 's' has no task 'nope' (its tasks: a, b, c, d)"),
+    ("a+b@tiny", "study 's' has no size 'tiny' (its sizes: full, half)"),
+    ("nope@tiny", "study 's' has no task 'nope' (its tasks: a, b, c, d); and no size 'tiny' (its sizes: full, half)"),
+])
+def test_configure_names_the_unknown_task_or_size_of_a_candidate(candidate, message):
+    """It said `has no candidate nope@tiny; plan the study first`, which planning could never cure."""
+    create()
+    run_ok("plan", "s", "--estimator", "hoa")
+    assert message in run_error("configure", "s", "--candidate", candidate)
+    assert message in run_error("configure", "s", "--candidate", candidate, "--set", "weighting=dwa")
+
+
+def test_configure_says_to_plan_a_candidate_that_is_not_planned_yet():
+    create()
+    run_ok("plan", "s", "--estimator", "hoa")  # singles and pairs: no triple
+    assert ("candidate a+b+c@full of study 's' is not planned yet; `taskgroup plan s` queues its candidates"
+            in run_error("configure", "s", "--candidate", "a+b+c@full", "--set", "weighting=dwa"))
+
+
+def test_configure_refuses_a_weighting_for_a_single_task_candidate():
+    """It was stored, and changed nothing: one task has no other to be weighed against."""
+    create()
+    run_ok("plan", "s", "--estimator", "hoa")
+    error = run_error("configure", "s", "--candidate", "a@full", "--set", "weighting=dwa")
+    assert "a@full is a single-task network: a loss weighting balances the tasks of a multi-task network" in error
+    assert run_json("configure", "s", "--candidate", "a@full")["training"] == {}
+    assert run_json("configure", "s", "--candidate", "a@full", "--reset")["training"] == {}  # removing is fine
+    assert run_json("configure", "s", "--candidate", "a+b@full", "--set", "weighting=dwa")["training"] == {
+        "weighting": "dwa"}
+
+
+def test_workers_that_all_ended_with_jobs_left_is_an_error_not_success(tmp_path):
+    """Every `work --per-device` slot given up on after its restarts: `work` exited 0 with jobs still queued."""
+    import threading
+    from types import SimpleNamespace
+
+    from taskgroup.cli.work import _raise_if_unfinished, _status
+    from taskgroup.errors import InvalidInputError
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", db)
+    run_ok("plan", "s", "--db", db)
+    request = SimpleNamespace(db_url=db, study="s", settings=SimpleNamespace(db_retry_deadline=1.0))
+    with pytest.raises(InvalidInputError, match=r"every worker ended with 3 jobs queued and 0 running; the log says why"):
+        _raise_if_unfinished(request, _status(request), threading.Event())

@@ -185,7 +185,7 @@ def test_quick_keeps_the_options_given_explicitly(demo_run):
     result = run("demo", "--quick", "--out", str(demo_run["out"]), "--tasks", ",".join(TASKS), "--images", "13")
     said = " ".join(result.output.split())
     assert result.exit_code == 1
-    assert "use another --out (or --db) for tasks depth,normal and data {'images': 13, 'resolution': 8}" in said
+    assert "use another --out (or --db) for tasks depth,normal and data images=13, resolution=8" in said  # not a Python dict
 
 
 @pytest.mark.parametrize(
