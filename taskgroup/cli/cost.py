@@ -37,7 +37,8 @@ def cost(
         int | None,
         typer.Option(
             "--image-size",
-            help=f"Input height and width in pixels. Default: the study dataset's `resolution` option, else {DEFAULT_IMAGE_SIZE}.",
+            help="Input height and width in pixels. Default: the size of the study's images (read from its data "
+                 f"folder, else its dataset's `resolution` option, else {DEFAULT_IMAGE_SIZE}).",
             min=1,
             show_default=False,
         ),
@@ -129,12 +130,11 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
             rows += [(tasks, size, declared[size]) for size in sizes for tasks in subsets(study.tasks)
                      if (tasks, size) not in known]
         has_dataset = bool(study.dataset)
-        options = (study.dataset or {}).get("options") or {}
+        dataset, tasks = dict(study.dataset or {}), list(study.tasks)
         reference = reference_size(study.sizes)
     if not rows:
         raise InvalidInputError(f"study {name!r} has no candidates yet: plan its training or import results first")
-    side = image_size or int(options.get("resolution", DEFAULT_IMAGE_SIZE))
-    shape = (3, side, side)
+    shape = (3, image_size, image_size) if image_size else _input_shape(dataset, tasks)
     networks = [(_tasks_of(tasks), _size_of(sizes, tasks, size)) for tasks, size, _ in rows]
 
     with _torch_threads(threads), progress_bar("measuring", TimeRemainingColumn()) as bar:
@@ -159,6 +159,23 @@ def measure_study(name: str, device: str, batch_size: int, image_size: int | Non
                    f"their costs: `relative` costs now use them; `--unit declared` keeps the imported ones, and "
                    f"`taskgroup cost {name} --clear` deletes the measurements.")
     return _report(rows, measured, reference), target, shape
+
+
+def _input_shape(dataset: dict[str, Any], tasks: list[str]) -> tuple[int, int, int]:
+    """The shape of the study's training images: measured on other inputs, MACs and latency would
+    not be those of the networks it trains."""
+    from jobs.runners import dataset_spec
+    from taskgroup.data import image_shape
+
+    if dataset.get("root"):
+        spec = dataset_spec(dataset)
+        try:
+            return image_shape(spec, tasks)
+        except InvalidInputError as error:
+            raise InvalidInputError(f"cannot read the size of the study's images ({error}); give --image-size, "
+                                    "the height and width its networks train at") from error
+    side = int((dataset.get("options") or {}).get("resolution", DEFAULT_IMAGE_SIZE))
+    return 3, side, side
 
 
 @contextmanager

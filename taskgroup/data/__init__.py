@@ -17,7 +17,7 @@ from taskgroup.data.spec import DatasetSpec
 from taskgroup.errors import InvalidInputError
 
 __all__ = ["DATASETS", "SPLITS", "DatasetSource", "DatasetSpec", "available_tasks", "check_same_data", "get_source",
-           "load_splits", "split_sizes"]
+           "image_shape", "load_splits", "split_sizes"]
 
 
 def get_source(name: str) -> DatasetSource:
@@ -37,6 +37,17 @@ def load_splits(spec: DatasetSpec, tasks: Sequence[str], progress: Progress | No
     source.check_options(spec)
     source.check_tasks(spec, tasks)
     return source.splits(spec, list(tasks), progress)
+
+
+def image_shape(spec: DatasetSpec, tasks: Sequence[str]) -> tuple[int, int, int]:
+    """[C, H, W] of the images the networks train on, read from the data itself: a folder's images
+    have its own size (a generated folder's meta.json, a real dataset's native one), not an option's."""
+    splits = load_splits(spec, tasks)
+    for split in SPLITS:
+        if len(splits[split]):  # type: ignore[arg-type]
+            channels, height, width = splits[split][0]["rgb"].shape
+            return int(channels), int(height), int(width)
+    raise InvalidInputError(f"the data at {spec.root} holds no images")
 
 
 def split_sizes(splits: Mapping[str, Dataset]) -> dict[str, int]:

@@ -180,3 +180,20 @@ def test_relative_units_based_on_measured_costs_are_noted_on_stderr_only(tmp_pat
     shown = run_ok("select", "s", "--budget", "9", "--db", db)
     assert said in " ".join(shown.stderr.split()) and '"unit"' not in shown.stdout
     assert said not in run_ok("select", "s", "--budget", "2", "--unit", "declared", "--db", db).stderr
+
+
+def test_cost_measures_at_the_size_of_the_studys_own_images(tmp_path: Path) -> None:
+    """A study on a generated 16x16 folder was measured at 64x64 (MACs 16x too high); a folder that
+    is gone is one error naming --image-size, not a measurement at some other size."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    folder = tmp_path / "small16"
+    run_ok("data", "generate", "--out", str(folder), "--images", "10", "--resolution", "16")
+    run_ok("study", "create", "r16", "--tasks", "depth,normal", "--dataset", "synthetic", "--data-root", str(folder),
+           "--db", db)
+    quick = ("--repeats", "1", "--rounds", "1", "--warmup", "0", "--threads", "1", "--db", db)
+    assert run_json("cost", "r16", *quick)["input_shape"] == [3, 16, 16]
+    assert run_json("cost", "r16", "--image-size", "24", *quick)["input_shape"] == [3, 24, 24]
+    (folder / "meta.json").unlink()
+    error = run_error("cost", "r16", *quick)
+    assert "cannot read the size of the study's images" in error and "give --image-size" in error
+    assert str(folder) in error
