@@ -91,6 +91,10 @@ DataRootOption = Annotated[
 DataOptionOption = Annotated[
     list[str], typer.Option("--data-option", "--option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
 ]
+TrainDeviceOption = Annotated[
+    str, typer.Option("--device", show_default=False,
+                      help="Device to train on: cpu, cuda, cuda:1, mps, or auto. Default: auto (cuda when present, else cpu).")
+]
 
 
 def max_epochs_option(help: str, **settings: Any) -> Any:

@@ -10,7 +10,7 @@ from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from taskgroup.cli.common import (
-    DataOptionOption, DataRootOption, JsonOption, console, emit_json, err_console, max_epochs_option,
+    DataOptionOption, DataRootOption, JsonOption, TrainDeviceOption, console, emit_json, err_console, max_epochs_option,
     parse_key_values, progress_bar, stop_on_signals,
 )
 from taskgroup.errors import DivergenceError, InvalidInputError
@@ -54,7 +54,7 @@ def train(
         str, typer.Option("--init", help="per-task: each task's decoder starts the same in every candidate; sequential: "
                           "decoders draw one after another (studies made before schema 0004).")
     ] = TrainConfig.init,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present).")] = "auto",
+    device: TrainDeviceOption = "auto",
     num_workers: Annotated[
         int, typer.Option("--num-workers", "--workers", help="Data-loading worker processes per training run (the "
                           "training option num_workers; 0 loads in the training process).")

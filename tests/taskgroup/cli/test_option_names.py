@@ -1,4 +1,4 @@
-"""One name per concept on every command; the old names still work."""
+"""One name per concept on every command (old names still work), and each default stated once in `--help`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import typer
+import typer.rich_utils
 
 from taskgroup.cli.main import app
 from tests.taskgroup.cli.helpers import run, run_error, run_json, run_ok
@@ -64,3 +65,13 @@ def test_data_check_reads_the_data_root_and_data_options_a_study_names(tmp_path)
         assert run_json("data", "check", "synthetic", root, str(tmp_path / "syn"))["splits"]["train"]["images"] == 3
         cached = run_json("data", "check", "synthetic", option, "images=10", option, "resolution=8")
         assert sum(split["images"] for split in cached["splits"].values()) == 10
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=lambda path: " ".join(path))
+def test_help_states_each_default_once(path, monkeypatch):
+    """`train --device` read "(default: cuda when present). [default: auto]"; `--runner` "train (default), ...
+    [default: train]"."""
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", 400)  # one line per option
+    for line in run_ok(*path, "--help").output.splitlines():
+        text, shown, _ = line.partition("[default:")
+        assert not shown or "default" not in text.lower(), f"taskgroup {' '.join(path)}: {' '.join(line.split())}"
