@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.engine import make_url as _make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import ConflictError, MissingDatabaseError, StorageError
@@ -25,28 +28,65 @@ def default_url() -> str:
     return f"sqlite:///{home / 'taskgroup.sqlite'}"
 
 
+def make_url(url: str) -> URL:
+    """`url` parsed by SQLAlchemy; one that it cannot parse (`postgresql://u@h:port/db`) is a
+    StorageError naming it (its password hidden), not SQLAlchemy's ValueError and a traceback."""
+    try:
+        return _make_url(url)
+    except (exc.ArgumentError, ValueError) as error:
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+        raise StorageError(f"{shown!r} is not a database URL ({error}); e.g. sqlite:////path/to/file.sqlite, "
+                           "postgresql+psycopg://user@host/db, or a SQLite file's path") from None
+
+
 def normalise_url(url_or_path: str) -> str:
     """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite database there. A SQLite file is
-    made absolute with `~` expanded, so workers started elsewhere open the same file. PostgreSQL
-    without a driver named (`postgresql://`, or `postgres://` as hosting services hand it out, which
-    SQLAlchemy does not know) means psycopg, the driver taskgroup installs."""
+    made absolute with `~` expanded, so workers started elsewhere open the same file (in a SQLite URI
+    filename too: `sqlite:///file:x.db?mode=ro&uri=true`). PostgreSQL without a driver named
+    (`postgresql://`, or `postgres://` as hosting services hand it out, which SQLAlchemy does not
+    know) means psycopg, the driver taskgroup installs."""
     if "://" not in url_or_path:
         if url_or_path == ":memory:":
             return "sqlite://"
         return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+    parsed = make_url(url_or_path)  # a malformed URL is refused as the user wrote it
     scheme, rest = url_or_path.split("://", 1)
     if scheme in ("postgres", "postgresql"):
         return f"postgresql+psycopg://{rest}"
-    parsed = make_url(url_or_path)
-    if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path) or parsed.query.get("uri"):
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path):
         return url_or_path
-    return parsed.set(database=str(Path(parsed.database).expanduser().resolve())).render_as_string(hide_password=False)
+    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
+    if _is_sqlite_uri(parsed):  # by hand: SQLAlchemy would write `file%3A`; quoted twice, as both it and SQLite decode
+        return f"{parsed.drivername}:///file:{quote(quote(absolute, safe='/'), safe='/')}?{url_or_path.partition('?')[2]}"
+    return parsed.set(database=absolute).render_as_string(hide_password=False)
+
+
+def _is_sqlite_uri(parsed: URL) -> bool:
+    """Whether SQLite reads the database as a URI filename (`file:...` with `uri=true`, see SQLAlchemy's
+    pysqlite dialect), where the path is percent-encoded and `mode=memory` keeps it in memory."""
+    uri = str(parsed.query.get("uri", "")).lower() in ("true", "yes", "on", "y", "t", "1")  # as SQLAlchemy reads it
+    return uri and (parsed.database or "").startswith("file:")
+
+
+def _sqlite_path(parsed: URL) -> str:
+    """The file path a SQLite URL's database names ("" or ":memory:" when none): a URI filename's path
+    (`file:/x.db`, `file:///x.db`, `file://localhost/x.db`, `file:x.db`) decoded, else the database as is."""
+    database = parsed.database or ""
+    if not _is_sqlite_uri(parsed):
+        return database
+    path = database.removeprefix("file:").split("#", 1)[0]
+    if path.startswith("//"):  # an authority, which SQLite allows empty or "localhost"
+        path = "/" + path[2:].partition("/")[2]
+    return unquote(path)
 
 
 def is_in_memory(url: str) -> bool:
-    """Whether `url` is an in-memory SQLite database, which vanishes when the process exits."""
+    """Whether `url` is an in-memory SQLite database, which vanishes when the process exits (a SQLite
+    URI's `file::memory:`, `mode=memory` or empty path too)."""
     parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return _sqlite_path(parsed) in ("", ":memory:") or (_is_sqlite_uri(parsed) and parsed.query.get("mode") == "memory")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -72,7 +112,7 @@ def sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or is_in_memory(url):
         return None
-    return Path(parsed.database)
+    return Path(_sqlite_path(parsed))
 
 
 def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
@@ -120,7 +160,9 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        """The URL with its password hidden; a SQLite one as written (SQLAlchemy would encode `file:`'s colon)."""
+        parsed = make_url(self.url)
+        return self.url if parsed.get_backend_name() == "sqlite" else parsed.render_as_string(hide_password=True)
 
     @contextmanager
     def session(self, *, immediate: bool = False) -> Iterator[Session]:

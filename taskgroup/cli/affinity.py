@@ -29,7 +29,8 @@ from jobs.manage import record_data_splits, record_finished_run
 from jobs.training_options import divergence_advice, training_config
 from taskgroup.affinity import corner_label, matrix_table
 from taskgroup.cli.common import (
-    CommandGroup, DbOption, JsonOption, console, emit_json, err_console, print_note, progress_bar, stop_on_signals,
+    CommandGroup, DbOption, JsonOption, TrainDeviceOption, console, emit_json, err_console, print_note, progress_bar,
+    stop_on_signals,
 )
 from taskgroup.errors import DivergenceError, InvalidInputError
 from taskgroup.estimators import Estimator, Evidence, get_estimator
@@ -57,8 +58,7 @@ def measure(
     lr_scale: Annotated[
         float, typer.Option("--lr-scale", help="Lookahead step size as a multiple of the optimizer's learning rate.", min=0.0)
     ] = 1.0,
-    device: Annotated[str, typer.Option("--device", help="Device to train on: cpu, cuda, cuda:0, ... (default: cuda when present).",
-                                        show_default=False)] = "auto",
+    device: TrainDeviceOption = "auto",
     checkpoint_root: Annotated[
         Path | None, typer.Option("--checkpoint-root", help="Folder for the run's checkpoint (default "
                                   "TASKGROUP_HOME/checkpoints); an interrupted measurement resumes from it.",

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -78,6 +79,28 @@ NewDbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+# A dataset's folder and options, named alike on every command that reads a dataset (`study create`, `train`,
+# `data show|check`); `--root` and `--option`, their names on `data` before, still work.
+DataRootOption = Annotated[
+    Path | None,
+    typer.Option("--data-root", "--root", show_default=False,
+                 help="Folder of an on-disk dataset (for synthetic, one `taskgroup data generate` wrote, instead of "
+                 "its cache)."),
+]
+DataOptionOption = Annotated[
+    list[str], typer.Option("--data-option", "--option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
+]
+TrainDeviceOption = Annotated[
+    str, typer.Option("--device", show_default=False,
+                      help="Device to train on: cpu, cuda, cuda:1, mps, or auto. Default: auto (cuda when present, else cpu).")
+]
+
+
+def max_epochs_option(help: str, **settings: Any) -> Any:
+    """`--max-epochs`, named as the training option it sets (`configure --set max_epochs=N`), for
+    `train` and `demo` with their own help and defaults; `--epochs`, its name before, still works."""
+    return typer.Option("--max-epochs", "--epochs", help=help, **settings)
 
 
 def parse_names(text: str, option: str) -> list[str]:

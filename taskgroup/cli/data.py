@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.progress import TimeRemainingColumn
 from rich.table import Table
 
-from taskgroup.cli.common import CommandGroup, JsonOption, console, emit_json, err_console, parse_key_values, progress_bar
+from taskgroup.cli.common import (
+    CommandGroup, DataOptionOption, DataRootOption, JsonOption, console, emit_json, err_console, parse_key_values, progress_bar,
+)
 from taskgroup.errors import InvalidInputError
 
 if TYPE_CHECKING:  # the datasets (torch) are loaded by each command, not by every CLI start
@@ -85,21 +87,20 @@ def show_command(
     out: Annotated[Path, typer.Option("--out", help="PNG file to write (.png is added to a name without a suffix).")],
     directory: Annotated[Path | None, typer.Argument(
         help="A directory written by `taskgroup data generate`. Default: the cached synthetic data a study with "
-        "these --option values trains on (generated if missing).", show_default=False)] = None,
+        "these --data-option values trains on (generated if missing).", show_default=False)] = None,
     index: Annotated[int, typer.Option("--index", help="Image index (0-based, over all splits).")] = 0,
-    option: Annotated[list[str] | None, typer.Option(
-        "--option", help="Synthetic dataset option KEY=VALUE (repeatable), as a study's --data-option.")] = None,
+    data_option: DataOptionOption = [],
 ) -> None:
     """Write a PNG of one image with all its labels side by side."""
     from taskgroup.data import DatasetSpec
     from taskgroup.data.preview import save_preview  # matplotlib is slow to import; only here
     from taskgroup.data.synthetic import ensure_generated
 
-    if directory is not None and option:
-        raise InvalidInputError("--option describes the cached data shown without DIRECTORY; give one or the other")
+    if directory is not None and data_option:
+        raise InvalidInputError("--data-option describes the cached data shown without DIRECTORY; give one or the other")
     out = _png_path(out)
     if directory is None:
-        directory = ensure_generated(DatasetSpec(name="synthetic", options=parse_key_values(option or [], "--option")))
+        directory = ensure_generated(DatasetSpec(name="synthetic", options=parse_key_values(data_option, "--data-option")))
     path = save_preview(directory, index, out)
     console.print(f"wrote {path} (image {index} of {directory})")
 
@@ -139,9 +140,9 @@ def tasks_command(
 @data_app.command("check")
 def check_command(
     dataset: Annotated[str, typer.Argument(help="Registered dataset name (see `taskgroup data tasks`).")],
-    root: Annotated[Path | None, typer.Option("--root", help="Dataset directory (synthetic: default cache).")] = None,
+    data_root: DataRootOption = None,
     tasks: Annotated[str | None, typer.Option("--tasks", help="Comma-separated tasks (default: all).")] = None,
-    option: Annotated[list[str] | None, typer.Option("--option", help="Dataset option KEY=VALUE (repeatable).")] = None,
+    data_option: DataOptionOption = [],
     every_item: Annotated[bool, typer.Option("--all", help="Read every item of every split, not only the first, and "
                                              "list every unreadable or out-of-range one.")] = False,
     json_output: JsonOption = False,
@@ -150,7 +151,7 @@ def check_command(
     shapes and dtypes. Exits 1 naming each bad file when an item cannot be read."""
     from taskgroup.data import DatasetSpec, available_tasks, load_splits
 
-    spec = DatasetSpec(name=dataset, root=root, options=parse_key_values(option or [], "--option"))
+    spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else available_tasks(spec)
     splits = load_splits(spec, names)
     total = sum(len(data) for data in splits.values())  # type: ignore[arg-type]

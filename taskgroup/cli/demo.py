@@ -19,7 +19,7 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.common import any_database, console, key_values
+from taskgroup.cli.common import any_database, console, key_values, max_epochs_option
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.wording import counted
 
@@ -59,8 +59,8 @@ def demo(
     resolution: Annotated[
         int | None, typer.Option("--resolution", help="Image height and width in pixels. Default: 32 (8 with --quick).", min=8, show_default=False)
     ] = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Training epochs of a full-stage run. Default: 5 (2 with --quick).", min=1, show_default=False)
+    max_epochs: Annotated[
+        int | None, max_epochs_option("Training epochs of a full-stage run. Default: 5 (2 with --quick).", min=1, show_default=False)
     ] = None,
     tasks: Annotated[
         str | None,
@@ -72,8 +72,11 @@ def demo(
         typer.Option("--budgets", help=f"Budget sweep START:STOP:STEP or a list. Default: {DEMO_BUDGETS} ({QUICK.budgets} with --quick).",
                      show_default=False),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="Training processes, one CPU thread each. Default: the number of CPU cores.", min=1, show_default=False)
+    per_device: Annotated[
+        int | None,
+        # As `run --per-device` on the one device the demo uses; `--workers`, its name before, still works.
+        typer.Option("--per-device", "--workers", min=1, show_default=False,
+                     help="Training processes on the CPU, one thread each. Default: the number of CPU cores."),
     ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="A smaller run for a first check: 3 tasks, 2 epochs, 24 images of 8x8 pixels "
@@ -97,7 +100,7 @@ def demo(
     defaults = QUICK if quick else FULL
     images = images if images is not None else defaults.images
     resolution = resolution if resolution is not None else defaults.resolution
-    epochs = epochs if epochs is not None else defaults.epochs
+    max_epochs = max_epochs if max_epochs is not None else defaults.epochs
     budgets = budgets if budgets is not None else defaults.budgets
     task_list = parse_task_list(tasks if tasks is not None else defaults.tasks)
     _check_before_training(task_list, budgets, resolution)
@@ -120,8 +123,8 @@ def demo(
     _step(2, "training every candidate at both sizes: fully (exact, and HOA's singles and pairs) and at the early stage "
              "(ESA), then the all-task network measuring lookahead affinities")
     _plan(db, "esa")
-    run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={epochs}", "batch_size=16", f"patience={epochs}"],
-        devices="cpu", per_device=workers or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
+    run(DEMO_STUDY, estimator="exact", settings=[f"max_epochs={max_epochs}", "batch_size=16", f"patience={max_epochs}"],
+        devices="cpu", per_device=per_device or os.cpu_count() or 1, backend="local", heartbeat=10.0, grace=60.0,
         max_attempts=3, checkpoint_root=out / "checkpoints", runner="train", runner_option=[], db=db, json_output=False)
     affinity = measure_study_affinity(DEMO_STUDY, size=None, every=LOOKAHEAD_EVERY, lr_scale=1.0, device="cpu",
                                       checkpoint_root=out / "checkpoints", db=db, show_progress=True)

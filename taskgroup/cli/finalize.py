@@ -9,20 +9,20 @@ import typer
 
 from db import open_store
 from db.models import Study
-from taskgroup.cli.affinity import note_on_lookahead
+from taskgroup.cli.affinity import affinity_remedy, note_on_lookahead
 from taskgroup.cli.common import DbOption, JsonOption, console, emit_json, err_console, parse_key_values, print_note
 from taskgroup.cli.plan import planned
 from taskgroup.cli.select import ForbidOption, UnitOption
 from taskgroup.cli.selection_input import (
-    EVERY_ESTIMATOR, affinity_remedied, check_estimable, load_study_evidence, naming_options_that_leave_out,
-    note_measured_unit,
+    EVERY_ESTIMATOR, StudyEvidence, affinity_remedied, check_estimable, load_study_evidence,
+    naming_options_that_leave_out, note_measured_unit,
 )
 from taskgroup.cli.work import (
     AddressOption, AttemptsOption, BackendOption, CheckpointOption, DevicesOption, GraceOption, HeartbeatOption,
     PerDeviceOption, RunnerOption, RunnerSetOption, _prepare, _request, check_runnable, log_dir, run_queued_jobs,
 )
 from taskgroup.errors import InvalidInputError
-from taskgroup.selection.results import fully_trained
+from taskgroup.selection.results import every_pair_trained, fully_trained
 from taskgroup.wording import counted
 
 
@@ -34,13 +34,45 @@ def _label(network: tuple[str, str]) -> str:
     return f"{network[0]}@{network[1]}"
 
 
+def evidence_estimator(evidence: StudyEvidence) -> tuple[str, str]:
+    """The estimator the study's stored evidence was gathered for, and why: finalize's default, so that
+    `run S --estimator lookahead` then `finalize S` finalizes lookahead's choice. Refused, naming the
+    choices, where the evidence fits several estimators or none (exact needs no finalizing)."""
+    results = evidence.results
+    early = {(row.tasks, row.size) for row in results[results["stage"] == "early"].itertuples(index=False)}
+    have = "has" if len(early) == 1 else "have"
+    fits = {
+        "esa": f"{counted(len(early), 'network')} {have} early-stage results" if early else None,
+        "hoa": "every pair of tasks is trained fully" if every_pair_trained(results) else None,
+        "lookahead": "an affinity matrix is stored" if "affinity" in evidence.extras else None,
+    }
+    fitting = {estimator: why for estimator, why in fits.items() if why}
+    if len(fitting) == 1:
+        return next(iter(fitting.items()))
+    choose = f"; choose one of {', '.join(fits)} with --estimator"
+    if fitting:
+        found = "; ".join(f"{estimator}: {why}" for estimator, why in fitting.items())
+        raise InvalidInputError(f"study {evidence.name!r} holds evidence for {len(fitting)} estimators ({found}){choose}")
+    sizes = {size for _, size in evidence.trained}
+    singles = any(all((task, size) in evidence.trained for task in evidence.tasks) for size in sizes)
+    hint = (f"; its single-task networks are trained, as lookahead's plan trains them, and lookahead needs an affinity "
+            f"matrix too: {affinity_remedy(evidence.name, evidence.trainable)}") if singles else ""
+    raise InvalidInputError(f"study {evidence.name!r} holds no evidence that tells which estimator to finalize (esa: "
+                            "early-stage results; hoa: every pair of tasks trained fully; lookahead: an affinity "
+                            f"matrix){hint}{choose}")
+
+
 def finalize(
     name: Annotated[str, typer.Argument(help="Study name.")],
     budgets: Annotated[str, typer.Option("--budgets", help="START:STOP:STEP (stop included) or a list, e.g. 1:5:0.5 or 1,2,4.")],
     estimator: Annotated[
-        str, typer.Option("--estimator", help=f"The estimator whose choices to train fully: {', '.join(EVERY_ESTIMATOR)} "
-                          "(networks already trained fully are judged on their real losses).")
-    ] = "esa",
+        str | None,
+        typer.Option("--estimator", show_default=False, help=(
+            f"The estimator whose choices to train fully: {', '.join(EVERY_ESTIMATOR)} (networks already trained fully "
+            "are judged on their real losses). Default: the one the study's evidence is for: esa where there are "
+            "early-stage results, hoa where every pair of tasks is trained fully, lookahead where an affinity matrix "
+            "is stored; refused when that is several or none.")),
+    ] = None,
     unit: UnitOption = "relative",
     forbid: ForbidOption = [],
     until_stable: Annotated[
@@ -92,6 +124,9 @@ def finalize(
         check_estimates_done(session, Study.find_or_raise_by_name(session, name))
     evidence = load_study_evidence(db, name, unit)
     note_measured_unit(evidence.unit)
+    if estimator is None:
+        estimator, why = evidence_estimator(evidence)
+        print_note(f"finalizing {estimator}'s choices: {why} (--estimator chooses another)")
     with affinity_remedied(evidence):
         selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                   costs=evidence.costs)

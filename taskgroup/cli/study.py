@@ -19,7 +19,8 @@ from db import MissingDatabaseError, open_store
 from db.models import MAX_CANDIDATE_TASKS, Affinity, Candidate, Job, Result, Study
 from jobs.settings import default_checkpoint_root
 from taskgroup.cli.common import (
-    CommandGroup, DbOption, JsonOption, NewDbOption, console, emit_json, key_values, parse_key_values, print_note,
+    CommandGroup, DataOptionOption, DataRootOption, DbOption, JsonOption, NewDbOption, console, emit_json, key_values,
+    parse_key_values, print_note,
 )
 from taskgroup.errors import InvalidInputError, UnknownNameError
 from taskgroup.wording import counted
@@ -191,10 +192,8 @@ def create(
         str | None,
         typer.Option("--dataset", help="Dataset to train on (e.g. synthetic). Omit for a study of imported results only."),
     ] = None,
-    data_root: Annotated[Path | None, typer.Option("--data-root", help="Folder of an on-disk dataset.")] = None,
-    data_option: Annotated[
-        list[str], typer.Option("--data-option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
-    ] = [],
+    data_root: DataRootOption = None,
+    data_option: DataOptionOption = [],
     spec_file: Annotated[
         Path | None,
         typer.Option("--spec", help="TOML study spec with tasks, sizes, \\[dataset] and \\[training]; flags override it."),
@@ -267,7 +266,7 @@ def _open_dataset(spec: DatasetSpec, tasks: list[str]) -> dict[str, int]:
     try:
         return split_sizes(load_splits(spec, tasks))
     except InvalidInputError as error:
-        raise InvalidInputError(f"{error} (the study is not created; `taskgroup data check {spec.name} --root "
+        raise InvalidInputError(f"{error} (the study is not created; `taskgroup data check {spec.name} --data-root "
                                 f"{spec.root}` checks the folder)") from None
 
 

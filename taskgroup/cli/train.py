@@ -10,7 +10,8 @@ from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from taskgroup.cli.common import (
-    JsonOption, console, emit_json, err_console, parse_key_values, progress_bar, stop_on_signals,
+    DataOptionOption, DataRootOption, JsonOption, TrainDeviceOption, console, emit_json, err_console, max_epochs_option,
+    parse_key_values, progress_bar, stop_on_signals,
 )
 from taskgroup.errors import DivergenceError, InvalidInputError
 from taskgroup.training import STAGES, TrainConfig, TrainOutcome
@@ -35,12 +36,10 @@ def train(
         str, typer.Option("--size", help="full, half, or LABEL=[ENCODER:]COST\\[@WIDTH] (e.g. small=xception:0.25).")
     ] = "full",
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset to train on.")] = "synthetic",
-    data_root: Annotated[Path | None, typer.Option("--data-root", help="Folder of an on-disk dataset.")] = None,
-    data_option: Annotated[
-        list[str], typer.Option("--data-option", help="Dataset option KEY=VALUE (repeatable), e.g. images=256.")
-    ] = [],
+    data_root: DataRootOption = None,
+    data_option: DataOptionOption = [],
     stage: Annotated[str, typer.Option("--stage", help="full, or early (the ESA run: a fraction of the schedule).")] = "full",
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum number of epochs.")] = TrainConfig.max_epochs,
+    max_epochs: Annotated[int, max_epochs_option("Maximum number of epochs.")] = TrainConfig.max_epochs,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per step.")] = TrainConfig.batch_size,
     lr: Annotated[float, typer.Option("--lr", help="Initial learning rate.")] = TrainConfig.lr,
     optimizer: Annotated[str, typer.Option("--optimizer", help="adam or sgd.")] = TrainConfig.optimizer,
@@ -55,8 +54,11 @@ def train(
         str, typer.Option("--init", help="per-task: each task's decoder starts the same in every candidate; sequential: "
                           "decoders draw one after another (studies made before schema 0004).")
     ] = TrainConfig.init,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present).")] = "auto",
-    workers: Annotated[int, typer.Option("--workers", help="Data-loading worker processes.")] = 0,
+    device: TrainDeviceOption = "auto",
+    num_workers: Annotated[
+        int, typer.Option("--num-workers", "--workers", help="Data-loading worker processes per training run (the "
+                          "training option num_workers; 0 loads in the training process).")
+    ] = TrainConfig.num_workers,
     checkpoint_dir: Annotated[
         Path | None, typer.Option("--checkpoint-dir", help="Checkpoint every epoch here and resume from it.")
     ] = None,
@@ -75,9 +77,9 @@ def train(
     if stage not in STAGES:
         raise InvalidInputError(f"--stage must be one of {', '.join(STAGES)}, got {stage!r}")
     config = TrainConfig(
-        optimizer=optimizer, lr=lr, batch_size=batch_size, max_epochs=epochs, patience=patience,
+        optimizer=optimizer, lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
         weighting=weighting, weighting_options=parse_key_values(weighting_option, "--weighting-option"),
-        seed=seed, stage_fraction=stage_fraction, num_workers=workers, init=init,
+        seed=seed, stage_fraction=stage_fraction, num_workers=num_workers, init=init,
     )  # fmt: skip
     spec = DatasetSpec(name=dataset, root=data_root, options=parse_key_values(data_option, "--data-option"))
     chosen = resolve_device(device)  # a bad device fails before the data is loaded

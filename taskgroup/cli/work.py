@@ -56,7 +56,7 @@ CheckpointOption = Annotated[
                  help="Folder for job checkpoints (default TASKGROUP_HOME/checkpoints); share it between machines."),
 ]
 RunnerOption = Annotated[
-    str, typer.Option("--runner", help="train (default), or dry: no training, made-up losses, to test a set-up.")
+    str, typer.Option("--runner", help="train, or dry: no training, made-up losses, to test a set-up.")
 ]
 RunnerSetOption = Annotated[list[str], typer.Option("--runner-option", help="Runner option KEY=VALUE (dry: steps, step_seconds).")]
 

@@ -203,3 +203,35 @@ def test_a_postgresql_url_without_a_driver_opens_the_database_with_psycopg(postg
     assert [study["name"] for study in run_json("study", "list", "--db", url)] == ["s", "t"]
     assert normalise_url("postgres://u:secret@db-host:5433/tg?sslmode=require") == \
         "postgresql+psycopg://u:secret@db-host:5433/tg?sslmode=require"
+
+
+def test_a_sqlite_uri_url_opens_the_file_it_names(tmp_path, monkeypatch):
+    """`sqlite:///file:PATH?mode=ro&uri=true` (SQLite's URI filenames, which SQLAlchemy passes on) was
+    "no database at file:PATH": the check looked for a file named `file:PATH`."""
+    path = tmp_path / "x.sqlite"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(path))
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    assert [study["name"] for study in run_json("study", "list", "--db", read_only)] == ["s"]
+    assert "readonly database" in run_error("study", "create", "t", "--tasks", "a,b", "--db", read_only)
+    for url in (f"sqlite:///file://{path}?mode=rw&uri=true", f"sqlite+pysqlite:///file://localhost{path}?uri=true"):
+        run_ok("study", "create", f"t{len(url)}", "--tasks", "a,b", "--db", url)
+    monkeypatch.chdir(tmp_path)  # a relative URI path is the file in the current folder
+    assert len(run_json("study", "list", "--db", "sqlite:///file:x.sqlite?mode=ro&uri=true")) == 3
+    assert {file.name for file in tmp_path.iterdir()} <= {"x.sqlite", "x.sqlite-wal", "x.sqlite-shm"}  # no `file:x.sqlite`
+    missing = " ".join(run_error("study", "list", "--db", f"sqlite:///file:{tmp_path / 'y.sqlite'}?mode=ro&uri=true").split())
+    assert f"no database at {tmp_path / 'y.sqlite'} (--db" in missing
+
+
+def test_an_in_memory_sqlite_uri_url_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for db in ("sqlite:///file::memory:?cache=shared&uri=true", "sqlite:///file:x?mode=memory&uri=true"):
+        assert "in-memory database" in run_error("study", "create", "s", "--tasks", "a,b", "--db", db)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_malformed_database_url_is_one_error_line_that_hides_the_password():
+    """SQLAlchemy's ValueError for a port that is not a number was a traceback."""
+    for url in ("postgresql://u:secret@host:port/db", "sqlite://:x", "://x"):
+        message = run_error("study", "list", "--db", url)
+        assert "is not a database URL" in message and "secret" not in message
+    assert "'postgresql://u:***@host:port/db'" in run_error("study", "list", "--db", "postgresql://u:secret@host:port/db")

@@ -146,7 +146,7 @@ def test_a_data_root_that_cannot_be_opened_is_refused_before_the_study_exists(tm
     message = run_error("study", "create", "s", "--tasks", "depth,normal", "--dataset", "nyuv2",
                         "--data-root", str(tmp_path / "nyu"))  # fmt: skip
     assert f"missing file: {tmp_path / 'nyu' / 'train' / 'depth' / '2.npy'}" in message
-    assert f"the study is not created; `taskgroup data check nyuv2 --root {tmp_path / 'nyu'}`" in message
+    assert f"the study is not created; `taskgroup data check nyuv2 --data-root {tmp_path / 'nyu'}`" in message
     assert run_json("study", "list") == []
     assert run_json("study", "create", "s", "--tasks", "normal", "--dataset", "nyuv2",
                     "--data-root", str(tmp_path / "nyu"))["tasks"] == ["normal"]  # fmt: skip

@@ -1,0 +1,68 @@
+"""`taskgroup finalize` without --estimator finalizes the estimator the study's evidence was gathered for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from db import open_store
+from db.affinity import store_affinity
+from db.models import Study
+from tests.taskgroup.cli.helpers import run, run_error, run_ok
+
+BUDGETS = ("--budgets", "1:3:1")
+
+
+def trained_study(*plans: str, affinity: bool = False) -> None:
+    """Study `s` of three tasks with each plan's networks trained by the dry runner (made-up losses)."""
+    run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0")
+    for plan in plans:
+        run_ok("plan", "s", "--estimator", plan)
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    if affinity:  # what `taskgroup affinity measure` stores
+        with open_store(None).session() as session:
+            rows = [{"size": "full", "source": s, "target": t, "affinity": 0.02} for s in "abc" for t in "abc"]
+            store_affinity(session, Study.find_or_raise_by_name(session, "s"), rows, measurements=1)
+
+
+@pytest.mark.parametrize(("plan", "affinity", "estimator", "why"), [
+    ("lookahead", True, "lookahead", "an affinity matrix is stored"),
+    ("esa", False, "esa", "7 networks have early-stage results"),
+    ("hoa", False, "hoa", "every pair of tasks is trained fully"),
+])
+def test_the_estimator_the_evidence_is_for_is_finalized_and_named_on_stderr(plan, affinity, estimator, why):
+    """It was always esa: after lookahead's protocol, finalize chose among the singles on ESA's (missing) evidence."""
+    trained_study(plan, affinity=affinity)
+    result = run("finalize", "s", *BUDGETS, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["estimator"] == estimator  # stdout is the JSON alone
+    notes = [line for line in result.stderr.splitlines() if "finalizing" in line]
+    assert notes == [f"note: finalizing {estimator}'s choices: {why} (--estimator chooses another)"]
+
+    text = run_ok("finalize", "s", *BUDGETS, "--estimator", estimator)
+    assert "finalizing" not in text.stderr  # named: nothing to say
+
+
+def test_after_lookahead_finalize_chooses_what_lookahead_selects():
+    trained_study("lookahead", affinity=True)
+    summary = json.loads(run_ok("finalize", "s", "--budgets", "2", "--json").stdout)
+    chosen = json.loads(run_ok("select", "s", "--budget", "2", "--estimator", "lookahead", "--json").stdout)
+    assert summary["budgets"][0]["networks"] == chosen["networks"]
+
+
+def test_evidence_for_several_estimators_is_refused_naming_them():
+    trained_study("esa", "hoa")
+    message = " ".join(run_error("finalize", "s", *BUDGETS).split())
+    assert ("holds evidence for 2 estimators (esa: 7 networks have early-stage results; hoa: every pair of tasks is "
+            "trained fully); choose one of esa, hoa, lookahead with --estimator") in message
+    assert json.loads(run_ok("finalize", "s", *BUDGETS, "--estimator", "hoa", "--json").stdout)["estimator"] == "hoa"
+
+
+def test_no_evidence_is_refused_with_the_choices_and_lookaheads_missing_step():
+    """Lookahead's plan trains the singles; the affinity matrix comes from another command."""
+    trained_study("lookahead")
+    message = " ".join(run_error("finalize", "s", *BUDGETS).split())
+    assert "holds no evidence that tells which estimator to finalize" in message
+    assert "its single-task networks are trained, as lookahead's plan trains them" in message
+    assert message.endswith("choose one of esa, hoa, lookahead with --estimator")
