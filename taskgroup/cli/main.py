@@ -56,3 +56,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
+
+if __name__ == "__main__":  # `python -m taskgroup.cli.main` runs the command too, not nothing
+    app(prog_name="taskgroup")

@@ -36,3 +36,12 @@ def test_reading_commands_stay_light_and_training_code_still_loads_torch(tmp_pat
     assert _loaded_after(script) == set()
     assert "torch" in _loaded_after("from taskgroup.training import train_candidate")
     assert "torch" in _loaded_after("from taskgroup.cost import measure_cost")
+
+
+def test_python_dash_m_runs_the_same_command():
+    """`python -m taskgroup.cli.main --help` printed nothing and exited 0; `python -m taskgroup` did not exist."""
+    for module in ("taskgroup", "taskgroup.cli.main"):
+        shown = subprocess.run([sys.executable, "-m", module, "study", "list", "--help"], capture_output=True, text=True)
+        assert shown.returncode == 0 and "Usage: taskgroup study list" in shown.stdout, (module, shown.stdout)
+        unknown = subprocess.run([sys.executable, "-m", module, "nope"], capture_output=True, text=True)
+        assert unknown.returncode == 2 and "No such command 'nope'" in unknown.stderr
