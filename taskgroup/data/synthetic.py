@@ -126,6 +126,19 @@ def generate(out: Path, params: SyntheticParams, progress: Progress | None = Non
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
+    try:
+        _render_into(tmp, params, progress)
+    except BaseException:  # Ctrl-C or an error: no hidden folder of gigabytes left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if replace:
+        _move_aside(out)
+    _publish(tmp, out)
+    return out
+
+
+def _render_into(tmp: Path, params: SyntheticParams, progress: Progress | None) -> None:
+    """Every image's arrays and the metadata, written into the folder `tmp`."""
     n, r = params.images, params.resolution
     files = {}
     for stem, (dtype, channels) in ARRAYS.items():
@@ -143,12 +156,7 @@ def generate(out: Path, params: SyntheticParams, progress: Progress | None = Non
             progress(i + 1, n)
     for array in [*files.values(), keypoints]:
         array.flush()
-    del files, keypoints
     (tmp / META_FILE).write_text(json.dumps(params.meta(), indent=2) + "\n")
-    if replace:
-        _move_aside(out)
-    _publish(tmp, out)
-    return out
 
 
 def _move_aside(out: Path) -> None:

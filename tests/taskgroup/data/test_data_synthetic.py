@@ -62,6 +62,18 @@ def test_generation_reports_progress_for_every_image(tmp_path: Path) -> None:
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
+def test_an_interrupted_generation_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A Ctrl-C in `data generate` left a hidden `.OUT.tmp-<hex>` folder of memory-mapped arrays
+    (6.3 GB in one trial) that nothing ever removed."""
+    def interrupt(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path / "p", SyntheticParams(images=4, resolution=16, seed=0), progress=interrupt)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_splits_are_fixed_and_disjoint(small: Path) -> None:
     splits = load_splits(DatasetSpec(root=small), ["depth"])
     assert {k: len(v) for k, v in splits.items()} == {"train": 20, "val": 2, "test": 2}
