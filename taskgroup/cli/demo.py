@@ -114,7 +114,7 @@ def demo(
     _step(1, f"study {DEMO_STUDY!r}: tasks {', '.join(task_list)}; sizes {DEMO_SIZES}; "
              f"synthetic data, {images} images of {resolution}x{resolution}")
     if _study_exists(db):
-        _check_same_study(db, task_list, {"images": images, "resolution": resolution})
+        _check_same_study(db, task_list, {"images": images, "resolution": resolution}, max_epochs)
         console.print(f"study {DEMO_STUDY!r} exists in {db}: continuing it")
     else:
         create(DEMO_STUDY, tasks=",".join(task_list), sizes=DEMO_SIZES, dataset="synthetic", data_root=None,
@@ -189,8 +189,9 @@ def _study_exists(db: str) -> bool:
         return Study.find_by_name(session, DEMO_STUDY) is not None
 
 
-def _check_same_study(db: str, tasks: list[str], options: dict[str, int]) -> None:
-    """A rerun may continue the demo, but not silently mix results of different settings."""
+def _check_same_study(db: str, tasks: list[str], options: dict[str, int], max_epochs: int) -> None:
+    """A rerun may continue the demo, but not silently mix results of different settings (a rerun
+    with other epochs used to say the option changed, train nothing, and report the old runs)."""
     with open_store(db).session() as session:
         study = Study.find_or_raise_by_name(session, DEMO_STUDY)
         stored = {key: (study.dataset or {}).get("options", {}).get(key) for key in options}
@@ -198,6 +199,12 @@ def _check_same_study(db: str, tasks: list[str], options: dict[str, int]) -> Non
             raise InvalidInputError(
                 f"{db} holds a demo with tasks {','.join(study.tasks)} and data {key_values(stored)}; "
                 f"use another --out (or --db) for tasks {','.join(tasks)} and data {key_values(options)}"
+            )
+        trained_with = (study.training or {}).get("max_epochs")
+        if trained_with is not None and trained_with != max_epochs:
+            raise InvalidInputError(
+                f"{db} holds a demo trained for {trained_with} epochs; use another --out (or --db) for "
+                f"--max-epochs {max_epochs}, or --max-epochs {trained_with} to continue it"
             )
 
 

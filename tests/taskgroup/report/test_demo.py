@@ -175,6 +175,17 @@ def test_rerun_with_different_settings_is_refused(demo_run):
     assert result.exit_code == 1 and "use another --out" in result.output
 
 
+def test_rerun_with_other_epochs_is_refused_not_reported_on_the_old_runs(demo_run):
+    """It said `training options changed: max_epochs 2 -> 3`, trained nothing and reported the 2-epoch runs."""
+    result = run("demo", "--out", str(demo_run["out"]), "--tasks", ",".join(TASKS), "--images", "12", "--resolution", "8",
+                 "--max-epochs", "3", "--budgets", "0.5:2:0.5")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "holds a demo trained for 2 epochs; use another --out (or --db) for --max-epochs 3, or --max-epochs 2" in said
+    with open_store(demo_run["db"]).session() as session:
+        assert Study.find_or_raise_by_name(session, "demo").training["max_epochs"] == 2
+
+
 @pytest.mark.parametrize(("elapsed", "shown"), [(0.4, "0 min 0 s"), (65.2, "1 min 5 s"), (119.6, "2 min 0 s"), (3599.5, "60 min 0 s")])
 def test_demo_reports_its_time_in_whole_seconds(elapsed, shown):
     assert minutes_and_seconds(elapsed) == shown
