@@ -129,7 +129,12 @@ def parse_key_values(items: list[str], option: str) -> dict[str, Any]:
 
 def option_value(value: Any) -> str:
     """`value` as a `KEY=VALUE` option (`--set`, `--data-option`) takes it back: text as it is, any
-    other value as JSON (`true`, `{"temperature": 2.0}`), not as Python writes it (`True`, `{'temperature': 2.0}`)."""
+    other value as JSON (`true`, `{"temperature": 2.0}`), not as Python writes it (`True`, `{'temperature': 2.0}`).
+    A float whose exponent form is exact reads in it: `1e+06`, not `1000000.0`."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        if "e" in short and float(short) == value:
+            return short
     return value if isinstance(value, str) else json.dumps(value)
 
 

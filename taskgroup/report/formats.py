@@ -50,8 +50,8 @@ def report_writers(out_dir: str | Path, formats: Iterable[str]) -> dict[str, Rep
             raise InvalidInputError(f"--out {out} holds files that are not a taskgroup report's ({shown}): name a new "
                                     "or empty folder (a previous report there is replaced)")
         if Path.cwd().resolve().is_relative_to(out.resolve()):
-            raise InvalidInputError(f"--out {out} holds the current folder, which replacing it would delete: name "
-                                    "another folder")
+            raise InvalidInputError(f"--out {out} is or holds the current folder, which replacing the report there "
+                                    "would delete: name another folder")
     return writers
 
 

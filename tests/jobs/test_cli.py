@@ -478,6 +478,10 @@ def test_changed_options_are_said_as_set_takes_them_not_as_python_values():
                            "--set", "amp=false").output.split())
     assert 'weighting_options {} -> {"temperature": 3}' in said and "amp true -> false" in said
     assert "{'" not in said and "True" not in said and "False" not in said
+    said = " ".join(run_ok("configure", "s", "--set", "lr=1e6").output.split())
+    assert "lr 0.001 -> 1e+06" in said  # not 1000000.0
+    said = " ".join(run_ok("configure", "s", "--set", "lr=0.001234567").output.split())
+    assert "lr 1e+06 -> 0.001234567" in said  # every digit kept
 
 
 @pytest.mark.parametrize(("candidate", "message"), [
