@@ -39,6 +39,10 @@ def make_url(url: str) -> URL:
                            "postgresql+psycopg://user@host/db, or a SQLite file's path") from None
 
 
+URI_ONLY_PARAMETERS = frozenset({"mode", "cache", "immutable", "vfs", "nolock", "psow", "modeof"})
+"""SQLite's URI-filename parameters: in a plain `sqlite:///x.db?mode=ro` SQLAlchemy warns and drops them."""
+
+
 def normalise_url(url_or_path: str) -> str:
     """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite database there. A SQLite file is
     made absolute with `~` expanded, so workers started elsewhere open the same file (in a SQLite URI
@@ -56,6 +60,9 @@ def normalise_url(url_or_path: str) -> str:
     if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path):
         return url_or_path
     absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
+    if not _is_sqlite_uri(parsed) and (uri_only := sorted(URI_ONLY_PARAMETERS & set(parsed.query))):
+        raise StorageError(f"{url_or_path!r}: SQLite reads {', '.join(uri_only)} only from a URI filename, and would "
+                           f"ignore it here; write sqlite:///file:{absolute}?{url_or_path.partition('?')[2]}&uri=true")
     if _is_sqlite_uri(parsed):  # by hand: SQLAlchemy would write `file%3A`; quoted twice, as both it and SQLite decode
         return f"{parsed.drivername}:///file:{quote(quote(absolute, safe='/'), safe='/')}?{url_or_path.partition('?')[2]}"
     return parsed.set(database=absolute).render_as_string(hide_password=False)

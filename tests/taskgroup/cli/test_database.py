@@ -222,6 +222,16 @@ def test_a_sqlite_uri_url_opens_the_file_it_names(tmp_path, monkeypatch):
     assert f"no database at {tmp_path / 'y.sqlite'} (--db" in missing
 
 
+def test_a_uri_parameter_without_uri_true_is_refused_not_ignored(tmp_path):
+    """`sqlite:///PATH?mode=ro` opened the file read-write: SQLAlchemy only warned that it dropped `mode`."""
+    path = tmp_path / "x.sqlite"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(path))
+    said = " ".join(run_error("study", "create", "t", "--tasks", "a,b", "--db", f"sqlite:///{path}?mode=ro").split())
+    assert f"SQLite reads mode only from a URI filename, and would ignore it here; write sqlite:///file:{path}?mode=ro&uri=true" in said
+    assert [study["name"] for study in run_json("study", "list", "--db", str(path))] == ["s"]
+    assert [study["name"] for study in run_json("study", "list", "--db", f"sqlite:///{path}?timeout=30")] == ["s"]
+
+
 def test_an_in_memory_sqlite_uri_url_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for db in ("sqlite:///file::memory:?cache=shared&uri=true", "sqlite:///file:x?mode=memory&uri=true"):
