@@ -197,6 +197,11 @@ def _random_groupings(row: BaselineRow) -> str:
     return counted(row.samples, "distinct random grouping")
 
 
+def _spread(std: float | None) -> str:
+    """The random baseline's standard deviation over its groupings, after its mean."""
+    return "" if std is None else f" ±{std:.5f}"
+
+
 def print_sweep(outcome: Any, name: str) -> None:
     table = Table(title=f"{name}: total loss by budget", title_justify="left")
     for column in ("budget", "choice", "networks", "cost", "val loss", "test loss"):
@@ -210,7 +215,6 @@ def print_sweep(outcome: Any, name: str) -> None:
                 table.add_row(f"{budget:g}", row.estimator, _networks(row.networks), f"{row.cost:g}",
                               _loss(row.val_loss), _loss(row.test_loss))
         for base in (r for r in outcome.baselines if r.budget == budget):
-            spread = f" ±{base.test_loss_std:.5f}" if base.test_loss_std is not None else ""
             if base.cost is None:
                 networks = "[dim]unavailable[/]"
             elif base.baseline == "random":
@@ -218,7 +222,8 @@ def print_sweep(outcome: Any, name: str) -> None:
             else:
                 networks = _networks(base.networks)
             table.add_row("", f"[italic]{base.baseline}[/]", networks,
-                          "-" if base.cost is None else f"{base.cost:g}", _loss(base.val_loss), _loss(base.test_loss) + spread)
+                          "-" if base.cost is None else f"{base.cost:g}", _loss(base.val_loss) + _spread(base.val_loss_std),
+                          _loss(base.test_loss) + _spread(base.test_loss_std))
         table.add_section()
     console.print(table)
     reasons = dict.fromkeys(f"{row.estimator} at budget {row.budget:g}: {row.error}"

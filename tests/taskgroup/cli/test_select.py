@@ -178,11 +178,22 @@ def test_sweep_says_how_many_distinct_groupings_the_random_baseline_is_over(pape
     """It said "1000 random groupings" where budget 1 affords one grouping and budget 2 affords 31."""
     out = run_ok("sweep", paper, "--budgets", "1,2,3", "--estimators", "exact", "--random-samples", "50").stdout
     said = ["".join(line.split("│")[3] for line in block) for block in _table_rows(out, "random")]
-    assert [" ".join(text.split()) for text in said] == [
-        "the only feasible grouping", "all 31 feasible groupings", "50 distinct random groupings"]
+    assert ["".join(text.split()) for text in said] == [  # folded at the column's width, maybe mid-word
+        "theonlyfeasiblegrouping", "all31feasiblegroupings", "50distinctrandomgroupings"]
     rows = run_json("sweep", paper, "--budgets", "1,2,3", "--estimators", "exact", "--random-samples", "50")
     assert [(row["samples"], row["exact"]) for row in rows if row.get("baseline") == "random"] == [
         (1, True), (31, True), (50, False)]
+
+
+def test_sweep_table_shows_the_random_spread_on_validation_and_test(paper):
+    """Only the test column had a spread; validation, the split a choice is made on, showed the mean alone."""
+    out = run_ok("sweep", paper, "--budgets", "3", "--estimators", "exact", "--random-samples", "50").stdout
+    (row,) = _table_rows(out, "random")
+    val, test = ("".join(line.split("│")[column] for line in row) for column in (5, 6))
+    rows = run_json("sweep", paper, "--budgets", "3", "--estimators", "exact", "--random-samples", "50")
+    (random,) = [row for row in rows if row.get("baseline") == "random"]
+    assert f"±{random['val_loss_std']:.5f}" in "".join(val.split())
+    assert f"±{random['test_loss_std']:.5f}" in "".join(test.split())
 
 
 def _table_rows(table: str, choice: str) -> list[list[str]]:
