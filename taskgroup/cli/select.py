@@ -198,8 +198,9 @@ def _random_groupings(row: BaselineRow) -> str:
 
 
 def _spread(std: float | None) -> str:
-    """The random baseline's standard deviation over its groupings, after its mean."""
-    return "" if std is None else f" ±{std:.5f}"
+    """The random baseline's standard deviation over its groupings, under its mean (a line of its
+    own keeps the loss columns narrow enough for the networks column on an 80-column terminal)."""
+    return "" if std is None else f"\n±{std:.5f}"
 
 
 def print_sweep(outcome: Any, name: str) -> None:
