@@ -36,7 +36,7 @@ def _label(network: tuple[str, str]) -> str:
 
 def evidence_estimator(evidence: StudyEvidence) -> tuple[str, str]:
     """The estimator the study's stored evidence was gathered for, and why: finalize's default, so that
-    `run S --estimator lookahead` then `finalize S` finalizes lookahead's choice. Refused, naming the
+    after lookahead's singles and `affinity measure S`, `finalize S` finalizes lookahead's choice. Refused, naming the
     choices, where the evidence fits several estimators or none (exact needs no finalizing)."""
     results = evidence.results
     early = {(row.tasks, row.size) for row in results[results["stage"] == "early"].itertuples(index=False)}
