@@ -35,3 +35,19 @@ def run_error(*args: str) -> str:
     assert len(lines) >= 1 and lines[-1].startswith("error:"), result.output
     assert "Traceback" not in result.output
     return " ".join(lines)
+
+
+def every_command() -> list[tuple[tuple[str, ...], Any]]:
+    """Each command and command group of the app, with its path (`("study", "create")`), groups first."""
+    import typer
+
+    def below(group: Any, prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+        found = []
+        for name, command in group.commands.items():
+            path = (*prefix, name)
+            found.append((path, command))
+            if hasattr(command, "commands"):
+                found.extend(below(command, path))
+        return found
+
+    return below(typer.main.get_command(app), ())

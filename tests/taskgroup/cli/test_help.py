@@ -6,7 +6,6 @@ import html
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
@@ -14,22 +13,12 @@ import typer.rich_utils
 from rich.text import Text
 
 from taskgroup.cli.main import app
-from tests.taskgroup.cli.helpers import run_ok
+from tests.taskgroup.cli.helpers import every_command, run_ok
 
 CLI_DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
 
 
-def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    found = []
-    for name, command in group.commands.items():
-        path = (*prefix, name)
-        found.append((path, command))
-        if hasattr(command, "commands"):
-            found.extend(_commands(command, path))
-    return found
-
-
-COMMANDS = _commands(typer.main.get_command(app))
+COMMANDS = every_command()
 
 
 @pytest.mark.parametrize("path", [path for path, _ in COMMANDS], ids=lambda path: " ".join(path))

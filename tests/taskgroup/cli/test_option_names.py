@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import typer
 import typer.rich_utils
 
-from taskgroup.cli.main import app
-from tests.taskgroup.cli.helpers import run, run_error, run_json, run_ok
+from tests.taskgroup.cli.helpers import every_command, run, run_error, run_json, run_ok
 
-
-def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    found = []
-    for name, command in group.commands.items():
-        path = (*prefix, name)
-        found.append((path, command))
-        if hasattr(command, "commands"):
-            found.extend(_commands(command, path))
-    return found
-
-
-COMMANDS = dict(_commands(typer.main.get_command(app)))
+COMMANDS = dict(every_command())
 OLD_NAMES = {"--epochs": "--max-epochs", "--workers": None, "--option": "--data-option", "--root": "--data-root"}
 """Names that meant different things on different commands; `--workers` became `--num-workers` on
 `train` (data-loading processes) and `--per-device` on `demo` (training processes, as on `run`)."""
