@@ -10,6 +10,7 @@ so workers never wait on each other, and an immediate (write-locked) transaction
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
@@ -39,14 +40,33 @@ def open_jobs(store: Store, study_id: int, deadline: float) -> int:
     return retry_transient(count, deadline=deadline, what="counting open jobs")
 
 
+def holder_grace() -> ColumnElement:
+    """A job's grace period: the one its worker was started with (the default for jobs claimed before
+    it was stored)."""
+    return func.coalesce(Job.grace, WorkerSettings.grace)
+
+
 def worker_gone(dialect: Any) -> ColumnElement:
     """A running job's worker is gone: no heartbeat within the grace period that worker was started
-    with (the default for jobs claimed before it was stored). Judging each job by its own worker's
-    setting keeps a worker with a long --heartbeat/--grace from being taken for dead by `status`,
-    `cancel` or a worker started with a shorter one."""
-    grace = func.coalesce(Job.grace, WorkerSettings.grace)
+    with. Judging each job by its own worker's setting keeps a worker with a long --heartbeat/--grace
+    from being taken for dead by `status`, `cancel` or a worker started with a shorter one."""
     return and_(Job.state == "running",
-                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < database_seconds_ago(dialect, grace)))
+                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < database_seconds_ago(dialect, holder_grace())))
+
+
+def takeover_due(dialect: Any, reachable_for: float) -> ColumnElement:
+    """A running job another worker may take over (or give up on): its worker is gone, and the worker
+    looking has reached the database for at least that job's grace period.
+
+    After an outage every heartbeat is old, live jobs' too. A live worker beats at least twice per
+    grace period, so once the database has been reachable for a grace period it has beaten again,
+    with as much slack as in normal running (half a grace period would leave none for a worker
+    beating at exactly half its grace); a worker that has not is gone. `reachable_for` is
+    measured by the looking worker (a duration, never a clock compared with the database's);
+    `math.inf` judges by the heartbeat alone.
+    """
+    gone = worker_gone(dialect)
+    return gone if math.isinf(reachable_for) else and_(gone, holder_grace() <= reachable_for)
 
 
 def finished_values(output: JobOutput, now: Any) -> dict[str, Any]:
@@ -87,15 +107,16 @@ class JobQueue:
             Job.attempts == claim.attempt,
         )
 
-    def claim(self, worker: str, device: str, *, reclaim: bool = True) -> Claim | None:
-        """Take the next queued job, or (with `reclaim`) a running one whose heartbeat is older than the
-        grace period of the worker that holds it (`worker_gone`) and that has attempts left; the job
-        then keeps this worker's grace. Returns None when nothing can be claimed now.
+    def claim(self, worker: str, device: str, *, reachable_for: float = math.inf) -> Claim | None:
+        """Take the next queued job, or a running one with attempts left whose worker is gone, once the
+        claiming worker has reached the database for that job's grace period (`takeover_due`:
+        `reachable_for` seconds, as that worker measured them); the job then keeps this worker's
+        grace. Returns None when nothing can be claimed now.
 
         A stale job whose attempts are used up is not taken: `give_up_stale` marks it failed.
         """
         with self.store.session(immediate=True) as session:
-            job = session.scalars(self._next_claimable(reclaim)).first()
+            job = session.scalars(self._next_claimable(reachable_for)).first()
             if job is None:
                 return None
             previous = job.worker if job.state == "running" else None
@@ -114,12 +135,14 @@ class JobQueue:
             session.execute(update(Job).where(Job.id == job.id).values(**values))
             return self._claim_of(session, job, worker, device, attempt, previous)
 
-    def give_up_stale(self) -> list[str]:
+    def give_up_stale(self, reachable_for: float = math.inf) -> list[str]:
         """Mark failed every running job whose worker is gone during its last attempt (reclaiming it
-        would exceed --max-attempts). Returns one line per job, naming it and its gone worker: the
-        worker that gave up on them counts and logs them, since no attempt of its own failed."""
+        would exceed --max-attempts), judged as `claim` judges them (`takeover_due`: a live job after an
+        outage is not failed). Returns one line per job, naming it and its gone worker: the worker
+        that gave up on them counts and logs them, since no attempt of its own failed."""
         gave_up: list[str] = []
-        given_up = (Job.study_id == self.study_id, worker_gone(self.dialect), Job.attempts >= self.settings.max_attempts)
+        given_up = (Job.study_id == self.study_id, takeover_due(self.dialect, reachable_for),
+                    Job.attempts >= self.settings.max_attempts)
         with self.store.session() as session:  # a plain read first: the write lock only when there is one
             if session.scalar(select(Job.id).where(*given_up).limit(1)) is None:
                 return gave_up
@@ -134,12 +157,12 @@ class JobQueue:
                 gave_up.append(f"job {job.id} {candidate.tasks}@{candidate.size} ({job.stage}): {error}")
         return gave_up
 
-    def _next_claimable(self, reclaim: bool) -> Any:
-        """The study's next queued job or (with `reclaim`) stale running one with attempts left."""
-        stale = and_(worker_gone(self.dialect), Job.attempts < self.settings.max_attempts)
+    def _next_claimable(self, reachable_for: float) -> Any:
+        """The study's next queued job, or running one due for takeover with attempts left."""
+        stale = and_(takeover_due(self.dialect, reachable_for), Job.attempts < self.settings.max_attempts)
         return self._locked(
             select(Job)
-            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale) if reclaim else Job.state == "queued")
+            .where(Job.study_id == self.study_id, or_(Job.state == "queued", stale))
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
         )

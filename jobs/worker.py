@@ -58,12 +58,46 @@ class WorkerSummary:
     lost: int = 0
 
 
+class Reachability:
+    """Since when a worker has reached the database with no lost connection in between.
+
+    After an outage every heartbeat is old, live jobs' too, and a worker that did not see the outage
+    (it started after it, or it is a new Ray task) cannot tell from the heartbeats. So a worker takes
+    over a stale job only once it has itself reached the database for that job's grace period, in
+    which a live holder beats again (`jobs.queue.takeover_due`). The moment counts from the first
+    call that succeeded after the last one that failed (not from that failure: a retry backoff of
+    seconds may lie between), and from the worker's start. Shared by the worker's claiming thread
+    and its heartbeat thread, hence the lock; times are `time.monotonic()`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = time.monotonic()
+
+    def lost(self) -> None:
+        """A call failed for a lost connection or a lock timeout: unreachable until one succeeds."""
+        with self._lock:
+            self._since = None
+
+    def reached(self) -> None:
+        """A call succeeded: reachable from now on, if it was not already."""
+        with self._lock:
+            if self._since is None:
+                self._since = time.monotonic()
+
+    def seconds(self) -> float:
+        """How long the database has been reachable without a break (0 while it is not)."""
+        with self._lock:
+            return 0.0 if self._since is None else time.monotonic() - self._since
+
+
 class Heartbeat:
     """A thread that refreshes the job's heartbeat (and progress) every `interval` seconds and sets
-    `lost` once the job is no longer this worker's, so training stops instead of wasting the GPU."""
+    `lost` once the job is no longer this worker's, so training stops instead of wasting the GPU.
+    Whether each beat reached the database goes to `reachability`."""
 
-    def __init__(self, queue: JobQueue, claim: Claim, interval: float, on_unreachable: Callable[[], None]) -> None:
-        self.queue, self.claim, self.interval, self.on_unreachable = queue, claim, interval, on_unreachable
+    def __init__(self, queue: JobQueue, claim: Claim, interval: float, reachability: Reachability) -> None:
+        self.queue, self.claim, self.interval, self.reachability = queue, claim, interval, reachability
         self.lost = threading.Event()
         self.deleted = False
         """Set with `lost` when the job's row is gone (its study deleted with --force), not reclaimed."""
@@ -85,10 +119,11 @@ class Heartbeat:
                 owned = self.queue.heartbeat(self.claim, self.progress)
             except Exception as error:  # a missed beat is harmless; the grace period covers several
                 if is_transient(error):
-                    self.on_unreachable()
+                    self.reachability.lost()
                 else:
                     log.warning("%s: heartbeat failed: %s", self.claim.label, error)
                 continue
+            self.reachability.reached()
             if not owned:
                 self.deleted = not self.queue.job_exists(self.claim)
                 if self.deleted:
@@ -118,25 +153,20 @@ class Worker:
         with store.session() as session:
             self.study_id = Study.find_or_raise_by_name(session, study).id
         self.queue = JobQueue(store, self.study_id, settings)
-        self._unreachable_at = float("-inf")
-        """When a database call of this worker last failed for a lost connection (time.monotonic())."""
-
-    def _mark_unreachable(self) -> None:
-        self._unreachable_at = time.monotonic()
-
-    def _may_reclaim(self) -> bool:
-        """After an outage every heartbeat is old, live jobs' too: reclaim stale jobs only once the
-        database has been reachable for a grace period, in which live workers have beaten again."""
-        return time.monotonic() - self._unreachable_at >= self.settings.grace
+        self.reachability = Reachability()
+        """Since when this worker has reached the database: it takes over stale jobs only after their
+        grace period of it (a live holder beats again in that time after an outage)."""
 
     def _retry(self, action: Callable[[], T], what: str) -> T:
         def noting_outages() -> T:
             try:
-                return action()
+                result = action()
             except StorageError as error:
                 if is_transient(error):
-                    self._mark_unreachable()
+                    self.reachability.lost()
                 raise
+            self.reachability.reached()
+            return result
 
         return retry_transient(noting_outages, deadline=self.settings.db_retry_deadline, what=what)
 
@@ -150,13 +180,16 @@ class Worker:
         ran, waiting = 0, False
         while not stop.is_set() and (max_jobs is None or ran < max_jobs):
             self._give_up_stale(summary)
-            claim = self._retry(lambda: self.queue.claim(self.name, self.device, reclaim=self._may_reclaim()), "claiming a job")
+            claim = self._retry(lambda: self.queue.claim(self.name, self.device,
+                                                         reachable_for=self.reachability.seconds()), "claiming a job")
             if claim is None:
                 if not self._retry(self.queue.has_open_jobs, "reading the queue"):
                     break
                 if not waiting:  # said once: a worker silent for as long as others' jobs run looks hung
                     log.info("nothing queued: waiting for the running jobs of other workers, to take over any whose "
-                             "worker stops sending heartbeats for its grace period (Ctrl-C to leave)")
+                             "worker stops sending heartbeats for its grace period (counted from this worker's "
+                             "start or reconnection, so that live workers beat first after an outage; "
+                             "Ctrl-C to leave)")
                     waiting = True
                 stop.wait(self.settings.poll)  # others' jobs are running: one may go stale
                 continue
@@ -166,9 +199,9 @@ class Worker:
         return summary
 
     def _give_up_stale(self, summary: WorkerSummary) -> None:
-        """Fail the stale jobs out of attempts (only when stale jobs may be reclaimed: after an outage
-        every heartbeat is old), counted and logged as this worker's doing."""
-        gave_up = self._retry(lambda: self.queue.give_up_stale() if self._may_reclaim() else [],
+        """Fail the stale jobs out of attempts, judged as claims judge them (after an outage every
+        heartbeat is old), counted and logged as this worker's doing."""
+        gave_up = self._retry(lambda: self.queue.give_up_stale(self.reachability.seconds()),
                               "failing stale jobs out of attempts")
         for line in gave_up:
             log.error("%s", line)
@@ -182,7 +215,7 @@ class Worker:
             f", reclaimed from {claim.reclaimed_from}" if claim.reclaimed_from else "",
             ", resuming from checkpoint" if resumed else "",
         )
-        with Heartbeat(self.queue, claim, self.settings.heartbeat, self._mark_unreachable) as beat:
+        with Heartbeat(self.queue, claim, self.settings.heartbeat, self.reachability) as beat:
 
             def progress(done: int, total: int) -> None:
                 beat.progress = done / total if total else None

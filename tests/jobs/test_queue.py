@@ -15,8 +15,8 @@ from jobs.manage import cancel_queued, live_jobs
 from jobs.queue import JobQueue
 from jobs.runners import build_runner
 from jobs.status import study_status
-from jobs.worker import Worker
-from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings
+from jobs.worker import Heartbeat, Reachability, Worker
+from tests.jobs.helpers import expected_keys, job_states, make_study, result_keys, settings, wait_for
 
 
 def queue_of(store, tmp_path, **changes):
@@ -111,6 +111,88 @@ def test_a_job_claimed_before_workers_stored_their_grace_period_is_judged_by_the
     last_heard_of(store, claim.job_id, seconds_ago=90)
     assert running_and_live(store) == ([(60.0, True)], 0)
     assert queue_of(store, tmp_path, grace=600.0).claim("new", "cpu").reclaimed_from == "old"
+
+
+def test_after_an_outage_a_stale_job_is_taken_over_only_by_a_worker_that_reached_the_database_for_its_grace(
+        db_url, tmp_path):
+    """When the database comes back every heartbeat is old, live jobs' too; a worker started just then
+    took over live workers' jobs at once. Each job is now taken only by a worker that has reached the
+    database for that job's own grace period (in which a live holder beats), whatever its own grace."""
+    store = make_study(db_url, jobs=3)
+    quick = queue_of(store, tmp_path, heartbeat=0.5, grace=2.0).claim("quick", "cpu")
+    patient = queue_of(store, tmp_path, heartbeat=5.0, grace=10.0).claim("patient", "cpu")
+    for claim in (quick, patient):
+        last_heard_of(store, claim.job_id, seconds_ago=120)  # as an outage leaves them
+    newcomer = queue_of(store, tmp_path, grace=60.0)
+    assert newcomer.claim("new", "cpu", reachable_for=1.0).reclaimed_from is None  # the queued job: at once
+    assert newcomer.claim("new", "cpu", reachable_for=1.9) is None
+    assert newcomer.claim("new", "cpu", reachable_for=2.0).reclaimed_from == "quick"
+    assert newcomer.claim("new", "cpu", reachable_for=9.9) is None
+    assert newcomer.claim("new", "cpu", reachable_for=10.0).reclaimed_from == "patient"
+
+
+def test_after_an_outage_a_live_job_on_its_last_attempt_is_not_failed_by_a_worker_that_just_reached_the_database(
+        db_url, tmp_path):
+    store = make_study(db_url, jobs=1)
+    queue = queue_of(store, tmp_path, heartbeat=0.5, grace=2.0, max_attempts=1)
+    claim = queue.claim("holder", "cpu")
+    last_heard_of(store, claim.job_id, seconds_ago=120)
+    assert queue.give_up_stale(reachable_for=1.9) == []
+    assert queue.heartbeat(claim, 0.5), "the holder was alive and beats again"
+    last_heard_of(store, claim.job_id, seconds_ago=120)  # then it dies
+    assert queue.give_up_stale(reachable_for=2.0) == [
+        "job 1 a@full (full): worker holder stopped sending heartbeats during attempt 1 of 1; giving up"]
+
+
+def test_a_worker_started_after_an_outage_leaves_a_live_workers_job_to_it_and_takes_it_once_it_dies(
+        db_url, tmp_path, caplog):
+    """The live worker's next heartbeat found its job reclaimed by a worker started as the database came
+    back, and it abandoned the job: the compute spent on it was lost."""
+    store = make_study(db_url, jobs=1)
+    holder_queue = queue_of(store, tmp_path, heartbeat=0.5, grace=3.0)
+    holder = holder_queue.claim("holder", "cpu")
+    last_heard_of(store, holder.job_id, seconds_ago=120)  # as an outage leaves it
+    newcomer = Worker(store, "s", "cpu", settings(tmp_path), build_runner("dry", {"steps": 1}))
+    summaries = []
+    thread = threading.Thread(target=lambda: summaries.append(newcomer.run()))
+    with caplog.at_level(logging.INFO, logger="taskgroup"):
+        with Heartbeat(holder_queue, holder, 0.5, Reachability()) as beat:
+            thread.start()
+            wait_for(lambda: "nothing queued: waiting" in caplog.text or beat.lost.is_set(), 60,
+                     "the new worker to look at the queue")
+            wait_for(lambda: newcomer.reachability.seconds() > 2 * 3.0 or beat.lost.is_set(), 60,
+                     "the new worker to have reached the database for two of the job's grace periods")
+            assert not beat.lost.is_set(), "the live holder's job was taken over"
+        # the holder dies: its heartbeats stop, and the new worker takes the job over
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    (summary,) = summaries
+    assert (summary.done, summary.lost) == (1, 0)
+    with store.session() as session:
+        job = session.scalars(select(Job)).one()
+    assert (job.state, job.worker, job.attempts) == ("done", newcomer.name, 2)
+    assert "reclaimed from holder" in caplog.text
+
+
+def test_a_worker_started_after_an_outage_takes_over_a_dead_workers_job_after_that_jobs_grace_period(
+        db_url, tmp_path, caplog):
+    """Judged by the dead worker's grace period (2 s), not the new worker's own (60 s)."""
+    store = make_study(db_url, jobs=1)
+    dead = queue_of(store, tmp_path, heartbeat=0.5, grace=2.0).claim("dead", "cpu")
+    last_heard_of(store, dead.job_id, seconds_ago=120)  # it died during the outage
+    stop = threading.Event()
+    timer = threading.Timer(120.0, stop.set)  # only against a hang
+    timer.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="taskgroup"):
+            worker = Worker(store, "s", "cpu", settings(tmp_path, grace=60.0), build_runner("dry", {"steps": 1}))
+            summary = worker.run(stop)
+    finally:
+        timer.cancel()
+    assert not stop.is_set(), "the dead worker's job was not taken over"
+    assert (summary.done, summary.lost) == (1, 0)
+    waited, took = caplog.text.find("nothing queued: waiting"), caplog.text.find("reclaimed from dead")
+    assert 0 <= waited < took, "taken over at once, before the database had been reachable for the job's grace period"
 
 
 def test_a_job_is_failed_after_its_last_attempt_goes_stale(db_url, tmp_path):
