@@ -122,6 +122,13 @@ def sqlite_file(url: str) -> Path | None:
     return Path(_sqlite_path(parsed))
 
 
+LIBPQ_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                  "keepalives_count": 3, "tcp_user_timeout": 60_000}
+"""How long a PostgreSQL call may wait on a server that does not answer before it fails (and a worker
+retries it): libpq's defaults wait forever to connect and the system's TCP timeout (about 15 min)
+on a lost server, much longer than a grace period, so a live worker's heartbeat would hang, not retry."""
+
+
 def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
     """An engine for `url`; SQLite files get WAL mode, and their folder when `create_folder` (else a
     missing folder is refused: a mistyped path must not leave folders and a database behind)."""
@@ -133,6 +140,11 @@ def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        given = set(parsed.query)  # what the URL says wins
+        return create_engine(url, pool_pre_ping=True,
+                             connect_args={key: value for key, value in LIBPQ_TIMEOUTS.items() if key not in given})
     return create_engine(url, pool_pre_ping=True)
 
 

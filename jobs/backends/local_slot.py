@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from db.store import open_store
 from jobs.backends.base import WorkRequest
 from jobs.runners import build_runner
+from jobs.transient import retry_transient
 from jobs.worker import Worker, WorkerSummary, worker_name
 
 log = logging.getLogger("taskgroup.jobs")
@@ -29,11 +30,15 @@ def run_slot(request: WorkRequest, slot: int, stop: threading.Event) -> WorkerSu
     device = request.slots[slot]
     if device == "cpu":
         _share_cores(request)
-    store = open_store(request.db_url)
+    # A slot (re)started while the database is away waits for it, as a running worker does, instead
+    # of dying at once and being given up on after its restarts.
+    deadline = request.settings.db_retry_deadline
+    store = retry_transient(lambda: open_store(request.db_url), deadline=deadline, what="opening the database")
     try:
-        worker = Worker(
-            store, request.study, device, request.settings,
-            build_runner(request.settings.runner, request.runner_options), name=worker_name(f"{device}#{slot}"),
+        runner = build_runner(request.settings.runner, request.runner_options)
+        worker = retry_transient(
+            lambda: Worker(store, request.study, device, request.settings, runner, name=worker_name(f"{device}#{slot}")),
+            deadline=deadline, what="finding the study",
         )
         return worker.run(stop)
     finally:

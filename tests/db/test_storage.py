@@ -200,6 +200,50 @@ def test_unreachable_database_is_one_storage_error(tmp_path):
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
 
 
+def test_a_server_that_never_answers_is_a_storage_error_not_a_hang():
+    """A port that accepts connections but never speaks (a half-dead server, a partition): libpq's
+    default waited forever, so a worker's heartbeat hung instead of failing and being retried."""
+    import socket
+    import threading
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel completes the handshake; nothing ever answers libpq's start-up packet
+        port = silent.getsockname()[1]
+        raised: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                open_store(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none")
+            except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+                raised.append(error)
+
+        attempt = threading.Thread(target=connect, daemon=True)
+        attempt.start()
+        attempt.join(timeout=120)  # generous: not a timing check, only "it returns"
+        assert not attempt.is_alive(), "opening a database whose server never answers hung"
+    assert isinstance(raised[0], StorageError) and "cannot open database" in str(raised[0])
+
+
+def test_a_postgres_url_keeps_the_timeouts_it_names(tmp_path):
+    """A `connect_timeout` in the URL is the user's choice and wins over taskgroup's."""
+    from db.store import create_db_engine
+
+    from sqlalchemy import event
+
+    engine = create_db_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=3")
+    sent: dict = {}
+
+    @event.listens_for(engine, "do_connect")
+    def capture(dialect, record, cargs, cparams):  # what libpq would be given
+        sent.update(cparams)
+        raise ConnectionAbortedError("captured")
+
+    with pytest.raises(Exception, match="captured"):
+        engine.connect()
+    assert sent["connect_timeout"] == "3" and sent["keepalives_idle"] == 30 and sent["tcp_user_timeout"] == 60_000
+
+
 def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'x.sqlite'}")
     with store.engine.connect() as connection:

@@ -72,3 +72,25 @@ def test_an_outage_longer_than_the_grace_period_does_not_hand_live_jobs_to_other
     assert sum(s.lost for s in summaries) == 0 and sum(s.done for s in summaries) == 8
     keys = result_keys(store)
     assert [k for k, n in Counter(keys).items() if n > 1] == [] and set(keys) == expected_keys(store)
+
+
+def test_a_worker_slot_started_while_the_server_is_down_waits_for_it(own_postgres, tmp_path):
+    """A slot that `work` restarted during an outage died at once (its study lookup was not retried),
+    and after three restarts `work` gave up on it."""
+    from jobs.backends.local_slot import run_slot
+
+    url = own_postgres.create_database("late")
+    store = make_study(url, jobs=3)
+    store.dispose()
+    request = WorkRequest(db_url=url, study="s", devices=("cpu",), per_device=1, settings=settings(tmp_path),
+                          runner_options={"steps": 2, "step_seconds": 0.05})
+    own_postgres.stop()
+    summaries: list = []
+    slot = threading.Thread(target=lambda: summaries.append(run_slot(request, 0, threading.Event())))
+    slot.start()
+    time.sleep(2.0)  # the slot is trying to open the database meanwhile
+    assert slot.is_alive()
+    own_postgres.start()
+    slot.join(timeout=120)
+    assert not slot.is_alive()
+    assert summaries[0].done == 3 and job_states(store) == {"done": 3}
