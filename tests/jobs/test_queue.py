@@ -121,8 +121,8 @@ def test_a_job_is_failed_after_its_last_attempt_goes_stale(db_url, tmp_path):
     assert queue.claim("w2", "cpu").attempt == 2
     time.sleep(0.7)
     assert queue.claim("w3", "cpu") is None  # out of attempts: not taken, but given up on
-    assert queue.give_up_stale() == ["job 1 a@full (full): worker w2 stopped sending heartbeats during attempt 2 "
-                                     "of 2; giving up"]
+    assert queue.give_up_stale() == [("job 1 a@full (full)", "worker w2 stopped sending heartbeats during attempt 2 "
+                                      "of 2; giving up")]
     with store.session() as session:
         job = session.scalars(select(Job)).one()
     assert job.state == "failed" and "w2 stopped sending heartbeats during attempt 2 of 2" in job.error
