@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -42,10 +43,14 @@ STOP_POLL_SECONDS = 2.0
 """How often a task asks the driver whether to stop (a stop takes effect within this, plus a step)."""
 MIN_LOST_IN_A_ROW = 20
 """Tasks lost one after another, with none finishing, before the driver gives up on the cluster."""
+WORKER_DIED = "A worker died or was killed while executing a task by an unexpected system error"
+"""How Ray's message to the driver about a killed worker process begins (see `skip_worker_died_message`)."""
 
 
 def import_ray() -> ModuleType:
     """Ray, or one clear error saying how to install it."""
+    if "ray" not in sys.modules:
+        skip_worker_died_message()
     try:
         import ray
     except ImportError:
@@ -53,6 +58,17 @@ def import_ray() -> ModuleType:
             "the ray backend needs Ray, which is not installed; run: pip install 'taskgroup[ray]'"
         ) from None
     return ray
+
+
+def skip_worker_died_message() -> None:
+    """Have the driver leave out Ray's message about a worker process that died mid-task, which
+    Ray prints to stdout (breaking `--json`, drawing over the live display): the driver logs its own
+    one-line warning for the lost task instead. Ray has no setting for that message but its
+    documented `RAY_DEDUP_LOGS_SKIP_REGEX`, read when `ray` is first imported; a pattern the user set
+    there is kept."""
+    ours = re.escape(WORKER_DIED)
+    theirs = os.environ.get("RAY_DEDUP_LOGS_SKIP_REGEX")
+    os.environ["RAY_DEDUP_LOGS_SKIP_REGEX"] = f"{ours}|{theirs}" if theirs else ours
 
 
 def parse_cluster_devices(text: str | None) -> tuple[str, ...]:

@@ -203,10 +203,10 @@ def most_jobs_at_once(store) -> int:
 
 
 @pytest.mark.slow
-def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ray_cluster, tmp_path, caplog):
+def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ray_cluster, tmp_path, caplog, capsys):
     """SIGKILL the Ray worker process running a job: the driver says in one line that the task was
-    lost and starts another, which reclaims the job once its heartbeat is stale and resumes it from
-    its checkpoint."""
+    lost (Ray's own message about the dead worker is not printed) and starts another, which reclaims
+    the job once its heartbeat is stale and resumes it from its checkpoint."""
     store = make_study(db_url, jobs=3)
     request = ray_request(db_url, tmp_path, ray_cluster, runner="dry", heartbeat=0.5, grace=4.0)
     request = WorkRequest(**{**request.__dict__, "runner_options": {"steps": 40, "step_seconds": 0.1}})
@@ -220,6 +220,9 @@ def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ra
     assert not run.is_alive(), "the Ray run did not finish"
     assert caplog.text.count("Ray worker task was lost (WorkerCrashedError") == 1
     assert re.search(rf"job {victim.id} .*: done on ", caplog.text), "the driver reports the killed job's end"
+    printed = capsys.readouterr()
+    assert "A worker died or was killed" not in printed.out + printed.err
+    assert "Traceback" not in printed.out + printed.err + caplog.text
     task_logs = "".join(path.read_text() for path in (tmp_path / "logs").glob("ray-*.log"))
     assert f"job {victim.id} " in task_logs and f"reclaimed from {victim.worker}, resuming from checkpoint" in task_logs
 
