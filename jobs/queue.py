@@ -135,12 +135,12 @@ class JobQueue:
             session.execute(update(Job).where(Job.id == job.id).values(**values))
             return self._claim_of(session, job, worker, device, attempt, previous)
 
-    def give_up_stale(self, reachable_for: float = math.inf) -> list[str]:
+    def give_up_stale(self, reachable_for: float = math.inf) -> list[tuple[str, str]]:
         """Mark failed every running job whose worker is gone during its last attempt (reclaiming it
         would exceed --max-attempts), judged as `claim` judges them (`takeover_due`: a live job after an
-        outage is not failed). Returns one line per job, naming it and its gone worker: the worker
-        that gave up on them counts and logs them, since no attempt of its own failed."""
-        gave_up: list[str] = []
+        outage is not failed). Returns each job's label and error, naming its gone worker: the worker
+        that gave up on them counts and reports them, since no attempt of its own failed."""
+        gave_up: list[tuple[str, str]] = []
         given_up = (Job.study_id == self.study_id, takeover_due(self.dialect, reachable_for),
                     Job.attempts >= self.settings.max_attempts)
         with self.store.session() as session:  # a plain read first: the write lock only when there is one
@@ -154,7 +154,7 @@ class JobQueue:
                     state="failed", finished_at=database_now(self.dialect), error=error))
                 candidate = session.get(Candidate, job.candidate_id)
                 assert candidate is not None  # a foreign key guarantees it
-                gave_up.append(f"job {job.id} {candidate.tasks}@{candidate.size} ({job.stage}): {error}")
+                gave_up.append((f"job {job.id} {candidate.tasks}@{candidate.size} ({job.stage})", error))
         return gave_up
 
     def _next_claimable(self, reachable_for: float) -> Any:

@@ -35,6 +35,9 @@ from taskgroup.errors import DivergenceError, TaskgroupError
 
 T = TypeVar("T")
 log = logging.getLogger("taskgroup.jobs")
+OUTCOME_LOGGER = "taskgroup.jobs.outcome"
+"""Where a worker logs how each job ended: a Ray task leaves these lines to its driver (see `JobOutcome`)."""
+outcome_log = logging.getLogger(OUTCOME_LOGGER)
 
 
 def worker_name(slot: str = "") -> str:
@@ -89,6 +92,23 @@ class Reachability:
         """How long the database has been reachable without a break (0 while it is not)."""
         with self._lock:
             return 0.0 if self._since is None else time.monotonic() - self._since
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended under a worker (done, failed, queued again, released). A worker logs it and
+    keeps it, so that a Ray driver can report it too: a Ray task's own log lines reach the driver's
+    terminal late, and not at all once the driver shuts Ray down."""
+
+    level: int
+    label: str
+    what: str
+    detail: str = ""
+
+    def line(self, worker: str | None = None) -> str:
+        """`job 7 a+b@full (full): done`, with ` on WORKER` after `done` when given."""
+        where = f" on {worker}" if worker else ""
+        return f"{self.label}: {self.what}{where}" + (f": {self.detail}" if self.detail else "")
 
 
 class Heartbeat:
@@ -156,6 +176,8 @@ class Worker:
         self.reachability = Reachability()
         """Since when this worker has reached the database: it takes over stale jobs only after their
         grace period of it (a live holder beats again in that time after an outage)."""
+        self.outcomes: list[JobOutcome] = []
+        """How each job this worker ran or gave up on ended, in order."""
 
     def _retry(self, action: Callable[[], T], what: str) -> T:
         def noting_outages() -> T:
@@ -203,8 +225,8 @@ class Worker:
         heartbeat is old), counted and logged as this worker's doing."""
         gave_up = self._retry(lambda: self.queue.give_up_stale(self.reachability.seconds()),
                               "failing stale jobs out of attempts")
-        for line in gave_up:
-            log.error("%s", line)
+        for label, error in gave_up:
+            self._outcome(logging.ERROR, label, "failed", error)
         summary.failed += len(gave_up)
         summary.failed_stale += len(gave_up)
 
@@ -246,10 +268,11 @@ class Worker:
     def _finish(self, claim: Claim, output: JobOutput, summary: WorkerSummary) -> None:
         if self._retry(lambda: self.queue.finish(claim, output), f"recording {claim.label}"):
             summary.done += 1
-            log.info("%s: done", claim.label)
+            self._outcome(logging.INFO, claim.label, "done")
         else:
             summary.lost += 1
-            log.warning("%s: finished, but another worker had reclaimed it; its results were not written", claim.label)
+            self._outcome(logging.WARNING, claim.label, "finished",
+                          "another worker had reclaimed it, so its results were not written")
 
     def _interrupted(self, claim: Claim, lost: bool, deleted: bool, summary: WorkerSummary) -> None:
         if lost:
@@ -259,7 +282,7 @@ class Worker:
             return
         if self._retry(lambda: self.queue.release(claim), f"releasing {claim.label}"):
             summary.released += 1
-            log.info("%s: stopped and checkpointed; back in the queue", claim.label)
+            self._outcome(logging.INFO, claim.label, "stopped and checkpointed", "back in the queue")
 
     def _fail(self, claim: Claim, message: str, *, permanent: bool, summary: WorkerSummary) -> None:
         state = self._retry(
@@ -267,10 +290,16 @@ class Worker:
         )
         if state == "failed":
             summary.failed += 1
-            log.error("%s: failed: %s", claim.label, message)
+            self._outcome(logging.ERROR, claim.label, "failed", message)
         elif state == "queued":
             summary.requeued += 1
-            log.warning("%s: attempt %d failed, queued again: %s", claim.label, claim.attempt, message)
+            self._outcome(logging.WARNING, claim.label, f"attempt {claim.attempt} failed", f"{message}; queued again")
+
+    def _outcome(self, level: int, label: str, what: str, detail: str = "") -> None:
+        """Log how a job ended and keep it for `outcomes`."""
+        outcome = JobOutcome(level, label, what, detail)
+        self.outcomes.append(outcome)
+        outcome_log.log(level, "%s", outcome.line())
 
 
 def _remove_checkpoint(claim: Claim) -> None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import socket
 import sys
 import threading
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +33,7 @@ from db.store import Store, open_store
 from jobs.backends.base import BACKENDS, Backend, WorkRequest
 from jobs.queue import open_jobs
 from jobs.runners import build_runner
-from jobs.worker import Worker, WorkerSummary, worker_name
+from jobs.worker import OUTCOME_LOGGER, JobOutcome, Worker, WorkerSummary, worker_name
 from taskgroup.errors import InvalidInputError, TaskgroupError
 
 log = logging.getLogger("taskgroup.jobs")
@@ -42,10 +43,14 @@ STOP_POLL_SECONDS = 2.0
 """How often a task asks the driver whether to stop (a stop takes effect within this, plus a step)."""
 MIN_LOST_IN_A_ROW = 20
 """Tasks lost one after another, with none finishing, before the driver gives up on the cluster."""
+WORKER_DIED = "A worker died or was killed while executing a task by an unexpected system error"
+"""How Ray's message to the driver about a killed worker process begins (see `skip_worker_died_message`)."""
 
 
 def import_ray() -> ModuleType:
     """Ray, or one clear error saying how to install it."""
+    if "ray" not in sys.modules:
+        skip_worker_died_message()
     try:
         import ray
     except ImportError:
@@ -53,6 +58,17 @@ def import_ray() -> ModuleType:
             "the ray backend needs Ray, which is not installed; run: pip install 'taskgroup[ray]'"
         ) from None
     return ray
+
+
+def skip_worker_died_message() -> None:
+    """Have the driver leave out Ray's message about a worker process that died mid-task, which
+    Ray prints to stdout (breaking `--json`, drawing over the live display): the driver logs its own
+    one-line warning for the lost task instead. Ray has no setting for that message but its
+    documented `RAY_DEDUP_LOGS_SKIP_REGEX`, read when `ray` is first imported; a pattern the user set
+    there is kept."""
+    ours = re.escape(WORKER_DIED)
+    theirs = os.environ.get("RAY_DEDUP_LOGS_SKIP_REGEX")
+    os.environ["RAY_DEDUP_LOGS_SKIP_REGEX"] = f"{ours}|{theirs}" if theirs else ours
 
 
 def parse_cluster_devices(text: str | None) -> tuple[str, ...]:
@@ -155,20 +171,31 @@ def task_device(kind: str) -> str:
 @functools.cache
 def configure_task_logging(log_dir: Path | None, level: int) -> None:
     """Once per Ray worker process (Ray reuses them across tasks): job logs to a file per process
-    in `log_dir`, else to stderr, which Ray forwards to the driver."""
+    in `log_dir`, else to stderr, which Ray forwards to the driver. Forwarded, a job's outcome line
+    is left out: the driver logs it from the task's `TaskReport` (forwarding may lose it)."""
     handler: logging.Handler
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_dir / f"ray-{socket.gethostname()}-{os.getpid()}.log")
     else:
         handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(lambda record: record.name != OUTCOME_LOGGER)
     handler.setFormatter(logging.Formatter("%(asctime)s [ray %(process)d] %(levelname)s %(message)s"))
     root = logging.getLogger("taskgroup")
     root.addHandler(handler)
     root.setLevel(level)
 
 
-def run_job_task(request: WorkRequest, kind: str, flag: Any) -> WorkerSummary:
+@dataclass(frozen=True)
+class TaskReport:
+    """What one Ray task hands back: its worker's counts, and how its job (and any it gave up on)
+    ended, for the driver to log."""
+
+    summary: WorkerSummary
+    outcomes: list[JobOutcome]
+
+
+def run_job_task(request: WorkRequest, kind: str, flag: Any) -> TaskReport:
     """The body of one Ray task: a worker that runs at most one job of the study, then reports."""
     configure_task_logging(request.log_dir, request.log_level)
     device = task_device(kind)
@@ -178,7 +205,8 @@ def run_job_task(request: WorkRequest, kind: str, flag: Any) -> WorkerSummary:
         worker = Worker(store, request.study, device, request.settings,
                         build_runner(request.settings.runner, request.runner_options), name=worker_name(f"ray-{device}"))
         with StopWatcher(flag, stop):
-            return worker.run(stop, max_jobs=1)
+            summary = worker.run(stop, max_jobs=1)
+        return TaskReport(summary, worker.outcomes)
     finally:
         store.dispose()
 
@@ -299,7 +327,7 @@ class RayDriver:
             if stop.is_set() and not forwarded:
                 self.flag.set.remote()  # running tasks checkpoint and release; new ones claim nothing
                 forwarded = True
-            ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=1.0)
+            ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=1.0)  # each outcome at once
             for ref in ready:
                 self.pending.discard(ref)
                 if self._collect(ref):
@@ -325,11 +353,11 @@ class RayDriver:
             self.pending.add(self.task.remote(self.request, self.kind, self.flag))
 
     def _collect(self, ref: Any) -> bool:
-        """Record a finished task's summary (True), or log a lost one (False); an error raised by
-        the task itself (a missing study, a bad setting) stops the run."""
+        """Log how a finished task's job ended and record its summary (True), or log a lost task
+        (False); an error raised by the task itself (a missing study, a bad setting) stops the run."""
         exceptions = self.ray.exceptions
         try:
-            summary: WorkerSummary = self.ray.get(ref)
+            report: TaskReport = self.ray.get(ref)
         except (exceptions.RayTaskError, exceptions.RuntimeEnvSetupError, exceptions.TaskUnschedulableError) as error:
             self.flag.set.remote()
             cause = getattr(error, "cause", None)
@@ -341,12 +369,14 @@ class RayDriver:
             log.warning("a Ray worker task was lost (%s: %s); its job, if it had one, is reclaimed once its "
                         "heartbeat is %gs old", type(error).__name__, first_line, self.request.settings.grace)
             return False
-        self._add(summary)
+        process = report.summary.worker.rsplit(":", 1)[0]
+        for outcome in report.outcomes:
+            log.log(outcome.level, "%s", outcome.line(process))
+        self._add(process, report.summary)
         return True
 
-    def _add(self, summary: WorkerSummary) -> None:
-        """Sum the one-job summaries per Ray worker process (host:pid:device), which Ray reuses."""
-        key = summary.worker.rsplit(":", 1)[0]
+    def _add(self, key: str, summary: WorkerSummary) -> None:
+        """Sum the one-job summaries per Ray worker process (`key`: host:pid:device), which Ray reuses."""
         total = self.summaries.setdefault(key, WorkerSummary(key))
         for field in fields(WorkerSummary):
             if field.name != "worker":

@@ -141,7 +141,7 @@ def test_after_an_outage_a_live_job_on_its_last_attempt_is_not_failed_by_a_worke
     assert queue.heartbeat(claim, 0.5), "the holder was alive and beats again"
     last_heard_of(store, claim.job_id, seconds_ago=120)  # then it dies
     assert queue.give_up_stale(reachable_for=2.0) == [
-        "job 1 a@full (full): worker holder stopped sending heartbeats during attempt 1 of 1; giving up"]
+        ("job 1 a@full (full)", "worker holder stopped sending heartbeats during attempt 1 of 1; giving up")]
 
 
 def test_a_worker_started_after_an_outage_leaves_a_live_workers_job_to_it_and_takes_it_once_it_dies(
@@ -203,8 +203,8 @@ def test_a_job_is_failed_after_its_last_attempt_goes_stale(db_url, tmp_path):
     assert queue.claim("w2", "cpu").attempt == 2
     time.sleep(0.7)
     assert queue.claim("w3", "cpu") is None  # out of attempts: not taken, but given up on
-    assert queue.give_up_stale() == ["job 1 a@full (full): worker w2 stopped sending heartbeats during attempt 2 "
-                                     "of 2; giving up"]
+    assert queue.give_up_stale() == [("job 1 a@full (full)", "worker w2 stopped sending heartbeats during attempt 2 "
+                                      "of 2; giving up")]
     with store.session() as session:
         job = session.scalars(select(Job)).one()
     assert job.state == "failed" and "w2 stopped sending heartbeats during attempt 2 of 2" in job.error

@@ -7,6 +7,7 @@ killed mid-job has its job reclaimed and finished; Ctrl-C puts running jobs back
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -173,6 +174,22 @@ def test_cli_work_with_the_ray_backend(ray_cluster, tmp_path):
     assert most_jobs_at_once(open_store(url)) <= 2, "Ray ran more jobs at once than the cluster has CPUs"
 
 
+def test_cli_work_with_the_ray_backend_reports_every_jobs_outcome_once(ray_cluster, tmp_path):
+    """The driver logs each job's `done` line as its task returns, so the last one is not lost when
+    Ray stops forwarding the tasks' output; the tasks' own copies are not forwarded, and stdout is
+    only the JSON report."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", url)
+    run_ok("plan", "s", "--estimator", "hoa", "--db", url)
+    result = run_ok("work", "s", "--db", url, "--backend", "ray", "--address", ray_cluster, "--devices", "cpu",
+                    "--runner", "dry", "--runner-option", "steps=3", "--runner-option", "step_seconds=0.1",
+                    "--checkpoint-root", str(tmp_path / "checkpoints"), "--json")
+    assert json.loads(result.stdout)["jobs"]["done"] == 3
+    done = re.findall(r"job (\d+) \S+@full \(full\): done on [^:\s]+:\d+:ray-cpu$", result.stderr, re.MULTILINE)
+    assert sorted(done) == ["1", "2", "3"], result.stderr
+    assert result.stderr.count(": done") == 3, "a job's done line was printed twice"
+
+
 def most_jobs_at_once(store) -> int:
     """The most jobs whose started..finished spans overlap at one moment (database times, in ms)."""
     with store.session() as session:
@@ -186,9 +203,10 @@ def most_jobs_at_once(store) -> int:
 
 
 @pytest.mark.slow
-def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ray_cluster, tmp_path, caplog):
-    """SIGKILL the Ray worker process running a job: Ray reports the task lost, the driver starts
-    another, which reclaims the job once its heartbeat is stale and resumes it from its checkpoint."""
+def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ray_cluster, tmp_path, caplog, capsys):
+    """SIGKILL the Ray worker process running a job: the driver says in one line that the task was
+    lost (Ray's own message about the dead worker is not printed) and starts another, which reclaims
+    the job once its heartbeat is stale and resumes it from its checkpoint."""
     store = make_study(db_url, jobs=3)
     request = ray_request(db_url, tmp_path, ray_cluster, runner="dry", heartbeat=0.5, grace=4.0)
     request = WorkRequest(**{**request.__dict__, "runner_options": {"steps": 40, "step_seconds": 0.1}})
@@ -200,7 +218,11 @@ def test_killed_ray_worker_process_has_its_job_reclaimed_and_finished(db_url, ra
         os.kill(int(victim.worker.split(":")[1]), signal.SIGKILL)
         run.join(timeout=STARTUP_SECONDS)
     assert not run.is_alive(), "the Ray run did not finish"
-    assert "Ray worker task was lost (WorkerCrashedError" in caplog.text
+    assert caplog.text.count("Ray worker task was lost (WorkerCrashedError") == 1
+    assert re.search(rf"job {victim.id} .*: done on ", caplog.text), "the driver reports the killed job's end"
+    printed = capsys.readouterr()
+    assert "A worker died or was killed" not in printed.out + printed.err
+    assert "Traceback" not in printed.out + printed.err + caplog.text
     task_logs = "".join(path.read_text() for path in (tmp_path / "logs").glob("ray-*.log"))
     assert f"job {victim.id} " in task_logs and f"reclaimed from {victim.worker}, resuming from checkpoint" in task_logs
 
