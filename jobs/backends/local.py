@@ -44,7 +44,7 @@ class SlotProcess:
 
     slot: int
     process: BaseProcess
-    summaries: Connection
+    pipe: Connection
     restarts: int = 0
     ended: bool = False
     """Its exit has been dealt with (reported, and restarted or not)."""
@@ -88,11 +88,11 @@ class SlotSupervisor:
             if all(running.ended for running in self.slots):  # each exit dealt with, none restarted
                 break
             wait([r.process.sentinel for r in self.slots if not r.ended]
-                 + [r.summaries for r in self.slots if not r.summaries.closed], timeout=POLL_SECONDS)
+                 + [r.pipe for r in self.slots if not r.pipe.closed], timeout=POLL_SECONDS)
         for running in self.slots:
             running.process.join()
             self._collect(running)
-            running.summaries.close()
+            running.pipe.close()
         return [self.summaries[slot] for slot in sorted(self.summaries)]
 
     def _start(self, slot: int, restarts: int = 0) -> SlotProcess:
@@ -105,13 +105,13 @@ class SlotSupervisor:
 
     def _collect(self, running: SlotProcess) -> None:
         """Take the slot's summary if it has sent one (a slot that died sends none: its pipe just ends)."""
-        if running.summaries.closed:
+        if running.pipe.closed:
             return
         try:
-            while running.summaries.poll():
-                self.summaries[running.slot] = running.summaries.recv()
+            while running.pipe.poll():
+                self.summaries[running.slot] = running.pipe.recv()
         except EOFError:
-            running.summaries.close()
+            running.pipe.close()
 
     def _ended(self, running: SlotProcess, stopping: bool) -> None:
         """Deal with a slot process that exited, once: a crash is logged when it happens (the other
@@ -140,7 +140,7 @@ class SlotSupervisor:
             log.error("worker slot %d (%s) exited with code %s; restarting it (restart %d of %d); %s",
                       slot, device, code, restarts, self.max_restarts, taken_over)
             self._collect(running)
-            running.summaries.close()
+            running.pipe.close()
             self.slots[slot] = self._start(slot, restarts)
 
     def _jobs_left(self) -> bool:

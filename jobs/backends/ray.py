@@ -19,9 +19,12 @@ import functools
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
@@ -250,10 +253,41 @@ def connect(ray: ModuleType, address: str | None, *, log_to_driver: bool) -> boo
     if given:
         check_cluster(given, where)
     try:
-        ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
+        with keeping_our_sigterm_handler():
+            ray.init(address=address, log_to_driver=log_to_driver, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise InvalidInputError(f"cannot connect to the Ray cluster {where}: {error}") from error
     return True
+
+
+class _DropRecord(logging.Filter):
+    """Drops one known log record by the start of its message."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
+
+
+@contextmanager
+def keeping_our_sigterm_handler() -> Iterator[None]:
+    """`ray.init` replaces the SIGTERM handler with one that exits at once, so a `work` stopped with
+    SIGTERM lost its running jobs to the grace period instead of checkpointing and releasing them:
+    put ours back. From another thread (`run` drives the workers from one) Ray cannot set it and
+    warns so on every run; that warning is ours to drop, since our handler stays."""
+    main = threading.current_thread() is threading.main_thread()
+    ours = signal.getsignal(signal.SIGTERM) if main else None
+    quiet = _DropRecord("SIGTERM handler is not set")
+    ray_worker_log = logging.getLogger("ray._private.worker")
+    ray_worker_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        ray_worker_log.removeFilter(quiet)
+        if main:
+            signal.signal(signal.SIGTERM, ours)
 
 
 def check_cluster(address: str, where: str, timeout: float = 10.0) -> None:

@@ -18,6 +18,7 @@ from taskgroup.selection import (
     BaselineRow, InfeasibleRow, Selection, Selector, parse_budgets, parse_task_values, sweep,
 )
 from taskgroup.selection.names import candidate_label, searched_among
+from taskgroup.selection.sweep import RANDOM_SAMPLES
 from taskgroup.wording import counted
 
 EstimatorOption = Annotated[str, typer.Option("--estimator", help="exact, esa, hoa or lookahead: what the choice is made on.")]
@@ -34,8 +35,8 @@ UnitOption = Annotated[
 WeightOption = Annotated[list[str], typer.Option("--weight", help="Task weight TASK=W in the objective (repeatable).")]
 MaxLossOption = Annotated[list[str], typer.Option("--max-loss", help=(
     "Hard cap TASK=L on the loss a network serving TASK is predicted to have, by the estimator and in its "
-    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates; "
-    "sweep's and report's baselines cap the full-stage validation loss (repeatable)."))]
+    "scale: exact's full-stage validation loss, ESA's early-stage one, HOA's and lookahead's estimates "
+    "(repeatable)."))]
 RequireOption = Annotated[list[str], typer.Option("--require", help="Candidate that must be chosen, TASKS\\[@SIZE] (repeatable).")]
 ForbidOption = Annotated[list[str], typer.Option("--forbid", help="Candidate that must not be chosen, TASKS\\[@SIZE] (repeatable).")]
 MaxNetworksOption = Annotated[int | None, typer.Option("--max-networks", help="At most K networks.", min=1)]
@@ -148,7 +149,7 @@ def sweep_command(
     max_networks: MaxNetworksOption = None,
     random_samples: Annotated[int, typer.Option("--random-samples", help=(
         "Distinct random feasible groupings per budget for the random baseline (every one where there are "
-        "no more)."), min=1)] = 1000,
+        "no more)."), min=1)] = RANDOM_SAMPLES,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random groupings.")] = 0,
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -157,7 +158,8 @@ def sweep_command(
     one network per task, random groupings (mean and spread) and the worst feasible choice.
 
     The baselines meet the same --max-loss, --require, --forbid and --max-networks as every choice
-    (--weight steers the estimators only); a baseline nothing meets them with shows as unavailable."""
+    (--weight steers the estimators only; --max-loss caps a baseline's full-stage validation loss); a
+    baseline nothing meets them with shows as unavailable."""
     budget_list = parse_budgets(budgets)
     evidence = load_study_evidence(db, name, unit)
     usable, notes = usable_selectors(estimator_names(estimators), evidence)

@@ -29,6 +29,7 @@ from taskgroup.report.selections import (
     serving_losses,
 )
 from taskgroup.selection.names import exhaustive_count, searched_among
+from taskgroup.selection.sweep import RANDOM_SAMPLES
 from taskgroup.selection.results import fully_trained
 
 Progress = Callable[[int, int], None]
@@ -140,7 +141,7 @@ def _loss_section(data: ReportInput) -> Section:
         tables=(Table("choices", "Chosen sets, as taskgroup select --json prints them; each estimator chose from its own "
                       "training runs only (lookahead from its singles and its all-task run)", choices_table(data.selections)),
                 Table("baselines", "Baselines where feasible (as in taskgroup sweep --json; random: mean and spread over every "
-                      "feasible grouping, or over a seeded sample of distinct ones where there are more than 1000)",
+                      f"feasible grouping, or over a seeded sample of distinct ones where there are more than {RANDOM_SAMPLES})",
                       data.baselines.dropna(subset=["cost"]).reset_index(drop=True)),
                 Table("loss_vs_budget", "Loss-against-budget series", curves)),
     )

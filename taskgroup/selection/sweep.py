@@ -14,6 +14,9 @@ from taskgroup.selection.baselines import BaselineRow, baselines
 from taskgroup.selection.build import CandidateSpec
 from taskgroup.selection.select import Selection, Selector
 
+RANDOM_SAMPLES = 1000
+"""Distinct random groupings the random baseline is over by default (every one, where there are fewer)."""
+
 
 @dataclass(frozen=True)
 class InfeasibleRow:
@@ -54,7 +57,7 @@ def sweep(
     tasks: Sequence[str] | None = None,
     extras: Mapping[str, pd.DataFrame] | None = None,
     with_baselines: bool = True,
-    random_samples: int = 1000,
+    random_samples: int = RANDOM_SAMPLES,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> Sweep:

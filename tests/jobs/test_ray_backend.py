@@ -190,6 +190,30 @@ def test_cli_work_with_the_ray_backend_reports_every_jobs_outcome_once(ray_clust
     assert result.stderr.count(": done") == 3, "a job's done line was printed twice"
 
 
+def test_sigterm_to_work_on_ray_puts_the_running_jobs_back_in_the_queue(ray_cluster, tmp_path):
+    """`ray.init` replaced taskgroup's SIGTERM handler with one that exits at once: a `work` stopped by
+    `kill` (or systemd, or Slurm) left its running jobs to wait out the grace period."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--sizes", "full=1.0", "--db", url)
+    run_ok("plan", "s", "--estimator", "hoa", "--db", url)
+    work = subprocess.Popen(
+        [sys.executable, "-m", "taskgroup", "work", "s", "--db", url, "--backend", "ray", "--address", ray_cluster,
+         "--devices", "cpu", "--runner", "dry", "--runner-option", "steps=600", "--runner-option", "step_seconds=0.1",
+         "--heartbeat", "0.5", "--grace", "60", "--checkpoint-root", str(tmp_path / "checkpoints"), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _running_job_with_checkpoint(open_store(url), tmp_path, deadline=time.monotonic() + STARTUP_SECONDS)
+        work.send_signal(signal.SIGTERM)
+        stdout, stderr = work.communicate(timeout=STARTUP_SECONDS)
+    finally:
+        work.kill()
+    assert work.returncode == 130, stderr
+    assert json.loads(stdout)["stopped"] == "SIGTERM"
+    states = job_states(open_store(url))
+    assert states["running"] == 0 and states["done"] < 3, "the jobs were released, not left running"
+    assert "SIGTERM handler is not set" not in stderr
+
+
 def most_jobs_at_once(store) -> int:
     """The most jobs whose started..finished spans overlap at one moment (database times, in ms)."""
     with store.session() as session:
