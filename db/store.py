@@ -59,13 +59,29 @@ def normalise_url(url_or_path: str) -> str:
         return f"postgresql+psycopg://{rest}"
     if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path):
         return url_or_path
-    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
     if not _is_sqlite_uri(parsed) and (uri_only := sorted(URI_ONLY_PARAMETERS & set(parsed.query))):
         raise StorageError(f"{url_or_path!r}: SQLite reads {', '.join(uri_only)} only from a URI filename, and would "
-                           f"ignore it here; write sqlite:///file:{absolute}?{url_or_path.partition('?')[2]}&uri=true")
-    if _is_sqlite_uri(parsed):  # by hand: SQLAlchemy would write `file%3A`; quoted twice, as both it and SQLite decode
-        return f"{parsed.drivername}:///file:{quote(quote(absolute, safe='/'), safe='/')}?{url_or_path.partition('?')[2]}"
+                           f"ignore it here; write {_as_sqlite_uri(url_or_path, parsed)}")
+    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
+    if _is_sqlite_uri(parsed):
+        return f"{parsed.drivername}:///{_uri_filename(absolute)}?{url_or_path.partition('?')[2]}"
     return parsed.set(database=absolute).render_as_string(hide_password=False)
+
+
+def _uri_filename(path: str) -> str:
+    """`file:PATH` as written in a URL, by hand (SQLAlchemy would write `file%3A`); the path quoted
+    twice, as both SQLAlchemy and SQLite decode it."""
+    return f"file:{quote(quote(path, safe='/'), safe='/')}"
+
+
+def _as_sqlite_uri(url: str, parsed: URL) -> str:
+    """`url` as a URI filename, so SQLite reads its parameters: `uri=true` in place of any `uri` it has,
+    and `file:` and the absolute path before a plain path (a `file:` database kept as written)."""
+    database = url.split("://", 1)[1].partition("?")[0].removeprefix("/")
+    if not database.startswith("file:"):
+        database = _uri_filename(str(Path(parsed.database or "").expanduser().resolve()))
+    query = [part for part in url.partition("?")[2].split("&") if part.partition("=")[0] != "uri"]
+    return f"{parsed.drivername}:///{database}?{'&'.join([*query, 'uri=true'])}"
 
 
 def _is_sqlite_uri(parsed: URL) -> bool:

@@ -232,6 +232,24 @@ def test_a_uri_parameter_without_uri_true_is_refused_not_ignored(tmp_path):
     assert [study["name"] for study in run_json("study", "list", "--db", f"sqlite:///{path}?timeout=30")] == ["s"]
 
 
+def _suggested(said: str) -> str:
+    """The URL an error line says to write instead."""
+    return said.rpartition("; write ")[2]
+
+
+@pytest.mark.parametrize("written", ["sqlite:///file:{path}?mode=ro", "sqlite:///{path}?mode=ro&uri=false",
+                                     "sqlite:///file:{path}?mode=ro&uri=false"])
+def test_the_url_suggested_for_a_uri_parameter_is_the_same_url_with_uri_true(tmp_path, monkeypatch, written):
+    """A `file:` database got a second one (`file:CWD/file:/x.sqlite`) and `uri=false` was kept beside `uri=true`."""
+    path = tmp_path / "x.sqlite"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(path))
+    monkeypatch.chdir(tmp_path)
+    said = " ".join(run_error("study", "list", "--db", written.format(path=path)).split())
+    assert _suggested(said) == f"sqlite:///file:{path}?mode=ro&uri=true"
+    assert [study["name"] for study in run_json("study", "list", "--db", _suggested(said))] == ["s"]
+    assert "readonly database" in run_error("study", "create", "t", "--tasks", "a,b", "--db", _suggested(said))
+
+
 def test_an_in_memory_sqlite_uri_url_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for db in ("sqlite:///file::memory:?cache=shared&uri=true", "sqlite:///file:x?mode=memory&uri=true"):
