@@ -25,7 +25,13 @@ def default_url() -> str:
     if env := os.environ.get("TASKGROUP_DB"):
         return normalise_url(env)
     home = Path(os.environ.get("TASKGROUP_HOME", Path.home() / ".taskgroup")).expanduser()
-    return f"sqlite:///{home / 'taskgroup.sqlite'}"
+    return sqlite_url(home / "taskgroup.sqlite")
+
+
+def sqlite_url(path: Path) -> str:
+    """The URL of the SQLite file at `path`, its `%`, `?`, `#` escaped: pasted into `sqlite:///` as is,
+    `sp ace%41` would open `sp aceA` and a `?` would start the URL's query."""
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
 def make_url(url: str) -> URL:
@@ -52,7 +58,7 @@ def normalise_url(url_or_path: str) -> str:
     if "://" not in url_or_path:
         if url_or_path == ":memory:":
             return "sqlite://"
-        return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+        return sqlite_url(Path(url_or_path).expanduser().resolve())
     parsed = make_url(url_or_path)  # a malformed URL is refused as the user wrote it
     scheme, rest = url_or_path.split("://", 1)
     if scheme in ("postgres", "postgresql"):
