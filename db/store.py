@@ -25,7 +25,13 @@ def default_url() -> str:
     if env := os.environ.get("TASKGROUP_DB"):
         return normalise_url(env)
     home = Path(os.environ.get("TASKGROUP_HOME", Path.home() / ".taskgroup")).expanduser()
-    return f"sqlite:///{home / 'taskgroup.sqlite'}"
+    return sqlite_url(home / "taskgroup.sqlite")
+
+
+def sqlite_url(path: Path) -> str:
+    """The URL of the SQLite file at `path`, its `%`, `?`, `#` escaped: pasted into `sqlite:///` as is,
+    `sp ace%41` would open `sp aceA` and a `?` would start the URL's query."""
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
 def make_url(url: str) -> URL:
@@ -52,20 +58,36 @@ def normalise_url(url_or_path: str) -> str:
     if "://" not in url_or_path:
         if url_or_path == ":memory:":
             return "sqlite://"
-        return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+        return sqlite_url(Path(url_or_path).expanduser().resolve())
     parsed = make_url(url_or_path)  # a malformed URL is refused as the user wrote it
     scheme, rest = url_or_path.split("://", 1)
     if scheme in ("postgres", "postgresql"):
         return f"postgresql+psycopg://{rest}"
     if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path):
         return url_or_path
-    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
     if not _is_sqlite_uri(parsed) and (uri_only := sorted(URI_ONLY_PARAMETERS & set(parsed.query))):
         raise StorageError(f"{url_or_path!r}: SQLite reads {', '.join(uri_only)} only from a URI filename, and would "
-                           f"ignore it here; write sqlite:///file:{absolute}?{url_or_path.partition('?')[2]}&uri=true")
-    if _is_sqlite_uri(parsed):  # by hand: SQLAlchemy would write `file%3A`; quoted twice, as both it and SQLite decode
-        return f"{parsed.drivername}:///file:{quote(quote(absolute, safe='/'), safe='/')}?{url_or_path.partition('?')[2]}"
+                           f"ignore it here; write {_as_sqlite_uri(url_or_path, parsed)}")
+    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
+    if _is_sqlite_uri(parsed):
+        return f"{parsed.drivername}:///{_uri_filename(absolute)}?{url_or_path.partition('?')[2]}"
     return parsed.set(database=absolute).render_as_string(hide_password=False)
+
+
+def _uri_filename(path: str) -> str:
+    """`file:PATH` as written in a URL, by hand (SQLAlchemy would write `file%3A`); the path quoted
+    twice, as both SQLAlchemy and SQLite decode it."""
+    return f"file:{quote(quote(path, safe='/'), safe='/')}"
+
+
+def _as_sqlite_uri(url: str, parsed: URL) -> str:
+    """`url` as a URI filename, so SQLite reads its parameters: `uri=true` in place of any `uri` it has,
+    and `file:` and the absolute path before a plain path (a `file:` database kept as written)."""
+    database = url.split("://", 1)[1].partition("?")[0].removeprefix("/")
+    if not database.startswith("file:"):
+        database = _uri_filename(str(Path(parsed.database or "").expanduser().resolve()))
+    query = [part for part in url.partition("?")[2].split("&") if part.partition("=")[0] != "uri"]
+    return f"{parsed.drivername}:///{database}?{'&'.join([*query, 'uri=true'])}"
 
 
 def _is_sqlite_uri(parsed: URL) -> bool:

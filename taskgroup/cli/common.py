@@ -229,3 +229,27 @@ def stop_on_signals(message: str) -> Iterator[StopRequest]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the command was (see `clean_up_on_sigterm`); not an Exception, so nothing catches it."""
+
+
+@contextmanager
+def clean_up_on_sigterm() -> Iterator[None]:
+    """A SIGTERM (kill, systemd, Slurm) inside the block raises there, so the `except`/`finally` blocks it
+    passes remove what was half made, as after a Ctrl-C (the signal's default action runs none of them);
+    then the process ends by SIGTERM all the same, as any command that does not train does (status 143)."""
+
+    def handle(_signum: int, _frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise  # not reached: the default action has ended the process
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -12,7 +12,8 @@ from rich.progress import TimeRemainingColumn
 from rich.table import Table
 
 from taskgroup.cli.common import (
-    CommandGroup, DataOptionOption, DataRootOption, JsonOption, console, emit_json, err_console, parse_key_values, progress_bar,
+    CommandGroup, DataOptionOption, DataRootOption, JsonOption, clean_up_on_sigterm, console, emit_json, err_console,
+    parse_key_values, progress_bar,
 )
 from taskgroup.errors import InvalidInputError
 
@@ -58,7 +59,7 @@ def generate_command(
         elif not force:
             raise InvalidInputError(f"{out} holds a dataset of other parameters; pass --force to replace it")
     if not reused:
-        with progress_bar("rendering", TimeRemainingColumn(), quiet=json_output) as bar:
+        with clean_up_on_sigterm(), progress_bar("rendering", TimeRemainingColumn(), quiet=json_output) as bar:
             job = bar.add_task("render", total=images)
             generate(out, params, progress=lambda done, total: bar.update(job, completed=done), replace=force)
     meta = read_meta(out)

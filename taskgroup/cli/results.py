@@ -118,14 +118,14 @@ def _matrices_text(path: Path, matrices: AffinityImport) -> str:
 def export_results(
     name: Annotated[str, typer.Argument(help="Study to export.")],
     file: Annotated[Path, typer.Argument(help="CSV file to write (exchange format); '-' for standard output.")],
-    force: Annotated[bool, typer.Option("--force", help="Replace FILE and FILE.affinity.csv where they exist.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE and FILE.affinity.csv where they exist (remove the latter if the study has no matrix).")] = False,
     db: DbOption = None,
 ) -> None:
     """Export a study's results as the exchange CSV, which `taskgroup import` reads back.
 
     A lookahead affinity matrix (`taskgroup affinity measure`) is written beside FILE, as FILE's name
     with .affinity.csv, which `taskgroup import` reads with FILE. An existing FILE or FILE.affinity.csv
-    is refused unless --force is given."""
+    is refused unless --force is given. A FIFO or device (`/dev/fd/3`) is written in place, as '-' is."""
     with open_store(db, create=False).session() as session:
         study = Study.find_or_raise_by_name(session, name)
         frame = results_frame(session, study)
@@ -134,11 +134,8 @@ def export_results(
         tasks, sizes = list(study.tasks), study.size_labels()
     if frame.empty:
         raise InvalidInputError(f"study {name!r} has no results to export")
-    if str(file) == "-":
-        write_exchange_csv(frame, sys.stdout)
-        if not affinity.empty:
-            print_note(f"{name}'s lookahead affinity matrix is not part of the exchange CSV, so it was not written; "
-                       "export to a file to write it beside that file (FILE.affinity.csv)")
+    if str(file) == "-" or _is_stream(file):
+        _export_to_stream(file, frame, affinity, name)
         return
     beside = affinity_path(file)
     for path in (file, beside):
@@ -146,10 +143,8 @@ def export_results(
             raise InvalidInputError(f"cannot write {path}: it is a folder; name the CSV file to write")
     if not file.parent.is_dir():
         raise InvalidInputError(f"cannot write {file}: folder {file.parent} does not exist")
-    existing = [str(path) for path in (file, beside) if path.exists()]
-    if existing and not force:
-        raise InvalidInputError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
-                                "add --force to replace " + ("it" if len(existing) == 1 else "them"))
+    if not force and (refusal := _refusal(file, beside, name, has_matrix=not affinity.empty)):
+        raise InvalidInputError(refusal)
     writers: dict[Path, Callable[[TextIO], None]] = {file: lambda handle: write_exchange_csv(frame, handle)}
     if not affinity.empty:
         writers[beside] = lambda handle: write_affinity_csv(affinity, handle, tasks=tasks, sizes=sizes)
@@ -165,16 +160,51 @@ def export_results(
     console.print(wrote)
 
 
+def _is_stream(path: Path) -> bool:
+    """Whether `path` is a FIFO, a device or a pipe (`/dev/fd/N`): a temporary file renamed over it would
+    replace it (as root, even /dev/stdout), so it is written in place, as a shell's `>` would."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def _export_to_stream(file: Path, frame: pd.DataFrame, affinity: pd.DataFrame, name: str) -> None:
+    """The exchange CSV into standard output ('-') or a stream; nothing else goes to standard output, which
+    may be that stream, and no matrix beside it (`/dev/fd/3.affinity.csv` is no place for one)."""
+    if str(file) == "-":
+        write_exchange_csv(frame, sys.stdout)
+    else:
+        with open(file, "w", newline="", encoding="utf-8") as handle:
+            write_exchange_csv(frame, handle)
+    if not affinity.empty:
+        print_note(f"{name}'s lookahead affinity matrix is not part of the exchange CSV, so it was not written; "
+                   "export to a file to write it beside that file (FILE.affinity.csv)")
+
+
+def _refusal(file: Path, beside: Path, name: str, *, has_matrix: bool) -> str | None:
+    """Why an export without --force stops, saying what --force would do to each existing file: an old
+    FILE.affinity.csv is replaced by the study's matrix, or removed when the study has none."""
+    existing = [path for path in (file, beside) if path.exists()]
+    if not existing:
+        return None
+    exist = f"{' and '.join(map(str, existing))} already exist{'s' if len(existing) == 1 else ''}"
+    if has_matrix or beside not in existing:
+        return f"{exist}; add --force to replace {'it' if len(existing) == 1 else 'them'}"
+    what = "remove it" if len(existing) == 1 else f"replace {file} and remove {beside}"
+    return (f"{exist}; add --force to {what} ({name} has no lookahead affinity matrix, and `taskgroup import` would "
+            f"read that file with {file})")
+
+
 def _write_files(writers: Mapping[Path, Callable[[TextIO], None]]) -> None:
     """Write every file through a temporary one and rename them all only once all were written, so a
-    failed export leaves neither a half-written file nor a results file beside an old matrix."""
-    temporary = {path: path.with_name(f".{path.name}.tmp") for path in writers}
+    failed export leaves neither a half-written file nor a results file beside an old matrix. A symlink's
+    file is replaced, not the link (/dev/stdout is one when standard output is redirected to a file)."""
+    targets = {path: path.resolve() for path in writers}
+    temporary = {path: target.with_name(f".{target.name}.tmp") for path, target in targets.items()}
     try:
         for path, write in writers.items():
             with open(temporary[path], "w", newline="", encoding="utf-8") as handle:
                 write(handle)
         for path, tmp in temporary.items():
-            tmp.replace(path)
+            tmp.replace(targets[path])
     finally:
         for tmp in temporary.values():
             tmp.unlink(missing_ok=True)  # after a failed write or rename: no half-written file is left behind

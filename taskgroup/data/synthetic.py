@@ -125,15 +125,15 @@ def generate(out: Path, params: SyntheticParams, progress: Progress | None = Non
     With `replace`, a dataset already at `out` (of other parameters) is moved aside and replaced."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
-    tmp.mkdir(parents=True)
-    try:
+    try:  # from its mkdir to its rename: a Ctrl-C just after the mkdir must not leave it either
+        tmp.mkdir(parents=True)
         _render_into(tmp, params, progress)
-    except BaseException:  # Ctrl-C or an error: no hidden folder of gigabytes left behind
+        if replace:
+            _move_aside(out)
+        _publish(tmp, out)
+    except BaseException:  # Ctrl-C, SIGTERM (`data generate`) or an error: no hidden folder of gigabytes left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if replace:
-        _move_aside(out)
-    _publish(tmp, out)
     return out
 
 

@@ -232,6 +232,41 @@ def test_a_uri_parameter_without_uri_true_is_refused_not_ignored(tmp_path):
     assert [study["name"] for study in run_json("study", "list", "--db", f"sqlite:///{path}?timeout=30")] == ["s"]
 
 
+def _suggested(said: str) -> str:
+    """The URL an error line says to write instead."""
+    return said.rpartition("; write ")[2]
+
+
+@pytest.mark.parametrize("written", ["sqlite:///file:{path}?mode=ro", "sqlite:///{path}?mode=ro&uri=false",
+                                     "sqlite:///file:{path}?mode=ro&uri=false"])
+def test_the_url_suggested_for_a_uri_parameter_is_the_same_url_with_uri_true(tmp_path, monkeypatch, written):
+    """A `file:` database got a second one (`file:CWD/file:/x.sqlite`) and `uri=false` was kept beside `uri=true`."""
+    path = tmp_path / "x.sqlite"
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(path))
+    monkeypatch.chdir(tmp_path)
+    said = " ".join(run_error("study", "list", "--db", written.format(path=path)).split())
+    assert _suggested(said) == f"sqlite:///file:{path}?mode=ro&uri=true"
+    assert [study["name"] for study in run_json("study", "list", "--db", _suggested(said))] == ["s"]
+    assert "readonly database" in run_error("study", "create", "t", "--tasks", "a,b", "--db", _suggested(said))
+
+
+def test_a_plain_database_path_is_used_exactly_as_written(tmp_path):
+    """`--db "/x/sp ace%41/x.sqlite"` said folder `/x/sp aceA` does not exist: the path was read as a URL."""
+    folder = tmp_path / "sp ace%41 #1?a=b"
+    folder.mkdir()
+    run_ok("study", "create", "s", "--tasks", "a,b", "--db", str(folder / "x.sqlite"))
+    assert [study["name"] for study in run_json("study", "list", "--db", str(folder / "x.sqlite"))] == ["s"]
+    assert [path.name for path in tmp_path.iterdir()] == ["sp ace%41 #1?a=b"]  # no `sp aceA` made beside it
+    assert [path.name for path in folder.iterdir() if not path.name.endswith(("-wal", "-shm"))] == ["x.sqlite"]
+
+
+def test_a_taskgroup_home_with_a_percent_sign_holds_the_default_database(tmp_path, monkeypatch):
+    home = tmp_path / "home%41"
+    monkeypatch.setenv("TASKGROUP_HOME", str(home))
+    run_ok("study", "create", "s", "--tasks", "a,b")
+    assert (home / "taskgroup.sqlite").is_file() and not (tmp_path / "homeA").exists()
+
+
 def test_an_in_memory_sqlite_uri_url_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for db in ("sqlite:///file::memory:?cache=shared&uri=true", "sqlite:///file:x?mode=memory&uri=true"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,23 @@ def test_export_to_standard_output_says_the_matrix_is_not_in_it(tmp_path):
     assert result.exit_code == 0
     assert result.stdout == _export(tmp_path)[0]  # the exchange CSV only, as other tools expect
     assert "lookahead affinity matrix is not part of the exchange CSV" in " ".join(result.stderr.split())
+
+
+def test_export_into_a_fifo_writes_only_the_csv_and_says_the_matrix_is_not_in_it(tmp_path):
+    """As with '-': no FILE.affinity.csv is made beside a stream (for /dev/fd/3 it would be in /dev/fd)."""
+    _create()
+    run_ok("import", "s", _write_pair(tmp_path, RESULTS, GOOD_AFFINITY))
+    fifo = tmp_path / "out" / "pipe"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    read: list[str] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = run("export", "s", str(fifo))
+    reader.join(timeout=30)
+    assert result.exit_code == 0 and read == [_export(tmp_path)[0]]
+    assert "lookahead affinity matrix is not part of the exchange CSV" in " ".join(result.stderr.split())
+    assert list(fifo.parent.iterdir()) == [fifo]
 
 
 def test_exporting_a_study_without_a_matrix_removes_an_earlier_exports_affinity_file(tmp_path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -199,11 +202,71 @@ def test_export_refuses_to_overwrite_a_file_unless_forced(tmp_path, study):
     beside = tmp_path / "mine.affinity.csv"
     beside.write_text("an old matrix\n")
     refused = " ".join(run_error("export", study, str(out)).split())
-    assert refused == f"error: {out} and {beside} already exist; add --force to replace them"
+    assert refused == (f"error: {out} and {beside} already exist; add --force to replace {out} and remove {beside} "
+                       f"({study} has no lookahead affinity matrix, and `taskgroup import` would read that file with {out})")
     assert beside.read_text() == "an old matrix\n"
     run_ok("export", study, str(out), "--force")
     assert out.read_text().splitlines()[0] == HEADER.strip() and not beside.exists()  # the study has no matrix
     assert run_ok("export", study, "-").stdout.splitlines()[0] == HEADER.strip()  # standard output: nothing to replace
+
+
+def test_an_old_affinity_file_alone_is_refused_saying_force_removes_it(tmp_path, study):
+    """It said `add --force to replace it`, but the study has no matrix to replace it with: --force deletes it."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    out, beside = tmp_path / "mine.csv", tmp_path / "mine.affinity.csv"
+    beside.write_text("an old matrix\n")
+    refused = " ".join(run_error("export", study, str(out)).split())
+    assert refused == (f"error: {beside} already exists; add --force to remove it ({study} has no lookahead affinity "
+                       f"matrix, and `taskgroup import` would read that file with {out})")
+    assert beside.read_text() == "an old matrix\n" and not out.exists()
+
+
+def _read_in_thread(path: Path) -> tuple[threading.Thread, list[str]]:
+    """A reader of the FIFO `path`, as `cat path` would be: the export's open() waits for it."""
+    read: list[str] = []
+    thread = threading.Thread(target=lambda: read.append(path.read_text()), daemon=True)
+    thread.start()
+    return thread, read
+
+
+def test_export_into_a_fifo_writes_it_in_place_with_or_without_force(tmp_path, study):
+    """The FIFO was refused as an existing file, and with --force a temporary file was renamed over it (as root
+    that replaced /dev/stdout itself); now the CSV goes through it and it stays a FIFO."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    fifo = tmp_path / "out" / "pipe"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    for force in ((), ("--force",)):
+        thread, read = _read_in_thread(fifo)
+        result = run_ok("export", study, str(fifo), *force)
+        thread.join(timeout=30)
+        assert read[0].splitlines()[0] == HEADER.strip() and len(read[0].splitlines()) == 1 + 7
+        assert result.stdout == ""  # standard output may be that stream: nothing else is written to it
+        assert stat.S_ISFIFO(fifo.stat().st_mode) and list(fifo.parent.iterdir()) == [fifo]  # no temporary file either
+
+
+def test_export_into_a_pipes_dev_fd_path_writes_the_pipe(tmp_path, study):
+    """`taskgroup export s /dev/fd/3 3>&1 | gzip` or `>(gzip > x)`: the pipe gets the CSV, no --force needed."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    reader, writer = os.pipe()
+    try:
+        run_ok("export", study, f"/dev/fd/{writer}")
+    finally:
+        os.close(writer)
+    with os.fdopen(reader) as pipe:
+        assert pipe.read().splitlines()[0] == HEADER.strip()
+
+
+def test_export_through_a_symlink_replaces_its_file_and_keeps_the_link(tmp_path, study):
+    """As /dev/stdout is a link when standard output is redirected to a file: the link must not be replaced."""
+    run_ok("import", study, _write(tmp_path, GOOD))
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    assert f"{link} already exists; add --force" in run_error("export", study, str(link))
+    run_ok("export", study, str(link), "--force")
+    assert link.is_symlink() and real.read_text().splitlines()[0] == HEADER.strip()
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def _taskgroup(*args: str, **popen) -> subprocess.Popen:
