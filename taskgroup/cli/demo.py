@@ -19,6 +19,7 @@ import typer
 
 from db import open_store
 from db.models import Study
+from db.store import sqlite_url
 from taskgroup.cli.common import any_database, console, key_values, max_epochs_option
 from taskgroup.errors import InfeasibleError, InvalidInputError
 from taskgroup.wording import counted
@@ -107,7 +108,7 @@ def demo(
     _check_out_folder(out)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    db = db or f"sqlite:///{out / 'demo.sqlite'}"
+    db = db or sqlite_url(out / "demo.sqlite")  # a folder named with % or # stays that folder
     started = time.monotonic()
     data_options = [f"images={images}", f"resolution={resolution}"]
 
