@@ -19,7 +19,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from db.errors import StorageError
@@ -59,6 +59,13 @@ class WorkerSummary:
     requeued: int = 0
     released: int = 0
     lost: int = 0
+
+    def plus(self, other: WorkerSummary, worker: str | None = None) -> WorkerSummary:
+        """Both summaries' counts added up, under `worker` (default: this one's name): one row for what
+        several processes did in turn (a restarted slot's, a reused Ray worker's)."""
+        counts = {field.name: getattr(self, field.name) + getattr(other, field.name)
+                  for field in fields(WorkerSummary) if field.name != "worker"}
+        return WorkerSummary(worker or self.worker, **counts)
 
 
 class Reachability:
@@ -192,10 +199,12 @@ class Worker:
 
         return retry_transient(noting_outages, deadline=self.settings.db_retry_deadline, what=what)
 
-    def run(self, stop: threading.Event | None = None, max_jobs: int | None = None) -> WorkerSummary:
+    def run(self, stop: threading.Event | None = None, max_jobs: int | None = None,
+            after_each_job: Callable[[WorkerSummary], None] | None = None) -> WorkerSummary:
         """Claim and run jobs until none is queued or running, `max_jobs` have run, or `stop` is set.
 
-        (`max_jobs=1` is how the Ray backend runs each job as its own Ray task.)
+        (`max_jobs=1` is how the Ray backend runs each job as its own Ray task.) `after_each_job`
+        gets the summary so far: a slot process that is killed later has already reported it.
         """
         stop = stop or threading.Event()
         summary = WorkerSummary(self.name)
@@ -218,6 +227,8 @@ class Worker:
             waiting = False
             self._execute(claim, stop, summary)
             ran += 1
+            if after_each_job is not None:
+                after_each_job(summary)
         return summary
 
     def _give_up_stale(self, summary: WorkerSummary) -> None:

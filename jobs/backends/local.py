@@ -46,8 +46,18 @@ class SlotProcess:
     process: BaseProcess
     pipe: Connection
     restarts: int = 0
+    earlier: WorkerSummary | None = None
+    """What the slot's earlier processes (before restarts) reported."""
+    latest: WorkerSummary | None = None
+    """What this process has reported so far (after each job, and when it ends)."""
     ended: bool = False
     """Its exit has been dealt with (reported, and restarted or not)."""
+
+    def summary(self) -> WorkerSummary | None:
+        """The slot's row: every process's jobs, under the name of the latest to report."""
+        if self.earlier is None or self.latest is None:
+            return self.latest or self.earlier
+        return self.earlier.plus(self.latest, worker=self.latest.worker)
 
 
 @BACKENDS.register("local")
@@ -69,7 +79,6 @@ class SlotSupervisor:
         self.request = request
         self.max_restarts = int(request.options.get("max_restarts", MAX_RESTARTS))
         self.context: SpawnContext = multiprocessing.get_context("spawn")
-        self.summaries: dict[int, WorkerSummary] = {}
         self.slots: list[SlotProcess] = []
 
     def run(self, stop: threading.Event) -> list[WorkerSummary]:
@@ -93,23 +102,24 @@ class SlotSupervisor:
             running.process.join()
             self._collect(running)
             running.pipe.close()
-        return [self.summaries[slot] for slot in sorted(self.summaries)]
+        return [summary for running in self.slots if (summary := running.summary()) is not None]
 
-    def _start(self, slot: int, restarts: int = 0) -> SlotProcess:
+    def _start(self, slot: int, restarts: int = 0, earlier: WorkerSummary | None = None) -> SlotProcess:
         reader, writer = self.context.Pipe(duplex=False)
         process = self.context.Process(target=slot_process, args=(self.request, slot, writer),
                                        name=f"taskgroup-worker-{slot}")
         process.start()
         writer.close()  # the slot holds the only write end: its exit shows here as the end of the pipe
-        return SlotProcess(slot, process, reader, restarts)
+        return SlotProcess(slot, process, reader, restarts, earlier)
 
     def _collect(self, running: SlotProcess) -> None:
-        """Take the slot's summary if it has sent one (a slot that died sends none: its pipe just ends)."""
+        """Take the slot's latest summary (sent after each job and when it ends; a killed slot's last
+        one stands, and its pipe just ends)."""
         if running.pipe.closed:
             return
         try:
             while running.pipe.poll():
-                self.summaries[running.slot] = running.pipe.recv()
+                running.latest = running.pipe.recv()
         except EOFError:
             running.pipe.close()
 
@@ -141,7 +151,7 @@ class SlotSupervisor:
                       slot, device, code, restarts, self.max_restarts, taken_over)
             self._collect(running)
             running.pipe.close()
-            self.slots[slot] = self._start(slot, restarts)
+            self.slots[slot] = self._start(slot, restarts, running.summary())
 
     def _jobs_left(self) -> bool:
         """Whether the study still has queued or running jobs (a dead slot's own job is one: running,

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from db.store import open_store
@@ -25,7 +26,8 @@ from jobs.worker import Worker, WorkerSummary, worker_name
 log = logging.getLogger("taskgroup.jobs")
 
 
-def run_slot(request: WorkRequest, slot: int, stop: threading.Event) -> WorkerSummary:
+def run_slot(request: WorkRequest, slot: int, stop: threading.Event,
+             after_each_job: Callable[[WorkerSummary], None] | None = None) -> WorkerSummary:
     """Run the worker of slot `slot` in this process until it is done or `stop` is set."""
     device = request.slots[slot]
     if device == "cpu":
@@ -40,7 +42,7 @@ def run_slot(request: WorkRequest, slot: int, stop: threading.Event) -> WorkerSu
             lambda: Worker(store, request.study, device, request.settings, runner, name=worker_name(f"{device}#{slot}")),
             deadline=deadline, what="finding the study",
         )
-        return worker.run(stop)
+        return worker.run(stop, after_each_job=after_each_job)
     finally:
         store.dispose()
 
@@ -64,16 +66,20 @@ def slot_process(request: WorkRequest, slot: int, summaries: Connection) -> None
     _configure_logging(request, slot)
     _stop_when_parent_dies(stop)
     try:
-        summary = run_slot(request, slot, stop)
+        summary = run_slot(request, slot, stop, after_each_job=lambda so_far: _send(summaries, so_far))
     except Exception:
         log.exception("worker slot %d (%s) stopped with an error", slot, request.slots[slot])
         sys.exit(1)
+    _send(summaries, summary)
+    summaries.close()
+
+
+def _send(summaries: Connection, summary: WorkerSummary) -> None:
+    """The slot's summary so far, to `work`: after each job, so a slot killed later has reported its jobs."""
     try:
         summaries.send(summary)
     except OSError:  # the `work` process is gone (SIGKILL): nobody is left to report to
         pass
-    finally:
-        summaries.close()
 
 
 def _stop_when_parent_dies(stop: threading.Event) -> None:

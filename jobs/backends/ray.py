@@ -25,7 +25,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -411,7 +411,4 @@ class RayDriver:
 
     def _add(self, key: str, summary: WorkerSummary) -> None:
         """Sum the one-job summaries per Ray worker process (`key`: host:pid:device), which Ray reuses."""
-        total = self.summaries.setdefault(key, WorkerSummary(key))
-        for field in fields(WorkerSummary):
-            if field.name != "worker":
-                setattr(total, field.name, getattr(total, field.name) + getattr(summary, field.name))
+        self.summaries[key] = self.summaries.get(key, WorkerSummary(key)).plus(summary)

@@ -248,6 +248,35 @@ def test_a_worker_process_that_dies_is_restarted_and_a_stop_is_not_taken_for_a_c
     assert _running_workers(store) <= {victim}  # the live slots released their jobs (the successor may hold the victim's)
 
 
+def test_a_killed_slots_finished_jobs_still_count_in_its_row(tmp_path):
+    """A slot sent its summary only when it ended, so a slot killed after finishing jobs lost them
+    from `work`'s table and `--json` (5 done where 6 were)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = make_study(url, jobs=6)
+    request = WorkRequest(db_url=url, study="s", devices=("cpu",), per_device=2,
+                          settings=settings(tmp_path, heartbeat=0.5, grace=2.0), runner_options={"steps": 15, "step_seconds": 0.1},
+                          log_dir=tmp_path / "logs")
+    summaries: list = []
+    backend = threading.Thread(target=lambda: summaries.extend(BACKENDS.get("local")().run(request, threading.Event())))
+    backend.start()
+    victims: list[str] = []
+
+    def finished_one_and_runs_another() -> bool:
+        with store.session() as session:
+            finished = {_pid(worker) for worker in session.scalars(select(Job.worker).where(Job.state == "done"))}
+        victims[:] = [worker for worker in _running_workers(store) if _pid(worker) in finished]
+        return bool(victims)
+
+    try:
+        wait_for(finished_one_and_runs_another, 120, "a slot that finished a job and runs another")
+        os.kill(_pid(victims[0]), signal.SIGKILL)
+    finally:
+        backend.join(timeout=300)
+    assert not backend.is_alive()
+    assert job_states(store) == {"done": 6}
+    assert len(summaries) == 2 and sum(summary.done for summary in summaries) == 6
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_a_slot_that_keeps_dying_is_given_up_on_and_the_others_go_on(tmp_path, caplog):
     """Restarts are limited (here to one): a slot that dies at every start must not be restarted forever."""
