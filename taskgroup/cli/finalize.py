@@ -26,6 +26,10 @@ from taskgroup.selection.results import every_pair_trained, fully_trained
 from taskgroup.wording import counted
 
 
+FINALIZED = ("esa", "hoa", "lookahead")
+"""The estimators whose choices finalize trains (exact's choices are trained already)."""
+
+
 def register(app: typer.Typer) -> None:
     app.command("finalize")(finalize)
 
@@ -36,30 +40,35 @@ def _label(network: tuple[str, str]) -> str:
 
 def evidence_estimator(evidence: StudyEvidence) -> tuple[str, str]:
     """The estimator the study's stored evidence was gathered for, and why: finalize's default, so that
-    after lookahead's singles and `affinity measure S`, `finalize S` finalizes lookahead's choice. Refused, naming the
-    choices, where the evidence fits several estimators or none (exact needs no finalizing)."""
+    after lookahead's singles and `affinity measure S`, `finalize S` finalizes lookahead's choice.
+
+    Early-stage results and an affinity matrix come only from ESA's and lookahead's own protocols, so they
+    decide. Fully trained pairs do not: `affinity measure` trains a two-task study's only pair and finalize
+    rounds train pairs too, so hoa is the default only where neither exists. Refused, naming the choices,
+    where both exist or nothing fits (exact needs no finalizing)."""
     results = evidence.results
     early = {(row.tasks, row.size) for row in results[results["stage"] == "early"].itertuples(index=False)}
     have = "has" if len(early) == 1 else "have"
     fits = {
         "esa": f"{counted(len(early), 'network')} {have} early-stage results" if early else None,
-        "hoa": "every pair of tasks is trained fully" if every_pair_trained(results) else None,
         "lookahead": "an affinity matrix is stored" if "affinity" in evidence.extras else None,
     }
     fitting = {estimator: why for estimator, why in fits.items() if why}
     if len(fitting) == 1:
         return next(iter(fitting.items()))
-    choose = f"; choose one of {', '.join(fits)} with --estimator"
+    choose = f"; choose one of {', '.join(FINALIZED)} with --estimator"
     if fitting:
         found = "; ".join(f"{estimator}: {why}" for estimator, why in fitting.items())
         raise InvalidInputError(f"study {evidence.name!r} holds evidence for {len(fitting)} estimators ({found}){choose}")
+    if every_pair_trained(results):
+        return "hoa", "every pair of tasks is trained fully"
     sizes = {size for _, size in evidence.trained}
     singles = any(all((task, size) in evidence.trained for task in evidence.tasks) for size in sizes)
     hint = (f"; its single-task networks are trained, as lookahead's plan trains them, and lookahead needs an affinity "
             f"matrix too: {affinity_remedy(evidence.name, evidence.trainable)}") if singles else ""
     raise InvalidInputError(f"study {evidence.name!r} holds no evidence that tells which estimator to finalize (esa: "
-                            "early-stage results; hoa: every pair of tasks trained fully; lookahead: an affinity "
-                            f"matrix){hint}{choose}")
+                            "early-stage results; lookahead: an affinity matrix; hoa, where neither is stored: every "
+                            f"pair of tasks trained fully){hint}{choose}")
 
 
 def finalize(
@@ -70,8 +79,8 @@ def finalize(
         typer.Option("--estimator", show_default=False, help=(
             f"The estimator whose choices to train fully: {', '.join(EVERY_ESTIMATOR)} (networks already trained fully "
             "are judged on their real losses). Default: the one the study's evidence is for: esa where there are "
-            "early-stage results, hoa where every pair of tasks is trained fully, lookahead where an affinity matrix "
-            "is stored; refused when that is several or none.")),
+            "early-stage results, lookahead where an affinity matrix is stored (refused where both are), "
+            "else hoa where every pair of tasks is trained fully; refused where none is.")),
     ] = None,
     unit: UnitOption = "relative",
     forbid: ForbidOption = [],
