@@ -62,6 +62,8 @@ def evidence_estimator(evidence: StudyEvidence) -> tuple[str, str]:
         raise InvalidInputError(f"study {evidence.name!r} holds evidence for {len(fitting)} estimators ({found}){choose}")
     if every_pair_trained(results):
         return "hoa", "every pair of tasks is trained fully"
+    if len(evidence.tasks) == 1:
+        raise one_task_error(evidence, "no estimator's choice to finalize")
     sizes = {size for _, size in evidence.trained}
     singles = any(all((task, size) in evidence.trained for task in evidence.tasks) for size in sizes)
     hint = (f"; its single-task networks are trained, as lookahead's plan trains them, and lookahead needs an affinity "
@@ -69,6 +71,13 @@ def evidence_estimator(evidence: StudyEvidence) -> tuple[str, str]:
     raise InvalidInputError(f"study {evidence.name!r} holds no evidence that tells which estimator to finalize (esa: "
                             "early-stage results; lookahead: an affinity matrix; hoa, where neither is stored: every "
                             f"pair of tasks trained fully){hint}{choose}")
+
+
+def one_task_error(evidence: StudyEvidence, why: str) -> InvalidInputError:
+    """A one-task study has no groups for hoa or lookahead to estimate, and `affinity measure` refuses it, so
+    the usual advice (measure an affinity matrix) would lead nowhere: point at choosing among its sizes."""
+    return InvalidInputError(f"study {evidence.name!r} has one task ({evidence.tasks[0]}): there is nothing to group, "
+                             f"so {why}; choose among its sizes with `taskgroup select {evidence.name} --budget B`")
 
 
 def finalize(
@@ -136,6 +145,8 @@ def finalize(
     if estimator is None:
         estimator, why = evidence_estimator(evidence)
         print_note(f"finalizing {estimator}'s choices: {why} (--estimator chooses another)")
+    elif estimator == "lookahead" and len(evidence.tasks) == 1:
+        raise one_task_error(evidence, "lookahead has no affinity between tasks to measure")
     with affinity_remedied(evidence):
         selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                   costs=evidence.costs)

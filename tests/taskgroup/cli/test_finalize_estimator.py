@@ -10,14 +10,14 @@ from db import open_store
 from db.affinity import store_affinity
 from db.models import Study
 from jobs.finalize import queue_full_training
-from tests.taskgroup.cli.helpers import run, run_error, run_ok
+from tests.taskgroup.cli.helpers import run, run_error, run_json, run_ok
 
 BUDGETS = ("--budgets", "1:3:1")
 
 
-def trained_study(*plans: str, affinity: bool = False) -> None:
-    """Study `s` of three tasks with each plan's networks trained by the dry runner (made-up losses)."""
-    run_ok("study", "create", "s", "--tasks", "a,b,c", "--sizes", "full=1.0")
+def trained_study(*plans: str, affinity: bool = False, tasks: str = "a,b,c") -> None:
+    """Study `s` of `tasks` with each plan's networks trained by the dry runner (made-up losses)."""
+    run_ok("study", "create", "s", "--tasks", tasks, "--sizes", "full=1.0")
     for plan in plans:
         run_ok("plan", "s", "--estimator", plan)
     run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
@@ -105,3 +105,20 @@ def test_no_evidence_is_refused_with_the_choices_and_lookaheads_missing_step():
     assert "its single-task networks are trained, as lookahead's plan trains them" in message
     assert message.endswith("choose one of esa, hoa, lookahead with --estimator")
 
+
+def test_a_one_task_study_is_refused_as_having_nothing_to_group():
+    """It said lookahead needs an affinity matrix, which `affinity measure` refuses to measure for one task."""
+    trained_study("lookahead", tasks="a")
+    for estimator in ((), ("--estimator", "lookahead")):
+        message = " ".join(run_error("finalize", "s", "--budgets", "1", *estimator).split())
+        assert "study 's' has one task (a): there is nothing to group" in message
+        assert message.endswith("choose among its sizes with `taskgroup select s --budget B`")
+        assert "affinity measure" not in message
+    assert run_json("select", "s", "--budget", "1")["networks"][0]["tasks"] == ["a"]  # the advice works
+
+
+def test_a_one_task_study_with_early_results_finalizes_esa():
+    """ESA still ranks the task's sizes by their early runs, so finalize trains the chosen one fully."""
+    trained_study("esa", tasks="a")
+    summary = run_json("finalize", "s", "--budgets", "1")
+    assert summary["estimator"] == "esa" and summary["jobs_added"] == 1
