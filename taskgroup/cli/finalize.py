@@ -124,8 +124,10 @@ def finalize(
     `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing.
 
     --forbid leaves a candidate out of every choice, as in `select`: it is never queued, explored or
-    deployed."""
-    from jobs.finalize import budgets_json, check_estimates_done, check_queue_empty, finalize_study
+    deployed, and a queued job an earlier finalize made for it is removed."""
+    from jobs.finalize import (
+        budgets_json, check_estimates_done, check_queue_empty, finalize_study, remove_forbidden_jobs,
+    )
     from taskgroup.finalization import feasible_budgets, known_selector
     from taskgroup.selection import parse_budgets
 
@@ -158,6 +160,7 @@ def finalize(
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector, forbid)
+        _note_removed(summary.removed)
         note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible,
                           evidence.tasks, trainable=evidence.trainable)
         if json_output:
@@ -174,8 +177,10 @@ def finalize(
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         check_runnable(request, study)
+        removed = remove_forbidden_jobs(session, study, forbid)
         if max_trained is not None:
             check_queue_empty(session, study)
+    _note_removed(removed)
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, forbid, max_trained,
                             explore, quiet=json_output)
     if not explore:
@@ -191,6 +196,7 @@ def finalize(
             "explorations": [None if e is None else {"budget": e.budget, "optimism": e.optimism}
                              for e in outcome.explorations],
             "networks_trained": len(outcome.trained),
+            "jobs_removed": len(removed),
             "fully_trained": len(fully_trained(outcome.results)),
             "possible": evidence.possible,
             "unit": evidence.unit,
@@ -204,6 +210,13 @@ def finalize(
     _print_outcome(outcome, max_trained, evidence.possible)
     if outcome.rounds:
         console.print(f"worker logs: {request.log_dir}")
+
+
+def _note_removed(removed: Sequence[tuple[str, str]]) -> None:
+    """Say which queued jobs --forbid removed: an earlier finalize queued them, and the user may expect them trained."""
+    if removed:
+        print_note(f"--forbid: removed {counted(len(removed), 'queued full-training job')} an earlier finalize "
+                   "queued: " + ", ".join(map(_label, removed)))
 
 
 def _left_out_json(left_out: dict[float, str]) -> list[dict[str, Any]]:
