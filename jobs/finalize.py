@@ -16,17 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from db import Store
-from db.models import Job, Study
+from db.models import Candidate, Job, Study
 from db.results import results_frame
 from jobs.plans import PlanSummary, add_jobs
 from taskgroup.errors import InvalidInputError
 from taskgroup.jsonable import json_total
 from taskgroup.finalization import Exploration, NetworkKey
 from taskgroup.selection import CandidateSpec, Selection, Selector
+from taskgroup.selection.build import matching
 from taskgroup.wording import counted
 
 FINALIZE_PRIORITY = 10
@@ -35,18 +36,21 @@ FINALIZE_PRIORITY = 10
 
 @dataclass(frozen=True)
 class FinalizeSummary:
-    """The networks chosen at each budget and the jobs queued to train them."""
+    """The networks chosen at each budget, the jobs queued to train them, and the forbidden networks
+    whose queued jobs (from an earlier finalize) were removed."""
 
     estimator: str
     selections: dict[float, Selection]
     plan: PlanSummary
+    removed: list[NetworkKey]
 
     @property
     def chosen(self) -> dict[float, list[NetworkKey]]:
         return {budget: [(n.name, n.size) for n in s.networks] for budget, s in self.selections.items()}
 
     def to_json(self) -> dict[str, Any]:
-        return {"estimator": self.estimator, "budgets": budgets_json(self.selections), **self.plan.to_json()}
+        return {"estimator": self.estimator, "budgets": budgets_json(self.selections), **self.plan.to_json(),
+                "jobs_removed": len(self.removed)}
 
 
 def budgets_json(selections: Mapping[float, Selection]) -> list[dict[str, Any]]:
@@ -102,17 +106,38 @@ def queue_full_training(session: Session, study: Study, networks: Sequence[Netwo
     return add_jobs(session, study, [(tasks, size, "full") for tasks, size in networks], priority=FINALIZE_PRIORITY)
 
 
+def remove_forbidden_jobs(session: Session, study: Study, forbid: Iterable[CandidateSpec]) -> list[NetworkKey]:
+    """Remove the queued full-training jobs an earlier finalize queued for `forbid` networks, and return
+    those networks: a forbidden network is never to be trained, and workers would train them. Running
+    ones finish; jobs `plan` queued (lower priority) are the plan's, and finalize refuses while they are open."""
+    rows = session.execute(
+        select(Job.id, Candidate.tasks, Candidate.size).join(Candidate, Job.candidate_id == Candidate.id).where(
+            Job.study_id == study.id, Job.state == "queued", Job.stage == "full", Job.priority >= FINALIZE_PRIORITY
+        )
+    ).all()
+    queued = {(tasks, size): job_id for job_id, tasks, size in rows}
+    forbidden = sorted({key for spec in forbid for key in matching(spec, queued)})
+    return [key for key in forbidden if _delete_if_queued(session, queued[key])]
+
+
+def _delete_if_queued(session: Session, job_id: int) -> bool:
+    """Whether the job was still queued (a worker may have claimed it meanwhile) and is now removed."""
+    return session.execute(delete(Job).where(Job.id == job_id, Job.state == "queued")).rowcount == 1
+
+
 def finalize_study(session: Session, study: Study, budgets: Sequence[float], selector: Selector,
                    forbid: Iterable[CandidateSpec] = ()) -> FinalizeSummary:
     """Queue full training of every network `selector` chooses at each of `budgets` without the `forbid`
     candidates (an estimator's predictions with the fully trained networks' real losses in their
-    place: `known_selector`). Idempotent."""
+    place: `known_selector`), and remove the queued jobs of `forbid` networks an earlier finalize
+    queued. Idempotent."""
     check_estimates_done(session, study)
     forbid = tuple(forbid)
     selections = {budget: selector.select(budget, forbid=forbid) for budget in budgets}
     networks = [(n.name, n.size) for s in selections.values() for n in s.networks]
     estimator_name = next(iter(selections.values())).estimator
-    return FinalizeSummary(estimator_name, selections, queue_full_training(session, study, networks))
+    removed = remove_forbidden_jobs(session, study, forbid)
+    return FinalizeSummary(estimator_name, selections, queue_full_training(session, study, networks), removed)
 
 
 class QueuedTraining:

@@ -26,6 +26,10 @@ from taskgroup.selection.results import every_pair_trained, fully_trained
 from taskgroup.wording import counted
 
 
+FINALIZED = ("esa", "hoa", "lookahead")
+"""The estimators whose choices finalize trains (exact's choices are trained already)."""
+
+
 def register(app: typer.Typer) -> None:
     app.command("finalize")(finalize)
 
@@ -36,30 +40,44 @@ def _label(network: tuple[str, str]) -> str:
 
 def evidence_estimator(evidence: StudyEvidence) -> tuple[str, str]:
     """The estimator the study's stored evidence was gathered for, and why: finalize's default, so that
-    after lookahead's singles and `affinity measure S`, `finalize S` finalizes lookahead's choice. Refused, naming the
-    choices, where the evidence fits several estimators or none (exact needs no finalizing)."""
+    after lookahead's singles and `affinity measure S`, `finalize S` finalizes lookahead's choice.
+
+    Early-stage results and an affinity matrix come only from ESA's and lookahead's own protocols, so they
+    decide. Fully trained pairs do not: `affinity measure` trains a two-task study's only pair and finalize
+    rounds train pairs too, so hoa is the default only where neither exists. Refused, naming the choices,
+    where both exist or nothing fits (exact needs no finalizing)."""
     results = evidence.results
     early = {(row.tasks, row.size) for row in results[results["stage"] == "early"].itertuples(index=False)}
     have = "has" if len(early) == 1 else "have"
     fits = {
         "esa": f"{counted(len(early), 'network')} {have} early-stage results" if early else None,
-        "hoa": "every pair of tasks is trained fully" if every_pair_trained(results) else None,
         "lookahead": "an affinity matrix is stored" if "affinity" in evidence.extras else None,
     }
     fitting = {estimator: why for estimator, why in fits.items() if why}
     if len(fitting) == 1:
         return next(iter(fitting.items()))
-    choose = f"; choose one of {', '.join(fits)} with --estimator"
+    choose = f"; choose one of {', '.join(FINALIZED)} with --estimator"
     if fitting:
         found = "; ".join(f"{estimator}: {why}" for estimator, why in fitting.items())
         raise InvalidInputError(f"study {evidence.name!r} holds evidence for {len(fitting)} estimators ({found}){choose}")
+    if every_pair_trained(results):
+        return "hoa", "every pair of tasks is trained fully"
+    if len(evidence.tasks) == 1:
+        raise one_task_error(evidence, "no estimator's choice to finalize")
     sizes = {size for _, size in evidence.trained}
     singles = any(all((task, size) in evidence.trained for task in evidence.tasks) for size in sizes)
     hint = (f"; its single-task networks are trained, as lookahead's plan trains them, and lookahead needs an affinity "
             f"matrix too: {affinity_remedy(evidence.name, evidence.trainable)}") if singles else ""
     raise InvalidInputError(f"study {evidence.name!r} holds no evidence that tells which estimator to finalize (esa: "
-                            "early-stage results; hoa: every pair of tasks trained fully; lookahead: an affinity "
-                            f"matrix){hint}{choose}")
+                            "early-stage results; lookahead: an affinity matrix; hoa, where neither is stored: every "
+                            f"pair of tasks trained fully){hint}{choose}")
+
+
+def one_task_error(evidence: StudyEvidence, why: str) -> InvalidInputError:
+    """A one-task study has no groups for hoa or lookahead to estimate, and `affinity measure` refuses it, so
+    the usual advice (measure an affinity matrix) would lead nowhere: point at choosing among its sizes."""
+    return InvalidInputError(f"study {evidence.name!r} has one task ({evidence.tasks[0]}): there is nothing to group, "
+                             f"so {why}; choose among its sizes with `taskgroup select {evidence.name} --budget B`")
 
 
 def finalize(
@@ -70,8 +88,8 @@ def finalize(
         typer.Option("--estimator", show_default=False, help=(
             f"The estimator whose choices to train fully: {', '.join(EVERY_ESTIMATOR)} (networks already trained fully "
             "are judged on their real losses). Default: the one the study's evidence is for: esa where there are "
-            "early-stage results, hoa where every pair of tasks is trained fully, lookahead where an affinity matrix "
-            "is stored; refused when that is several or none.")),
+            "early-stage results, lookahead where an affinity matrix is stored (refused where both are), "
+            "else hoa where every pair of tasks is trained fully; refused where none is.")),
     ] = None,
     unit: UnitOption = "relative",
     forbid: ForbidOption = [],
@@ -106,8 +124,10 @@ def finalize(
     `taskgroup work`); with --until-stable, train them here and repeat until the choice stops changing.
 
     --forbid leaves a candidate out of every choice, as in `select`: it is never queued, explored or
-    deployed."""
-    from jobs.finalize import budgets_json, check_estimates_done, check_queue_empty, finalize_study
+    deployed, and a queued job an earlier finalize made for it is removed."""
+    from jobs.finalize import (
+        budgets_json, check_estimates_done, check_queue_empty, finalize_study, remove_forbidden_jobs,
+    )
     from taskgroup.finalization import feasible_budgets, known_selector
     from taskgroup.selection import parse_budgets
 
@@ -127,6 +147,8 @@ def finalize(
     if estimator is None:
         estimator, why = evidence_estimator(evidence)
         print_note(f"finalizing {estimator}'s choices: {why} (--estimator chooses another)")
+    elif estimator == "lookahead" and len(evidence.tasks) == 1:
+        raise one_task_error(evidence, "lookahead has no affinity between tasks to measure")
     with affinity_remedied(evidence):
         selector = known_selector(evidence.results, estimator, extras=evidence.extras, tasks=evidence.tasks,
                                   costs=evidence.costs)
@@ -138,6 +160,7 @@ def finalize(
     if not until_stable:
         with store.session() as session:
             summary = finalize_study(session, Study.find_or_raise_by_name(session, name), budget_list, selector, forbid)
+        _note_removed(summary.removed)
         note_on_lookahead(name, estimator, evidence.results, evidence.extras, evidence.possible,
                           evidence.tasks, trainable=evidence.trainable)
         if json_output:
@@ -154,8 +177,10 @@ def finalize(
     with store.session() as session:
         study = Study.find_or_raise_by_name(session, name)
         check_runnable(request, study)
+        removed = remove_forbidden_jobs(session, study, forbid)
         if max_trained is not None:
             check_queue_empty(session, study)
+    _note_removed(removed)
     outcome = _until_stable(store, name, request, backend, budget_list, estimator, evidence, forbid, max_trained,
                             explore, quiet=json_output)
     if not explore:
@@ -171,6 +196,7 @@ def finalize(
             "explorations": [None if e is None else {"budget": e.budget, "optimism": e.optimism}
                              for e in outcome.explorations],
             "networks_trained": len(outcome.trained),
+            "jobs_removed": len(removed),
             "fully_trained": len(fully_trained(outcome.results)),
             "possible": evidence.possible,
             "unit": evidence.unit,
@@ -184,6 +210,13 @@ def finalize(
     _print_outcome(outcome, max_trained, evidence.possible)
     if outcome.rounds:
         console.print(f"worker logs: {request.log_dir}")
+
+
+def _note_removed(removed: Sequence[tuple[str, str]]) -> None:
+    """Say which queued jobs --forbid removed: an earlier finalize queued them, and the user may expect them trained."""
+    if removed:
+        print_note(f"--forbid: removed {counted(len(removed), 'queued full-training job')} an earlier finalize "
+                   "queued: " + ", ".join(map(_label, removed)))
 
 
 def _left_out_json(left_out: dict[float, str]) -> list[dict[str, Any]]:

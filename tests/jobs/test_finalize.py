@@ -347,3 +347,53 @@ def test_finalize_forbids_a_network_as_select_does_and_says_the_unit():
     assert not any(wanted in networks for networks in chosen(held).values())
     assert wanted not in {("+".join(n["tasks"]), n["size"]) for round_ in held["rounds"] for n in round_}
     assert wanted not in fully_trained("t")
+
+
+def label(network: tuple[str, str]) -> str:
+    return f"{network[0]}@{network[1]}"
+
+
+def first_finalize_queued() -> list[tuple[str, str]]:
+    """ESA's choices at budgets 1 to 4, queued by a plain finalize (none is trained fully yet)."""
+    create_hoa_study(plan="esa")
+    queued = sorted(set().union(*chosen(run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa")).values()))
+    assert len(queued) >= 2 and run_json("status", "s")["jobs"]["queued"] == len(queued)
+    return queued
+
+
+def test_forbid_removes_the_queued_job_an_earlier_finalize_made_for_the_network():
+    """`finalize --forbid X` left X's queued job from an earlier finalize in place, and `work` trained it."""
+    queued = first_finalize_queued()
+    forbidden = queued[0]
+    result = run("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--forbid", label(forbidden), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["jobs_removed"] == 1
+    assert (f"note: --forbid: removed 1 queued full-training job an earlier finalize queued: {label(forbidden)}"
+            in " ".join(result.stderr.split()))
+    run_ok("work", "s", "--devices", "cpu", "--runner", "dry")
+    assert forbidden not in fully_trained() and set(queued[1:]) <= fully_trained()
+    again = run("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--forbid", label(forbidden), "--json")
+    assert json.loads(again.stdout)["jobs_removed"] == 0 and "--forbid: removed" not in again.stderr
+
+
+def test_forbid_with_until_stable_removes_the_earlier_finalizes_job_before_working_the_queue():
+    """--until-stable works off the whole queue: it trained the forbidden network an earlier finalize queued."""
+    queued = first_finalize_queued()
+    forbidden = queued[-1]
+    summary = run_json("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--forbid", forbidden[0],
+                       *UNTIL_STABLE)
+    assert summary["jobs_removed"] == 1 and summary["stop_reason"] == "stable"
+    assert forbidden not in fully_trained()
+
+
+def test_forbid_leaves_a_running_job_to_finish():
+    """Only queued jobs are removed: a worker holding one finishes it."""
+    forbidden = first_finalize_queued()[0]
+    with open_store(None).session() as session:
+        job = next(job for job in session.scalars(select(Job).where(Job.stage == "full"))
+                   if (job.candidate.tasks, job.candidate.size) == forbidden)
+        job.state = "running"
+    result = run("finalize", "s", "--budgets", "1:4:1", "--estimator", "esa", "--forbid", label(forbidden), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["jobs_removed"] == 0
+    assert run_json("status", "s")["jobs"]["running"] == 1
