@@ -145,6 +145,9 @@ def affinity_remedied(evidence: StudyEvidence) -> Iterator[None]:
     try:
         yield
     except MissingAffinityError as missing:
+        if len(evidence.tasks) == 1:  # `affinity measure` refuses it: there is no other task to measure
+            raise InvalidInputError(f"study {evidence.name!r} has one task ({evidence.tasks[0]}): lookahead has no "
+                                    "tasks to group; --estimator exact chooses among its sizes") from None
         raise InvalidInputError(f"{missing}; {affinity_remedy(evidence.name, evidence.trainable)}") from None
 
 

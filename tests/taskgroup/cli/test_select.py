@@ -390,3 +390,16 @@ def test_sweep_forbids_a_network_only_an_estimator_knows_without_breaking_the_ba
                         "--random-samples", "5")  # no trained network is a+b@half: no baseline holds it
     assert all(row["cost"] is None for row in required if "baseline" in row)
     assert "no candidate a+b+c@half" in run_error("sweep", study, "--budgets", "3", "--forbid", "a+b+c@half")
+
+
+def test_lookahead_on_a_one_task_study_says_there_is_nothing_to_group(tmp_path):
+    """It said to run `affinity measure`, which refuses a study of one task."""
+    db = f"sqlite:///{tmp_path / 'one.sqlite'}"
+    run_ok("study", "create", "one", "--tasks", "depth", "--sizes", "full=1,half=0.5", "--db", db)
+    csv = tmp_path / "r.csv"
+    csv.write_text("tasks,size,cost,stage,split,task,loss\ndepth,full,1,full,val,depth,0.5\ndepth,half,0.5,full,val,depth,0.6\n")
+    run_ok("import", "one", str(csv), "--db", db)
+    said = " ".join(run_error("select", "one", "--budget", "1", "--estimator", "lookahead", "--db", db).split())
+    assert "study 'one' has one task (depth): lookahead has no tasks to group; --estimator exact chooses among its sizes" in said
+    assert "affinity measure" not in said
+    assert run_json("select", "one", "--budget", "1", "--estimator", "exact", "--db", db)["networks"][0]["size"] == "full"
