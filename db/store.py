@@ -65,10 +65,10 @@ def normalise_url(url_or_path: str) -> str:
         return f"postgresql+psycopg://{rest}"
     if parsed.get_backend_name() != "sqlite" or is_in_memory(url_or_path):
         return url_or_path
+    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
     if not _is_sqlite_uri(parsed) and (uri_only := sorted(URI_ONLY_PARAMETERS & set(parsed.query))):
         raise StorageError(f"{url_or_path!r}: SQLite reads {', '.join(uri_only)} only from a URI filename, and would "
-                           f"ignore it here; write {_as_sqlite_uri(url_or_path, parsed)}")
-    absolute = str(Path(_sqlite_path(parsed)).expanduser().resolve())
+                           f"ignore it here; write {_as_sqlite_uri(url_or_path, parsed, absolute)}")
     if _is_sqlite_uri(parsed):
         return f"{parsed.drivername}:///{_uri_filename(absolute)}?{url_or_path.partition('?')[2]}"
     return parsed.set(database=absolute).render_as_string(hide_password=False)
@@ -80,12 +80,12 @@ def _uri_filename(path: str) -> str:
     return f"file:{quote(quote(path, safe='/'), safe='/')}"
 
 
-def _as_sqlite_uri(url: str, parsed: URL) -> str:
+def _as_sqlite_uri(url: str, parsed: URL, absolute: str) -> str:
     """`url` as a URI filename, so SQLite reads its parameters: `uri=true` in place of any `uri` it has,
-    and `file:` and the absolute path before a plain path (a `file:` database kept as written)."""
+    and `file:` and the `absolute` path before a plain path (a `file:` database kept as written)."""
     database = url.split("://", 1)[1].partition("?")[0].removeprefix("/")
     if not database.startswith("file:"):
-        database = _uri_filename(str(Path(parsed.database or "").expanduser().resolve()))
+        database = _uri_filename(absolute)
     query = [part for part in url.partition("?")[2].split("&") if part.partition("=")[0] != "uri"]
     return f"{parsed.drivername}:///{database}?{'&'.join([*query, 'uri=true'])}"
 
@@ -154,7 +154,8 @@ on a lost server, much longer than a grace period, so a live worker's heartbeat 
 def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
     """An engine for `url`; SQLite files get WAL mode, and their folder when `create_folder` (else a
     missing folder is refused: a mistyped path must not leave folders and a database behind)."""
-    if make_url(url).get_backend_name() == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
         if (path := sqlite_file(url)) is not None:
             if not create_folder and not path.parent.is_dir():
                 raise StorageError(f"cannot open database {path}: folder {path.parent} does not exist")
@@ -162,7 +163,6 @@ def create_db_engine(url: str, *, create_folder: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
         given = set(parsed.query)  # what the URL says wins
         return create_engine(url, pool_pre_ping=True,

@@ -26,7 +26,7 @@ from taskgroup.selection.results import every_pair_trained, fully_trained
 from taskgroup.wording import counted
 
 
-FINALIZED = ("esa", "hoa", "lookahead")
+FINALIZED = [name for name in EVERY_ESTIMATOR if name != "exact"]
 """The estimators whose choices finalize trains (exact's choices are trained already)."""
 
 

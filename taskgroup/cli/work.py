@@ -192,9 +192,9 @@ def _raise_if_unfinished(request: Any, report: Any, stop: threading.Event, resum
     if not report.finished:
         counts = report.counts
         raise InvalidInputError(
-            f"every worker ended with {counted(counts['queued'], 'job')} queued and {counts['running']} running; the log "
-            "says "
-            f"why (a worker slot that kept dying is given up on); run `taskgroup work {request.study}` again to go on"
+            f"every worker ended with {counted(counts['queued'], 'job')} queued and {counts['running']} running; the "
+            f"log says why (a worker slot that kept dying is given up on); run `taskgroup work {request.study}` again "
+            "to go on"
         )
     if report.failed:
         first, more = report.failed[0], len(report.failed) - 1
